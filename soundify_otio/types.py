@@ -1,0 +1,133 @@
+"""The small frozen records that flow between the stages (the paper's Figure 3, as data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["effect", "ambient"]
+Curve = tuple[tuple[float, float], ...]
+"""Keyframes as ((t, value), ...), t in seconds, sorted, linear between keys."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A stretch of one video clip that is visible on the timeline."""
+
+    index: int
+    clip_name: str
+    media_path: Path
+    media_start: float
+    """Seconds into the media file of the shot's first frame."""
+    timeline_start: float
+    """Seconds in track time (0 = the stack's first frame) where the shot starts."""
+    duration: float
+    track_index: int = 0
+
+
+@dataclass(frozen=True)
+class SkippedShot:
+    """A shot that could not be analysed, and why."""
+
+    clip_name: str
+    media: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A stretch of the timeline showing one continuous shot of the action."""
+
+    index: int
+    id: str
+    """Stable id: media file name + media time range, so edits elsewhere keep it."""
+    shot_index: int
+    start: float
+    """Timeline seconds (track time)."""
+    end: float
+    media_path: Path
+    media_start: float
+
+
+@dataclass(frozen=True)
+class SoundEntry:
+    """One sound file of the library, with what the matcher needs to know of it."""
+
+    path: Path
+    label: str
+    kind: Kind
+    text: str
+    """The text CLIP encodes for this sound (label plus category and tag words)."""
+    sample_rate: int
+    channels: int
+    duration: float
+    loudness_lufs: float | None = None
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One ranked candidate label for a scene."""
+
+    label: str
+    kind: Kind
+    score: float
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Timeline seconds during which a sound's source is on screen."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One sound put on the timeline: where, which part of the file, and its automation."""
+
+    label: str
+    kind: Kind
+    sound: SoundEntry
+    scene_index: int
+    scene_id: str
+    start: float
+    """Timeline seconds (track time)."""
+    end: float
+    score: float
+    alternatives: tuple[Suggestion, ...]
+    pan: Curve
+    """Keyframes with t in seconds from the placement's start, pan in -1..1 (-1 = left)."""
+    gain_db: Curve
+    fade_in: float = 0.5
+    fade_out: float = 0.5
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """What the classifier proposed for a scene and what was picked."""
+
+    scene: Scene
+    effects: tuple[Suggestion, ...]
+    ambients: tuple[Suggestion, ...]
+    picked_effects: tuple[str, ...]
+    picked_ambient: str | None
+    intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """Everything a run found: scenes with their picks, placements, skipped shots."""
+
+    scenes: tuple[SceneResult, ...]
+    placements: tuple[Placement, ...]
+    skipped_shots: tuple[SkippedShot, ...]
+    model: str
+    weights: str
+    pipeline_check: bool
+    timings: dict[str, float] = field(default_factory=dict)
