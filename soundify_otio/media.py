@@ -1,0 +1,69 @@
+"""Video frames straight from decord, decoded once, streamed in batches at the analysis size."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import MediaError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the stages need to know of a video file."""
+
+    path: Path
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps
+
+
+def _open(path: Path, size: int | None = None):
+    """A decord VideoReader, or a MediaError that names the file and says why not."""
+    if not path.exists():
+        raise MediaError("media file not found", path)
+    if not path.is_file():
+        raise MediaError("is not a file", path)
+    import decord
+
+    try:
+        if size:
+            return decord.VideoReader(str(path), ctx=decord.cpu(0), width=size, height=size)
+        return decord.VideoReader(str(path), ctx=decord.cpu(0))
+    except (decord.DECORDError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MediaError(f"cannot decode video ({reason[:160]})", path) from exc
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Frame rate, frame count and size of a video file."""
+    reader = _open(path)
+    height, width = reader[0].shape[:2] if len(reader) else (0, 0)
+    fps = float(reader.get_avg_fps())
+    if len(reader) == 0 or fps <= 0:
+        raise MediaError("holds no video frames", path)
+    return VideoInfo(path=path, fps=fps, frame_count=len(reader), width=int(width), height=int(height))
+
+
+def iter_frames(path: Path, first: int, stop: int, size: int, batch: int = 32) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index of the batch's first frame, uint8 RGB frames [n, size, size, 3]) for frames first..stop-1.
+
+    Frames are scaled by the decoder to size x size: the whole picture, squeezed, never cropped, so
+    that a source at the frame's edge still pans to the edge.
+    """
+    reader = _open(path, size)
+    stop = min(stop, len(reader))
+    for start in range(max(first, 0), stop, batch):
+        indices = list(range(start, min(start + batch, stop)))
+        try:
+            frames = reader.get_batch(indices).asnumpy()
+        except Exception as exc:  # decord raises its own error types for broken packets
+            raise MediaError(f"cannot decode frames {indices[0]}-{indices[-1]} ({exc})", path) from exc
+        yield start, frames

@@ -1,0 +1,244 @@
+"""CLIP through open_clip: loading (tag, local file, random), frame/text encoding, Grad-CAM.
+
+The image tower is split into a *trunk* (pixels -> the Grad-CAM layer's activations) and a
+*head* (activations -> embedding). Encoding a frame keeps the trunk's activations, so Grad-CAM
+later only runs the head forward and backward (attention pool for the ResNets, last block for
+the ViTs) instead of the whole network again: no hooks to register or leak.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import ModelError
+
+RANDOM_WEIGHTS = "none"
+_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class TowerSplit:
+    """How to cut an image tower for Grad-CAM."""
+
+    trunk: Callable[[torch.Tensor], torch.Tensor]
+    head: Callable[[torch.Tensor], torch.Tensor]
+    to_maps: Callable[[torch.Tensor], torch.Tensor]
+    """Turns trunk activations (or their gradients) into [B, C, h, w] maps."""
+
+
+def _resnet_split(visual: torch.nn.Module) -> TowerSplit:
+    """ModifiedResNet: Grad-CAM at the last ReLU of layer4 (the authors' `layer4.2.relu`)."""
+
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        x = visual.stem(x)
+        return visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
+
+    return TowerSplit(trunk=trunk, head=visual.attnpool, to_maps=lambda a: a)
+
+
+def _vit_split(visual: torch.nn.Module) -> TowerSplit:
+    """VisionTransformer: Grad-CAM on the tokens entering the last block, patches reshaped to a grid."""
+    blocks = visual.transformer.resblocks
+    batch_first = getattr(visual.transformer, "batch_first", True)
+
+    def run(x: torch.Tensor, which: Sequence[torch.nn.Module]) -> torch.Tensor:
+        if not batch_first:
+            x = x.transpose(0, 1)
+        for block in which:
+            x = block(x)
+        return x if batch_first else x.transpose(0, 1)
+
+    def head(tokens: torch.Tensor) -> torch.Tensor:
+        pooled, _ = visual._pool(run(tokens, blocks[-1:]))
+        return pooled @ visual.proj if visual.proj is not None else pooled
+
+    def to_maps(tokens: torch.Tensor) -> torch.Tensor:
+        patches = tokens[:, -visual.grid_size[0] * visual.grid_size[1]:, :]
+        b, n, c = patches.shape
+        return patches.transpose(1, 2).reshape(b, c, *visual.grid_size)
+
+    return TowerSplit(trunk=lambda x: run(visual._embeds(x), blocks[:-1]), head=head, to_maps=to_maps)
+
+
+TOWER_SPLITS: dict[str, Callable[[torch.nn.Module], TowerSplit]] = {
+    "ModifiedResNet": _resnet_split,
+    "VisionTransformer": _vit_split,
+}
+
+
+class ClipModel:
+    """A vision-language model as the stages use it: frames and texts in, unit vectors out."""
+
+    def __init__(self, split: TowerSplit, encode_text: Callable[[Sequence[str]], torch.Tensor],
+                 logit_scale: float, name: str, weights: str, image_size: int,
+                 device: torch.device | str = "cpu", mean: Sequence[float] = _MEAN,
+                 std: Sequence[float] = _STD) -> None:
+        self.split = split
+        self._encode_text = encode_text
+        self.logit_scale = float(logit_scale)
+        self.name = name
+        self.weights = weights
+        self.image_size = image_size
+        self.device = torch.device(device)
+        self._mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
+
+    @property
+    def model_id(self) -> str:
+        """Identifies the embedding space (for caches and the library index)."""
+        return f"{self.name}/{self.weights}"
+
+    @property
+    def pipeline_check(self) -> bool:
+        """True when the weights are random: the pipeline runs, the picks mean nothing."""
+        return self.weights == RANDOM_WEIGHTS
+
+    def _pixels(self, frames: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        return (x - self._mean) / self._std
+
+    def encode_frames(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 RGB frames [N, H, W, 3] -> (unit embeddings [N, D] float32, Grad-CAM activations float16)."""
+        with torch.inference_mode():
+            activations = self.split.trunk(self._pixels(frames))
+            embeddings = F.normalize(self.split.head(activations).float(), dim=-1)
+        return embeddings.cpu().numpy(), activations.to(torch.float16).cpu().numpy()
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts -> unit embeddings [N, D] float32."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with torch.inference_mode():
+            return F.normalize(self._encode_text(list(texts)).float(), dim=-1).cpu().numpy()
+
+    def gradcam(self, activations: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
+        """Grad-CAM maps [B, h, w] in 0..1 of each frame's activations for its paired text embedding."""
+        with torch.enable_grad():
+            acts = torch.from_numpy(np.asarray(activations, dtype=np.float32)).to(self.device).requires_grad_(True)
+            texts = torch.from_numpy(np.asarray(text_embeddings, dtype=np.float32)).to(self.device)
+            similarity = (F.normalize(self.split.head(acts).float(), dim=-1) * texts).sum()
+            (grads,) = torch.autograd.grad(similarity, acts)
+        maps_a, maps_g = self.split.to_maps(acts.detach()), self.split.to_maps(grads)
+        cam = F.relu((maps_g.mean(dim=(2, 3), keepdim=True) * maps_a).sum(dim=1))
+        peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1)
+        return (cam / peak).cpu().numpy()
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> str | None:
+    """None when the model hub's name resolves and its port answers, else the reason it does not."""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{host} is unreachable ({exc})"
+
+
+def _cached_checkpoint(name: str, tag: str) -> Path | None:
+    """The checkpoint open_clip would download for (name, tag), if a cache already holds it."""
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = open_clip.get_pretrained_cfg(name, tag)
+    repo = (cfg.get("hf_hub") or "").strip("/")
+    if repo:
+        parts = repo.split("/")
+        repo_id, filenames = "/".join(parts[:2]), ["/".join(parts[2:])] if len(parts) > 2 else []
+        filenames = filenames or ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        for filename in filenames:
+            found = try_to_load_from_cache(repo_id, filename)
+            if isinstance(found, str):
+                return Path(found)
+    url = cfg.get("url") or ""
+    legacy = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+    return legacy if url and legacy.is_file() else None
+
+
+def _missing_weights_message(name: str, tag: str, reason: str) -> str:
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(name, tag)
+    source = cfg.get("hf_hub") or cfg.get("url") or "the open_clip model hub"
+    return (
+        f"CLIP weights {name} '{tag}' are not in the local cache and cannot be downloaded: {reason}. "
+        f"To get them, run once on a machine with internet access: "
+        f"python -c \"import open_clip; open_clip.create_model_and_transforms('{name}', pretrained='{tag}')\" "
+        f"and copy the Hugging Face cache (~/.cache/huggingface/hub) here, or fetch the checkpoint "
+        f"({source}) and pass its path: --pretrained /path/to/checkpoint. "
+        f"--pretrained none runs the pipeline with random weights (a pipeline check; the picks mean nothing)."
+    )
+
+
+def _file_weights_id(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"file:{path.name}#{digest.hexdigest()[:12]}"
+
+
+def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.device | str | None = None) -> ClipModel:
+    """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random)."""
+    import open_clip
+
+    device = torch.device(device) if device is not None else default_device()
+    known = open_clip.list_models()
+    if name not in known and not name.startswith(("local-dir:", "hf-hub:")):
+        resnets_and_vits = [m for m in known if m.startswith(("RN", "ViT-B"))]
+        raise ModelError(f"unknown model; valid open_clip names include: {', '.join(resnets_and_vits)} "
+                         f"(or local-dir:PATH)", name)
+    kwargs: dict = {}
+    if pretrained == RANDOM_WEIGHTS:
+        source, weights = None, RANDOM_WEIGHTS
+    elif Path(pretrained).expanduser().is_file():
+        path = Path(pretrained).expanduser().resolve()
+        source, weights = str(path), _file_weights_id(path)
+    elif name.startswith(("local-dir:", "hf-hub:")):
+        source, weights = None, pretrained
+    else:
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if pretrained not in tags:
+            raise ModelError(f"is neither a checkpoint file nor a weights tag of {name}; valid tags: "
+                             f"{', '.join(tags) or '(none)'}, a checkpoint file, or 'none'", pretrained)
+        cached = _cached_checkpoint(name, pretrained)
+        kwargs["force_quick_gelu"] = bool(open_clip.get_pretrained_cfg(name, pretrained).get("quick_gelu"))
+        if cached is None:
+            reason = _hub_reachable()
+            if reason:
+                raise ModelError(_missing_weights_message(name, pretrained, reason))
+        source, weights = (str(cached) if cached else pretrained), pretrained
+    try:
+        model = open_clip.create_model(name, pretrained=source, device=device, **kwargs)
+    except Exception as exc:  # open_clip raises bare RuntimeErrors for download and state-dict problems
+        raise ModelError(f"cannot load weights for {name}: {exc}", pretrained) from exc
+    model.eval()
+    visual = model.visual
+    split_for = TOWER_SPLITS.get(type(visual).__name__)
+    if split_for is None:
+        raise ModelError(f"Grad-CAM needs an image tower of kind {', '.join(TOWER_SPLITS)}; "
+                         f"{name} has {type(visual).__name__}", name)
+    tokenizer = open_clip.get_tokenizer(name)
+    size = visual.image_size
+    return ClipModel(
+        split=split_for(visual),
+        encode_text=lambda texts: model.encode_text(tokenizer(texts).to(device)),
+        logit_scale=float(model.logit_scale.detach().exp()),
+        name=name, weights=weights, image_size=size[0] if isinstance(size, (tuple, list)) else int(size),
+        device=device,
+    )

@@ -1,0 +1,62 @@
+"""Scene boundaries inside a shot from grey-histogram distance between neighbouring frames.
+
+The timeline's own edit points are boundaries already (each visible clip stretch is a shot); this
+finds the cuts inside a clip, such as a flattened export. Frames arrive in batches as they are
+decoded; the detector keeps one histogram per frame (bins floats), never the frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import find_peaks
+
+_GREY_WEIGHTS = np.array([77, 150, 29], dtype=np.uint16)  # BT.601 luma in 1/256 steps
+
+
+def grey_histograms(frames: np.ndarray, bins: int) -> np.ndarray:
+    """Normalised grey histograms [n, bins] of uint8 RGB frames [n, h, w, 3]."""
+    n = frames.shape[0]
+    grey = (frames.astype(np.uint16) @ _GREY_WEIGHTS) >> 8
+    codes = (grey.reshape(n, -1).astype(np.int64) * bins) >> 8
+    codes += (np.arange(n, dtype=np.int64) * bins)[:, None]
+    counts = np.bincount(codes.ravel(), minlength=n * bins).reshape(n, bins)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+class HistogramDetector:
+    """Streaming detector: push frame batches, then read the frame offsets where scenes start."""
+
+    def __init__(self, threshold: float, bins: int, min_scene_frames: int) -> None:
+        self.threshold = threshold
+        self.bins = bins
+        self.min_scene_frames = max(1, min_scene_frames)
+        self._previous: np.ndarray | None = None
+        self._distances: list[np.ndarray] = []
+
+    def push(self, frames: np.ndarray) -> None:
+        """Add the next consecutive frames."""
+        hists = grey_histograms(frames, self.bins)
+        if self._previous is not None:
+            hists_with_previous = np.concatenate([self._previous[None], hists])
+        else:
+            hists_with_previous = np.concatenate([hists[:1], hists])
+        self._distances.append(np.abs(np.diff(hists_with_previous, axis=0)).sum(axis=1))
+        self._previous = hists[-1]
+
+    @property
+    def distances(self) -> np.ndarray:
+        """Per frame: summed absolute histogram difference to the previous frame (0 for the first)."""
+        return np.concatenate(self._distances) if self._distances else np.zeros(0)
+
+    def cuts(self) -> list[int]:
+        """Frame offsets (from the first pushed frame) where a new scene starts."""
+        return cuts_from_distances(self.distances, self.threshold, self.min_scene_frames)
+
+
+def cuts_from_distances(distances: np.ndarray, threshold: float, min_scene_frames: int) -> list[int]:
+    """Peaks of the distance curve above the threshold, at least min_scene_frames apart and from the ends."""
+    if distances.size < 2:
+        return []
+    padded = np.concatenate([[0.0], distances, [0.0]])  # lets a cut on the first or last frame count as a peak
+    peaks, _ = find_peaks(padded, height=threshold, distance=max(1, min_scene_frames))
+    peaks -= 1
+    return [int(p) for p in peaks if min_scene_frames <= p <= distances.size - min_scene_frames]
