@@ -1,0 +1,206 @@
+"""FCPXML 1.10 writer with `<adjust-volume>`/`<adjust-panner>` keyframes (INTERCHANGE 4).
+
+Own writer: the stock otio-fcpx-xml-adapter wraps audio clips in `<clip><gap><audio>` and loses their
+sample rate. The first video track becomes the primary storyline; every other track becomes connected
+clips on its own lane (video 1, 2, ..; audio -1, -2, ..) attached to the storyline element under
+their start. Keyframe times are in the clip's local time (the axis of its `start`), snapped to
+frames; volume in dB strings, panner amount -100..100. Transitions are not written (the repeats of
+a sound butt-join); clips without media become offline assets under file:///offline/.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import opentimelineio as otio
+from lxml import etree
+
+from soundify_otio.errors import OutputError
+from soundify_otio.exporters.keyframes import value_at
+
+VERSION = "1.10"
+
+
+def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
+    """Write `timeline` as FCPXML to `path`, soundify clips carrying volume and pan keyframes."""
+    root = _Writer(timeline).build()
+    try:
+        Path(path).write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                              pretty_print=True, doctype="<!DOCTYPE fcpxml>"))
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror}", path) from exc
+
+
+def seconds(t: Fraction) -> str:
+    """FCPXML rational seconds, e.g. "5s", "1001/24000s"."""
+    return f"{t.numerator}s" if t.denominator == 1 else f"{t.numerator}/{t.denominator}s"
+
+
+def _db(value: float) -> str:
+    """A dB string such as "-6dB" or "-4.5dB"."""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0dB" if text in ("-0", "0") else f"{text}dB"
+
+
+class _Writer:
+    """Builds one FCPXML document from a timeline."""
+
+    def __init__(self, timeline: otio.schema.Timeline) -> None:
+        self.timeline = timeline
+        self.rate = Fraction(_timeline_rate(timeline)).limit_denominator(1001)
+        self.resources = etree.Element("resources")
+        self.assets: dict[str, etree._Element] = {}
+        etree.SubElement(self.resources, "format", id="r1", frameDuration=seconds(1 / self.rate))
+
+    def frac(self, rt: otio.opentime.RationalTime) -> Fraction:
+        """A RationalTime as exact seconds, on the timeline's frame grid."""
+        return Fraction(round(rt.rescaled_to(float(self.rate)).value)) / self.rate
+
+    def build(self) -> etree._Element:
+        """The whole document."""
+        tl = self.timeline
+        tc_start = self.frac(tl.global_start_time) if tl.global_start_time else Fraction(0)
+        video = [t for t in tl.tracks if t.kind == otio.schema.TrackKind.Video]
+        audio = [t for t in tl.tracks if t.kind == otio.schema.TrackKind.Audio]
+        total = max((self.frac(t.duration()) for t in tl.tracks), default=Fraction(0))
+        spine = etree.Element("spine")
+        slots: list[tuple[Fraction, Fraction, Fraction, etree._Element]] = []  # offset, dur, local start
+        markers: list[tuple[etree._Element, list[etree._Element]]] = []
+        position = Fraction(0)
+        for item in (video[0] if video else []):
+            if isinstance(item, otio.schema.Transition):
+                continue
+            duration = self.frac(item.source_range.duration if item.source_range else item.duration())
+            if isinstance(item, otio.schema.Clip):
+                elem, local = self.clip(item, tc_start + position, None, "video")
+                markers.append((elem, self.markers(item)))
+            else:
+                elem = etree.Element("gap", name=item.name or "Gap", offset=seconds(tc_start + position),
+                                     start="0s", duration=seconds(duration))
+                local = Fraction(0)
+            spine.append(elem)
+            slots.append((position, duration, local, elem))
+            position += duration
+        if position < total or not slots:
+            gap = etree.SubElement(spine, "gap", name="Gap", offset=seconds(tc_start + position),
+                                   start="0s", duration=seconds(max(total - position, 1 / self.rate)))
+            slots.append((position, total - position, Fraction(0), gap))
+        lanes = [(t, i + 1, "video") for i, t in enumerate(video[1:])] + \
+                [(t, -(i + 1), "audio") for i, t in enumerate(audio)]
+        for track, lane, kind in lanes:
+            for item in track:
+                if not isinstance(item, otio.schema.Clip):
+                    continue
+                start = self.frac(item.range_in_parent().start_time)
+                offset, _dur, local, parent = next(s for s in reversed(slots) if s[0] <= start)
+                elem, _ = self.clip(item, local + start - offset, lane, kind)
+                markers.append((elem, self.markers(item)))
+                parent.append(elem)
+        for elem, marks in markers:
+            elem.extend(marks)
+        sequence = etree.Element("sequence", format="r1", duration=seconds(total), tcStart=seconds(tc_start),
+                                 tcFormat="NDF", audioLayout="stereo", audioRate="48k")
+        sequence.append(spine)
+        root = etree.Element("fcpxml", version=VERSION)
+        root.append(self.resources)
+        name = tl.name or "soundify"
+        library = etree.SubElement(root, "library")
+        event = etree.SubElement(library, "event", name=name)
+        etree.SubElement(event, "project", name=name).append(sequence)
+        return root
+
+    def clip(self, clip: otio.schema.Clip, offset: Fraction, lane: int | None,
+             kind: str) -> tuple[etree._Element, Fraction]:
+        """An `<asset-clip>` and its local start; soundify clips get volume/pan adjustments."""
+        meta = clip.metadata.get("soundify", {})
+        local = self.frac(clip.source_range.start_time) if clip.source_range else Fraction(0)
+        duration = self.frac(clip.source_range.duration if clip.source_range else clip.duration())
+        elem = etree.Element("asset-clip", ref=self.asset(clip, kind, meta), offset=seconds(offset),
+                             name=clip.name or "", start=seconds(local), duration=seconds(duration))
+        if lane is not None:
+            elem.set("lane", str(lane))
+        if meta.get("generated"):
+            elem.set("audioRole", "effects")
+            self.automation(elem, meta, local)
+        return elem, local
+
+    def asset(self, clip: otio.schema.Clip, kind: str, meta: dict) -> str:
+        """The id of the asset for the clip's media, created on first use."""
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference):
+            url = ref.target_url
+        else:
+            url = "file:///offline/" + quote(clip.name or "clip")
+        asset = self.assets.get(url)
+        if asset is None:
+            asset = etree.SubElement(self.resources, "asset", id=f"r{len(self.assets) + 2}",
+                                     name=unquote(Path(url).stem), start="0s", hasVideo="0", hasAudio="0")
+            available = ref.available_range if ref is not None else None
+            if available is not None:
+                asset.set("start", seconds(self.frac(available.start_time)))
+                asset.set("duration", seconds(self.frac(available.duration)))
+            etree.SubElement(asset, "media-rep", kind="original-media", src=url)
+            self.assets[url] = asset
+        if "duration" not in asset.attrib and clip.source_range is not None:
+            asset.set("duration", seconds(self.frac(clip.source_range.end_time_exclusive())))
+        if kind == "video":
+            asset.set("hasVideo", "1")
+            asset.set("format", "r1")
+        else:
+            asset.set("hasAudio", "1")
+            asset.set("audioSources", "1")
+            sound = meta.get("sound")
+            if sound:
+                asset.set("audioChannels", str(int(sound["channels"])))
+                asset.set("audioRate", str(int(sound["sample_rate"])))
+        return asset.get("id")
+
+    def automation(self, elem: etree._Element, meta: dict, local: Fraction) -> None:
+        """`<adjust-volume>` (with fades) and `<adjust-panner>`, keyframed in local time."""
+        keys = meta["keyframes"]
+        volume = etree.SubElement(elem, "adjust-volume", amount=_db(value_at(keys["gain_db"], 0.0)))
+        param = etree.SubElement(volume, "param", name="amount")
+        for tag, kind, length in (("fadeIn", "easeIn", meta.get("fade_in", 0.0)),
+                                  ("fadeOut", "easeOut", meta.get("fade_out", 0.0))):
+            frames = round(float(length) * self.rate)
+            if frames > 0:
+                etree.SubElement(param, tag, type=kind, duration=seconds(frames / self.rate))
+        self.keyframes(param, keys["gain_db"], local, _db)
+        panner = etree.SubElement(elem, "adjust-panner", mode="1 (Stereo Left/Right)",
+                                  amount=f"{value_at(keys['pan'], 0.0) * 100:g}")
+        self.keyframes(etree.SubElement(panner, "param", name="amount"),
+                       [[t, v * 100.0] for t, v in keys["pan"]], local, lambda v: f"{v:.4g}")
+
+    def keyframes(self, param: etree._Element, curve: list[list[float]], local: Fraction,
+                  fmt: Callable[[float], str]) -> None:
+        """A `<keyframeAnimation>` of at least two keys at frame times `local` + t."""
+        frames: dict[int, float] = {}
+        for t, value in curve:
+            frames.setdefault(round(float(t) * self.rate), float(value))
+        if len(frames) == 1:
+            (only, value), = frames.items()
+            frames[only + 1] = value
+        animation = etree.SubElement(param, "keyframeAnimation")
+        for frame, value in frames.items():
+            etree.SubElement(animation, "keyframe", time=seconds(local + frame / self.rate), value=fmt(value))
+
+    def markers(self, clip: otio.schema.Clip) -> list[etree._Element]:
+        """The clip's markers, in its local time, at least one frame long."""
+        out = []
+        for marker in clip.markers:
+            duration = max(self.frac(marker.marked_range.duration), 1 / self.rate)
+            out.append(etree.Element("marker", start=seconds(self.frac(marker.marked_range.start_time)),
+                                     duration=seconds(duration), value=marker.name or ""))
+        return out
+
+
+def _timeline_rate(timeline: otio.schema.Timeline) -> float:
+    """The timeline's frame rate: its start time's, else its first clip's."""
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time.rate
+    for clip in timeline.find_clips():
+        if clip.source_range is not None:
+            return clip.source_range.duration.rate
+    return 24.0

@@ -1,0 +1,127 @@
+"""FCP7 xmeml: write the fixture and real Premiere exports, read back with lxml and the stock adapter."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from conftest import SHARED_INTEROP, sound_clip, write_tone
+from lxml import etree
+
+from soundify_otio.exporters.fcp7 import write_fcp7_xml
+from soundify_otio.exporters.keyframes import soundify_clips, value_at
+
+RATE = 24
+EFFECT_ORDER = ["name", "effectid", "effectcategory", "effecttype", "mediatype", "parameter"]
+PARAM_ORDER = ["parameterid", "name", "valuemin", "valuemax", "value"]
+
+
+def _filter(clipitem: etree._Element, effect_id: str) -> etree._Element:
+    return clipitem.xpath(f"filter/effect[effectid='{effect_id}']/parameter")[0]
+
+
+def _keys(param: etree._Element) -> list[tuple[int, float]]:
+    return [(int(k.findtext("when")), float(k.findtext("value"))) for k in param.findall("keyframe")]
+
+
+def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
+    out = tmp_path / "cut.xml"
+    expected = list(soundify_clips(annotated_timeline))
+    write_fcp7_xml(annotated_timeline, out)
+    seq = etree.parse(str(out)).find(".//sequence")
+
+    video = seq.findall("media/video/track")
+    assert [c.findtext("name") for c in video[0].findall("clipitem")] == ["shot A", "shot B"]
+    assert video[0].find("clipitem/marker/name").text == "note"
+
+    tracks = seq.findall("media/audio/track")
+    assert len(tracks) == 3
+    files = {f.findtext("pathurl"): f for f in seq.iter("file") if f.find("pathurl") is not None}
+    for track, clip, meta in expected:
+        index = [t.name for t in annotated_timeline.tracks if t.kind == "Audio"].index(track.name)
+        items = [c for c in tracks[index].findall("clipitem") if c.findtext("name") == clip.name]
+        nth = [c for c in track if isinstance(c, otio.schema.Clip)].index(clip)
+        item = items[nth]
+        placed = clip.range_in_parent()
+        start, end = int(item.findtext("start")), int(item.findtext("end"))
+        if start != -1:  # -1: the clip begins inside a transition, then its end says where it is
+            assert start == round(placed.start_time.to_seconds() * RATE)
+        assert end == -1 or end == round(placed.end_time_exclusive().to_seconds() * RATE)
+
+        tags = [c.tag for c in item]
+        assert tags.index("file") < tags.index("sourcetrack") < tags.index("filter")
+        for effect in item.findall("filter/effect"):
+            assert [c.tag for c in effect] == EFFECT_ORDER
+            assert [c.tag for c in effect.find("parameter")][:5] == PARAM_ORDER
+        media_in = round(clip.source_range.start_time.value)
+        for effect_id, curve, to_neutral, tol in (
+                ("audiolevels", meta["keyframes"]["gain_db"], lambda v: 20 * math.log10(v), 0.1),
+                ("audiopan", meta["keyframes"]["pan"], lambda v: v, 0.01)):
+            keys = _keys(_filter(item, effect_id))
+            assert len(keys) >= 2
+            for when, value in keys:
+                assert abs(to_neutral(value) - value_at(curve, (when - media_in) / RATE)) < tol
+            for t, _v in curve:
+                assert min(abs((when - media_in) / RATE - t) for when, _ in keys) <= 1 / RATE
+        sound = files[clip.media_reference.target_url]
+        assert sound.findtext("media/audio/samplecharacteristics/samplerate") == str(meta["sound"]["sample_rate"])
+        assert sound.findtext("media/audio/channelcount") == str(meta["sound"]["channels"])
+        assert sound.find("media/video") is None
+
+    bell = tracks[0].find("clipitem")
+    assert _keys(_filter(bell, "audiopan"))[0] == (0, -0.8)
+    traffic = tracks[1].find("clipitem")
+    assert _keys(_filter(traffic, "audiolevels"))[0][0] == 24  # key at the in-point (1 s at 24 fps)
+
+
+def test_stock_reader_sees_the_filters(annotated_timeline, tmp_path):
+    out = tmp_path / "cut.xml"
+    write_fcp7_xml(annotated_timeline, out)
+    back = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml")
+    audio = [c for t in back.tracks if t.kind == "Audio" for c in t if isinstance(c, otio.schema.Clip)]
+    assert [c.name for c in audio] == [c.name for _t, c, _m in soundify_clips(annotated_timeline)]
+    assert all(sorted(e.name for e in c.effects) == ["Audio Levels", "Audio Pan"] for c in audio)
+
+
+def _interop_files() -> list[Path]:
+    return sorted((SHARED_INTEROP / "fcp7xml").glob("*.xml")) if SHARED_INTEROP.is_dir() else []
+
+
+def _counts(root: etree._Element) -> tuple[int, int, int]:
+    seq = root.find(".//sequence")
+    return (len(seq.findall("media/video/track")), len(seq.findall("media/audio/track")),
+            len(seq.findall("media/*/track/clipitem")))
+
+
+@pytest.mark.skipif(not _interop_files(), reason=f"real xmeml samples not found under {SHARED_INTEROP}/fcp7xml")
+@pytest.mark.parametrize("source", _interop_files(), ids=lambda p: p.name)
+def test_real_premiere_export_keeps_its_tracks(source, tmp_path):
+    timeline = otio.adapters.read_from_file(str(source), adapter_name="fcp_xml")
+    # baseline: what the stock adapter itself round-trips (its reader keeps one track per stereo pair)
+    base = etree.fromstring(otio.adapters.write_to_string(timeline, "fcp_xml").encode())
+    rate = timeline.tracks[0].duration().rate
+    tone = write_tone(tmp_path / "whoosh.wav", 3.0, 48000, 2)
+    clip = sound_clip(tone, "whoosh", "effect", 0.0, 2.0, [[0.0, -1.0], [2.0, 1.0]],
+                      [[0.0, -20.0], [1.0, 0.0]], 48000, 2, 3.0)
+    clip.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
+                                                otio.opentime.RationalTime(2 * rate, rate))
+    sfx = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
+    sfx.metadata["soundify"] = {"generated": True, "role": "effects"}
+    sfx.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(rate, rate))))
+    sfx.append(clip)
+    timeline.tracks.append(sfx)
+    out = tmp_path / "out.xml"
+    write_fcp7_xml(timeline, out)
+    root = etree.parse(str(out)).getroot()
+
+    video, audio, items = _counts(base)
+    assert _counts(root) == (video, audio + 1, items + 1)
+    original = etree.parse(str(source)).findall(".//sequence/media/*/track/clipitem")
+    assert {c.findtext("name") for c in original} <= {c.findtext("name") for c in root.iter("clipitem")}
+    new = root.findall(".//sequence/media/audio/track")[-1].find("clipitem")
+    assert new.findtext("name") == "whoosh"
+    assert int(new.findtext("start")) == round(rate)
+    levels = _keys(_filter(new, "audiolevels"))
+    assert levels[0] == (0, pytest.approx(0.1, abs=1e-5)) and levels[-1] == (round(rate), 1.0)
+    assert [v for _w, v in _keys(_filter(new, "audiopan"))] == [-1.0, 1.0]
