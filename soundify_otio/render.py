@@ -1,0 +1,449 @@
+"""Preview render: bake the soundify tracks into a stereo WAV and mux it with the timeline's picture."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import opentimelineio as otio
+import soundfile
+from scipy.signal import firwin, resample_poly
+
+from .errors import MediaError, OutputError, TimelineError
+from .progress import ProgressHook
+from .timeline import MediaRoots, resolve_media_path, timeline_rate
+
+BLOCK_SECONDS = 1.0
+"""Length of one render block: memory holds one block of output per active clip, not the timeline."""
+HEADROOM_DB = -0.1
+"""Peak the mix is normalised to when it would clip."""
+BLACK_SIZE = (640, 360)
+"""Picture size when the timeline has no video clip at all."""
+_SQRT2 = math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """What a preview render did: its length, the mix's peak and whether it was normalised."""
+
+    path: Path
+    duration: float
+    """Seconds of timeline rendered."""
+    sample_rate: int
+    clips: int
+    tracks: int
+    peak_dbfs: float
+    """Peak of the raw mix (before any protection); above 0 means it would have clipped."""
+    normalised: bool
+    gain_db: float
+    """Gain applied to the whole mix (0 unless normalised)."""
+    elapsed: float
+    """Wall seconds the render took."""
+
+
+def _clip_path(clip: otio.schema.Clip, base_dir: Path | None, media_roots: MediaRoots) -> Path:
+    ref = clip.media_reference
+    if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+        return resolve_media_path(ref.target_url, base_dir or Path.cwd(), media_roots)
+    raise MediaError(f"clip {clip.name!r} has no external media reference")
+
+
+def _media_offset(clip: otio.schema.Clip) -> float:
+    """Seconds into the file of the clip's source start (source time minus the media's own start)."""
+    ref = clip.media_reference
+    start = clip.source_range.start_time if clip.source_range else otio.opentime.RationalTime()
+    if ref.available_range is not None:
+        start = start - ref.available_range.start_time.rescaled_to(start)
+    return start.to_seconds()
+
+
+@contextmanager
+def _atomic(out: Path, suffix: str) -> Iterator[Path]:
+    """A temp file next to `out`, moved over it only when the block finishes without error."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=out.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write here: {exc.strerror}", out) from exc
+    os.close(fd)
+    tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it an ordinary file's mode
+        try:
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise OutputError(f"cannot write: {exc.strerror}", out) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+class _Source:
+    """Sequential-or-random reads of a sound file at the output rate; resampling is done per chunk
+    with enough overlap that the seams are exact (same result as resampling the whole file)."""
+
+    def __init__(self, path: Path, sample_rate: int) -> None:
+        self.path = path
+        try:
+            self._file = soundfile.SoundFile(str(path))
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            raise MediaError(f"cannot read sound: {exc}", path) from exc
+        self.channels = self._file.channels
+        g = math.gcd(sample_rate, self._file.samplerate)
+        self._up, self._down = sample_rate // g, self._file.samplerate // g
+        if self._up != self._down:
+            rate = max(self._up, self._down)
+            self._fir = firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+            self._pad = 10 * rate // self._up + 2
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _raw(self, start: int, n: int) -> np.ndarray:
+        """Native-rate frames [start, start + n), zeros outside the file."""
+        out = np.zeros((n, self.channels), np.float32)
+        lo, hi = max(start, 0), min(start + n, self._file.frames)
+        if hi > lo:
+            self._file.seek(lo)
+            out[lo - start:hi - start] = self._file.read(hi - lo, dtype="float32", always_2d=True)
+        return out
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """Output-rate frames [start, start + n) as (n, channels) float32."""
+        if self._up == self._down:
+            return self._raw(start, n)
+        up, down = self._up, self._down
+        first = (start * down // up - self._pad) // down * down
+        last = -(-(start + n) * down // up) + self._pad
+        y = resample_poly(self._raw(first, last - first), up, down, axis=0, window=self._fir)
+        skip = start - first * up // down
+        return y[skip:skip + n].astype(np.float32, copy=False)
+
+
+@dataclass
+class _Segment:
+    """One clip as heard: output samples [start, end) (with transition handles), and its automation."""
+
+    path: Path
+    start: int
+    end: int
+    clip_start: int
+    """Output sample of the clip's first frame: t = 0 of its keyframes."""
+    source_start: int
+    """Output-rate sample of the file heard at `start`."""
+    duration: float
+    pan: tuple[np.ndarray, np.ndarray]
+    gain_db: tuple[np.ndarray, np.ndarray]
+    fade_in: float
+    fade_out: float
+    xfade_in: tuple[float, float] | None
+    xfade_out: tuple[float, float] | None
+    stereo: bool
+
+
+def _curve(meta: dict, key: str, clip: otio.schema.Clip) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        keys = np.asarray(meta["keyframes"][key], dtype=float)
+        if keys.ndim != 2 or keys.shape[0] < 1 or keys.shape[1] != 2:
+            raise ValueError
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TimelineError(f"clip {clip.name!r}: malformed soundify keyframes {key!r}") from exc
+    return keys[:, 0], keys[:, 1]
+
+
+def _track_segments(track: otio.schema.Track, sr: int, base_dir: Path | None,
+                    media_roots: MediaRoots) -> list[_Segment]:
+    """The track's enabled clips as segments; positions are track time (global_start_time not added)."""
+    items = list(track)
+    segments: list[_Segment] = []
+    pos = 0.0
+    flat = (np.zeros(1), np.zeros(1))
+    for i, item in enumerate(items):
+        if isinstance(item, otio.schema.Transition):
+            continue
+        start, dur = pos, item.duration().to_seconds()
+        pos += dur
+        if not isinstance(item, otio.schema.Clip) or not item.enabled:
+            continue
+        before = items[i - 1] if i > 0 else None
+        after = items[i + 1] if i + 1 < len(items) else None
+        before = before if isinstance(before, otio.schema.Transition) else None
+        after = after if isinstance(after, otio.schema.Transition) else None
+        head_in = before.in_offset.to_seconds() if before else 0.0  # earlier start, into the fade
+        head_out = before.out_offset.to_seconds() if before else 0.0
+        tail_in = after.in_offset.to_seconds() if after else 0.0
+        tail = after.out_offset.to_seconds() if after else 0.0  # later end, out of the fade
+        path = _clip_path(item, base_dir, media_roots)
+        try:
+            info = soundfile.info(str(path))
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            reason = "missing" if not path.exists() else f"not a readable sound file ({exc})"
+            raise MediaError(reason, path) from exc
+        meta = item.metadata.get("soundify")
+        if meta and meta.get("generated"):
+            pan, gain = _curve(meta, "pan", item), _curve(meta, "gain_db", item)
+            fade_in, fade_out = float(meta.get("fade_in", 0.0)), float(meta.get("fade_out", 0.0))
+            stereo = meta.get("kind") != "effect" and info.channels >= 2
+        else:
+            pan, gain, fade_in, fade_out, stereo = flat, flat, 0.0, 0.0, info.channels >= 2
+        segments.append(_Segment(
+            path=path, start=round((start - head_in) * sr), end=round((start + dur + tail) * sr),
+            clip_start=round(start * sr), source_start=round((_media_offset(item) - head_in) * sr),
+            duration=dur, pan=pan, gain_db=gain, fade_in=fade_in, fade_out=fade_out,
+            xfade_in=(-head_in, head_out) if before else None,
+            xfade_out=(dur - tail_in, dur + tail) if after else None,
+            stereo=stereo))
+    return segments
+
+
+def _mix(seg: _Segment, src: _Source, buf: np.ndarray, b0: int, sr: int) -> None:
+    """Add the segment's part inside the block starting at output sample b0 to buf."""
+    lo, hi = max(b0, seg.start), min(b0 + len(buf), seg.end)
+    if hi <= lo:
+        return
+    x = src.read(seg.source_start + lo - seg.start, hi - lo)
+    t = (np.arange(lo, hi) - seg.clip_start) / sr
+    env = 10.0 ** (np.interp(t, *seg.gain_db) / 20.0)
+    if seg.fade_in > 0:
+        env *= np.clip(t / seg.fade_in, 0.0, 1.0)
+    if seg.fade_out > 0:
+        env *= np.clip((seg.duration - t) / seg.fade_out, 0.0, 1.0)
+    if seg.xfade_in:
+        a, b = seg.xfade_in
+        env *= np.sin(np.pi / 2 * np.clip((t - a) / (b - a), 0.0, 1.0))
+    if seg.xfade_out:
+        a, b = seg.xfade_out
+        env *= np.cos(np.pi / 2 * np.clip((t - a) / (b - a), 0.0, 1.0))
+    theta = (np.interp(t, *seg.pan) + 1.0) * np.pi / 4
+    left, right = np.cos(theta), np.sin(theta)
+    if seg.stereo:
+        left, right = np.minimum(1.0, _SQRT2 * left), np.minimum(1.0, _SQRT2 * right)
+        xl, xr = x[:, 0], x[:, 1]
+    else:
+        xl = xr = x.mean(axis=1)
+    buf[lo - b0:hi - b0, 0] += xl * env * left
+    buf[lo - b0:hi - b0, 1] += xr * env * right
+
+
+def _audio_tracks(timeline: otio.schema.Timeline, include_timeline_audio: bool) -> list[otio.schema.Track]:
+    tracks = []
+    for track in timeline.tracks:
+        if not isinstance(track, otio.schema.Track) or not track.enabled:
+            continue
+        generated = bool((track.metadata.get("soundify") or {}).get("generated"))
+        if generated or (include_timeline_audio and track.kind == otio.schema.TrackKind.Audio):
+            tracks.append(track)
+    return tracks
+
+
+def render_preview(timeline: otio.schema.Timeline, out_wav: Path, *, sample_rate: int = 48000,
+                   include_timeline_audio: bool = False, progress: ProgressHook | None = None,
+                   base_dir: Path | None = None, media_roots: MediaRoots = ()) -> RenderStats:
+    """Bake the soundify tracks (and optionally the timeline's own audio tracks) into a stereo
+    float WAV following their keyframes, fades and crossfades; normalised only if it would clip.
+    Progress stages: "render" and "normalise" (blocks done, total)."""
+    began = time.perf_counter()
+    out_wav = Path(out_wav)
+    tracks = _audio_tracks(timeline, include_timeline_audio)
+    segments = sorted((s for tr in tracks for s in _track_segments(tr, sample_rate, base_dir, media_roots)),
+                      key=lambda s: s.start)
+    total = round(timeline.tracks.duration().to_seconds() * sample_rate)
+    block = max(1, round(BLOCK_SECONDS * sample_rate))
+    n_blocks = -(-total // block)
+    fmt = "RF64" if total * 8 >= 2 ** 32 - 1024 else "WAV"
+    peak, nxt = 0.0, 0
+    active: list[tuple[_Segment, _Source]] = []
+    with _atomic(out_wav, ".wav") as tmp:
+        with soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype="FLOAT", format=fmt) as out:
+            for k, b0 in enumerate(range(0, total, block)):
+                buf = np.zeros((min(block, total - b0), 2), np.float32)
+                while nxt < len(segments) and segments[nxt].start < b0 + len(buf):
+                    active.append((segments[nxt], _Source(segments[nxt].path, sample_rate)))
+                    nxt += 1
+                for seg, src in active:
+                    _mix(seg, src, buf, b0, sample_rate)
+                for seg, src in [a for a in active if a[0].end <= b0 + len(buf)]:
+                    src.close()
+                    active.remove((seg, src))
+                peak = max(peak, float(np.abs(buf).max(initial=0.0)))
+                out.write(buf)
+                if progress:
+                    progress("render", k + 1, n_blocks)
+        for _, src in active:
+            src.close()
+        gain = 10.0 ** (HEADROOM_DB / 20.0) / peak if peak > 1.0 else 1.0
+        if gain != 1.0:
+            _scale_in_place(tmp, gain, block, progress)
+    return RenderStats(
+        path=out_wav, duration=total / sample_rate, sample_rate=sample_rate, clips=len(segments),
+        tracks=len(tracks), peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
+        normalised=gain != 1.0, gain_db=20.0 * math.log10(gain), elapsed=time.perf_counter() - began)
+
+
+def _scale_in_place(path: Path, gain: float, block: int, progress: ProgressHook | None) -> None:
+    """Multiply a float WAV by gain, block by block, rewriting it in place."""
+    with soundfile.SoundFile(str(path), "r+") as f:
+        n_blocks = -(-f.frames // block)
+        for k, pos in enumerate(range(0, f.frames, block)):
+            f.seek(pos)
+            data = f.read(block, dtype="float32", always_2d=True)
+            f.seek(pos)
+            f.write(data * np.float32(gain))
+            if progress:
+                progress("normalise", k + 1, n_blocks)
+
+
+# --- video -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Shot:
+    """A clip's stretch of output frames [start, end) and the file time of its first frame."""
+
+    path: Path
+    start: int
+    end: int
+    source: float
+
+
+def _video_runs(timeline: otio.schema.Timeline, rate: float, n_frames: int, base_dir: Path | None,
+                media_roots: MediaRoots) -> list[tuple[int, int, _Shot | None]]:
+    """Output frames as runs (start, end, shot or None for black); the top track wins overlaps."""
+    shots: list[_Shot] = []
+    owner = np.full(n_frames, -1, np.int64)
+    for track in timeline.video_tracks():
+        if not track.enabled:
+            continue
+        pos = 0.0
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            start, pos = pos, pos + item.duration().to_seconds()
+            if isinstance(item, otio.schema.Clip) and item.enabled:
+                shot = _Shot(_clip_path(item, base_dir, media_roots), round(start * rate), round(pos * rate),
+                             _media_offset(item))
+                owner[shot.start:shot.end] = len(shots)
+                shots.append(shot)
+    runs: list[tuple[int, int, _Shot | None]] = []
+    edges = np.flatnonzero(np.diff(owner)) + 1
+    for a, b in zip(np.r_[0, edges], np.r_[edges, n_frames]):
+        if b > a:
+            idx = int(owner[a])
+            runs.append((int(a), int(b), shots[idx] if idx >= 0 else None))
+    return runs
+
+
+def _open_video(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise MediaError("missing", path)
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise MediaError(f"cannot open video: {exc}", path) from exc
+    if not container.streams.video:
+        container.close()
+        raise MediaError("has no video stream", path)
+    return container
+
+
+def _shot_frames(shot: _Shot, first: int, count: int, rate: float) -> Iterator[av.VideoFrame]:
+    """`count` frames of the shot from output frame `first`, the nearest source frame for each."""
+    with _open_video(shot.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        t0 = origin + shot.source + (first - shot.start) / rate
+        tolerance = 0.5 / rate
+        container.seek(max(0, int(t0 / stream.time_base)), stream=stream)
+        k, current = 0, None
+        try:
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                while k < count and frame.time > t0 + k / rate + tolerance:
+                    yield frame if current is None else current
+                    k += 1
+                if k >= count:
+                    return
+                current = frame
+        except av.FFmpegError as exc:
+            raise MediaError(f"cannot decode video: {exc}", shot.path) from exc
+        if current is None:
+            raise MediaError(f"no frame at {t0:.3f} s", shot.path)
+        for _ in range(count - k):
+            yield current
+
+
+def mux_preview(timeline: otio.schema.Timeline, wav: Path, out_video: Path,
+                progress: ProgressHook | None = None, *, base_dir: Path | None = None,
+                media_roots: MediaRoots = ()) -> None:
+    """Encode the timeline's picture (H.264 yuv420p at the timeline rate) with `wav` as AAC into an
+    .mp4, streaming frames; gaps are black, frames are scaled to the first clip's size.
+    Progress stage: "mux" (frames done, total)."""
+    rate = timeline_rate(timeline)
+    fps = Fraction(rate).limit_denominator(1001)
+    n_frames = math.ceil(timeline.tracks.duration().to_seconds() * rate - 1e-6)
+    runs = _video_runs(timeline, rate, n_frames, base_dir, media_roots)
+    width, height = BLACK_SIZE
+    for i, path in enumerate(dict.fromkeys(r[2].path for r in runs if r[2] is not None)):
+        with _open_video(path) as c:  # every file checked before anything is written
+            if i == 0:
+                width, height = c.streams.video[0].width // 2 * 2, c.streams.video[0].height // 2 * 2
+    try:
+        audio = soundfile.SoundFile(str(wav))
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+        raise MediaError(f"cannot read preview audio: {exc}", wav) from exc
+    if audio.channels > 2:
+        audio.close()
+        raise MediaError(f"{audio.channels} channels; expected mono or stereo", wav)
+    layout = "stereo" if audio.channels == 2 else "mono"
+    black = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24")
+    black = black.reformat(format="yuv420p")
+    with audio, _atomic(Path(out_video), ".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.options = {"preset": "veryfast", "crf": "20"}
+        as_ = out.add_stream("aac", rate=audio.samplerate, layout=layout)
+        as_.bit_rate = 192_000
+        sent = 0
+
+        def feed_audio(until: int) -> None:
+            nonlocal sent
+            while sent < until:
+                data = audio.read(min(4096, until - sent), dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T), format="fltp", layout=layout)
+                frame.sample_rate, frame.pts = audio.samplerate, sent
+                frame.time_base = Fraction(1, audio.samplerate)
+                out.mux(as_.encode(frame))
+                sent += len(data)
+
+        done = 0
+        for start, end, shot in runs:
+            count = end - start
+            frames = _shot_frames(shot, start, count, rate) if shot else (black for _ in range(count))
+            for frame in frames:
+                picture = frame.reformat(width=width, height=height, format="yuv420p")
+                picture.pts, picture.time_base = done, 1 / fps
+                out.mux(vs.encode(picture))
+                done += 1
+                feed_audio(math.ceil(done / rate * audio.samplerate))
+                if progress:
+                    progress("mux", done, n_frames)
+        feed_audio(audio.frames)
+        out.mux(vs.encode(None))
+        out.mux(as_.encode(None))
