@@ -1,0 +1,388 @@
+"""AAF export for Pro Tools and Media Composer, written with pyaaf2.
+
+Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
+
+* One top-level CompositionMob named after the timeline, a ``TC`` timecode slot from
+  ``global_start_time``, then one TimelineMobSlot per OTIO track, in order (picture or sound).
+* Gaps become Filler, clips SourceClips referencing a MasterMob (one per media file) whose slot
+  points at a file SourceMob carrying the media's NetworkLocator (the media are linked, not
+  embedded). OTIO transitions become AAF Transitions (dissolves); the clips on both sides are
+  lengthened into the overlap as AAF requires (``CutPoint`` = the OTIO ``in_offset``).
+* A nested Stack (e.g. an "Audio Channel Combiner" read by the stock AAF adapter) is written as its
+  first clip over the stack's range.
+* Input effects whose AAF OperationDef is MonoAudioGain (clips) or MonoAudioPan (tracks) are written
+  back with their numeric parameters (constant or keyframed); other effects are dropped.
+* Each soundify clip is ``OperationGroup(MonoAudioGain) -> SourceClip``; the group carries a
+  ``VaryingValue`` of ``Amplitude`` with LinearInterp ControlPoints: ``Time`` = position / group
+  length (0..1, measured from the group's first frame, which is earlier than the clip's cut by the
+  overlap of a preceding transition), ``Value`` = linear gain (rational). Keys outside the group are
+  replaced by the curve's value at its edges. The SourceMob describes the sound file (PCM, its sample
+  rate, channel count and length in samples; multichannel files are one slot with Channels = n).
+* Fade-in/out of a soundify clip not joined to a transition is a Transition against a Filler of the
+  fade's length (Premiere's layout; LibAAF reads it as a fade), which leaves positions unchanged.
+* AAF pan is track-level only (Edit Protocol): every soundify track (SFX n, AMB) is
+  ``TimelineMobSlot -> OperationGroup(MonoAudioPan) -> Sequence`` with a ``VaryingValue`` of ``Pan``
+  over the whole track: ``Time`` = track position / track length, ``Value`` = (pan + 1) / 2
+  (0 = left, 0.5 = centre, 1 = right). Each clip contributes its keys plus its curve's values at its
+  first and last frame, so every effect keeps its own pan curve (only clips overlapping in a
+  crossfade share one).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from pathlib import Path
+
+import aaf2
+import opentimelineio as otio
+import soundfile
+from aaf2.auid import AUID
+from aaf2.rational import AAFRational
+
+from soundify_otio.errors import OutputError
+from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, value_at
+
+MONO_AUDIO_GAIN = AUID("9d2ea894-0968-11d3-8a38-0050040ef7d2")
+MONO_AUDIO_PAN = AUID("9d2ea893-0968-11d3-8a38-0050040ef7d2")
+MONO_AUDIO_DISSOLVE = AUID("0c3bea41-fc05-11d2-8a29-0050040ef7d2")
+VIDEO_DISSOLVE = AUID("0c3bea40-fc05-11d2-8a29-0050040ef7d2")
+AMPLITUDE = AUID("e4962321-2267-11d3-8a4c-0050040ef7d2")
+PAN = AUID("e4962322-2267-11d3-8a4c-0050040ef7d2")
+LEVEL = AUID("e4962320-2267-11d3-8a4c-0050040ef7d2")
+_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+_RATIONAL_LIMIT = 2 ** 29
+
+
+def write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
+    """Write the timeline, soundify clips with clip gain and track pan automation, to an AAF file."""
+    try:
+        with aaf2.open(str(path), "w") as f:
+            _Writer(f, _edit_rate(timeline)).write(timeline)
+    except OSError as exc:
+        raise OutputError(f"cannot write AAF: {exc}", path) from exc
+
+
+def _edit_rate(timeline: otio.schema.Timeline) -> Fraction:
+    """The timeline's frame rate as an exact rational (29.97 -> 30000/1001)."""
+    if timeline.global_start_time is not None:
+        rate = timeline.global_start_time.rate
+    else:
+        clips = list(timeline.find_clips())
+        rate = clips[0].trimmed_range().duration.rate if clips else 24.0
+    return Fraction(rate).limit_denominator(1001)
+
+
+def _rational(value: float) -> Fraction:
+    """A float as a rational that fits AAF's int32 numerator and denominator."""
+    limit = max(1, min(_RATIONAL_LIMIT, int(0x7FFFFFFF / max(1.0, abs(value)))))
+    return Fraction(value).limit_denominator(limit)
+
+
+def _aaf_op_id(effect: otio.schema.Effect) -> str:
+    return str(effect.metadata.get("AAF", {}).get("Operation", {}).get("Identification", ""))
+
+
+class _Writer:
+    """One AAF file being written: definitions, mobs and the composition."""
+
+    def __init__(self, f: aaf2.file.AAFFile, rate: Fraction) -> None:
+        self.f = f
+        self.rate = rate
+        self.masters: dict[tuple[str, str, str], aaf2.mobs.MasterMob] = {}
+        self.files: dict[tuple[str, str], tuple[aaf2.mobs.SourceMob, Fraction, int]] = {}
+        self.interp = f.create.InterpolationDef(aaf2.misc.LinearInterp, "LinearInterp", "Linear interpolation")
+        f.dictionary.register_def(self.interp)
+
+    def frames(self, seconds: float) -> int:
+        """Seconds to edit units."""
+        return round(seconds * self.rate)
+
+    def op_def(self, auid: AUID, name: str, inputs: int, kind: str) -> aaf2.dictionary.OperationDef:
+        """The OperationDef with this AUID, registered once."""
+        existing = self.f.dictionary.lookup_operationdef(auid)
+        if existing is not None:
+            return existing
+        op = self.f.create.OperationDef(auid, name, "")
+        op.media_kind = kind
+        op["NumberInputs"].value = inputs
+        op["IsTimeWarp"].value = False
+        self.f.dictionary.register_def(op)
+        return op
+
+    def param_def(self, auid: AUID, name: str) -> aaf2.dictionary.ParameterDef:
+        """The Rational ParameterDef with this AUID, registered once."""
+        existing = self.f.dictionary.lookup_parameterdef(auid)
+        if existing is not None:
+            return existing
+        pdef = self.f.create.ParameterDef(auid, name, name, "Rational")
+        self.f.dictionary.register_def(pdef)
+        return pdef
+
+    def varying(self, pdef: aaf2.dictionary.ParameterDef, points: list[tuple[Fraction, Fraction]]) -> aaf2.misc.VaryingValue:
+        """A linearly interpolated VaryingValue of (normalised time, value) points."""
+        vv = self.f.create.VaryingValue()
+        vv.parameterdef = pdef
+        vv["Interpolation"].value = self.interp
+        for time, value in points:
+            cp = self.f.create.ControlPoint()
+            cp["Time"].value = AAFRational(time)
+            cp["Value"].add_pid_entry()  # an indirect value typed by the parameter, as pyaaf2 does
+            cp["Value"].data = cp["Value"].typedef.encode(AAFRational(value), pdef.typedef)
+            cp["Value"].mark_modified()
+            cp["EditHint"].value = "Proportional"
+            vv["PointList"].append(cp)
+        return vv
+
+    def write(self, timeline: otio.schema.Timeline) -> None:
+        """Write the composition and every track."""
+        comp = self.f.create.CompositionMob(timeline.name or "soundify")
+        comp.usage = "Usage_TopLevel"
+        self.f.content.mobs.append(comp)
+        start = timeline.global_start_time
+        tc_slot = comp.create_timeline_slot(self.rate)
+        tc_slot.name = "TC"
+        tc_slot["PhysicalTrackNumber"].value = 1
+        tc = self.f.create.Timecode(round(float(self.rate)), False)
+        tc.start = 0 if start is None else self.frames(start.to_seconds())
+        tc_slot.segment = tc
+        numbers = {"picture": 0, "sound": 0}
+        for track in timeline.tracks:
+            kind = "picture" if track.kind == otio.schema.TrackKind.Video else "sound"
+            numbers[kind] += 1
+            slot = comp.create_timeline_slot(self.rate)
+            slot.name = track.name
+            slot["PhysicalTrackNumber"].value = numbers[kind]
+            seq = self.sequence(track, kind)
+            slot.segment = self.track_pan(track, seq) if kind == "sound" else seq
+
+    def sequence(self, track: otio.schema.Track, kind: str) -> aaf2.components.Sequence:
+        """The track's items as a Sequence (fillers, clips, transitions, fades)."""
+        seq = self.f.create.Sequence(media_kind=kind)
+        length = 0
+        items = list(track)
+        for i, item in enumerate(items):
+            if isinstance(item, otio.schema.Transition):
+                parts = [self.transition(kind, self.frames(item.in_offset.to_seconds()),
+                                         self.frames(item.out_offset.to_seconds()))]
+            else:
+                head, tail = self.overlaps(items, i)
+                if isinstance(item, otio.schema.Gap):
+                    parts = [self.f.create.Filler(kind, self.frames(item.duration().to_seconds()) + head + tail)]
+                else:
+                    parts = self.clip_parts(item, kind, head, tail)
+            for part in parts:
+                seq.components.append(part)
+                length += -part.length if isinstance(part, aaf2.components.Transition) else part.length
+        seq.length = length
+        return seq
+
+    def transition(self, kind: str, in_frames: int, out_frames: int) -> aaf2.components.Transition:
+        """A dissolve of in+out frames, cut after in_frames."""
+        length = in_frames + out_frames
+        op = (self.op_def(MONO_AUDIO_DISSOLVE, "Mono Audio Dissolve", 2, kind) if kind == "sound"
+              else self.op_def(VIDEO_DISSOLVE, "Video Dissolve", 2, kind))
+        group = self.f.create.OperationGroup(op, length, kind)
+        group.parameters.append(self.varying(self.param_def(LEVEL, "Level"),
+                                             [(Fraction(0), Fraction(0)), (Fraction(1), Fraction(1))]))
+        transition = self.f.create.Transition(kind, length)
+        transition["OperationGroup"].value = group
+        transition["CutPoint"].value = in_frames
+        return transition
+
+    def overlaps(self, items: list[otio.core.Composable], i: int) -> tuple[int, int]:
+        """Frames by which item i reaches into the transitions before and after it (AAF overlap)."""
+        before = items[i - 1] if i > 0 else None
+        after = items[i + 1] if i + 1 < len(items) else None
+        head = self.frames(before.in_offset.to_seconds()) if isinstance(before, otio.schema.Transition) else 0
+        tail = self.frames(after.out_offset.to_seconds()) if isinstance(after, otio.schema.Transition) else 0
+        return head, tail
+
+    def clip_parts(self, item: otio.core.Item, kind: str, head: int, tail: int) -> list:
+        """The components for one clip (or nested stack): fades, gain group, SourceClip."""
+        clip = item if isinstance(item, otio.schema.Clip) else next(iter(item.find_clips()), None)
+        length = self.frames(item.duration().to_seconds()) + head + tail
+        if clip is None:
+            return [self.f.create.Filler(kind, length - head - tail)]
+        meta = clip.metadata.get("soundify") or {}
+        source = self.source_clip(clip, kind, head, length)
+        if meta.get("generated"):
+            segment = self.gain_group(source, meta["keyframes"]["gain_db"], head)
+            fade_in = self.frames(float(meta.get("fade_in") or 0.0)) if not head else 0
+            fade_out = self.frames(float(meta.get("fade_out") or 0.0)) if not tail else 0
+            fade_in, fade_out = min(fade_in, length), min(fade_out, length - min(fade_in, length))
+            parts = []
+            if fade_in:
+                parts += [self.f.create.Filler(kind, fade_in), self.transition(kind, 0, fade_in)]
+            parts.append(segment)
+            if fade_out:
+                parts += [self.transition(kind, fade_out, 0), self.f.create.Filler(kind, fade_out)]
+            return parts
+        segment = source
+        for effect in [*clip.effects, *(item.effects if item is not clip else [])]:
+            if _aaf_op_id(effect) == str(MONO_AUDIO_GAIN):
+                segment = self.effect_group(effect, segment, MONO_AUDIO_GAIN, "Audio Gain")
+        return [segment]
+
+    def source_clip(self, clip: otio.schema.Clip, kind: str, head: int, length: int) -> aaf2.components.SourceClip:
+        """A SourceClip into the clip's MasterMob, starting `head` frames before the clip's in-point."""
+        ref = clip.media_reference
+        available = clip.available_range() if ref.available_range is not None else None
+        offset = clip.trimmed_range().start_time.to_seconds()
+        if available is not None:
+            offset -= available.start_time.to_seconds()
+        master = self.master_mob(clip, kind)
+        sc = self.f.create.SourceClip(start=self.frames(offset) - head, length=length, media_kind=kind)
+        sc.mob = master
+        sc.slot_id = 1
+        return sc
+
+    def master_mob(self, clip: otio.schema.Clip, kind: str) -> aaf2.mobs.MasterMob:
+        """One MasterMob per clip name and media, pointing at one file SourceMob per media file."""
+        url = getattr(clip.media_reference, "target_url", "") or ""
+        key = (kind, url or clip.name, clip.name)
+        if key not in self.masters:
+            file_mob, rate, samples = self.file_mob(clip, kind, url)
+            master = self.f.create.MasterMob(clip.name)
+            self.f.content.mobs.append(master)
+            master_slot = master.create_timeline_slot(self.rate, slot_id=1)
+            master_clip = self.f.create.SourceClip(length=self.frames(samples / float(rate)), media_kind=kind)
+            master_clip.mob = file_mob
+            master_clip.slot_id = 1
+            master_slot.segment = master_clip
+            self.masters[key] = master
+        return self.masters[key]
+
+    def file_mob(self, clip: otio.schema.Clip, kind: str, url: str) -> tuple[aaf2.mobs.SourceMob, Fraction, int]:
+        """The file SourceMob (descriptor + locator) of the clip's media, its rate and length in samples."""
+        key = (kind, url or clip.name)
+        if key in self.files:
+            return self.files[key]
+        sound = (clip.metadata.get("soundify") or {}).get("sound")
+        available = clip.media_reference.available_range
+        if sound:
+            rate = Fraction(int(sound["sample_rate"]))
+            samples = round(float(sound["duration"]) * rate)
+            descriptor = self.pcm_descriptor(int(rate), int(sound["channels"]), samples, _bits(Path(sound["path"])))
+            name = Path(sound["path"]).name
+        elif kind == "sound":
+            has_rate = available is not None and available.duration.rate >= 8000
+            rate = Fraction(round(available.duration.rate) if has_rate else 48000)
+            samples = round(available.duration.to_seconds() * rate) if available is not None else 0
+            descriptor = self.pcm_descriptor(int(rate), 1, samples, 16)
+            name = clip.name
+        else:
+            rate = self.rate
+            samples = self.frames(available.duration.to_seconds()) if available is not None else 0
+            descriptor = self.f.create.ImportDescriptor()
+            name = clip.name
+        if url:
+            locator = self.f.create.NetworkLocator()
+            locator["URLString"].value = url
+            descriptor["Locator"].append(locator)
+        mob = self.f.create.SourceMob(f"{name}.PHYS")
+        mob.descriptor = descriptor
+        self.f.content.mobs.append(mob)
+        slot = mob.create_timeline_slot(rate, slot_id=1)
+        slot.segment = self.f.create.SourceClip(length=samples, media_kind=kind)
+        self.files[key] = (mob, rate, samples)
+        return self.files[key]
+
+    def pcm_descriptor(self, rate: int, channels: int, samples: int, bits: int) -> aaf2.essence.PCMDescriptor:
+        """A PCM descriptor for a linked sound file."""
+        d = self.f.create.PCMDescriptor()
+        d["SampleRate"].value = rate
+        d["AudioSamplingRate"].value = rate
+        d["Channels"].value = channels
+        d["QuantizationBits"].value = bits
+        d["BlockAlign"].value = channels * bits // 8
+        d["AverageBPS"].value = rate * channels * bits // 8
+        d["Length"].value = samples
+        return d
+
+    def gain_group(self, source: aaf2.components.SourceClip, gain_db: list[list[float]],
+                   head: int) -> aaf2.components.OperationGroup:
+        """MonoAudioGain around the SourceClip with the clip's gain keys as Amplitude points."""
+        length = source.length
+        op = self.op_def(MONO_AUDIO_GAIN, "Audio Gain", 1, "sound")  # before f.create: it keeps state
+        group = self.f.create.OperationGroup(op, length, "sound")
+        group.segments.append(source)
+        span = (-head / float(self.rate), (length - head) / float(self.rate))
+        points = [(Fraction(self.frames(t) + head, length), _rational(db_to_gain(v)))
+                  for t, v in _curve_within(gain_db, *span)]
+        group.parameters.append(self.varying(self.param_def(AMPLITUDE, "Amplitude"), points))
+        return group
+
+    def effect_group(self, effect: otio.schema.Effect, segment: aaf2.components.Segment, op_id: AUID,
+                     name: str) -> aaf2.components.OperationGroup:
+        """An input AAF gain/pan effect around a segment, numeric parameters preserved."""
+        aaf_meta = effect.metadata["AAF"]
+        op = self.op_def(op_id, name, 1, "sound")
+        group = self.f.create.OperationGroup(op, segment.length, "sound")
+        group.segments.append(segment)
+        defined = aaf_meta.get("Operation", {}).get("ParametersDefined", {})
+        for pname, value in aaf_meta.get("Parameters", {}).items():
+            pid = defined.get(pname, {}).get("Identification")
+            if pid is None:
+                continue
+            pdef = self.param_def(AUID(pid), pname)
+            if isinstance(value, Mapping) and value.get("_aaf_keyframed_property"):
+                group.parameters.append(self.varying(
+                    pdef, [(_rational(float(t)), _rational(float(v))) for t, v in value["keyframe_values"]]))
+            elif _is_number(value):
+                group.parameters.append(self.f.create.ConstantValue(pdef, AAFRational(_rational(float(Fraction(value))))))
+        return group
+
+    def track_pan(self, track: otio.schema.Track, seq: aaf2.components.Sequence) -> aaf2.components.Segment:
+        """The track's pan group: soundify pan curves, an input MonoAudioPan effect, or none."""
+        if (track.metadata.get("soundify") or {}).get("generated"):
+            op = self.op_def(MONO_AUDIO_PAN, "Audio Pan", 1, "sound")
+            group = self.f.create.OperationGroup(op, seq.length, "sound")
+            group.segments.append(seq)
+            group.parameters.append(self.varying(self.param_def(PAN, "Pan"), self.pan_points(track, seq.length)))
+            return group
+        for effect in track.effects:
+            if _aaf_op_id(effect) == str(MONO_AUDIO_PAN):
+                return self.effect_group(effect, seq, MONO_AUDIO_PAN, "Audio Pan")
+        return seq
+
+    def pan_points(self, track: otio.schema.Track, length: int) -> list[tuple[Fraction, Fraction]]:
+        """Each soundify clip's pan keys on the track axis, normalised over the track."""
+        points = []
+        for clip in track.find_clips(shallow_search=True):
+            meta = clip.metadata.get("soundify") or {}
+            if not meta.get("generated"):
+                continue
+            start = clip_timeline_start(clip)
+            duration = clip.duration().to_seconds()
+            for t, v in _curve_within(meta["keyframes"]["pan"], 0.0, duration):
+                points.append((Fraction(self.frames(start + t), max(1, length)), _rational((v + 1.0) / 2.0)))
+        if not points:
+            points = [(Fraction(0), Fraction(1, 2)), (Fraction(1), Fraction(1, 2))]
+        return points
+
+
+def _curve_within(curve: list[list[float]], start: float, end: float) -> list[tuple[float, float]]:
+    """The keys inside [start, end], plus the curve's values at both ends where keys are missing."""
+    inside = [(float(t), float(v)) for t, v in curve if start <= float(t) <= end]
+    if not inside or inside[0][0] > start:
+        inside.insert(0, (start, value_at(curve, start)))
+    if inside[-1][0] < end:
+        inside.append((end, value_at(curve, end)))
+    return inside
+
+
+def _is_number(value: object) -> bool:
+    """Whether an AAF parameter value read by the stock adapter is a plain number ("3/4", 0.5)."""
+    try:
+        Fraction(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (bool, int))
+
+
+def _bits(path: Path) -> int:
+    """Bits per sample of a sound file (16 where the file cannot be read)."""
+    try:
+        return _BITS.get(soundfile.info(str(path)).subtype, 16)
+    except (OSError, RuntimeError):
+        return 16
