@@ -224,7 +224,9 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
                 raise ModelError(_missing_weights_message(name, pretrained, reason))
         source, weights = (str(cached) if cached else pretrained), pretrained
     try:
-        model = open_clip.create_model(name, pretrained=source, device=device, **kwargs)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # random weights are the same every run, so caches keyed on them hold
+            model = open_clip.create_model(name, pretrained=source, device=device, **kwargs)
     except Exception as exc:  # open_clip raises bare RuntimeErrors for download and state-dict problems
         raise ModelError(f"cannot load weights for {name}: {exc}", pretrained) from exc
     model.eval()

@@ -1,0 +1,108 @@
+"""Per-editor automation encodings, chosen by the output file's suffix; every write is atomic.
+
+`.otio` carries DaVinci Resolve's and Premiere Pro's clip effects (pick with `targets`), `.xml` is
+FCP7 xmeml, `.fcpxml` Final Cut Pro X, `.aaf` Pro Tools / Media Composer, `.rpp` REAPER (through
+the plugin adapter). Any other suffix an installed OTIO adapter writes is passed to it as is.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+import opentimelineio as otio
+
+from ..errors import OutputError
+
+OTIO_TARGETS = ("resolve", "premiere")
+"""Editors whose clip-effect metadata an .otio output can carry."""
+
+
+def _write_otio(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
+    from .premiere import add_premiere_effects
+    from .resolve import add_resolve_effects
+
+    copy = timeline.deepcopy()
+    if "resolve" in targets:
+        add_resolve_effects(copy)
+    if "premiere" in targets:
+        add_premiere_effects(copy)
+    otio.adapters.write_to_file(copy, str(path), adapter_name="otio_json")
+
+
+def _write_fcp7(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
+    from .fcp7 import write_fcp7_xml
+
+    write_fcp7_xml(timeline, path)
+
+
+def _write_fcpxml(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
+    from .fcpxml import write_fcpxml
+
+    write_fcpxml(timeline, path)
+
+
+def _write_aaf(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
+    from .aaf import write_aaf
+
+    write_aaf(timeline, path)
+
+
+def _write_with_adapter(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
+    otio.adapters.write_to_file(timeline, str(path))
+
+
+WRITERS: dict[str, Callable[[otio.schema.Timeline, Path, Sequence[str]], None]] = {
+    ".otio": _write_otio,
+    ".xml": _write_fcp7,
+    ".fcpxml": _write_fcpxml,
+    ".aaf": _write_aaf,
+}
+
+
+def _adapter_suffixes() -> set[str]:
+    suffixes = set()
+    for name in otio.adapters.available_adapter_names():
+        try:
+            adapter = otio.adapters.from_name(name)
+        except Exception:  # a broken third-party plugin must not hide the others
+            continue
+        if adapter.has_feature("write") or adapter.has_feature("write_to_file"):
+            suffixes.update(f".{s.lower()}" for s in adapter.suffixes)
+    return suffixes
+
+
+def writable_suffixes() -> list[str]:
+    """Every output suffix this installation can write."""
+    return sorted(set(WRITERS) | _adapter_suffixes())
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Fail early (before any work) on an unknown suffix, an existing file without force, or no folder."""
+    suffix = path.suffix.lower()
+    if suffix not in WRITERS and suffix not in _adapter_suffixes():
+        raise OutputError(f"no writer for '{path.suffix or '(no suffix)'}'; valid: {', '.join(writable_suffixes())}", path)
+    if path.exists() and not force:
+        raise OutputError("exists; pass --force to overwrite it", path)
+    if not path.parent.is_dir():
+        raise OutputError("its folder does not exist", path)
+
+
+def write_output(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str] = OTIO_TARGETS) -> None:
+    """Write `timeline` in the format `path`'s suffix names, atomically (temp file + rename)."""
+    suffix = path.suffix.lower()
+    writer = WRITERS.get(suffix, _write_with_adapter)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        writer(timeline, temp, targets)
+        os.replace(temp, path)
+    except OutputError:
+        raise
+    except Exception as exc:
+        raise OutputError(f"cannot write ({exc})", path) from exc
+    finally:
+        if temp.exists():
+            temp.unlink()

@@ -1,0 +1,373 @@
+"""Runs Soundify's stages over a timeline's shots, with a progress hook and an on-disk frame cache.
+
+One pass over each shot's frames does all the pixel work: every frame feeds the scene detector,
+every sampled frame is CLIP-encoded, and the encoding keeps the Grad-CAM layer's activations so
+the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and classification);
+`place` turns picks into synchronised, panned placements, so new choices re-use one analysis.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Protocol
+
+import numpy as np
+
+from . import classify, mix, sync
+from .config import Config
+from .errors import MediaError, TimelineError
+from .library import loudness_offset_db
+from .media import VideoInfo, iter_frames, probe_video
+from .model import ClipModel
+from .progress import ProgressHook, null_progress
+from .scenes import HistogramDetector, cuts_from_distances
+from .types import (Annotation, Interval, Placement, Scene, SceneResult, Shot, SkippedShot,
+                    SoundEntry, Suggestion)
+
+log = logging.getLogger(__name__)
+
+REFERENCE_LUFS = -20.0
+"""Loudness every sound is brought to before its Grad-CAM gain (EBU R128 programme level + 3 LU)."""
+
+
+class SoundLibraryLike(Protocol):
+    """What the pipeline needs of a sound library (see library.SoundLibrary)."""
+
+    def label_embeddings(self, encoder: ClipModel, kind: str) -> tuple[list[str], np.ndarray]: ...
+
+    def choose(self, label: str, kind: str, duration: float, seed: int, occasion: int) -> SoundEntry: ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The editor's picks for one scene: any number of effects, one ambient or none."""
+
+    effects: tuple[str, ...]
+    ambient: str | None
+
+
+@dataclass
+class ShotFrames:
+    """Everything the stages need of one shot's pixels, from a single decode pass."""
+
+    fps: float
+    distances: np.ndarray
+    """Per decoded frame: grey-histogram distance to the previous frame."""
+    sample_times: np.ndarray
+    """Seconds from the shot's start of each CLIP-encoded frame."""
+    embeddings: np.ndarray
+    activations: np.ndarray
+    """float16 activations of the Grad-CAM layer, one per encoded frame."""
+
+
+@dataclass
+class AnalysedScene:
+    """A scene, its sampled frames and its ranked candidates."""
+
+    scene: Scene
+    frames: ShotFrames
+    samples: np.ndarray
+    """Indices into `frames` of the scene's sampled frames."""
+    times: np.ndarray
+    """Seconds from the scene's start of those frames."""
+    effects: tuple[Suggestion, ...]
+    ambients: tuple[Suggestion, ...]
+
+
+@dataclass
+class Analysis:
+    """The result of the pixel pass over a timeline: scenes with candidates, shots skipped."""
+
+    scenes: list[AnalysedScene]
+    skipped: list[SkippedShot]
+    timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+class FrameCache:
+    """ShotFrames on disk, keyed by media identity (path, size, mtime), shot range, model and sampling."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, shot: Shot, first: int, stop: int, model_id: str, config: Config) -> str:
+        stat = shot.media_path.stat()
+        identity = (str(shot.media_path.resolve()), stat.st_size, stat.st_mtime_ns, first, stop, model_id,
+                    config.sample_fps, config.analysis_size, config.scene_bins)
+        return hashlib.sha1(repr(identity).encode()).hexdigest()
+
+    def load(self, key: str) -> ShotFrames | None:
+        path = self.root / f"{key}.npz" if self.root else None
+        if path is None or not path.is_file():
+            self.misses += 1
+            return None
+        try:
+            with np.load(path) as data:
+                frames = ShotFrames(float(data["fps"]), data["distances"], data["sample_times"],
+                                    data["embeddings"], data["activations"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return frames
+
+    def save(self, key: str, frames: ShotFrames) -> None:
+        if self.root is None:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        temp = self.root / f".{key}.tmp.npz"
+        np.savez(temp, fps=frames.fps, distances=frames.distances, sample_times=frames.sample_times,
+                 embeddings=frames.embeddings, activations=frames.activations)
+        temp.replace(self.root / f"{key}.npz")
+
+
+class Soundify:
+    """The four stages over one model, one library and one configuration."""
+
+    def __init__(self, model: ClipModel, library: SoundLibraryLike, config: Config,
+                 progress: ProgressHook = null_progress, cache_dir: Path | None = None) -> None:
+        self.model = model
+        self.library = library
+        self.config = config
+        self.progress = progress
+        self.cache = FrameCache(cache_dir)
+        self._seconds_total, self._seconds_done = 1, 0.0
+        self._labels: dict[str, tuple[list[str], np.ndarray]] = {}
+
+    def labels(self, kind: str) -> tuple[list[str], np.ndarray]:
+        """Distinct labels of a kind and their unit text embeddings (encoded once per run)."""
+        if kind not in self._labels:
+            self._labels[kind] = self.library.label_embeddings(self.model, kind)
+        return self._labels[kind]
+
+    # ---- pass 1: pixels -> scenes -> candidates -------------------------------------------------
+
+    def analyse(self, shots: list[Shot], skipped: list[SkippedShot] | None = None) -> Analysis:
+        """Decode each shot once: scenes, CLIP embeddings and Grad-CAM activations; rank candidates."""
+        analysis = Analysis(scenes=[], skipped=list(skipped or []))
+        self._seconds_total = max(1, int(np.ceil(sum(s.duration for s in shots))))
+        self._seconds_done = 0.0
+        for shot in shots:
+            try:
+                frames = self._shot_frames(shot, analysis.timings)
+            except MediaError as exc:
+                log.warning("skipping shot '%s': %s", shot.clip_name, exc)
+                analysis.skipped.append(SkippedShot(shot.clip_name, str(shot.media_path), exc.reason))
+                continue
+            finally:
+                self._seconds_done += shot.duration
+                self._report(self._seconds_done)
+            with _timed(analysis.timings, "scenes"):
+                scenes = self._split(shot, frames, first_index=len(analysis.scenes))
+            with _timed(analysis.timings, "classify"):
+                analysis.scenes.extend(self._rank(scene, frames, samples, offset)
+                                       for scene, samples, offset in scenes)
+        if not analysis.scenes:
+            reasons = "; ".join(f"{s.media or s.clip_name}: {s.reason}" for s in analysis.skipped[:5])
+            raise TimelineError(f"no shot could be analysed ({reasons or 'no video clips with media'})")
+        return analysis
+
+    def _report(self, seconds: float) -> None:
+        """Progress of the pixel pass, in whole seconds of video."""
+        self.progress("analyse", min(self._seconds_total, int(seconds)), self._seconds_total)
+
+    def _shot_frames(self, shot: Shot, timings: dict[str, float]) -> ShotFrames:
+        info = probe_video(shot.media_path)
+        first = int(round(shot.media_start * info.fps))
+        stop = min(info.frame_count, first + max(1, int(round(shot.duration * info.fps))))
+        if first >= info.frame_count:
+            raise MediaError(f"the clip starts at frame {first}, past the file's {info.frame_count} frames",
+                             shot.media_path)
+        key = self.cache.key(shot, first, stop, self.model.model_id, self.config)
+        cached = self.cache.load(key)
+        if cached is not None:
+            return cached
+        frames = self._decode_and_encode(shot, info, first, stop, timings)
+        self.cache.save(key, frames)
+        return frames
+
+    def _decode_and_encode(self, shot: Shot, info: VideoInfo, first: int, stop: int,
+                           timings: dict[str, float]) -> ShotFrames:
+        config = self.config
+        wanted = set(np.unique(np.round(np.arange(0.0, (stop - first) / info.fps, 1.0 / config.sample_fps)
+                                        * info.fps).astype(int)).tolist())
+        detector = HistogramDetector(config.scene_threshold, config.scene_bins, 1)
+        pending: list[np.ndarray] = []
+        sample_offsets: list[int] = []
+        embeddings: list[np.ndarray] = []
+        activations: list[np.ndarray] = []
+
+        def encode_pending() -> None:
+            with _timed(timings, "encode"):
+                emb, act = self.model.encode_frames(np.stack(pending))
+            embeddings.append(emb)
+            activations.append(act)
+            pending.clear()
+
+        batches = iter_frames(shot.media_path, first, stop, config.analysis_size, config.batch_size)
+        while True:
+            with _timed(timings, "decode"):
+                batch = next(batches, None)
+            if batch is None:
+                break
+            start, pixels = batch
+            self._report(self._seconds_done + (start + pixels.shape[0] - first) / info.fps)
+            with _timed(timings, "scenes"):
+                detector.push(pixels)
+            for i in range(pixels.shape[0]):
+                if start + i - first in wanted:
+                    pending.append(pixels[i])
+                    sample_offsets.append(start + i - first)
+            if len(pending) >= config.batch_size:
+                encode_pending()
+        if pending:
+            encode_pending()
+        if not embeddings:
+            raise MediaError("no frames could be decoded in the clip's range", shot.media_path)
+        return ShotFrames(info.fps, detector.distances, np.array(sample_offsets) / info.fps,
+                          np.concatenate(embeddings), np.concatenate(activations))
+
+    def _split(self, shot: Shot, frames: ShotFrames, first_index: int) -> list[tuple[Scene, np.ndarray, float]]:
+        """The shot cut at histogram peaks into scenes: each with its sampled frames' indices and
+        its offset in seconds from the shot's start."""
+        min_frames = max(1, int(round(self.config.min_scene_seconds * frames.fps)))
+        cuts = cuts_from_distances(frames.distances, self.config.scene_threshold, min_frames)
+        bounds = [0.0] + [c / frames.fps for c in cuts] + [shot.duration]
+        scenes = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            samples = np.flatnonzero((frames.sample_times >= a - 1e-6) & (frames.sample_times < b - 1e-6))
+            if samples.size == 0:  # a scene shorter than the sampling step: use its nearest frame
+                samples = np.array([int(np.argmin(np.abs(frames.sample_times - a)))])
+            media_a, media_b = shot.media_start + a, shot.media_start + b
+            scene = Scene(index=first_index + len(scenes), id=f"{shot.media_path.name}@{media_a:.3f}-{media_b:.3f}",
+                          shot_index=shot.index, start=shot.timeline_start + a, end=shot.timeline_start + b,
+                          media_path=shot.media_path, media_start=media_a)
+            scenes.append((scene, samples, a))
+        return scenes
+
+    def _rank(self, scene: Scene, frames: ShotFrames, samples: np.ndarray, offset: float) -> AnalysedScene:
+        embeddings = frames.embeddings[samples]
+        ranked = {}
+        for kind in ("effect", "ambient"):
+            labels, texts = self.labels(kind)
+            ranked[kind] = classify.rank_labels(embeddings, texts, labels, kind, self.model.logit_scale,
+                                                self.config.top_k)
+        return AnalysedScene(scene, frames, samples, frames.sample_times[samples] - offset,
+                             ranked["effect"], ranked["ambient"])
+
+    # ---- pass 2: picks -> intervals -> pan/gain placements --------------------------------------
+
+    def default_choice(self, scene: AnalysedScene) -> Choice:
+        """Top effect(s) and, re-ranked by them, the top ambient."""
+        effects = tuple(s.label for s in scene.effects[: self.config.effects_per_scene])
+        ambients = self.rerank_ambients(scene, effects)
+        return Choice(effects, ambients[0].label if ambients else None)
+
+    def rerank_ambients(self, scene: AnalysedScene, effects: tuple[str, ...]) -> tuple[Suggestion, ...]:
+        """The scene's ambient candidates ordered by text affinity with the chosen effects."""
+        effect_labels, effect_texts = self.labels("effect")
+        ambient_labels, ambient_texts = self.labels("ambient")
+        chosen = [effect_texts[effect_labels.index(e)] for e in effects if e in effect_labels]
+        candidates = np.array([ambient_texts[ambient_labels.index(s.label)] for s in scene.ambients])
+        return classify.rerank_ambients(scene.ambients, candidates,
+                                        np.array(chosen) if chosen else np.zeros((0, 1)))
+
+    def place(self, analysis: Analysis, choices: Mapping[str, Choice] | None = None) -> Annotation:
+        """Sync and mix every scene's picks (the editor's where given, else the defaults)."""
+        results: list[SceneResult] = []
+        placements: list[Placement] = []
+        for done, analysed in enumerate(analysis.scenes, start=1):
+            choice = (choices or {}).get(analysed.scene.id) or self.default_choice(analysed)
+            ambients = self.rerank_ambients(analysed, choice.effects)
+            intervals: dict[str, tuple[Interval, ...]] = {}
+            for occasion, label in enumerate(choice.effects):
+                with _timed(analysis.timings, "sync"):
+                    intervals[label] = self._intervals(analysed, label)
+                with _timed(analysis.timings, "gradcam"):
+                    placements.extend(self._effect_placements(analysed, label, intervals[label], occasion))
+            if choice.ambient:
+                placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
+            results.append(SceneResult(analysed.scene, analysed.effects, ambients, choice.effects,
+                                       choice.ambient, intervals))
+            self.progress("mix", done, len(analysis.scenes))
+        return Annotation(scenes=tuple(results), placements=tuple(placements),
+                          skipped_shots=tuple(analysis.skipped), model=self.model.name,
+                          weights=self.model.weights, pipeline_check=self.model.pipeline_check,
+                          timings=dict(analysis.timings))
+
+    def _text(self, kind: str, label: str) -> np.ndarray:
+        labels, texts = self.labels(kind)
+        return texts[labels.index(label)]
+
+    def _intervals(self, analysed: AnalysedScene, label: str) -> tuple[Interval, ...]:
+        config, scene = self.config, analysed.scene
+        present = sync.presence(analysed.frames.embeddings[analysed.samples], self._text("effect", label),
+                                self.model.logit_scale, config.sync_min_contrast)
+        found = sync.visible_intervals(analysed.times, present, 1.0 / config.sample_fps, scene.end - scene.start,
+                                       config.sync_on, config.sync_off, config.min_interval_seconds,
+                                       config.merge_gap_seconds)
+        return tuple(Interval(scene.start + i.start, scene.start + i.end) for i in found)
+
+    def _effect_placements(self, analysed: AnalysedScene, label: str, intervals: tuple[Interval, ...],
+                           occasion: int) -> list[Placement]:
+        """One placement per interval; a Grad-CAM pan/gain key at each ~1 s chunk's first frame and
+        a closing key at the interval's last frame, so the curve ends where the source does."""
+        config, scene = self.config, analysed.scene
+        half_step = 0.5 / config.sample_fps
+        keys_per_interval = [mix.chunk_starts(i, config.chunk_seconds) + [i.end] for i in intervals]
+        look_at = [min(max(t, i.start), i.end - half_step) - scene.start
+                   for i, keys in zip(intervals, keys_per_interval) for t in keys]
+        if not look_at:
+            return []
+        nearest = [int(np.argmin(np.abs(analysed.times - t))) for t in look_at]
+        cams = self.model.gradcam(analysed.frames.activations[analysed.samples[nearest]],
+                                  np.repeat(self._text("effect", label)[None], len(nearest), axis=0))
+        pan_gain = [mix.pan_and_gain(cam, config.cam_area_threshold, config.gain_max_db) for cam in cams]
+        score = next((s.score for s in analysed.effects if s.label == label), 0.0)
+        placements: list[Placement] = []
+        first = 0
+        for interval, keys in zip(intervals, keys_per_interval):
+            values = pan_gain[first:first + len(keys)]
+            first += len(keys)
+            sound = self.library.choose(label, "effect", interval.duration, config.seed,
+                                        scene.index * 100 + occasion * 10 + len(placements))
+            offset = loudness_offset_db(sound, REFERENCE_LUFS)
+            fade = min(config.crossfade_seconds / 2, interval.duration / 4)
+            placements.append(Placement(
+                label=label, kind="effect", sound=sound, scene_index=scene.index, scene_id=scene.id,
+                start=interval.start, end=interval.end, score=score, alternatives=analysed.effects,
+                pan=mix.curve(keys, [p for p, _ in values], interval.start, interval.end),
+                gain_db=mix.curve(keys, [g + offset for _, g in values], interval.start, interval.end),
+                fade_in=fade, fade_out=fade))
+        return placements
+
+    def _ambient_placement(self, analysed: AnalysedScene, label: str,
+                           ranked: tuple[Suggestion, ...]) -> Placement:
+        """One constant bed under the whole scene."""
+        config, scene = self.config, analysed.scene
+        duration = scene.end - scene.start
+        sound = self.library.choose(label, "ambient", duration, config.seed, scene.index)
+        gain = config.ambient_gain_db + loudness_offset_db(sound, REFERENCE_LUFS)
+        score = next((s.score for s in ranked if s.label == label), 0.0)
+        return Placement(
+            label=label, kind="ambient", sound=sound, scene_index=scene.index, scene_id=scene.id,
+            start=scene.start, end=scene.end, score=score, alternatives=ranked,
+            pan=((0.0, 0.0), (round(duration, 6), 0.0)), gain_db=((0.0, gain), (round(duration, 6), gain)),
+            fade_in=min(config.crossfade_seconds / 2, duration / 4),
+            fade_out=min(config.crossfade_seconds / 2, duration / 4))
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] += time.perf_counter() - start

@@ -1,0 +1,100 @@
+"""Each Soundify stage against a known truth: the colour model (tests/known_answer.py) on synthetic video."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_tone
+from known_answer import colour_model
+from soundify_otio.classify import softmax
+from soundify_otio.config import Config
+from soundify_otio.library import open_library
+from soundify_otio.pipeline import Choice, Soundify
+from soundify_otio.synthetic import hard_cuts, moving_square
+from soundify_otio.types import Shot
+
+FPS = 25
+
+
+@pytest.fixture(scope="module")
+def colour_library(tmp_path_factory: pytest.TempPathFactory):
+    """Effects named for colours, ambiences that are not."""
+    root = tmp_path_factory.mktemp("library")
+    for name, seconds in (("red square", 1.5), ("green ball", 2.0), ("blue light", 2.0)):
+        write_tone(root / f"{name}.wav", seconds, 44100, 1)
+    (root / "ambience").mkdir()
+    for name in ("quiet street", "red room"):
+        write_tone(root / "ambience" / f"{name}.wav", 10.0, 48000, 2)
+    return open_library(root)
+
+
+def _shot(path: Path, frames: int) -> Shot:
+    return Shot(index=0, clip_name=path.stem, media_path=path, media_start=0.0, timeline_start=0.0,
+                duration=frames / FPS)
+
+
+def _soundify(library, **overrides) -> Soundify:
+    return Soundify(colour_model(), library, Config.from_overrides(pretrained="none", **overrides))
+
+
+def test_red_square_moving_left_to_right_pans_left_to_right(tmp_path, colour_library):
+    video = moving_square(tmp_path / "square.mp4", n_frames=100, fps=FPS, size=(320, 180))
+    soundify = _soundify(colour_library, sample_fps=5.0)
+    analysis = soundify.analyse([_shot(video.path, 100)])
+    assert [s.label for s in analysis.scenes[0].effects][:1] == ["red square"]
+    annotation = soundify.place(analysis)
+    (effect,) = [p for p in annotation.placements if p.kind == "effect"]
+    pans = [v for _, v in effect.pan]
+    assert pans[0] < -0.5 and pans[-1] > 0.5
+    assert all(b >= a - 1e-9 for a, b in zip(pans, pans[1:])), pans
+    assert len(effect.pan) >= 4  # one key per ~1 s chunk over 4 s, plus the closing key
+
+
+def test_object_visible_from_frame_50_to_100_gives_one_interval(tmp_path, colour_library):
+    video = moving_square(tmp_path / "square.mp4", n_frames=150, fps=FPS, size=(320, 180), visible=range(50, 101))
+    soundify = _soundify(colour_library, sample_fps=4.0)
+    analysis = soundify.analyse([_shot(video.path, 150)])
+    annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: Choice(("red square",), None)})
+    (intervals,) = annotation.scenes[0].intervals.values()
+    step = 1 / 4.0
+    assert len(intervals) == 1
+    assert abs(intervals[0].start - 2.0) <= step and abs(intervals[0].end - 4.0) <= step
+
+
+def test_authors_one_label_softmax_cannot_filter_but_ours_does(tmp_path, colour_library):
+    """With one selected label the authors' per-frame softmax is 1.0 on every frame."""
+    video = moving_square(tmp_path / "square.mp4", n_frames=150, fps=FPS, size=(320, 180), visible=range(50, 101))
+    soundify = _soundify(colour_library, sample_fps=4.0)
+    analysis = soundify.analyse([_shot(video.path, 150)])
+    scene = analysis.scenes[0]
+    labels, texts = soundify.labels("effect")
+    logits = soundify.model.logit_scale * scene.frames.embeddings[scene.samples] @ texts[[labels.index("red square")]].T
+    authors = softmax(logits, axis=1)[:, 0]
+    assert np.all(authors > 0.1)  # the authors' threshold keeps the whole 6 s scene
+    annotation = soundify.place(analysis, {scene.scene.id: Choice(("red square",), None)})
+    (intervals,) = annotation.scenes[0].intervals.values()
+    assert sum(i.duration for i in intervals) < 3.0
+
+
+def test_cuts_at_known_frames_are_found(tmp_path, colour_library):
+    cuts = [30, 55, 80]
+    path = tmp_path / "cuts.mp4"
+    hard_cuts(path, cuts, n_frames=110, fps=FPS, size=(160, 96))
+    soundify = _soundify(colour_library)
+    analysis = soundify.analyse([_shot(path, 110)])
+    starts = [round(s.scene.start * FPS) for s in analysis.scenes]
+    assert starts == [0, *cuts]
+
+
+def test_ambient_reranked_by_the_chosen_effect(tmp_path, colour_library):
+    """'red room' shares the chosen effect's colour word, so it rises above 'quiet street'."""
+    video = moving_square(tmp_path / "grey.mp4", n_frames=25, fps=FPS, size=(160, 96), visible=range(0))
+    soundify = _soundify(colour_library)
+    analysis = soundify.analyse([_shot(video.path, 25)])
+    scene = analysis.scenes[0]
+    plain = soundify.rerank_ambients(scene, ())
+    assert plain[0].label == "quiet street"  # an empty grey frame looks like the colourless text
+    assert soundify.rerank_ambients(scene, ("red square",))[0].label == "red room"
+    assert soundify.rerank_ambients(scene, ("green ball",))[0].label == "quiet street"
