@@ -1,0 +1,416 @@
+"""The persistent library index: one SQLite file of per-file facts and cached text embeddings.
+
+A file is re-read only when it is new or changed. Identity is (size, mtime) first; when only the
+mtime moved (a copy, a checkout, a touch) a quick digest decides: BLAKE2b of the size and the first
+and last 64 KiB. Those blocks hold the header and metadata chunks and the end of the audio, so an
+edit, a re-render or a truncation changes them, while a full hash would make indexing a library of
+long ambiences I/O-bound (gigabytes read to learn nothing the header did not say). Files that moved
+keep their facts when a vanished file had the same digest. New and changed files are probed in a
+process pool (headers, tags, loudness) started with "spawn", which is safe when the caller has
+threads or a GPU runtime loaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import astuple, dataclass, fields, replace
+from itertools import repeat
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import soundfile
+
+from .progress import ProgressHook
+from .sound_tags import EmbeddedTags, read_riff, read_tags
+
+INDEX_NAME = ".soundify-index.sqlite"
+SCHEMA_VERSION = 1
+SOUND_EXTENSIONS = {".wav": "WAV", ".wave": "WAV", ".bwf": "WAV", ".flac": "FLAC", ".ogg": "OGG",
+                    ".oga": "OGG", ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF"}
+UNSUPPORTED_EXTENSIONS = {".mp3", ".m4a", ".aac", ".wma", ".opus", ".mp4", ".caf", ".ac3"}
+_CONTENT_FAMILY = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "W64": "WAV", "FLAC": "FLAC",
+                   "OGG": "OGG", "AIFF": "AIFF"}
+_EDGE = 64 << 10
+_LOUDNESS_SECONDS = 600.0
+"""Loudness is measured on at most this much of a file (long ambiences are steady)."""
+_POOL_THRESHOLD = 64
+"""Fewer files than this are probed in-process (a pool's start-up costs more)."""
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the index knows of one file: identity, audio facts and tags, or why it was skipped."""
+
+    rel: str
+    """Path relative to the library root, '/'-separated."""
+    size: int
+    mtime_ns: int
+    digest: str
+    reason: str
+    """Why the file is skipped; '' for a usable sound."""
+    format: str = ""
+    sample_rate: int = 0
+    channels: int = 0
+    frames: int = 0
+    duration: float = 0.0
+    loudness: float | None = None
+    tags: str = "{}"
+    """EmbeddedTags as JSON."""
+
+    @property
+    def usable(self) -> bool:
+        return not self.reason
+
+    def embedded_tags(self) -> EmbeddedTags:
+        return EmbeddedTags.from_json(self.tags)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """The outcome of bringing the index up to date with the folder."""
+
+    facts: tuple[FileFacts, ...]
+    """Every sound file found, usable or skipped, sorted by path."""
+    unlisted: tuple[tuple[Path, str], ...]
+    """Skipped paths the index cannot hold (unreadable folders, non-UTF-8 names, other formats)."""
+    csvs: tuple[str, ...]
+    read: int
+    reused: int
+    removed: int
+
+
+def quick_digest(path: Path, size: int) -> str:
+    """BLAKE2b of the size and the first and last 64 KiB (see the module docstring for why)."""
+    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+    with path.open("rb") as f:
+        h.update(f.read(_EDGE))
+        if size > _EDGE:
+            f.seek(max(_EDGE, size - _EDGE))
+            h.update(f.read(_EDGE))
+    return h.hexdigest()
+
+
+def integrated_loudness(data: np.ndarray, sample_rate: int) -> float | None:
+    """ITU-R BS.1770 integrated loudness in LUFS; None for silence. Short sounds are looped to
+    the 0.4 s gating block; more than five channels are measured on the first five."""
+    data = data[:, :5] if data.ndim == 2 else data
+    block = int(0.4 * sample_rate) + 1
+    if len(data) < block:
+        data = np.concatenate([data] * (block // max(len(data), 1) + 1))
+    value = pyloudnorm.Meter(sample_rate).integrated_loudness(data)
+    return float(value) if np.isfinite(value) else None
+
+
+def probe(root: str, rel: str) -> FileFacts:
+    """Read one file's facts; never raises for a bad file (the reason says what is wrong)."""
+    path = Path(root, rel)
+    try:
+        stat = path.stat()
+        if stat.st_size == 0:
+            return FileFacts(rel, 0, stat.st_mtime_ns, "", "empty file: 0 bytes")
+        digest = quick_digest(path, stat.st_size)
+    except PermissionError:
+        return FileFacts(rel, 0, 0, "", "permission denied: the file cannot be read")
+    except OSError as exc:
+        return FileFacts(rel, 0, 0, "", f"unreadable: {exc.strerror or exc}")
+    identity = (rel, stat.st_size, stat.st_mtime_ns, digest)
+    try:
+        return FileFacts(*identity, "", *_audio_facts(path))
+    except _Skip as skip:
+        return FileFacts(*identity, str(skip))
+    except OSError as exc:
+        return FileFacts(*identity, f"unreadable: {exc.strerror or exc}")
+
+
+class _Skip(Exception):
+    """Why a file cannot be used (the message is the reason shown to the user)."""
+
+
+def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, str]:
+    expected = SOUND_EXTENSIONS[path.suffix.lower()]
+    riff = read_riff(path)
+    if riff is not None and riff.truncated:
+        raise _Skip(f"truncated: the data chunk declares {riff.data_declared} bytes, "
+                    f"the file holds {riff.data_available}")
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
+        if riff is not None and riff.format_tag is not None:
+            raise _Skip(f"unsupported codec: WAV format tag 0x{riff.format_tag:04X} "
+                        f"({_message(exc)})") from exc
+        raise _Skip(f"unreadable: not a valid {expected} file ({_message(exc)})") from exc
+    family = _CONTENT_FAMILY.get(info.format, info.format)
+    if family != expected:
+        raise _Skip(f"wrong extension: the content is {family}, the name says {path.suffix}")
+    if info.frames <= 0:
+        raise _Skip("no audio: 0 frames")
+    wanted = min(info.frames, int(_LOUDNESS_SECONDS * info.samplerate))
+    try:
+        data, _ = soundfile.read(str(path), frames=wanted, dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
+        raise _Skip(f"corrupt audio: {_message(exc)}") from exc
+    if len(data) < wanted:
+        raise _Skip(f"truncated: decoded {len(data)} of {info.frames} frames")
+    try:
+        tags = read_tags(path, riff)
+    except (ValueError, IndexError, UnicodeError):
+        tags = EmbeddedTags()
+    return (family, info.samplerate, info.channels, info.frames, info.frames / info.samplerate,
+            integrated_loudness(data, info.samplerate), tags.to_json())
+
+
+def _message(exc: Exception) -> str:
+    """libsndfile's reason without the path it repeats."""
+    return re.sub(r"^Error opening .*?: |^Error : ", "", str(exc)).strip()
+
+
+def default_index_paths(root: Path) -> list[Path]:
+    """Where the index of ``root`` may live, in order: ``<root>/.soundify-index.sqlite`` when the
+    folder is writable, then a per-user cache file (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio"
+    key = hashlib.sha1(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return ([root / INDEX_NAME] if os.access(root, os.W_OK) else []) + [cache / f"library-{key}.sqlite"]
+
+
+_COLUMNS = tuple(f.name for f in fields(FileFacts))
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS files ({", ".join(_COLUMNS)}, label TEXT, kind TEXT, text TEXT,
+                                  PRIMARY KEY (rel));
+CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT, text TEXT, vector BLOB,
+                                       PRIMARY KEY (model_id, text));
+"""
+
+
+def _connect(target: str) -> sqlite3.Connection | None:
+    """An index database with the current schema (rebuilt when older or corrupt), or None."""
+    try:
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(target, timeout=30)
+    except (sqlite3.Error, OSError):
+        return None
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS embeddings;")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.executescript(_SCHEMA)
+        db.commit()
+    except sqlite3.DatabaseError:
+        db.close()
+        return _rebuilt(target)
+    return db
+
+
+def _rebuilt(target: str) -> sqlite3.Connection | None:
+    """A fresh database in place of a corrupt or foreign file, when it can be replaced."""
+    try:
+        Path(target).unlink()
+    except OSError:
+        return None
+    return _connect(target)
+
+
+class LibraryIndex:
+    """The SQLite store. Falls back to a per-user cache, then to memory: never fatal."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    def open(cls, candidates: Sequence[Path]) -> LibraryIndex:
+        """The first candidate that opens writable; else the first that opens; else memory."""
+        opened = []
+        for path in candidates:
+            db = _connect(str(path))
+            if db is not None:
+                index = cls(db)
+                if index.writable:
+                    return index
+                opened.append(index)
+        return opened[0] if opened else cls(_connect(":memory:"))
+
+    @classmethod
+    def open_for(cls, root: Path, index_path: Path | None) -> LibraryIndex:
+        """The index of ``root`` at ``index_path``, else at the default places."""
+        return cls.open([index_path] if index_path else default_index_paths(root))
+
+    @property
+    def writable(self) -> bool:
+        try:
+            self._db.execute("CREATE TABLE IF NOT EXISTS _probe (x)")
+            self._db.execute("DROP TABLE _probe")
+            self._db.commit()
+            return True
+        except sqlite3.Error:
+            return False
+
+    @property
+    def location(self) -> str:
+        row = self._db.execute("PRAGMA database_list").fetchone()
+        return row[2] or ":memory:"
+
+    def files(self) -> dict[str, FileFacts]:
+        rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files")
+        return {row[0]: FileFacts(*row) for row in rows}
+
+    def labels(self) -> dict[str, tuple[str, str, str]]:
+        """Stored (label, kind, text) per path, as last computed."""
+        rows = self._db.execute("SELECT rel, label, kind, text FROM files WHERE label IS NOT NULL")
+        return {rel: (label, kind, text) for rel, label, kind, text in rows}
+
+    def write(self, facts: Iterable[FileFacts], removed: Iterable[str]) -> None:
+        placeholders = ", ".join("?" * len(_COLUMNS))
+        try:
+            with self._db:
+                self._db.executemany("DELETE FROM files WHERE rel = ?", ((r,) for r in removed))
+                self._db.executemany(f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}) "
+                                     f"VALUES ({placeholders})", (astuple(f) for f in facts))
+        except sqlite3.Error:
+            pass  # a read-only index still answers from what it holds
+
+    def write_labels(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Store (label, kind, text) per path."""
+        try:
+            with self._db:
+                self._db.executemany("UPDATE files SET label = ?, kind = ?, text = ? WHERE rel = ?",
+                                     ((label, kind, text, rel) for rel, label, kind, text in rows))
+        except sqlite3.Error:
+            pass
+
+    def embeddings(self, model_id: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached embeddings of ``texts`` under ``model_id`` (missing texts are absent)."""
+        found = {}
+        for start in range(0, len(texts), 500):
+            chunk = list(texts[start:start + 500])
+            marks = ", ".join("?" * len(chunk))
+            for text, blob in self._db.execute(
+                    f"SELECT text, vector FROM embeddings WHERE model_id = ? AND text IN ({marks})",
+                    [model_id, *chunk]):
+                found[text] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def write_embeddings(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                    ((model_id, t, np.asarray(v, np.float32).tobytes()) for t, v in vectors.items()))
+        except sqlite3.Error:
+            pass
+
+
+def _walk(root: Path) -> tuple[list[str], list[str], list[tuple[Path, str]]]:
+    """Sound candidates and CSV files (relative, sorted) and paths skipped while walking."""
+    sounds, csvs, unlisted = [], [], []
+
+    def on_error(exc: OSError) -> None:
+        unlisted.append((Path(exc.filename), "permission denied: the folder cannot be listed"
+                         if isinstance(exc, PermissionError) else f"unreadable folder: {exc.strerror}"))
+
+    for folder, dirs, names in os.walk(root, onerror=on_error):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = Path(folder, name)
+            rel = path.relative_to(root).as_posix()
+            suffix = path.suffix.lower()
+            if suffix not in SOUND_EXTENSIONS and suffix not in UNSUPPORTED_EXTENSIONS \
+                    and suffix != ".csv":
+                continue
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                unlisted.append((path, "file name is not valid UTF-8: rename it"))
+                continue
+            if suffix == ".csv":
+                csvs.append(rel)
+            elif suffix in UNSUPPORTED_EXTENSIONS:
+                unlisted.append((path, f"unsupported format: {suffix} (use WAV, FLAC, OGG or AIFF)"))
+            else:
+                sounds.append(rel)
+    return sorted(sounds), sorted(csvs), unlisted
+
+
+def _unchanged(root: Path, rel: str, known: FileFacts | None) -> FileFacts | None:
+    """The stored facts if the file is the same as when indexed (mtime refreshed), else None."""
+    if known is None:
+        return None
+    try:
+        stat = (root / rel).stat()
+    except OSError:
+        return None
+    if (stat.st_size, stat.st_mtime_ns) == (known.size, known.mtime_ns):
+        return known
+    if stat.st_size != known.size or not known.digest:
+        return None
+    try:
+        same = quick_digest(root / rel, stat.st_size) == known.digest
+    except OSError:
+        return None
+    return replace(known, mtime_ns=stat.st_mtime_ns) if same else None
+
+
+def _probe_all(root: Path, rels: list[str], progress: ProgressHook) -> list[FileFacts]:
+    """Probe files in order: in-process for a few, else in a process pool."""
+    total = len(rels)
+    progress("read", 0, total)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(cpus or 1, 8)
+    if total < _POOL_THRESHOLD or workers < 2:
+        results = []
+        for done, rel in enumerate(rels, start=1):
+            results.append(probe(str(root), rel))
+            progress("read", done, total)
+        return results
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        results = []
+        chunk = max(1, min(64, total // (workers * 8)))
+        for done, facts in enumerate(pool.map(probe, repeat(str(root)), rels, chunksize=chunk),
+                                     start=1):
+            results.append(facts)
+            if done % 50 == 0 or done == total:
+                progress("read", done, total)
+        return results
+
+
+def sync(root: Path, index: LibraryIndex, progress: ProgressHook) -> SyncReport:
+    """Bring the index up to date with the folder: probe new and changed files only."""
+    sounds, csvs, unlisted = _walk(root)
+    progress("scan", len(sounds), None)
+    known = index.files()
+    kept, stale = {}, []
+    for rel in sounds:
+        if (facts := _unchanged(root, rel, known.get(rel))) is not None:
+            kept[rel] = facts
+        else:
+            stale.append(rel)
+    removed = sorted(set(known) - set(sounds))
+    moved = {f.digest: f for rel in removed if (f := known[rel]).digest}
+    to_probe = []
+    for rel in stale:
+        twin = moved.get(_digest_or_empty(root, rel)) if moved and rel not in known else None
+        if twin is not None:
+            kept[rel] = replace(twin, rel=rel, mtime_ns=(root / rel).stat().st_mtime_ns)
+        else:
+            to_probe.append(rel)
+    probed = _probe_all(root, to_probe, progress) if to_probe else []
+    changed = [f for f in kept.values() if f != known.get(f.rel)] + probed
+    index.write(changed, removed)
+    facts = {**kept, **{f.rel: f for f in probed}}
+    return SyncReport(tuple(facts[r] for r in sounds), tuple(unlisted), tuple(csvs),
+                      read=len(probed), reused=len(kept), removed=len(removed))
+
+
+def _digest_or_empty(root: Path, rel: str) -> str:
+    try:
+        size = (root / rel).stat().st_size
+        return quick_digest(root / rel, size) if size else ""
+    except OSError:
+        return ""
