@@ -7,6 +7,7 @@ the ViTs) instead of the whole network again: no hooks to register or leak.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -193,6 +194,17 @@ def _file_weights_id(path: Path) -> str:
     return f"file:{path.name}#{digest.hexdigest()[:12]}"
 
 
+@functools.lru_cache(maxsize=2)
+def _create(name: str, source: str | None, device: str, quick_gelu: bool) -> torch.nn.Module:
+    """An open_clip model in eval mode; kept, so a process that annotates twice loads once."""
+    import open_clip
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # random weights are the same every run, so caches keyed on them hold
+        model = open_clip.create_model(name, pretrained=source, device=device, force_quick_gelu=quick_gelu)
+    return model.eval()
+
+
 def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.device | str | None = None) -> ClipModel:
     """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random)."""
     import open_clip
@@ -203,7 +215,7 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
         resnets_and_vits = [m for m in known if m.startswith(("RN", "ViT-B"))]
         raise ModelError(f"unknown model; valid open_clip names include: {', '.join(resnets_and_vits)} "
                          f"(or local-dir:PATH)", name)
-    kwargs: dict = {}
+    quick_gelu = False
     if pretrained == RANDOM_WEIGHTS:
         source, weights = None, RANDOM_WEIGHTS
     elif Path(pretrained).expanduser().is_file():
@@ -217,19 +229,16 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
             raise ModelError(f"is neither a checkpoint file nor a weights tag of {name}; valid tags: "
                              f"{', '.join(tags) or '(none)'}, a checkpoint file, or 'none'", pretrained)
         cached = _cached_checkpoint(name, pretrained)
-        kwargs["force_quick_gelu"] = bool(open_clip.get_pretrained_cfg(name, pretrained).get("quick_gelu"))
+        quick_gelu = bool(open_clip.get_pretrained_cfg(name, pretrained).get("quick_gelu"))
         if cached is None:
             reason = _hub_reachable()
             if reason:
                 raise ModelError(_missing_weights_message(name, pretrained, reason))
         source, weights = (str(cached) if cached else pretrained), pretrained
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)  # random weights are the same every run, so caches keyed on them hold
-            model = open_clip.create_model(name, pretrained=source, device=device, **kwargs)
+        model = _create(name, source, str(device), quick_gelu)
     except Exception as exc:  # open_clip raises bare RuntimeErrors for download and state-dict problems
         raise ModelError(f"cannot load weights for {name}: {exc}", pretrained) from exc
-    model.eval()
     visual = model.visual
     split_for = TOWER_SPLITS.get(type(visual).__name__)
     if split_for is None:

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +14,7 @@ import opentimelineio as otio
 import soundfile
 from scipy.signal import firwin, resample_poly
 
+from .atomic import atomic_output
 from .errors import MediaError, OutputError, TimelineError
 from .progress import ProgressHook
 from .timeline import MediaRoots, resolve_media_path, timeline_rate
@@ -63,29 +61,6 @@ def _media_offset(clip: otio.schema.Clip) -> float:
     if ref.available_range is not None:
         start = start - ref.available_range.start_time.rescaled_to(start)
     return start.to_seconds()
-
-
-@contextmanager
-def _atomic(out: Path, suffix: str) -> Iterator[Path]:
-    """A temp file next to `out`, moved over it only when the block finishes without error."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=out.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write here: {exc.strerror}", out) from exc
-    os.close(fd)
-    tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it an ordinary file's mode
-        try:
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror}", out) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --- audio -------------------------------------------------------------------------------------
@@ -266,7 +241,7 @@ def render_preview(timeline: otio.schema.Timeline, out_wav: Path, *, sample_rate
     fmt = "RF64" if total * 8 >= 2 ** 32 - 1024 else "WAV"
     peak, nxt = 0.0, 0
     active: list[tuple[_Segment, _Source]] = []
-    with _atomic(out_wav, ".wav") as tmp:
+    with atomic_output(out_wav, ".wav") as tmp:
         with soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype="FLOAT", format=fmt) as out:
             for k, b0 in enumerate(range(0, total, block)):
                 buf = np.zeros((min(block, total - b0), 2), np.float32)
@@ -412,7 +387,7 @@ def mux_preview(timeline: otio.schema.Timeline, wav: Path, out_video: Path,
     layout = "stereo" if audio.channels == 2 else "mono"
     black = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24")
     black = black.reformat(format="yuv420p")
-    with audio, _atomic(Path(out_video), ".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
+    with audio, atomic_output(Path(out_video), ".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "veryfast", "crf": "20"}

@@ -5,8 +5,12 @@ overlapping effects need), one `AMB` track, one marker per scene on the timeline
 """
 from __future__ import annotations
 
-import opentimelineio as otio
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
 import numpy as np
+import opentimelineio as otio
 
 from . import __version__
 from .timeline import timeline_rate
@@ -28,6 +32,22 @@ def strip_generated(timeline: otio.schema.Timeline) -> None:
     keep = [m for m in timeline.tracks.markers if not _is_generated(m)]
     del timeline.tracks.markers[:]
     timeline.tracks.markers.extend(keep)
+
+
+def rebase_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> None:
+    """Relative media paths written for `from_dir` made relative to `to_dir`, so that an output
+    saved in another folder still finds the same files."""
+    if from_dir.resolve() == to_dir.resolve():
+        return
+    for clip in timeline.find_clips():
+        reference = clip.media_reference
+        if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
+            continue
+        url = reference.target_url
+        if urlparse(url).scheme or Path(unquote(url)).is_absolute():
+            continue
+        target = (from_dir / unquote(url)).resolve()
+        reference.target_url = Path(os.path.relpath(target, to_dir.resolve())).as_posix()
 
 
 def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> otio.schema.Timeline:

@@ -6,13 +6,12 @@ the plugin adapter). Any other suffix an installed OTIO adapter writes is passed
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 import opentimelineio as otio
 
+from ..atomic import atomic_output
 from ..errors import OutputError
 
 OTIO_TARGETS = ("resolve", "premiere")
@@ -91,18 +90,11 @@ def check_output(path: Path, force: bool) -> None:
 
 def write_output(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str] = OTIO_TARGETS) -> None:
     """Write `timeline` in the format `path`'s suffix names, atomically (temp file + rename)."""
-    suffix = path.suffix.lower()
-    writer = WRITERS.get(suffix, _write_with_adapter)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        writer(timeline, temp, targets)
-        os.replace(temp, path)
-    except OutputError:
-        raise
-    except Exception as exc:
-        raise OutputError(f"cannot write ({exc})", path) from exc
-    finally:
-        if temp.exists():
-            temp.unlink()
+    writer = WRITERS.get(path.suffix.lower(), _write_with_adapter)
+    with atomic_output(path) as temp:
+        try:
+            writer(timeline, temp, targets)
+        except OutputError:
+            raise
+        except Exception as exc:
+            raise OutputError(f"cannot write ({exc})", path) from exc

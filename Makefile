@@ -1,0 +1,31 @@
+# Quick start: `make demo` runs the main job on the sample project, `make test` runs the tests.
+# Both build the virtual environment first (once; again when pyproject.toml changes).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= out
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(OUT)
+	$(BIN)/soundify-otio sample-project sample_projects
+	$(BIN)/soundify-otio annotate sample_projects/street.otio -o $(OUT)/street.soundify.otio \
+		--library sample_projects/library --fallback-random --force --report $(OUT)/street.report.html
+	$(BIN)/soundify-otio render $(OUT)/street.soundify.otio -o $(OUT)/street.preview.wav \
+		--with-video $(OUT)/street.preview.mp4 --force
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_annotate.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,111 @@
+"""The editor's choices file (TOML): per scene the ranked candidates and the picks to edit."""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import ChoicesError
+from .pipeline import Analysis, Choice, Soundify
+
+HEADER = """# soundify-otio choices for {timeline}
+# Per scene: edit `effects` (any number, [] for none) and `ambient` ("" for none), then run
+#   soundify-otio annotate {timeline} -o OUT --library LIBRARY --choices {name}
+# The candidate lists are the model's ranking (score 0..1); any label of the library may be used.
+"""
+
+
+def timecode(seconds: float, rate: float) -> str:
+    """HH:MM:SS:FF at a whole-number frame rate (non-drop)."""
+    fps = max(1, int(round(rate)))
+    frames = int(round(seconds * rate))
+    return (f"{frames // (3600 * fps):02d}:{frames // (60 * fps) % 60:02d}:"
+            f"{frames // fps % 60:02d}:{frames % fps:02d}")
+
+
+def _pairs(suggestions) -> str:
+    return "[" + ", ".join(f"[{json.dumps(s.label)}, {s.score:.4f}]" for s in suggestions) + "]"
+
+
+def render_choices(soundify: Soundify, analysis: Analysis, timeline_name: str, out_name: str,
+                   origin: float, rate: float) -> str:
+    """The choices file text: the defaults as picks, candidates beside them."""
+    lines = [HEADER.format(timeline=timeline_name, name=out_name),
+             f"timeline = {json.dumps(timeline_name)}", f"model = {json.dumps(soundify.model.model_id)}", ""]
+    for analysed in analysis.scenes:
+        scene, choice = analysed.scene, soundify.default_choice(analysed)
+        ambients = soundify.rerank_ambients(analysed, choice.effects)
+        lines += [
+            "[[scene]]",
+            f"id = {json.dumps(scene.id)}",
+            f"timecode = \"{timecode(origin + scene.start, rate)} - {timecode(origin + scene.end, rate)}\"",
+            f"effects = [{', '.join(json.dumps(e) for e in choice.effects)}]",
+            f"ambient = {json.dumps(choice.ambient or '')}",
+            f"effect_candidates = {_pairs(analysed.effects)}",
+            f"ambient_candidates = {_pairs(ambients)}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
+    """1-based number of the first line at or after start_line that matches the regex."""
+    for number, line in enumerate(text.splitlines()[start_line - 1:], start=start_line):
+        if re.search(pattern, line):
+            return number
+    return start_line
+
+
+def parse_choices(path: Path, scene_ids: Sequence[str], effects: Sequence[str],
+                  ambients: Sequence[str]) -> dict[str, Choice]:
+    """Read an edited choices file; ChoicesError naming the line for anything malformed or unknown."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ChoicesError(f"cannot read it ({exc})", path) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ChoicesError(f"is not valid TOML: {exc}", path) from exc
+    scenes = data.get("scene")
+    if not isinstance(scenes, list) or not scenes:
+        raise ChoicesError("has no [[scene]] tables", path)
+    headers = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[scene]]"]
+    known_scenes, known_effects, known_ambients = set(scene_ids), set(effects), set(ambients)
+    result: dict[str, Choice] = {}
+    for index, table in enumerate(scenes):
+        at = headers[index] if index < len(headers) else 1
+
+        def fail(message: str, pattern: str | None = None) -> ChoicesError:
+            line = _line_of(text, pattern, at) if pattern else at
+            return ChoicesError(f"line {line}: {message}", path)
+
+        scene_id = table.get("id")
+        if not isinstance(scene_id, str):
+            raise fail("the scene has no string `id`")
+        if scene_id not in known_scenes:
+            raise fail(f"scene '{scene_id}' is not in this timeline's analysis "
+                       f"(known: {', '.join(sorted(known_scenes)[:6])}{' ...' if len(known_scenes) > 6 else ''})",
+                       r"^\s*id\s*=")
+        if scene_id in result:
+            raise fail(f"scene '{scene_id}' is listed twice", r"^\s*id\s*=")
+        picked = table.get("effects", [])
+        if not isinstance(picked, list) or not all(isinstance(e, str) for e in picked):
+            raise fail("`effects` must be a list of labels, e.g. [\"traffic\"]", r"^\s*effects\s*=")
+        for effect in picked:
+            if effect not in known_effects:
+                raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(json.dumps(effect)))
+        ambient = table.get("ambient", "")
+        if not isinstance(ambient, str):
+            raise fail("`ambient` must be a label or \"\"", r"^\s*ambient\s*=")
+        if ambient and ambient not in known_ambients:
+            raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
+        result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None)
+    return result
+
+
+def known_labels(soundify: Soundify) -> Mapping[str, list[str]]:
+    """The library's labels by kind, as the choices file may name them."""
+    return {kind: soundify.labels(kind)[0] for kind in ("effect", "ambient")}
