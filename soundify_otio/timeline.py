@@ -1,11 +1,20 @@
-"""Read any timeline OTIO's adapters read into shots; find the media behind each clip."""
+"""Read any timeline OTIO's adapters read into shots; find the media behind each clip.
+
+Times are exact fractions of a second while the tree is walked (OTIO's own float transforms drift
+at mixed rates), so neighbouring shots meet exactly and turn into floats only in the Shot.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
-from urllib.parse import unquote, urlparse
+from typing import Iterator, Sequence
+from urllib.parse import unquote
 
 import opentimelineio as otio
 
@@ -17,18 +26,36 @@ log = logging.getLogger(__name__)
 MediaRoots = Sequence[tuple[str, str]]
 """(old prefix, new prefix) pairs applied to media paths in order; the first match wins."""
 
+_MIN_PIECE = Fraction(1, 1000)
+"""Visible stretches shorter than this (seconds) are dropped as rounding slivers."""
+_FOREVER = Fraction(10**12)
+"""An end for windows that nothing bounds (seconds)."""
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+# ---- reading ----------------------------------------------------------------------------------
 
 def read_timeline(path: Path) -> otio.schema.Timeline:
-    """The timeline in `path`, by the adapter its suffix names; TimelineError if it cannot be read."""
+    """The timeline in `path`, by the adapter its suffix names; TimelineError if it cannot be read.
+
+    An `.fcpxmld` bundle is read through its `Info.fcpxml`; an `.xml` file holding FCPXML (not
+    FCP7 xmeml) goes to the FCPXML adapter. A file holding several timelines gives the first.
+    """
+    path = Path(path)
     if not path.exists():
         raise TimelineError("timeline file not found", path)
+    source = path / "Info.fcpxml" if path.is_dir() and path.suffix.lower() == ".fcpxmld" else path
+    if source.is_dir():
+        raise TimelineError("is a folder, not a timeline file", path)
     try:
-        adapter = otio.adapters.from_filepath(str(path))
+        adapter = otio.adapters.from_name("fcpx_xml") if _is_fcpxml(source) else \
+            otio.adapters.from_filepath(str(source))
     except Exception as exc:
         raise TimelineError(f"no OTIO adapter reads '{path.suffix}' files "
                             f"(known: {', '.join(sorted(_readable_suffixes()))})", path) from exc
     try:
-        result = adapter.read_from_file(str(path))
+        result = adapter.read_from_file(str(source))
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise TimelineError(f"the {adapter.name} adapter cannot read it ({reason})", path) from exc
@@ -36,10 +63,39 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))
         if not timelines:
             raise TimelineError("holds no timeline", path)
+        if len(timelines) > 1:
+            log.warning("%s holds %d timelines; using the first, '%s'", path, len(timelines), timelines[0].name)
         result = timelines[0]
     if not isinstance(result, otio.schema.Timeline):
         raise TimelineError(f"holds a {type(result).__name__}, not a timeline", path)
+    if adapter.name == "fcpx_xml":
+        _order_fcpx_lanes(result.tracks)
     return result
+
+
+def _is_fcpxml(path: Path) -> bool:
+    """Whether the file is FCPXML by suffix, or an `.xml` whose root element is <fcpxml>."""
+    if path.suffix.lower() == ".fcpxml":
+        return True
+    if path.suffix.lower() != ".xml":
+        return False
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return re.search(rb"<fcpxml[\s>]", head) is not None
+
+
+def _order_fcpx_lanes(stack: otio.schema.Stack) -> None:
+    """Put the FCPXML adapter's lane tracks (named "-1", "0", "1", ...) in numeric order, bottom
+    first: the adapter sorts the names as text, so lane 10 would land below lane 2."""
+    for nested in stack.find_children(descended_from_type=otio.schema.Stack):
+        _order_fcpx_lanes(nested)
+    tracks = list(stack)
+    if tracks and all(isinstance(t, otio.schema.Track) and re.fullmatch(r"-?\d+", t.name or "")
+                      for t in tracks):
+        stack[:] = sorted(tracks, key=lambda t: int(t.name))
 
 
 def _readable_suffixes() -> set[str]:
@@ -55,84 +111,257 @@ def _readable_suffixes() -> set[str]:
 
 
 def timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The timeline's frame rate: from its start time, else its first clip, else 24."""
+    """The timeline's frame rate: from its start time, else the commonest rate of the items on its
+    tracks (clips carry their media's rate, gaps the sequence's), else 24."""
     if timeline.global_start_time is not None and timeline.global_start_time.rate > 0:
         return float(timeline.global_start_time.rate)
-    for clip in timeline.find_clips():
-        if clip.source_range is not None:
-            return float(clip.source_range.duration.rate)
-    return 24.0
+    rates: Counter[float] = Counter()
+    for track in timeline.tracks:
+        if isinstance(track, otio.schema.Track):
+            for item in track:
+                if isinstance(item, otio.core.Item) and item.source_range is not None:
+                    rates[float(item.source_range.duration.rate)] += 1
+    return rates.most_common(1)[0][0] if rates else 24.0
 
+
+# ---- media paths ------------------------------------------------------------------------------
 
 def resolve_media_path(target_url: str, base_dir: Path, media_roots: MediaRoots = ()) -> Path:
     """A media reference's URL or path as a local path: file:// URLs unescaped, relative paths
-    against the timeline's folder, prefixes remapped by --media-root OLD=NEW."""
-    parsed = urlparse(target_url)
-    if parsed.scheme == "file":
-        raw = unquote(parsed.path)
-        if parsed.netloc and parsed.netloc != "localhost":
-            raw = f"//{parsed.netloc}{raw}"
-    elif len(parsed.scheme) == 1:  # a Windows drive letter, not a scheme
-        raw = target_url
-    else:
-        raw = unquote(target_url) if parsed.scheme == "" else target_url
-    for old, new in media_roots:
-        if raw.startswith(old):
-            raw = new + raw[len(old):]
-            break
+    against the timeline's folder, prefixes remapped by --media-root OLD=NEW.
+
+    OLD matches whole path components (`/Volumes/A` does not match `/Volumes/AB/x`); Windows paths
+    are compared with forward slashes, so `C:\\Media` and `C:/Media` are the same prefix.
+    """
+    raw = _remap(_local_path(target_url), media_roots)
     path = Path(os.path.expanduser(raw))
-    return path if path.is_absolute() else (base_dir / path)
+    if path.is_absolute() or _WINDOWS_PATH.match(raw):  # a Windows path stays as written, for the warning
+        return path
+    return Path(base_dir) / path
 
 
-def _media_offset(clip: otio.schema.Clip) -> float:
-    """Seconds from the media file's first frame to the clip's source in-point."""
-    start = clip.source_range.start_time if clip.source_range else clip.trimmed_range().start_time
+def _local_path(target_url: str) -> str:
+    """The path a file URL or plain path names, unescaped (other URLs are returned as they are)."""
+    if target_url.lower().startswith("file:"):
+        rest = target_url[5:]
+        if rest.startswith("//"):  # file://host/path; '#' and '?' belong to the file name
+            host, _, rest = rest[2:].partition("/")
+            rest = "/" + rest
+        else:
+            host = ""
+        raw = unquote(rest)
+        if re.match(r"^/[A-Za-z]:[\\/]", raw):  # file:///C:/Media/x.mov
+            raw = raw[1:]
+        if host and host.lower() != "localhost":
+            raw = f"//{host}{raw}"
+        return _normalise(raw)
+    if _remote_scheme(target_url):
+        return target_url
+    return _normalise(target_url)
+
+
+def _normalise(raw: str) -> str:
+    """Windows paths with forward slashes; other paths unchanged."""
+    return raw.replace("\\", "/") if _WINDOWS_PATH.match(raw) else raw
+
+
+def _remote_scheme(url: str) -> str | None:
+    """The scheme of a URL that names no local file (http, s3, ...); None for paths and file URLs."""
+    match = _URL_SCHEME.match(url)
+    if match is None or match.group(1).lower() == "file":
+        return None
+    return match.group(1).lower()
+
+
+def _remap(raw: str, media_roots: MediaRoots) -> str:
+    for old, new in media_roots:
+        old = _normalise(old).rstrip("/")
+        if raw == old or raw.startswith(old + "/"):
+            return new.rstrip("/") + raw[len(old):] if raw != old else new
+    return raw
+
+
+# ---- shots ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Placed:
+    """A clip with its place in track time: its visible window and the layer it sits on."""
+
+    clip: otio.schema.Clip
+    layer: tuple[int, ...]
+    """Track indices from the top stack down through nested stacks; higher wins."""
+    track_index: int
+    start: Fraction
+    """Track time of the clip's first frame (it may start before `visible_start`)."""
+    visible_start: Fraction
+    visible_end: Fraction
+    retimed: str | None
+    """Why a speed change on the clip or an enclosing stack makes it unusable, if one does."""
+
+
+def _seconds(time: otio.opentime.RationalTime) -> Fraction:
+    return Fraction(time.value) / Fraction(time.rate)
+
+
+def _trimmed(item: otio.core.Item) -> tuple[Fraction, Fraction]:
+    """An item's (start, duration) in its own time, in seconds."""
+    try:
+        trimmed = item.trimmed_range()
+    except Exception as exc:  # no source range and no media range: nothing after it can be placed
+        raise TimelineError(f"'{item.name}' has neither a source range nor a media range, so the "
+                            f"track cannot be laid out") from exc
+    return _seconds(trimmed.start_time), _seconds(trimmed.duration)
+
+
+def _bounds(composition: otio.core.Composition) -> tuple[Fraction, Fraction | None]:
+    """The (start, end) of a stack or track in its own time; end None when it shows all its children
+    (so a clip that cannot be measured is reported by name, not through its parents)."""
+    if composition.source_range is None:
+        return Fraction(0), None
+    start, duration = _trimmed(composition)
+    return start, start + duration
+
+
+def _enabled(item: otio.core.Item) -> bool:
+    """OTIO's flag, and FCP7's <enabled>FALSE</enabled>, which the fcp_xml adapter keeps only as metadata."""
+    fcp7 = item.metadata.get("fcp_xml") if item.metadata else None
+    return item.enabled and not (isinstance(fcp7, Mapping) and str(fcp7.get("enabled", "")).upper() == "FALSE")
+
+
+def _retime(item: otio.core.Item) -> str | None:
+    """Why the item's effects change its speed, or None when they do not."""
+    for effect in item.effects:
+        if isinstance(effect, otio.schema.LinearTimeWarp):
+            if effect.time_scalar != 1.0:
+                return "freeze frame" if effect.time_scalar == 0 else f"speed {effect.time_scalar * 100:g}%"
+        elif isinstance(effect, otio.schema.TimeEffect):
+            return f"time effect '{effect.effect_name or effect.name}'"
+        elif (speed := _fcp7_speed(effect)) not in (None, 100.0):
+            return f"speed {speed:g}%"
+    return None
+
+
+def _fcp7_speed(effect: otio.schema.Effect) -> float | None:
+    """The speed (percent, negative when reversed) of an FCP7/Premiere "Time Remap" filter, from the
+    metadata the fcp_xml adapter keeps; None for any other effect."""
+    data = effect.metadata.get("fcp_xml") if effect.metadata else None
+    if not isinstance(data, Mapping) or str(data.get("effectid", "")).lower() != "timeremap":
+        return None
+    parameters = data.get("parameter", [])
+    if isinstance(parameters, Mapping):
+        parameters = [parameters]
+    values = {str(p.get("parameterid")): p.get("value") for p in parameters if isinstance(p, Mapping)}
+    try:
+        speed = float(values.get("speed", 100))
+    except (TypeError, ValueError):
+        return None
+    return -speed if str(values.get("reverse", "")).upper() == "TRUE" else speed
+
+
+def _walk_stack(stack: otio.schema.Stack, shift: Fraction, window: tuple[Fraction, Fraction],
+                layer: tuple[int, ...], top_index: int | None, retimed: str | None) -> Iterator[_Placed]:
+    """The enabled clips on the stack's video tracks. `shift` maps the stack's own time to track
+    time; `window` is the part of track time its ancestors let through."""
+    tracks = [t for t in stack if isinstance(t, otio.schema.Track) and t.kind == otio.schema.TrackKind.Video]
+    for i, track in enumerate(tracks):
+        if not _enabled(track):
+            continue
+        start, end = _bounds(track)
+        inner = (max(window[0], shift), window[1] if end is None else min(window[1], shift + end - start))
+        yield from _walk_track(track, shift - start, inner, layer + (i,), i if top_index is None else top_index,
+                               retimed or _retime(track))
+
+
+def _walk_track(track: otio.schema.Track, shift: Fraction, window: tuple[Fraction, Fraction],
+                layer: tuple[int, ...], top_index: int, retimed: str | None) -> Iterator[_Placed]:
+    """The enabled clips of a track, nested stacks and tracks included, placed in track time."""
+    position = Fraction(0)
+    for item in track:
+        if not isinstance(item, otio.core.Item):  # transitions take no time of their own
+            continue
+        start, duration = _trimmed(item)
+        placed = shift + position
+        position += duration
+        visible = (max(window[0], placed), min(window[1], placed + duration))
+        if not _enabled(item) or visible[1] - visible[0] < _MIN_PIECE:
+            continue
+        why = retimed or _retime(item)
+        if isinstance(item, otio.schema.Clip):
+            yield _Placed(item, layer, top_index, placed, visible[0], visible[1], why)
+        elif isinstance(item, otio.schema.Stack):
+            yield from _walk_stack(item, placed - start, visible, layer, top_index, why)
+        elif isinstance(item, otio.schema.Track):
+            yield from _walk_track(item, placed - start, visible, layer, top_index, why)
+
+
+def _unusable(placed: _Placed, base_dir: Path, media_roots: MediaRoots) -> tuple[str, str] | None:
+    """(media, reason) when the clip's media cannot be analysed; None when it can."""
+    reference = placed.clip.media_reference
+    if isinstance(reference, otio.schema.MissingReference):
+        return reference.name or "", "no media file reference (offline clip)"
+    if not isinstance(reference, otio.schema.ExternalReference):
+        return reference.name or "", f"{type(reference).__name__} media is not supported"
+    if not reference.target_url:
+        return "", "the media reference has no path"
+    media = str(resolve_media_path(reference.target_url, base_dir, media_roots))
+    scheme = _remote_scheme(_remap(_local_path(reference.target_url), media_roots))
+    if scheme:
+        return reference.target_url, f"not a local file ({scheme} URL); map it with --media-root"
+    if placed.retimed:
+        return media, f"{placed.retimed} is not supported (the sounds would drift out of sync)"
+    return None
+
+
+def _media_origin(clip: otio.schema.Clip) -> Fraction:
+    """Media-time seconds of the media file's first frame (its start timecode, when known)."""
     available = clip.media_reference.available_range
-    origin = available.start_time if available is not None else otio.opentime.RationalTime(0, start.rate)
-    return max(0.0, (start - origin).to_seconds())
+    return _seconds(available.start_time) if available is not None else Fraction(0)
 
 
 def find_shots(timeline: otio.schema.Timeline, base_dir: Path,
                media_roots: MediaRoots = ()) -> tuple[list[Shot], list[SkippedShot]]:
     """Every visible stretch of a video clip with a file reference, in timeline order.
 
-    Where video tracks overlap the topmost (last) track wins, as in every NLE viewer. Gaps and
-    generator clips give no shot; disabled clips and tracks are ignored; a clip without a file
-    reference is reported as skipped.
+    Track time starts at 0 whatever the timeline's start timecode. Where video tracks overlap the
+    upper (later) track wins, as in an NLE viewer; a nested stack (compound clip) is opened and its
+    tracks compete inside the stretch it covers. A clip whose media cannot be analysed (offline,
+    speed-changed, not a local file) still hides the tracks below it and is reported as skipped;
+    generator clips (titles, colour mattes) give nothing and hide nothing, as they are mostly
+    overlays; disabled clips and tracks are ignored.
     """
-    covered: list[tuple[float, float]] = []
-    pieces: list[tuple[float, float, float, int, otio.schema.Clip, Path]] = []
+    top = timeline.tracks
+    start, end = _bounds(top)
+    placed = sorted(_walk_stack(top, Fraction(0), (start, _FOREVER if end is None else end), (), None, _retime(top)),
+                    key=lambda p: p.layer, reverse=True)
+    covered: list[tuple[Fraction, Fraction]] = []
+    pieces: list[tuple[Fraction, Fraction, _Placed, Path]] = []
     skipped: list[SkippedShot] = []
-    video_tracks = [t for t in timeline.video_tracks() if t.enabled]
-    for track_index in range(len(video_tracks) - 1, -1, -1):
-        track = video_tracks[track_index]
-        for clip in track.find_clips():
-            if not clip.enabled:
-                continue
-            reference = clip.media_reference
-            if isinstance(reference, otio.schema.GeneratorReference):
-                continue
-            span = clip.transformed_time_range(clip.trimmed_range(), track)
-            start, end = span.start_time.to_seconds(), span.end_time_exclusive().to_seconds()
-            if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
-                skipped.append(SkippedShot(clip.name, "", "no media file reference"))
-                continue
-            media = resolve_media_path(reference.target_url, base_dir, media_roots)
-            for piece_start, piece_end in _subtract(start, end, covered):
-                pieces.append((piece_start, piece_end, start, track_index, clip, media))
-            covered.append((start, end))
-    pieces.sort(key=lambda p: p[0])
-    shots = [
-        Shot(index=i, clip_name=clip.name, media_path=media,
-             media_start=_media_offset(clip) + (piece_start - clip_start),
-             timeline_start=piece_start, duration=piece_end - piece_start, track_index=track_index)
-        for i, (piece_start, piece_end, clip_start, track_index, clip, media) in enumerate(pieces)
-    ]
+    for p in placed:
+        if isinstance(p.clip.media_reference, otio.schema.GeneratorReference):
+            continue
+        visible = _subtract(p.visible_start, p.visible_end, covered)
+        covered.append((p.visible_start, p.visible_end))
+        if not visible:
+            continue
+        problem = _unusable(p, base_dir, media_roots)
+        if problem is not None:
+            skipped.append(SkippedShot(p.clip.name, *problem))
+            continue
+        media = resolve_media_path(p.clip.media_reference.target_url, base_dir, media_roots)
+        pieces.extend((a, b, p, media) for a, b in visible)
+    pieces.sort(key=lambda piece: piece[0])
+    shots = []
+    for index, (a, b, p, media) in enumerate(pieces):
+        source_start, _ = _trimmed(p.clip)
+        media_start = source_start - _media_origin(p.clip) + (a - p.start)
+        shots.append(Shot(index=index, clip_name=p.clip.name, media_path=media,
+                          media_start=float(max(Fraction(0), media_start)), timeline_start=float(a),
+                          duration=float(b - a), track_index=p.track_index))
     return shots, skipped
 
 
-def _subtract(start: float, end: float, covered: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The parts of [start, end) not inside any covered range (shorter than a millisecond dropped)."""
+def _subtract(start: Fraction, end: Fraction, covered: list[tuple[Fraction, Fraction]]) -> list[tuple[Fraction, Fraction]]:
+    """The parts of [start, end) inside no covered range (slivers under a millisecond dropped)."""
     parts = [(start, end)]
     for c_start, c_end in covered:
         next_parts = []
@@ -145,4 +374,4 @@ def _subtract(start: float, end: float, covered: list[tuple[float, float]]) -> l
             if c_end < p_end:
                 next_parts.append((c_end, p_end))
         parts = next_parts
-    return [(a, b) for a, b in parts if b - a > 1e-3]
+    return [(a, b) for a, b in parts if b - a >= _MIN_PIECE]
