@@ -47,6 +47,13 @@ class _Progress:
         self.bars.clear()
 
 
+class _StderrHandler(logging.Handler):
+    """Log records as 'warning: ...' lines on whatever stderr is at the time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
 def _say(ctx: click.Context, message: str) -> None:
     """A line for the person at the terminal (stderr), unless --quiet."""
     if not ctx.obj["quiet"]:
@@ -69,10 +76,10 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.obj["quiet"] = quiet
     ctx.obj["progress"] = _Progress(quiet)
     ctx.call_on_close(ctx.obj["progress"].close)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s: %(message)s", stream=sys.stderr)
-    for noisy in ("root", "huggingface_hub", "urllib3", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.ERROR if not verbose else logging.DEBUG)
+    log.handlers[:] = [_StderrHandler()]
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    log.propagate = False
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.ERROR)  # open_clip's and the hub's chatter
 
 
 def _setting_option(name: str, flag: str | None = None, type_: Any = None) -> Callable:

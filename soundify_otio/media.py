@@ -33,6 +33,7 @@ def _open(path: Path, size: int | None = None):
         raise MediaError("is not a file", path)
     import decord
 
+    decord.logging.set_level(decord.logging.QUIET)  # broken input becomes one MediaError, not ffmpeg chatter
     try:
         if size:
             return decord.VideoReader(str(path), ctx=decord.cpu(0), width=size, height=size)

@@ -53,10 +53,11 @@ class HistogramDetector:
 
 
 def cuts_from_distances(distances: np.ndarray, threshold: float, min_scene_frames: int) -> list[int]:
-    """Peaks of the distance curve above the threshold, at least min_scene_frames apart and from the ends."""
+    """Peaks of the distance curve above the threshold, at least min_scene_frames apart and from the
+    first frame (as PySceneDetect's min_scene_len); a cut just before the end is kept."""
     if distances.size < 2:
         return []
     padded = np.concatenate([[0.0], distances, [0.0]])  # lets a cut on the first or last frame count as a peak
     peaks, _ = find_peaks(padded, height=threshold, distance=max(1, min_scene_frames))
     peaks -= 1
-    return [int(p) for p in peaks if min_scene_frames <= p <= distances.size - min_scene_frames]
+    return [int(p) for p in peaks if p >= min_scene_frames]

@@ -193,7 +193,7 @@ def test_one_missing_shot_is_skipped_and_the_rest_annotated(capsys, project, cac
 
 
 def test_corrupt_video_is_reported_with_its_reason(capsys, project, cache_dir, tmp_path):
-    broken = corrupt_copy(project.video, tmp_path / "broken.mp4", mode="garbage")
+    broken = corrupt_copy(project.video, tmp_path / "broken.mp4", mode="truncate")
     timeline = _copy_project_timeline(project, tmp_path, broken)
     out = tmp_path / "out.otio"
     code, _, stderr = annotate(capsys, project, out, cache_dir, timeline=timeline)
