@@ -126,6 +126,8 @@ def analysis_options(function: Callable) -> Callable:
         click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
                      help="Frame-analysis cache (default: ~/.cache/soundify-otio)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the frame-analysis cache."),
+        click.option("--allow-offline", is_flag=True,
+                     help="Where no shot's media can be read, pass the timeline through instead of failing."),
         _setting_option("sample_fps"),
         _setting_option("scene_threshold"),
         _setting_option("effects_per_scene"),
@@ -154,7 +156,7 @@ def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, opti
     shots, skipped = find_shots(timeline, timeline_in.resolve().parent, roots)
     cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
     soundify = Soundify(model, library, config, ctx.obj["progress"], None if no_cache else (cache_dir or _default_cache_dir()))
-    analysis = soundify.analyse(shots, skipped)
+    analysis = soundify.analyse(shots, skipped, allow_empty=options.pop("allow_offline"))
     for shot in analysis.skipped:
         log.warning("skipped shot '%s' (%s): %s", shot.clip_name, shot.media or "no media", shot.reason)
     return timeline, soundify, analysis

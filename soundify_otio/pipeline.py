@@ -149,8 +149,12 @@ class Soundify:
 
     # ---- pass 1: pixels -> scenes -> candidates -------------------------------------------------
 
-    def analyse(self, shots: list[Shot], skipped: list[SkippedShot] | None = None) -> Analysis:
-        """Decode each shot once: scenes, CLIP embeddings and Grad-CAM activations; rank candidates."""
+    def analyse(self, shots: list[Shot], skipped: list[SkippedShot] | None = None,
+                allow_empty: bool = False) -> Analysis:
+        """Decode each shot once: scenes, CLIP embeddings and Grad-CAM activations; rank candidates.
+
+        A timeline where no shot can be read is an error unless `allow_empty` (media offline on
+        purpose: the timeline passes through with nothing added)."""
         analysis = Analysis(scenes=[], skipped=list(skipped or []))
         self._seconds_total = max(1, int(np.ceil(sum(s.duration for s in shots))))
         self._seconds_done = 0.0
@@ -169,7 +173,7 @@ class Soundify:
             with _timed(analysis.timings, "classify"):
                 analysis.scenes.extend(self._rank(scene, frames, samples, offset)
                                        for scene, samples, offset in scenes)
-        if not analysis.scenes:
+        if not analysis.scenes and not allow_empty:
             reasons = "; ".join(f"{s.media or s.clip_name}: {s.reason}" for s in analysis.skipped[:5])
             raise TimelineError(f"no shot could be analysed ({reasons or 'no video clips with media'})")
         return analysis
