@@ -31,8 +31,8 @@ from .types import (Annotation, Interval, Placement, Scene, SceneResult, Shot, S
 
 log = logging.getLogger(__name__)
 
-REFERENCE_LUFS = -20.0
-"""Loudness every sound is brought to before its Grad-CAM gain (EBU R128 programme level + 3 LU)."""
+REFERENCE_LUFS = -23.0
+"""Loudness every sound is brought to before its Grad-CAM gain (EBU R128 programme level)."""
 
 
 class SoundLibraryLike(Protocol):
