@@ -42,6 +42,7 @@ def write_fcp7_xml(timeline: otio.schema.Timeline, path: Path) -> None:
 def _adapter_copy(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline, list[tuple[dict, int]]]:
     """A copy the adapter can write: soundify clips tagged, their audio ranges at the clip rate."""
     copy = timeline.deepcopy()
+    _comments_to_xml(copy)
     metas = []
     for index, (_track, clip, meta) in enumerate(soundify_clips(copy)):
         rate = clip.source_range.start_time.rate
@@ -58,6 +59,17 @@ def _adapter_copy(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline,
         clip.metadata["fcp_xml"] = {"@" + MARK: str(index)}
         metas.append((meta, round(media_in)))
     return copy, metas
+
+
+def _comments_to_xml(timeline: otio.schema.Timeline) -> None:
+    """Marker comments as xmeml `<comment>`s (the stock writer drops OTIO's Marker.comment)."""
+    holders = [timeline.tracks, *timeline.tracks.find_children()]
+    for holder in holders:
+        for marker in getattr(holder, "markers", []):
+            if marker.comment and "comment" not in marker.metadata.get("fcp_xml", {}):
+                fcp = dict(marker.metadata.get("fcp_xml", {}))
+                fcp["comment"] = marker.comment
+                marker.metadata["fcp_xml"] = fcp
 
 
 def _decorate(clipitem: etree._Element, meta: dict, media_in: int) -> None:
