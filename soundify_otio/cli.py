@@ -11,12 +11,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from .config import SETTINGS, Config
 from .errors import ModelError, SoundifyError
+
+if TYPE_CHECKING:  # the heavy modules load only when a command needs them
+    import opentimelineio as otio
+
+    from .pipeline import FrameCache
+    from .types import Annotation
 
 log = logging.getLogger("soundify_otio")
 
@@ -204,7 +210,7 @@ def annotate(ctx: click.Context, timeline_in: Path, out: Path, choices_file: Pat
     if report is not None:
         _write_report(ctx, annotation, result, report, title=timeline_in.name)
     ctx.obj["progress"].close()
-    summary = _summary(annotation, out, time.perf_counter() - started, soundify.cache)
+    summary = _summary(annotation, result, out, time.perf_counter() - started, soundify.cache)
     _say(ctx, f"wrote {out}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
               f"{summary['effect_tracks']} SFX tracks, {summary['ambient_beds']} ambient beds; "
               f"{len(annotation.skipped_shots)} shots skipped"
@@ -302,10 +308,12 @@ def _media_root(text: str) -> tuple[str, str]:
     return old, new
 
 
-def _summary(annotation, out: Path, seconds: float, cache) -> dict:
+def _summary(annotation: Annotation, result: otio.schema.Timeline, out: Path, seconds: float,
+             cache: FrameCache) -> dict:
     """The run as data, for --json and the benchmark."""
-    from .writeback import _pack
-    effects = [p for p in annotation.placements if p.kind == "effect"]
+    from .writeback import is_generated
+
+    roles = [t.metadata.get("soundify", {}).get("role") for t in result.tracks if is_generated(t)]
     return {
         "output": str(out),
         "model": annotation.model, "weights": annotation.weights, "pipeline_check": annotation.pipeline_check,
@@ -317,8 +325,8 @@ def _summary(annotation, out: Path, seconds: float, cache) -> dict:
                    for s in annotation.scenes],
         "placements": [{"label": p.label, "kind": p.kind, "scene": p.scene_id, "start": round(p.start, 3),
                         "end": round(p.end, 3), "sound": str(p.sound.path)} for p in annotation.placements],
-        "effect_clips": len(effects),
-        "effect_tracks": len({id(lane) for lane in _pack(effects, 1000.0)}),
+        "effect_clips": sum(1 for p in annotation.placements if p.kind == "effect"),
+        "effect_tracks": roles.count("effects"),
         "ambient_beds": sum(1 for p in annotation.placements if p.kind == "ambient"),
         "skipped_shots": [{"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots],
         "timings": {k: round(v, 3) for k, v in {**annotation.timings, "total": seconds}.items()},

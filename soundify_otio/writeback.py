@@ -19,7 +19,8 @@ from .types import Annotation, Curve, Placement, SceneResult
 NAMESPACE = "soundify"
 
 
-def _is_generated(item: otio.core.SerializableObject) -> bool:
+def is_generated(item: otio.core.SerializableObject) -> bool:
+    """True for the tracks, clips and markers a soundify run added."""
     meta = item.metadata.get(NAMESPACE)
     return hasattr(meta, "get") and bool(meta.get("generated"))
 
@@ -27,9 +28,9 @@ def _is_generated(item: otio.core.SerializableObject) -> bool:
 def strip_generated(timeline: otio.schema.Timeline) -> None:
     """Remove the tracks and markers an earlier run added, so re-annotating never stacks two sets."""
     for index in range(len(timeline.tracks) - 1, -1, -1):
-        if _is_generated(timeline.tracks[index]):
+        if is_generated(timeline.tracks[index]):
             del timeline.tracks[index]
-    keep = [m for m in timeline.tracks.markers if not _is_generated(m)]
+    keep = [m for m in timeline.tracks.markers if not is_generated(m)]
     del timeline.tracks.markers[:]
     timeline.tracks.markers.extend(keep)
 
