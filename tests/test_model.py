@@ -69,3 +69,14 @@ def test_same_random_weights_every_load():
     model_module._create.cache_clear()
     second = load_model("RN50", "none", "cpu").encode_texts(["traffic"])
     np.testing.assert_allclose(first, second, atol=1e-6)
+
+
+def test_first_token_pool_equals_open_clips_attention_pool():
+    """The cheaper head must embed exactly as open_clip's own image encoder does."""
+    model = load_model("RN50", "none", "cpu")
+    frames = np.random.default_rng(1).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    ours, _ = model.encode_frames(frames)
+    clip = model_module._create("RN50", None, "cpu", False)
+    with torch.no_grad():
+        theirs = torch.nn.functional.normalize(clip.encode_image(model._pixels(frames)), dim=-1).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
