@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -89,10 +91,17 @@ class Analysis:
 
 
 class FrameCache:
-    """ShotFrames on disk, keyed by media identity (path, size, mtime), shot range, model and sampling."""
+    """ShotFrames on disk, keyed by media identity (path, size, mtime), shot range, model and sampling.
+
+    Grad-CAM activations (the bulk: ~200 KB per sampled frame for RN50) are written to a .npy file
+    as they are encoded and read back memory-mapped, so a long timeline's never sit in memory.
+    Without a cache folder a scratch folder holds them for the run and is removed after it.
+    """
 
     def __init__(self, root: Path | None) -> None:
-        self.root = root
+        self.persistent = root is not None
+        self._scratch = None if root is not None else tempfile.TemporaryDirectory(prefix="soundify-frames-")
+        self.root = Path(root) if root is not None else Path(self._scratch.name)
         self.hits = 0
         self.misses = 0
 
@@ -102,30 +111,75 @@ class FrameCache:
                     config.sample_fps, config.analysis_size, config.scene_bins)
         return hashlib.sha1(repr(identity).encode()).hexdigest()
 
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        return self.root / f"{key}.npz", self.root / f"{key}.activations.npy"
+
     def load(self, key: str) -> ShotFrames | None:
-        path = self.root / f"{key}.npz" if self.root else None
-        if path is None or not path.is_file():
+        """The cached analysis, or None (counted as a miss)."""
+        summary, activations = self._paths(key)
+        if not (self.persistent and summary.is_file() and activations.is_file()):
             self.misses += 1
             return None
         try:
-            with np.load(path) as data:
+            with np.load(summary) as data:
                 frames = ShotFrames(float(data["fps"]), data["distances"], data["sample_times"],
-                                    data["embeddings"], data["activations"])
+                                    data["embeddings"], np.load(activations, mmap_mode="r"))
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+            log.warning("ignoring unreadable cache entry %s (%s)", summary, exc)
             self.misses += 1
             return None
         self.hits += 1
         return frames
 
-    def save(self, key: str, frames: ShotFrames) -> None:
-        if self.root is None:
-            return
+    def activation_store(self, key: str, count: int) -> "ActivationStore":
+        """Where an encoding pass writes its activations, `count` frames in all."""
         self.root.mkdir(parents=True, exist_ok=True)
-        temp = self.root / f".{key}.tmp.npz"
-        np.savez(temp, fps=frames.fps, distances=frames.distances, sample_times=frames.sample_times,
-                 embeddings=frames.embeddings, activations=frames.activations)
-        temp.replace(self.root / f"{key}.npz")
+        return ActivationStore(self.root / f".{key}.{os.getpid()}.activations.npy", count)
+
+    def save(self, key: str, fps: float, distances: np.ndarray, sample_times: np.ndarray,
+             embeddings: np.ndarray, store: "ActivationStore") -> ShotFrames:
+        """Keep a finished pass (atomically) and return it with its activations memory-mapped."""
+        summary, activations = self._paths(key)
+        store.close(activations)
+        temp = self.root / f".{key}.{os.getpid()}.npz"
+        np.savez(temp, fps=fps, distances=distances, sample_times=sample_times, embeddings=embeddings)
+        temp.replace(summary)
+        return ShotFrames(fps, distances, sample_times, embeddings, np.load(activations, mmap_mode="r"))
+
+
+class ActivationStore:
+    """A .npy file filled batch by batch as frames are encoded (its shape known from the first batch)."""
+
+    def __init__(self, path: Path, count: int) -> None:
+        self.path = path
+        self.count = count
+        self.filled = 0
+        self._array: np.memmap | None = None
+
+    def append(self, batch: np.ndarray) -> None:
+        if self._array is None:
+            self._array = np.lib.format.open_memmap(self.path, mode="w+", dtype=batch.dtype,
+                                                    shape=(self.count, *batch.shape[1:]))
+        self._array[self.filled:self.filled + batch.shape[0]] = batch
+        self.filled += batch.shape[0]
+
+    def discard(self) -> None:
+        """Drop a pass that failed part-way."""
+        self._array = None
+        self.path.unlink(missing_ok=True)
+
+    def close(self, final: Path) -> None:
+        """Flush, trim to what was filled, and move into place."""
+        if self._array is None:
+            raise ValueError("no frame was encoded")
+        self._array.flush()
+        if self.filled != self.count:
+            np.save(final, np.asarray(self._array[: self.filled]))
+            del self._array
+            self.path.unlink()
+        else:
+            del self._array
+            self.path.replace(final)
 
 
 class Soundify:
@@ -173,6 +227,7 @@ class Soundify:
             with _timed(analysis.timings, "classify"):
                 analysis.scenes.extend(self._rank(scene, frames, samples, offset)
                                        for scene, samples, offset in scenes)
+        self.progress("analyse", self._seconds_total, self._seconds_total)
         if not analysis.scenes and not allow_empty:
             reasons = "; ".join(f"{s.media or s.clip_name}: {s.reason}" for s in analysis.skipped[:5])
             raise TimelineError(f"no shot could be analysed ({reasons or 'no video clips with media'})")
@@ -193,26 +248,33 @@ class Soundify:
         cached = self.cache.load(key)
         if cached is not None:
             return cached
-        frames = self._decode_and_encode(shot, info, first, stop, timings)
-        self.cache.save(key, frames)
-        return frames
+        return self._decode_and_encode(shot, info, first, stop, key, timings)
 
-    def _decode_and_encode(self, shot: Shot, info: VideoInfo, first: int, stop: int,
+    def _decode_and_encode(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str,
                            timings: dict[str, float]) -> ShotFrames:
-        config = self.config
-        wanted = set(np.unique(np.round(np.arange(0.0, (stop - first) / info.fps, 1.0 / config.sample_fps)
+        """One pass over the shot's frames: histograms of all, CLIP on the sampled ones."""
+        wanted = set(np.unique(np.round(np.arange(0.0, (stop - first) / info.fps, 1.0 / self.config.sample_fps)
                                         * info.fps).astype(int)).tolist())
+        store = self.cache.activation_store(key, len(wanted))
+        try:
+            return self._encode_pass(shot, info, first, stop, key, wanted, store, timings)
+        except BaseException:
+            store.discard()
+            raise
+
+    def _encode_pass(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str, wanted: set[int],
+                     store: ActivationStore, timings: dict[str, float]) -> ShotFrames:
+        config = self.config
         detector = HistogramDetector(config.scene_threshold, config.scene_bins, 1)
         pending: list[np.ndarray] = []
         sample_offsets: list[int] = []
         embeddings: list[np.ndarray] = []
-        activations: list[np.ndarray] = []
 
         def encode_pending() -> None:
             with _timed(timings, "encode"):
                 emb, act = self.model.encode_frames(np.stack(pending))
             embeddings.append(emb)
-            activations.append(act)
+            store.append(act)
             pending.clear()
 
         batches = iter_frames(shot.media_path, first, stop, config.analysis_size, config.batch_size)
@@ -235,8 +297,8 @@ class Soundify:
             encode_pending()
         if not embeddings:
             raise MediaError("no frames could be decoded in the clip's range", shot.media_path)
-        return ShotFrames(info.fps, detector.distances, np.array(sample_offsets) / info.fps,
-                          np.concatenate(embeddings), np.concatenate(activations))
+        return self.cache.save(key, info.fps, detector.distances, np.array(sample_offsets) / info.fps,
+                               np.concatenate(embeddings), store)
 
     def _split(self, shot: Shot, frames: ShotFrames, first_index: int) -> list[tuple[Scene, np.ndarray, float]]:
         """The shot cut at histogram peaks into scenes: each with its sampled frames' indices and
