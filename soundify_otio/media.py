@@ -44,13 +44,27 @@ def _open(path: Path, size: int | None = None):
 
 
 def probe_video(path: Path) -> VideoInfo:
-    """Frame rate, frame count and size of a video file."""
-    reader = _open(path)
-    height, width = reader[0].shape[:2] if len(reader) else (0, 0)
-    fps = float(reader.get_avg_fps())
-    if len(reader) == 0 or fps <= 0:
+    """Frame rate, frame count and size of a video file, from its headers (nothing decoded)."""
+    import av
+
+    if not path.is_file():
+        _open(path)  # raises the "not found" / "not a file" error
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError("holds no video stream", path)
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            count = stream.frames or (round(float(stream.duration * stream.time_base) * fps)
+                                      if stream.duration and stream.time_base else 0)
+            width, height = stream.codec_context.width, stream.codec_context.height
+    except av.FFmpegError as exc:
+        raise MediaError(f"cannot decode video ({exc.strerror or exc})", path) from exc
+    if count <= 0:
+        count = len(_open(path))
+    if count <= 0 or fps <= 0:
         raise MediaError("holds no video frames", path)
-    return VideoInfo(path=path, fps=fps, frame_count=len(reader), width=int(width), height=int(height))
+    return VideoInfo(path=path, fps=fps, frame_count=int(count), width=int(width), height=int(height))
 
 
 def iter_frames(path: Path, first: int, stop: int, size: int, batch: int = 32) -> Iterator[tuple[int, np.ndarray]]:
