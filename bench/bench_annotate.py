@@ -1,0 +1,340 @@
+"""Benchmark of `annotate` against its irreducible work, with a scene-splitting comparison.
+
+Run: ``nice python bench/bench_annotate.py [--sample-only] [--minutes 10] [--quick] [--device cuda]
+[--out results.json]``. Prints one JSON object (see bench/README.md). Every measurement runs in its
+own child process, so each peak RSS (VmHWM) belongs to that run alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import opentimelineio as otio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from soundify_otio.config import Config  # noqa: E402
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
+FPS, SIZE = 25, (1920, 1080)
+
+
+# ---- children: each prints one JSON line --------------------------------------------------------
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    import resource
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _shots(timeline_path: str):
+    from soundify_otio.timeline import find_shots, read_timeline
+
+    path = Path(timeline_path)
+    return find_shots(read_timeline(path), path.resolve().parent)
+
+
+def _shot_range(fps: float, frame_count: int, media_start: float, duration: float) -> tuple[int, int]:
+    """The frames the pipeline decodes for a shot (as Soundify._shot_frames computes them)."""
+    first = int(round(media_start * fps))
+    return first, min(frame_count, first + max(1, int(round(duration * fps))))
+
+
+def child_annotate(spec: dict) -> dict:
+    """The annotate path of the CLI, no frame cache: setup, then analyse, place and write, timed."""
+    from soundify_otio.exporters import write_output
+    from soundify_otio.library import open_library
+    from soundify_otio.model import load_model
+    from soundify_otio.pipeline import Soundify
+    from soundify_otio.timeline import read_timeline
+    from soundify_otio.writeback import annotated_copy
+
+    started = time.perf_counter()
+    timeline = read_timeline(Path(spec["timeline"]))
+    shots, skipped = _shots(spec["timeline"])
+    library = open_library(Path(spec["library"]))
+    model = load_model("RN50", "none", spec["device"])
+    soundify = Soundify(model, library, Config(), cache_dir=None)
+    setup = time.perf_counter() - started
+    started = time.perf_counter()
+    analysis = soundify.analyse(shots, skipped)
+    annotation = soundify.place(analysis)
+    write_started = time.perf_counter()
+    write_output(annotated_copy(timeline, annotation), Path(spec["out"]))
+    annotation.timings["write"] = time.perf_counter() - write_started
+    wall = time.perf_counter() - started
+    per_shot = {id(s.frames): len(s.frames.sample_times) for s in analysis.scenes}
+    stages = {k: round(v, 3) for k, v in annotation.timings.items()}
+    stages["untimed"] = round(wall - sum(annotation.timings.values()), 3)
+    return {"stages": stages, "wall_s": round(wall, 3), "setup_s": round(setup, 3),
+            "video_seconds": round(sum(s.duration for s in shots), 3), "scenes": len(annotation.scenes),
+            "sampled_per_shot": list(per_shot.values()), "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_decode(spec: dict) -> dict:
+    """Bare decord: every frame of every shot at the analysis size, in the pipeline's batches."""
+    import decord
+
+    config = Config()
+    started = time.perf_counter()
+    frames = 0
+    for shot in _shots(spec["timeline"])[0]:
+        reader = decord.VideoReader(str(shot.media_path), ctx=decord.cpu(0),
+                                    width=config.analysis_size, height=config.analysis_size)
+        first, stop = _shot_range(reader.get_avg_fps(), len(reader), shot.media_start, shot.duration)
+        for start in range(first, stop, config.batch_size):
+            frames += reader.get_batch(list(range(start, min(start + config.batch_size, stop)))).asnumpy().shape[0]
+    return {"seconds": round(time.perf_counter() - started, 3), "frames": frames, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_encode(spec: dict) -> dict:
+    """CLIP-encode (embeddings and Grad-CAM activations) as many frames per shot as the run sampled,
+    in batches of the pipeline's size, from frames already in memory."""
+    from soundify_otio.model import load_model
+
+    config = Config()
+    model = load_model("RN50", "none", spec["device"])
+    frames = np.random.default_rng(0).integers(0, 256, (config.batch_size, config.analysis_size,
+                                                        config.analysis_size, 3), dtype=np.uint8)
+    started = time.perf_counter()
+    for count in spec["sampled_per_shot"]:
+        for start in range(0, count, config.batch_size):
+            model.encode_frames(frames[: min(config.batch_size, count - start)])
+    if spec["device"].startswith("cuda"):
+        import torch
+        torch.cuda.synchronize()
+    return {"seconds": round(time.perf_counter() - started, 3), "frames": sum(spec["sampled_per_shot"]),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_scenes_ours(spec: dict) -> dict:
+    """Our detector over whole files, decode included, with the pipeline's settings."""
+    from soundify_otio.media import iter_frames, probe_video
+    from soundify_otio.scenes import HistogramDetector
+
+    config = Config()
+    started = time.perf_counter()
+    cuts = {}
+    for media in spec["media"]:
+        info = probe_video(Path(media))
+        detector = HistogramDetector(config.scene_threshold, config.scene_bins,
+                                     max(1, int(round(config.min_scene_seconds * info.fps))))
+        for _, frames in iter_frames(Path(media), 0, info.frame_count, config.analysis_size, config.batch_size):
+            detector.push(frames)
+        cuts[media] = detector.cuts()
+    return {"seconds": round(time.perf_counter() - started, 3), "cuts": cuts}
+
+
+def child_scenes_pyscenedetect(spec: dict) -> dict:
+    """PySceneDetect's detector (its defaults, its OpenCV decoding) over whole files."""
+    import scenedetect
+
+    detector = getattr(scenedetect, spec["detector"])
+    started = time.perf_counter()
+    cuts = {media: [start.frame_num for start, _ in scenedetect.detect(media, detector())[1:]]
+            for media in spec["media"]}
+    return {"seconds": round(time.perf_counter() - started, 3), "cuts": cuts, "version": scenedetect.__version__}
+
+
+def child_machine(spec: dict) -> dict:
+    """What ran the benchmark."""
+    import decord
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+            "load_average_1m": round(os.getloadavg()[0], 2), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "decord": decord.__version__, "python": platform.python_version(),
+            "device": spec["device"]}
+    if spec["device"].startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+CHILDREN: dict[str, Callable[[dict], dict]] = {
+    "annotate": child_annotate, "decode": child_decode, "encode": child_encode,
+    "scenes_ours": child_scenes_ours, "scenes_pyscenedetect": child_scenes_pyscenedetect,
+    "machine": child_machine,
+}
+
+
+def run_child(task: str, spec: dict) -> dict:
+    """Run one measurement in a fresh interpreter and return its JSON."""
+    done = subprocess.run([sys.executable, __file__, "--child", task, json.dumps(spec)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{task} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- workloads -----------------------------------------------------------------------------------
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def synthetic_timeline(minutes: float) -> Path:
+    """A cached `minutes`-long 1080p25 synthetic timeline (generated once)."""
+    from soundify_otio.synthetic import long_timeline
+
+    folder = CACHE / f"synthetic-{minutes:g}min-{SIZE[1]}p{FPS}"
+    path = folder / "timeline.otio"
+    if not path.is_file():
+        _log(f"generating {minutes:g} min of {SIZE[1]}p{FPS} footage in {folder} (once)")
+        started = time.perf_counter()
+        timeline = long_timeline(folder, minutes, FPS, SIZE)
+        otio.adapters.write_to_file(timeline, str(path))
+        _log(f"generated in {time.perf_counter() - started:.0f} s")
+    return path
+
+
+def first_minutes(source: Path, minutes: float) -> Path:
+    """A timeline of the first `minutes` of `source`'s clips (same media files, trimmed)."""
+    timeline = otio.adapters.read_from_file(str(source))
+    short = otio.schema.Timeline(name=f"{timeline.name}, first {minutes:g} min")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    short.tracks.append(track)
+    left = otio.opentime.RationalTime(round(minutes * 60 * FPS), FPS)
+    for clip in timeline.find_clips():
+        if left.value <= 0:
+            break
+        span = clip.source_range
+        duration = min(span.duration, left)
+        track.append(otio.schema.Clip(name=clip.name, media_reference=clip.media_reference.clone(),
+                                      source_range=otio.opentime.TimeRange(span.start_time, duration),
+                                      metadata=dict(clip.metadata)))
+        left -= duration
+    path = source.with_name(f"timeline-first-{minutes:g}min.otio")
+    otio.adapters.write_to_file(short, str(path))
+    return path
+
+
+def _true_cuts(timeline_path: Path) -> dict[str, list[int]] | None:
+    """Known cuts per media file: the synthetic clips' metadata, or the sample footage's table."""
+    from soundify_otio import sample
+    from soundify_otio.timeline import resolve_media_path
+
+    timeline = otio.adapters.read_from_file(str(timeline_path))
+    truth = {}
+    for clip in timeline.find_clips():
+        media = str(resolve_media_path(clip.media_reference.target_url, timeline_path.resolve().parent))
+        if "synthetic" in clip.metadata:
+            truth[media] = list(clip.metadata["synthetic"]["cut_frames"])
+        elif Path(media).name == sample.FOOTAGE_NAME:
+            truth[media] = list(sample.FOOTAGE_CUTS)
+    return truth or None
+
+
+def _matched(found: dict[str, list[int]], truth: dict[str, list[int]]) -> int:
+    """How many true cuts a detector found within one frame."""
+    return sum(any(abs(f - t) <= 1 for f in found.get(media, [])) for media, cuts in truth.items() for t in cuts)
+
+
+def _only_in(a: dict[str, list[int]], b: dict[str, list[int]]) -> list[str]:
+    """Cuts of `a` with no cut of `b` within one frame, as 'file@frame' (at most 20)."""
+    return [f"{Path(m).name}@{c}" for m, cuts in a.items() for c in cuts
+            if not any(abs(c - o) <= 1 for o in b.get(m, []))][:20]
+
+
+def scene_split(timeline_path: Path, with_content: bool) -> dict[str, Any]:
+    """Ours against PySceneDetect's HistogramDetector (and ContentDetector) on the timeline's media files."""
+    media = sorted({str(s.media_path) for s in _shots(str(timeline_path))[0]})
+    ours = run_child("scenes_ours", {"media": media})
+    hist = run_child("scenes_pyscenedetect", {"media": media, "detector": "HistogramDetector"})
+    result: dict[str, Any] = {
+        "media_files": len(media), "pyscenedetect_version": hist["version"],
+        "ours_s": ours["seconds"], "pyscenedetect_s": hist["seconds"],
+        "ours_cuts": sum(map(len, ours["cuts"].values())), "pyscenedetect_cuts": sum(map(len, hist["cuts"].values())),
+        "only_ours": _only_in(ours["cuts"], hist["cuts"]), "only_pyscenedetect": _only_in(hist["cuts"], ours["cuts"]),
+    }
+    truth = _true_cuts(timeline_path)
+    if truth:
+        result.update(true_cuts=sum(map(len, truth.values())), ours_found_true=_matched(ours["cuts"], truth),
+                      pyscenedetect_found_true=_matched(hist["cuts"], truth))
+    if with_content:
+        content = run_child("scenes_pyscenedetect", {"media": media, "detector": "ContentDetector"})
+        result.update(content_detector_s=content["seconds"],
+                      content_detector_cuts=sum(map(len, content["cuts"].values())))
+    if len(media) == 1:
+        result.update(ours_cut_frames=ours["cuts"][media[0]], pyscenedetect_cut_frames=hist["cuts"][media[0]])
+    return result
+
+
+def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, small: bool) -> dict[str, Any]:
+    """Annotate, its baseline (bare decode + encoding the sampled frames) and the scene-split comparison."""
+    _log(f"annotate {timeline_path}")
+    run = run_child("annotate", {"timeline": str(timeline_path), "library": str(library), "device": device,
+                                 "out": str(out_dir / f"{timeline_path.stem}.annotated.otio")})
+    _log("bare decode")
+    decode = run_child("decode", {"timeline": str(timeline_path)})
+    _log("encode sampled frames")
+    encode = run_child("encode", {"sampled_per_shot": run["sampled_per_shot"], "device": device})
+    _log("scene splitting")
+    baseline = round(decode["seconds"] + encode["seconds"], 3)
+    return {
+        "timeline": str(timeline_path), "stages": run["stages"], "wall_s": run["wall_s"], "setup_s": run["setup_s"],
+        "video_seconds": run["video_seconds"], "video_s_per_wall_s": round(run["video_seconds"] / run["wall_s"], 2),
+        "scenes": run["scenes"], "frames_decoded": decode["frames"], "frames_encoded": encode["frames"],
+        "peak_rss_mb": run["peak_rss_mb"],
+        "baseline": {"bare_decode_s": decode["seconds"], "encode_sampled_s": encode["seconds"], "sum_s": baseline,
+                     "bare_decode_peak_rss_mb": decode["peak_rss_mb"], "encode_peak_rss_mb": encode["peak_rss_mb"]},
+        "ratio_vs_baseline": round(run["wall_s"] / baseline, 3),
+        "gradcam_share": round(run["stages"].get("gradcam", 0.0) / run["wall_s"], 4),
+        "scene_split": scene_split(timeline_path, with_content=small),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample-only", action="store_true", help="only the sample project")
+    parser.add_argument("--minutes", type=float, default=10.0, help="synthetic timeline length (default 10)")
+    parser.add_argument("--quick", action="store_true", help="a 5-minute synthetic timeline (memory at 1 and 5 min)")
+    parser.add_argument("--device", default="cpu", help="torch device for CLIP (cpu, cuda)")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--child", nargs=2, metavar=("TASK", "SPEC"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child[0]](json.loads(args.child[1]))))
+        return
+    from soundify_otio.sample import build_sample_project
+
+    minutes = 5.0 if args.quick else args.minutes
+    sample = build_sample_project(CACHE / "sample")
+    results: dict[str, Any] = {"machine": run_child("machine", {"device": args.device}), "workloads": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp)
+        results["workloads"]["sample"] = workload(sample.timeline_otio, sample.library, args.device, out_dir, True)
+        if not args.sample_only:
+            long_path = synthetic_timeline(minutes)
+            name = f"synthetic_{minutes:g}min_1080p25"
+            results["workloads"][name] = workload(long_path, sample.library, args.device, out_dir, False)
+            short_minutes = minutes / 5
+            _log(f"annotate the first {short_minutes:g} min (memory)")
+            short = run_child("annotate", {"timeline": str(first_minutes(long_path, short_minutes)),
+                                           "library": str(sample.library), "device": args.device,
+                                           "out": str(out_dir / "short.annotated.otio")})
+            results["memory"] = {
+                "minutes": [short_minutes, minutes],
+                "peak_rss_mb": [short["peak_rss_mb"], results["workloads"][name]["peak_rss_mb"]],
+                "wall_s": [short["wall_s"], results["workloads"][name]["wall_s"]],
+            }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Our scene splitting finds the cuts PySceneDetect's HistogramDetector finds in the street footage."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from soundify_otio.config import Config
+from soundify_otio.errors import MediaError
+from soundify_otio.media import iter_frames, probe_video
+from soundify_otio.sample import footage_path
+from soundify_otio.scenes import HistogramDetector
+
+
+def _footage() -> Path:
+    try:
+        return footage_path()
+    except MediaError as exc:
+        pytest.skip(f"no street footage: {exc}")
+
+
+def _our_cuts(path: Path, config: Config) -> list[int]:
+    """Cuts as the pipeline finds them: the streaming detector, then the configured minimum scene length."""
+    info = probe_video(path)
+    min_frames = max(1, int(round(config.min_scene_seconds * info.fps)))
+    detector = HistogramDetector(config.scene_threshold, config.scene_bins, min_frames)
+    for _, frames in iter_frames(path, 0, info.frame_count, config.analysis_size, config.batch_size):
+        detector.push(frames)
+    return detector.cuts()
+
+
+def test_cuts_match_pyscenedetect_histogram_detector() -> None:
+    scenedetect = pytest.importorskip(
+        "scenedetect", reason="PySceneDetect is not installed (pip install -e '.[bench]')")
+    path = _footage()
+    config = Config()
+    assert (config.scene_threshold, config.scene_bins) == (0.24, 16)
+    scenes = scenedetect.detect(str(path), scenedetect.HistogramDetector())
+    theirs = [start.frame_num for start, _ in scenes[1:]]
+    ours = _our_cuts(path, config)
+    assert theirs, "PySceneDetect found no cut in the street footage"
+    assert len(ours) == len(theirs), f"ours {ours} vs PySceneDetect {theirs}"
+    assert all(abs(a - b) <= 1 for a, b in zip(ours, theirs)), f"ours {ours} vs PySceneDetect {theirs}"
