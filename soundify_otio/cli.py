@@ -277,11 +277,19 @@ def render(ctx: click.Context, timeline_in: Path, out: Path, with_video: Path | 
     from .errors import OutputError
     from .render import mux_preview, render_preview
     from .timeline import read_timeline
+    from .writeback import is_generated
 
-    for path in (out, with_video):
-        if path is not None and path.exists() and not force:
+    for path, suffixes in ((out, (".wav",)), (with_video, (".mp4", ".mov"))):
+        if path is None:
+            continue
+        if path.suffix.lower() not in suffixes:
+            raise OutputError(f"must end in {' or '.join(suffixes)}", path)
+        if path.exists() and not force:
             raise OutputError("exists; pass --force to overwrite it", path)
     timeline = read_timeline(timeline_in)
+    if not any(is_generated(track) for track in timeline.tracks):
+        log.warning("%s has no soundify tracks (annotate it first): the preview holds only %s", timeline_in,
+                    "the timeline's own audio" if include_timeline_audio else "silence")
     roots = [_media_root(r) for r in media_roots]
     base = timeline_in.resolve().parent
     stats = render_preview(timeline, out, include_timeline_audio=include_timeline_audio,
@@ -429,4 +437,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: one line, the traceback with --verbose
+        log.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; "
+                   "please report it)", err=True)
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
