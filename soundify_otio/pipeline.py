@@ -148,38 +148,50 @@ class FrameCache:
 
 
 class ActivationStore:
-    """A .npy file filled batch by batch as frames are encoded (its shape known from the first batch)."""
+    """A .npy file filled batch by batch as frames are encoded (its row shape known from the first batch).
+
+    Batches are appended with plain writes, not through a memory map, so what was written does not
+    stay mapped into the process while the rest of a long shot is encoded.
+    """
 
     def __init__(self, path: Path, count: int) -> None:
         self.path = path
         self.count = count
         self.filled = 0
-        self._array: np.memmap | None = None
+        self._file = None
+        self._row: tuple[np.dtype, tuple[int, ...]] | None = None
+        self._header_bytes = 0
 
     def append(self, batch: np.ndarray) -> None:
-        if self._array is None:
-            self._array = np.lib.format.open_memmap(self.path, mode="w+", dtype=batch.dtype,
-                                                    shape=(self.count, *batch.shape[1:]))
-        self._array[self.filled:self.filled + batch.shape[0]] = batch
+        if self._file is None:
+            self._file = self.path.open("wb")
+            self._row = (batch.dtype, batch.shape[1:])
+            header = {"descr": np.lib.format.dtype_to_descr(batch.dtype), "fortran_order": False,
+                      "shape": (self.count, *batch.shape[1:])}
+            np.lib.format.write_array_header_1_0(self._file, header)
+            self._header_bytes = self._file.tell()
+        self._file.write(np.ascontiguousarray(batch).tobytes())
         self.filled += batch.shape[0]
 
     def discard(self) -> None:
         """Drop a pass that failed part-way."""
-        self._array = None
+        if self._file is not None:
+            self._file.close()
         self.path.unlink(missing_ok=True)
 
     def close(self, final: Path) -> None:
-        """Flush, trim to what was filled, and move into place."""
-        if self._array is None:
+        """Finish the file and move it into place (re-written shorter if fewer frames came than planned)."""
+        if self._file is None or self._row is None:
             raise ValueError("no frame was encoded")
-        self._array.flush()
-        if self.filled != self.count:
-            np.save(final, np.asarray(self._array[: self.filled]))
-            del self._array
-            self.path.unlink()
-        else:
-            del self._array
+        self._file.close()
+        if self.filled == self.count:
             self.path.replace(final)
+            return
+        dtype, shape = self._row
+        rows = np.memmap(self.path, dtype=dtype, mode="r", offset=self._header_bytes, shape=(self.filled, *shape))
+        np.save(final, rows)
+        del rows
+        self.path.unlink()
 
 
 class Soundify:
@@ -216,14 +228,14 @@ class Soundify:
             try:
                 frames = self._shot_frames(shot, analysis.timings)
             except MediaError as exc:
-                log.warning("skipping shot '%s': %s", shot.clip_name, exc)
+                log.debug("skipping shot '%s': %s", shot.clip_name, exc)
                 analysis.skipped.append(SkippedShot(shot.clip_name, str(shot.media_path), exc.reason))
                 continue
             finally:
                 self._seconds_done += shot.duration
                 self._report(self._seconds_done)
             with _timed(analysis.timings, "scenes"):
-                scenes = self._split(shot, frames, first_index=len(analysis.scenes))
+                scenes = self._split(shot, frames, len(analysis.scenes), {s.scene.id for s in analysis.scenes})
             with _timed(analysis.timings, "classify"):
                 analysis.scenes.extend(self._rank(scene, frames, samples, offset)
                                        for scene, samples, offset in scenes)
@@ -300,9 +312,11 @@ class Soundify:
         return self.cache.save(key, info.fps, detector.distances, np.array(sample_offsets) / info.fps,
                                np.concatenate(embeddings), store)
 
-    def _split(self, shot: Shot, frames: ShotFrames, first_index: int) -> list[tuple[Scene, np.ndarray, float]]:
+    def _split(self, shot: Shot, frames: ShotFrames, first_index: int,
+               taken_ids: set[str]) -> list[tuple[Scene, np.ndarray, float]]:
         """The shot cut at histogram peaks into scenes: each with its sampled frames' indices and
-        its offset in seconds from the shot's start."""
+        its offset in seconds from the shot's start. Ids name the media range; a range the edit
+        uses again gets '#2', '#3'..."""
         min_frames = max(1, int(round(self.config.min_scene_seconds * frames.fps)))
         cuts = cuts_from_distances(frames.distances, self.config.scene_threshold, min_frames)
         bounds = [0.0] + [c / frames.fps for c in cuts] + [shot.duration]
@@ -312,7 +326,13 @@ class Soundify:
             if samples.size == 0:  # a scene shorter than the sampling step: use its nearest frame
                 samples = np.array([int(np.argmin(np.abs(frames.sample_times - a)))])
             media_a, media_b = shot.media_start + a, shot.media_start + b
-            scene = Scene(index=first_index + len(scenes), id=f"{shot.media_path.name}@{media_a:.3f}-{media_b:.3f}",
+            scene_id = base_id = f"{shot.media_path.name}@{media_a:.3f}-{media_b:.3f}"
+            repeat = 1
+            while scene_id in taken_ids:
+                repeat += 1
+                scene_id = f"{base_id}#{repeat}"
+            taken_ids.add(scene_id)
+            scene = Scene(index=first_index + len(scenes), id=scene_id,
                           shot_index=shot.index, start=shot.timeline_start + a, end=shot.timeline_start + b,
                           media_path=shot.media_path, media_start=media_a)
             scenes.append((scene, samples, a))
