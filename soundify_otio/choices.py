@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -58,17 +59,31 @@ def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
     return start_line
 
 
-def parse_choices(path: Path, scene_ids: Sequence[str], effects: Sequence[str],
-                  ambients: Sequence[str]) -> dict[str, Choice]:
-    """Read an edited choices file; ChoicesError naming the line for anything malformed or unknown."""
+@dataclass(frozen=True)
+class ChoicesFile:
+    """An edited choices file, read and parsed, not yet checked against a run."""
+
+    path: Path
+    text: str
+    data: dict
+
+
+def read_choices(path: Path) -> ChoicesFile:
+    """Read and parse a choices file (ChoicesError for unreadable or invalid TOML, naming the line)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ChoicesError(f"cannot read it ({exc})", path) from exc
     try:
-        data = tomllib.loads(text)
+        return ChoicesFile(path, text, tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ChoicesError(f"is not valid TOML: {exc}", path) from exc
+
+
+def check_choices(choices: ChoicesFile, scene_ids: Sequence[str], effects: Sequence[str],
+                  ambients: Sequence[str]) -> dict[str, Choice]:
+    """The picks per scene id; ChoicesError naming the line for anything malformed or unknown."""
+    path, text, data = choices.path, choices.text, choices.data
     scenes = data.get("scene")
     if not isinstance(scenes, list) or not scenes:
         raise ChoicesError("has no [[scene]] tables", path)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from .config import SETTINGS, Config
-from .errors import ModelError, SoundifyError
+from .errors import ModelError, OutputError, SoundifyError
 
 if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
@@ -185,7 +185,7 @@ def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, opti
 def annotate(ctx: click.Context, timeline_in: Path, out: Path, choices_file: Path | None, targets: str,
              report: Path | None, force: bool, as_json: bool, **options: Any) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
-    from .choices import known_labels, parse_choices
+    from .choices import check_choices, known_labels, read_choices
     from .exporters import OTIO_TARGETS, write_output
     from .writeback import annotated_copy, rebase_relative_media
 
@@ -195,12 +195,13 @@ def annotate(ctx: click.Context, timeline_in: Path, out: Path, choices_file: Pat
     if unknown:
         raise click.BadParameter(f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target")
     if report is not None and report.exists() and not force:
-        raise click.BadParameter(f"{report} exists; pass --force to overwrite it", param_hint="--report")
+        raise OutputError("exists; pass --force to overwrite it", report)
+    picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
     timeline, soundify, analysis = _analyse(ctx, timeline_in, out, force, options)
     choices = None
-    if choices_file is not None:
+    if picks is not None:
         labels = known_labels(soundify)
-        choices = parse_choices(choices_file, [s.scene.id for s in analysis.scenes], labels["effect"], labels["ambient"])
+        choices = check_choices(picks, [s.scene.id for s in analysis.scenes], labels["effect"], labels["ambient"])
     annotation = soundify.place(analysis, choices)
     write_started = time.perf_counter()
     result = annotated_copy(timeline, annotation)
@@ -274,7 +275,6 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
 def render(ctx: click.Context, timeline_in: Path, out: Path, with_video: Path | None,
            include_timeline_audio: bool, media_roots: tuple[str, ...], force: bool) -> None:
     """Bake the soundify tracks of an annotated timeline into a preview you can listen to."""
-    from .errors import OutputError
     from .render import mux_preview, render_preview
     from .timeline import read_timeline
     from .writeback import is_generated

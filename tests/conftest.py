@@ -51,6 +51,35 @@ def sound_clip(path: Path, name: str, kind: str, source_start: float, duration: 
     return clip
 
 
+def append_sfx_track(timeline: otio.schema.Timeline, folder: Path, rate: float) -> otio.schema.Clip:
+    """An SFX track with one keyframed 2 s stereo effect a second in (a stand-in soundify result)."""
+    tone = write_tone(folder / "whoosh.wav", 3.0, 48000, 2)
+    clip = sound_clip(tone, "whoosh", "effect", 0.0, 2.0, [[0.0, -1.0], [2.0, 1.0]],
+                      [[0.0, -20.0], [1.0, 0.0]], 48000, 2, 3.0)
+    clip.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
+                                                otio.opentime.RationalTime(2 * rate, rate))
+    sfx = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
+    sfx.metadata["soundify"] = {"generated": True, "role": "effects"}
+    sfx.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(rate, rate))))
+    sfx.append(clip)
+    timeline.tracks.append(sfx)
+    return clip
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory):
+    """The sample project (street footage, its edit, the generated library), built once per session."""
+    from soundify_otio.sample import build_sample_project
+
+    return build_sample_project(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A frame cache shared by the end-to-end tests, so each shot is encoded once per session."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
 def annotated_timeline(tmp_path: Path) -> otio.schema.Timeline:
     """A 24 fps timeline, timecode 01:00:00:00, two video clips, a marker, SFX 1 (an effect

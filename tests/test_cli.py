@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import opentimelineio as otio
 import pytest
 
 from soundify_otio.cli import main
-from soundify_otio.sample import build_sample_project
 from soundify_otio.synthetic import corrupt_copy
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory):
-    return build_sample_project(tmp_path_factory.mktemp("sample"))
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import SHARED_INTEROP, sound_clip, write_tone
+from conftest import SHARED_INTEROP, append_sfx_track
 from lxml import etree
 
 from soundify_otio.exporters.fcp7 import write_fcp7_xml
@@ -101,16 +101,7 @@ def test_real_premiere_export_keeps_its_tracks(source, tmp_path):
     # baseline: what the stock adapter itself round-trips (its reader keeps one track per stereo pair)
     base = etree.fromstring(otio.adapters.write_to_string(timeline, "fcp_xml").encode())
     rate = timeline.tracks[0].duration().rate
-    tone = write_tone(tmp_path / "whoosh.wav", 3.0, 48000, 2)
-    clip = sound_clip(tone, "whoosh", "effect", 0.0, 2.0, [[0.0, -1.0], [2.0, 1.0]],
-                      [[0.0, -20.0], [1.0, 0.0]], 48000, 2, 3.0)
-    clip.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
-                                                otio.opentime.RationalTime(2 * rate, rate))
-    sfx = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
-    sfx.metadata["soundify"] = {"generated": True, "role": "effects"}
-    sfx.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(rate, rate))))
-    sfx.append(clip)
-    timeline.tracks.append(sfx)
+    append_sfx_track(timeline, tmp_path, rate)
     out = tmp_path / "out.xml"
     write_fcp7_xml(timeline, out)
     root = etree.parse(str(out)).getroot()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import SHARED_INTEROP, sound_clip, write_tone
+from conftest import SHARED_INTEROP, append_sfx_track
 from lxml import etree
 
 from soundify_otio.exporters.fcpxml import write_fcpxml
@@ -110,16 +110,7 @@ def test_real_fcp_export_keeps_its_clips(source, tmp_path):
     timeline = read[0] if isinstance(read, otio.schema.SerializableCollection) else read
     clips = [(c.name, t.kind) for t in timeline.tracks for c in t if isinstance(c, otio.schema.Clip)]
     rate = next(c for t in timeline.tracks for c in t if isinstance(c, otio.schema.Clip)).source_range.duration.rate
-    tone = write_tone(tmp_path / "whoosh.wav", 3.0, 48000, 2)
-    clip = sound_clip(tone, "whoosh", "effect", 0.0, 2.0, [[0.0, -1.0], [2.0, 1.0]],
-                      [[0.0, -20.0], [1.0, 0.0]], 48000, 2, 3.0)
-    clip.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
-                                                otio.opentime.RationalTime(2 * rate, rate))
-    sfx = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
-    sfx.metadata["soundify"] = {"generated": True, "role": "effects"}
-    sfx.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(rate, rate))))
-    sfx.append(clip)
-    timeline.tracks.append(sfx)
+    append_sfx_track(timeline, tmp_path, rate)
     out = tmp_path / "out.fcpxml"
     write_fcpxml(timeline, out)
     root = etree.parse(str(out)).getroot()

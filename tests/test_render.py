@@ -166,7 +166,7 @@ def test_mix_over_full_scale_is_normalised_and_reported(tmp_path):
 
 
 def test_timeline_audio_is_included_only_on_request(tmp_path):
-    tone = write_tone(tmp_path / "dialogue.wav", 1.0, SR, 1)
+    write_tone(tmp_path / "dialogue.wav", 1.0, SR, 1)
     own = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     own.append(otio.schema.Clip(name="dialogue", source_range=_range(0.0, 1.0),
                                 media_reference=otio.schema.ExternalReference(target_url="dialogue.wav")))

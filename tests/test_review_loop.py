@@ -32,7 +32,6 @@ from soundify_otio.cli import main
 from soundify_otio.config import Config
 from soundify_otio.library import open_library
 from soundify_otio.pipeline import Soundify
-from soundify_otio.sample import build_sample_project
 from soundify_otio.timeline import find_shots
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
@@ -92,16 +91,6 @@ def audio_files(folder: Path) -> list[Path]:
 
 
 # ---- module fixtures: one sample project, one annotate per output format, one render ------------------
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory):
-    return build_sample_project(tmp_path_factory.mktemp("sample"))
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +232,7 @@ def test_existing_report_is_refused_without_force_and_left_alone(capsys, project
     report.write_text("keep me")
     code, _, stderr = run(capsys, "annotate", project.timeline_otio, "-o", out, "--library", project.library,
                           "--pretrained", "none", "--cache-dir", cache_dir, "--report", report)
-    assert code == 2 and str(report) in stderr and "--force" in stderr
+    assert code == 6 and str(report) in stderr and "--force" in stderr
     assert report.read_text() == "keep me"
     assert not out.exists()
 

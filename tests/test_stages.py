@@ -98,3 +98,14 @@ def test_ambient_reranked_by_the_chosen_effect(tmp_path, colour_library):
     assert plain[0].label == "quiet street"  # an empty grey frame looks like the colourless text
     assert soundify.rerank_ambients(scene, ("red square",))[0].label == "red room"
     assert soundify.rerank_ambients(scene, ("green ball",))[0].label == "quiet street"
+
+
+def test_a_shot_used_twice_gets_two_scene_ids(tmp_path, colour_library):
+    """Choices address scenes by id, so a repeated shot (a flashback) must stay addressable."""
+    path = tmp_path / "cuts.mp4"
+    hard_cuts(path, [], n_frames=25, fps=FPS, size=(160, 96))
+    first = _shot(path, 25)
+    again = Shot(index=1, clip_name="again", media_path=path, media_start=0.0, timeline_start=5.0, duration=1.0)
+    analysis = _soundify(colour_library).analyse([first, again])
+    ids = [s.scene.id for s in analysis.scenes]
+    assert ids == ["cuts.mp4@0.000-1.000", "cuts.mp4@0.000-1.000#2"]
