@@ -15,7 +15,7 @@ import soundfile
 from scipy.signal import firwin, resample_poly
 
 from .atomic import atomic_output
-from .errors import MediaError, OutputError, TimelineError
+from .errors import MediaError, TimelineError
 from .progress import ProgressHook
 from .timeline import MediaRoots, resolve_media_path, timeline_rate
 
