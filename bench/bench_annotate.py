@@ -55,11 +55,13 @@ def child_annotate(spec: dict) -> dict:
     """The annotate path of the CLI, no frame cache: setup, then analyse, place and write, timed."""
     from soundify_otio.exporters import write_output
     from soundify_otio.library import open_library
+    from soundify_otio.media import limit_malloc_arenas
     from soundify_otio.model import load_model
     from soundify_otio.pipeline import Soundify
     from soundify_otio.timeline import read_timeline
     from soundify_otio.writeback import annotated_copy
 
+    limit_malloc_arenas()  # as the CLI's main() does
     started = time.perf_counter()
     timeline = read_timeline(Path(spec["timeline"]))
     shots, skipped = _shots(spec["timeline"])

@@ -423,6 +423,9 @@ def sample_project(ctx: click.Context, dest: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, mapping SoundifyError subclasses to their exit codes."""
+    from .media import limit_malloc_arenas
+
+    limit_malloc_arenas()
     try:
         result = cli.main(args=argv, prog_name="soundify-otio", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,6 +1,8 @@
 """Video frames straight from decord, decoded once, streamed in batches at the analysis size."""
 from __future__ import annotations
 
+import ctypes
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +25,26 @@ class VideoInfo:
     @property
     def duration(self) -> float:
         return self.frame_count / self.fps
+
+
+M_ARENA_MAX = -8
+"""glibc's mallopt parameter for the number of malloc arenas."""
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas for this process (call before decoding starts).
+
+    Each decoder thread otherwise gets an arena of its own, and what a second video's threads
+    allocate stays in the process after they finish: measured on a 10-minute 1080p timeline of two
+    files, peak RSS 3.9 GB uncapped against 2.9 GB capped (2.9 GB for its first 5 minutes too).
+    Does nothing off glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        return
 
 
 def _open(path: Path, size: int | None = None):

@@ -303,7 +303,7 @@ def _scene_section(result: SceneResult, placements: list[Placement], colours: di
         f'<div class="strip">{strip}</div>'
         f'<div class="rankings">'
         f'{_ranking("Effects (top 5)", result.effects, set(result.picked_effects), colours, "effects")}'
-        f'{_ranking("Ambients (top 5)", result.ambients, {result.picked_ambient} - {None}, colours, "ambients")}'
+        f'{_ranking("Ambients (top 5, re-ranked by the chosen effects)", result.ambients, {result.picked_ambient} - {None}, colours, "ambients")}'
         f'</div><h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}'
         f'<h3>Automation</h3>{automation}</section>')
 
