@@ -18,8 +18,10 @@ def presence(frame_embeddings: np.ndarray, label_embedding: np.ndarray, logit_sc
              min_contrast: float) -> np.ndarray:
     """Per sampled frame, how visible the label is, 0..1 relative to the scene."""
     logits = logit_scale * (frame_embeddings @ label_embedding)
-    low, high = float(logits.min(initial=0.0)), float(logits.max(initial=0.0))
-    if logits.size == 0 or high - low < min_contrast:
+    if logits.size == 0:
+        return logits
+    low, high = float(logits.min()), float(logits.max())
+    if high - low < min_contrast:
         return np.ones(logits.shape[0])
     return (logits - low) / (high - low)
 
