@@ -10,20 +10,13 @@ from typing import Mapping, Sequence
 
 from .errors import ChoicesError
 from .pipeline import Analysis, Choice, Soundify
+from .timeline import timecode
 
 HEADER = """# soundify-otio choices for {timeline}
 # Per scene: edit `effects` (any number, [] for none) and `ambient` ("" for none), then run
 #   soundify-otio annotate {timeline} -o OUT --library LIBRARY --choices {name}
 # The candidate lists are the model's ranking (score 0..1); any label of the library may be used.
 """
-
-
-def timecode(seconds: float, rate: float) -> str:
-    """HH:MM:SS:FF at a whole-number frame rate (non-drop)."""
-    fps = max(1, int(round(rate)))
-    frames = int(round(seconds * rate))
-    return (f"{frames // (3600 * fps):02d}:{frames // (60 * fps) % 60:02d}:"
-            f"{frames // fps % 60:02d}:{frames % fps:02d}")
 
 
 def _pairs(suggestions) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 from .atomic import atomic_write_text
 from .errors import MediaError, OutputError
 from .media import VideoInfo, probe_video
+from .timeline import timecode
 from .types import Annotation, Curve, Placement, SceneResult, Suggestion
 
 THUMB_WIDTH = 160
@@ -30,16 +31,6 @@ PANEL_H = 110.0
 
 
 # --- small helpers -----------------------------------------------------------------------------
-
-
-def timecode(seconds: float, frame_rate: float) -> str:
-    """HH:MM:SS:FF (non-drop, at the nominal integer rate) of `seconds`."""
-    nominal = max(1, round(frame_rate))
-    frames = max(0, round(seconds * frame_rate))
-    secs, ff = divmod(frames, nominal)
-    mins, ss = divmod(secs, 60)
-    hh, mm = divmod(mins, 60)
-    return f"{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
 
 
 def _num(value: float) -> str:

@@ -126,6 +126,16 @@ def timeline_rate(timeline: otio.schema.Timeline) -> float:
 
 # ---- media paths ------------------------------------------------------------------------------
 
+def timecode(seconds: float, frame_rate: float) -> str:
+    """HH:MM:SS:FF (non-drop, at the nominal integer rate) of `seconds`."""
+    nominal = max(1, round(frame_rate))
+    frames = max(0, round(seconds * frame_rate))
+    secs, ff = divmod(frames, nominal)
+    mins, ss = divmod(secs, 60)
+    hh, mm = divmod(mins, 60)
+    return f"{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
+
+
 def resolve_media_path(target_url: str, base_dir: Path, media_roots: MediaRoots = ()) -> Path:
     """A media reference's URL or path as a local path: file:// URLs unescaped, relative paths
     against the timeline's folder, prefixes remapped by --media-root OLD=NEW.

@@ -16,7 +16,8 @@ import soundfile
 from PIL import Image
 
 from soundify_otio.errors import MediaError
-from soundify_otio.report import timecode, write_report
+from soundify_otio.report import write_report
+from soundify_otio.timeline import timecode
 from soundify_otio.synthetic import hard_cuts
 from soundify_otio.types import (Annotation, Interval, Placement, Scene, SceneResult, SkippedShot, SoundEntry,
                                  Suggestion)

@@ -19,6 +19,7 @@ from lxml import etree
 
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import value_at
+from soundify_otio.timeline import timeline_rate
 
 VERSION = "1.10"
 
@@ -49,7 +50,7 @@ class _Writer:
 
     def __init__(self, timeline: otio.schema.Timeline) -> None:
         self.timeline = timeline
-        self.rate = Fraction(_timeline_rate(timeline)).limit_denominator(1001)
+        self.rate = Fraction(timeline_rate(timeline)).limit_denominator(1001)
         self.resources = etree.Element("resources")
         self.assets: dict[str, etree._Element] = {}
         etree.SubElement(self.resources, "format", id="r1", frameDuration=seconds(1 / self.rate))
@@ -194,13 +195,3 @@ class _Writer:
             out.append(etree.Element("marker", start=seconds(self.frac(marker.marked_range.start_time)),
                                      duration=seconds(duration), value=marker.name or ""))
         return out
-
-
-def _timeline_rate(timeline: otio.schema.Timeline) -> float:
-    """The timeline's frame rate: its start time's, else its first clip's."""
-    if timeline.global_start_time is not None:
-        return timeline.global_start_time.rate
-    for clip in timeline.find_clips():
-        if clip.source_range is not None:
-            return clip.source_range.duration.rate
-    return 24.0
