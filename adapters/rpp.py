@@ -6,7 +6,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from soundify_otio.errors import OutputError, TimelineError
-from soundify_otio.exporters.rpp import read_rpp, write_rpp
+from soundify_otio_adapters.reaper_project import read_rpp, write_rpp
 
 
 def read_from_string(input_str: str, rate: float = 24.0) -> otio.schema.Timeline:

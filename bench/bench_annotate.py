@@ -21,6 +21,7 @@ import numpy as np
 import opentimelineio as otio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic footage helpers
 from soundify_otio.config import Config  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
@@ -39,7 +40,7 @@ def _peak_rss_mb() -> float:
 
 
 def _shots(timeline_path: str):
-    from soundify_otio.timeline import find_shots, read_timeline
+    from soundify_otio.timeline.reading import find_shots, read_timeline
 
     path = Path(timeline_path)
     return find_shots(read_timeline(path), path.resolve().parent)
@@ -54,12 +55,12 @@ def _shot_range(fps: float, frame_count: int, media_start: float, duration: floa
 def child_annotate(spec: dict) -> dict:
     """The annotate path of the CLI, no frame cache: setup, then analyse, place and write, timed."""
     from soundify_otio.exporters import write_output
-    from soundify_otio.library import open_library
-    from soundify_otio.media import limit_malloc_arenas
-    from soundify_otio.model import load_model
-    from soundify_otio.pipeline import Soundify
-    from soundify_otio.timeline import read_timeline
-    from soundify_otio.writeback import annotated_copy
+    from soundify_otio.library.sounds import open_library
+    from soundify_otio.pipeline.soundify import Soundify
+    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.writeback import annotated_copy
+    from soundify_otio.vision.decode import limit_malloc_arenas
+    from soundify_otio.vision.model import load_model
 
     limit_malloc_arenas()  # as the CLI's main() does
     started = time.perf_counter()
@@ -103,7 +104,7 @@ def child_decode(spec: dict) -> dict:
 def child_encode(spec: dict) -> dict:
     """CLIP-encode (embeddings and Grad-CAM activations) as many frames per shot as the run sampled,
     in batches of the pipeline's size, from frames already in memory."""
-    from soundify_otio.model import load_model
+    from soundify_otio.vision.model import load_model
 
     config = Config()
     model = load_model("RN50", "none", spec["device"])
@@ -122,8 +123,8 @@ def child_encode(spec: dict) -> dict:
 
 def child_scenes_ours(spec: dict) -> dict:
     """Our detector over whole files, decode included, with the pipeline's settings."""
-    from soundify_otio.media import iter_frames, probe_video
-    from soundify_otio.scenes import HistogramDetector
+    from soundify_otio.stages.scenes import HistogramDetector
+    from soundify_otio.vision.decode import iter_frames, probe_video
 
     config = Config()
     started = time.perf_counter()
@@ -189,7 +190,7 @@ def _log(message: str) -> None:
 
 def synthetic_timeline(minutes: float) -> Path:
     """A cached `minutes`-long 1080p25 synthetic timeline (generated once)."""
-    from soundify_otio.synthetic import long_timeline
+    from helpers.synthetic import long_timeline
 
     folder = CACHE / f"synthetic-{minutes:g}min-{SIZE[1]}p{FPS}"
     path = folder / "timeline.otio"
@@ -225,8 +226,8 @@ def first_minutes(source: Path, minutes: float) -> Path:
 
 def _true_cuts(timeline_path: Path) -> dict[str, list[int]] | None:
     """Known cuts per media file: the synthetic clips' metadata, or the sample footage's table."""
-    from soundify_otio import sample
-    from soundify_otio.timeline import resolve_media_path
+    from soundify_otio.sample import project as sample
+    from soundify_otio.timeline.reading import resolve_media_path
 
     timeline = otio.adapters.read_from_file(str(timeline_path))
     truth = {}
@@ -310,7 +311,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(CHILDREN[args.child[0]](json.loads(args.child[1]))))
         return
-    from soundify_otio.sample import build_sample_project
+    from soundify_otio.sample.project import build_sample_project
 
     minutes = 5.0 if args.quick else args.minutes
     sample = build_sample_project(CACHE / "sample")

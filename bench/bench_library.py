@@ -20,7 +20,7 @@ import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from soundify_otio.library import open_library  # noqa: E402
+from soundify_otio.library.sounds import open_library  # noqa: E402
 
 NAMES = ["Door Slam", "Footsteps Gravel", "Bicycle Bell", "Dog Bark", "Glass Break", "Car Pass By",
          "Bird Chirp", "Keyboard Typing", "Thunder Clap", "Water Drip"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from soundify_otio.sample import write_timelines
+from soundify_otio.sample.project import write_timelines
 
 if __name__ == "__main__":
     for path in write_timelines(Path(__file__).resolve().parent):

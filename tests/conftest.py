@@ -69,7 +69,7 @@ def append_sfx_track(timeline: otio.schema.Timeline, folder: Path, rate: float) 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory):
     """The sample project (street footage, its edit, the generated library), built once per session."""
-    from soundify_otio.sample import build_sample_project
+    from soundify_otio.sample.project import build_sample_project
 
     return build_sample_project(tmp_path_factory.mktemp("sample"))
 

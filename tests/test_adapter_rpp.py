@@ -9,6 +9,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 import rpp
+
 from conftest import SHARED_INTEROP
 
 FRAME = 1 / 24

@@ -10,7 +10,8 @@ import opentimelineio as otio
 import pytest
 
 from soundify_otio.cli import main
-from soundify_otio.synthetic import corrupt_copy
+
+from helpers.synthetic import corrupt_copy
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

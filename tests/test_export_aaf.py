@@ -8,9 +8,10 @@ from pathlib import Path
 import aaf2
 import opentimelineio as otio
 import pytest
-from conftest import SHARED_INTEROP
 
 from soundify_otio.exporters.aaf import write_aaf
+
+from conftest import SHARED_INTEROP
 
 GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
 PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
-from conftest import SHARED_INTEROP, append_sfx_track
 from lxml import etree
 
 from soundify_otio.exporters.fcpxml import write_fcpxml
 from soundify_otio.exporters.keyframes import soundify_clips, value_at
+
+from conftest import SHARED_INTEROP, append_sfx_track
 
 FRAME = Fraction(1, 24)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from soundify_otio.config import Config
-from soundify_otio.pipeline import ActivationStore, FrameCache
+from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache
 from soundify_otio.types import Shot
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from conftest import SHARED_INTEROP, write_tone
 from soundify_otio.cli import main
-from soundify_otio.timeline import read_timeline
+from soundify_otio.timeline.reading import read_timeline
+
+from conftest import SHARED_INTEROP, write_tone
 
 CASES = [
     ("fcp7xml/otio-fcp-adapter_premiere_example.xml", ".xml"),

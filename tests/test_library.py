@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from soundify_otio import library_index, ucs
 from soundify_otio.errors import LibraryError
-from soundify_otio.library import loudness_offset_db, open_library
-from soundify_otio.sound_tags import label_from_filename
+from soundify_otio.library import index as library_index
+from soundify_otio.library import ucs
+from soundify_otio.library.sounds import loudness_offset_db, open_library
+from soundify_otio.library.tags import label_from_filename
 
 
 def tone(path: Path, seconds: float = 1.0, amplitude: float = 0.25, freq: float = 440.0,

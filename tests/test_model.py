@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from soundify_otio import model as model_module
 from soundify_otio.errors import ModelError
-from soundify_otio.model import load_model
+from soundify_otio.vision import model as model_module
+from soundify_otio.vision.model import load_model
 
 
 def test_missing_weights_say_how_to_get_them(monkeypatch):

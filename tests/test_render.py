@@ -9,10 +9,11 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile
-from conftest import RATE, _range, _rt, sound_clip, write_tone
 
 from soundify_otio.errors import MediaError
-from soundify_otio.render import mux_preview, render_preview
+from soundify_otio.review.render import mux_preview, render_preview
+
+from conftest import RATE, _range, _rt, sound_clip, write_tone
 
 SR = 48000
 

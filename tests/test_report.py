@@ -16,11 +16,11 @@ import soundfile
 from PIL import Image
 
 from soundify_otio.errors import MediaError
-from soundify_otio.report import write_report
-from soundify_otio.timeline import timecode
-from soundify_otio.synthetic import hard_cuts
-from soundify_otio.types import (Annotation, Interval, Placement, Scene, SceneResult, SkippedShot, SoundEntry,
-                                 Suggestion)
+from soundify_otio.review.report import write_report
+from soundify_otio.timeline.reading import timecode
+from soundify_otio.types import Annotation, Interval, Placement, Scene, SceneResult, SkippedShot, SoundEntry, Suggestion
+
+from helpers.synthetic import hard_cuts
 
 FPS = 25
 CUTS = (30, 60)  # three scenes of 30, 30 and 40 frames
@@ -191,7 +191,7 @@ def test_audio_embedded_or_linked(annotation: Annotation, report: Path, tmp_path
     data, rate = soundfile.read(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
     assert rate == 24000 and data.shape == (24000, 2)
 
-    import soundify_otio.report as report_module
+    import soundify_otio.review.report as report_module
     monkeypatch.setattr(report_module, "MAX_EMBED_BYTES", 1000)
     out = tmp_path / "linked.html"
     write_report(annotation, out, title="t", preview_wav=report.parent / "preview.wav", thumbnails_per_scene=0)

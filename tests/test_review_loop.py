@@ -27,12 +27,13 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
-from known_answer import colour_model
 from soundify_otio.cli import main
 from soundify_otio.config import Config
-from soundify_otio.library import open_library
-from soundify_otio.pipeline import Soundify
-from soundify_otio.timeline import find_shots
+from soundify_otio.library.sounds import open_library
+from soundify_otio.pipeline.soundify import Soundify
+from soundify_otio.timeline.reading import find_shots
+
+from helpers.known_answer import colour_model
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 SILENT_DBFS = -60.0
@@ -501,7 +502,7 @@ def test_unexpected_failure_exits_1_and_writes_nothing(annotated, tmp_path):
     """An internal error (a fault injected into the renderer) ends the process with 1, not 0."""
     wav = tmp_path / "preview.wav"
     script = ("import sys\n"
-              "import soundify_otio.render as render\n"
+              "import soundify_otio.review.render as render\n"
               "def boom(*args, **kwargs):\n"
               "    raise RuntimeError('injected fault')\n"
               "render.render_preview = boom\n"

@@ -10,8 +10,8 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
-from soundify_otio import sample
 from soundify_otio.errors import MediaError
+from soundify_otio.sample import project as sample
 
 REPO_SAMPLES = Path(__file__).resolve().parents[1] / "sample_projects"
 

@@ -7,9 +7,9 @@ import pytest
 
 from soundify_otio.config import Config
 from soundify_otio.errors import MediaError
-from soundify_otio.media import iter_frames, probe_video
-from soundify_otio.sample import footage_path
-from soundify_otio.scenes import HistogramDetector
+from soundify_otio.sample.project import footage_path
+from soundify_otio.stages.scenes import HistogramDetector
+from soundify_otio.vision.decode import iter_frames, probe_video
 
 
 def _footage() -> Path:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from soundify_otio import soundgen
+from soundify_otio.sample import soundgen
 
 SR = 22050
 

@@ -6,14 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_tone
-from known_answer import colour_model
-from soundify_otio.classify import softmax
 from soundify_otio.config import Config
-from soundify_otio.library import open_library
-from soundify_otio.pipeline import Choice, Soundify
-from soundify_otio.synthetic import hard_cuts, moving_square
+from soundify_otio.library.sounds import open_library
+from soundify_otio.pipeline.soundify import Choice, Soundify
+from soundify_otio.stages.classify import softmax
 from soundify_otio.types import Shot
+
+from conftest import write_tone
+from helpers.known_answer import colour_model
+from helpers.synthetic import hard_cuts, moving_square
 
 FPS = 25
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soundify_otio.sync import presence, visible_intervals
+from soundify_otio.stages.sync import presence, visible_intervals
 
 
 def _frames(similarities: list[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,8 +7,9 @@ import av
 import numpy as np
 import pytest
 
-from soundify_otio import synthetic
 from soundify_otio.errors import MediaError, OutputError
+
+from helpers import synthetic
 
 
 def _decode(path: Path, fmt: str) -> list[np.ndarray]:

@@ -9,9 +9,10 @@ import opentimelineio as otio
 import pytest
 
 from soundify_otio.errors import TimelineError
-from soundify_otio.media import probe_video
-from soundify_otio.synthetic import write_video
-from soundify_otio.timeline import find_shots, read_timeline, resolve_media_path, timeline_rate
+from soundify_otio.timeline.reading import find_shots, read_timeline, resolve_media_path, timeline_rate
+from soundify_otio.vision.decode import probe_video
+
+from helpers.synthetic import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"

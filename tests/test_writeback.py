@@ -7,9 +7,10 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from conftest import write_tone
+from soundify_otio.timeline.writeback import annotated_copy, strip_generated
 from soundify_otio.types import Annotation, Placement, Scene, SceneResult, SoundEntry, Suggestion
-from soundify_otio.writeback import annotated_copy, strip_generated
+
+from conftest import write_tone
 
 RATE = 25.0
 

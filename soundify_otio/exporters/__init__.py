@@ -11,16 +11,16 @@ from typing import Callable, Sequence
 
 import opentimelineio as otio
 
-from ..atomic import atomic_output
-from ..errors import OutputError
+from soundify_otio.atomic import atomic_output
+from soundify_otio.errors import OutputError
 
 OTIO_TARGETS = ("resolve", "premiere")
 """Editors whose clip-effect metadata an .otio output can carry."""
 
 
 def _write_otio(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
-    from .premiere import add_premiere_effects
-    from .resolve import add_resolve_effects
+    from soundify_otio.exporters.premiere import add_premiere_effects
+    from soundify_otio.exporters.resolve import add_resolve_effects
 
     copy = timeline.deepcopy()
     if "resolve" in targets:
@@ -37,13 +37,13 @@ def _write_fcp7(timeline: otio.schema.Timeline, path: Path, targets: Sequence[st
 
 
 def _write_fcpxml(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
-    from .fcpxml import write_fcpxml
+    from soundify_otio.exporters.fcpxml import write_fcpxml
 
     write_fcpxml(timeline, path)
 
 
 def _write_aaf(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
-    from .aaf import write_aaf
+    from soundify_otio.exporters.aaf import write_aaf
 
     write_aaf(timeline, path)
 

@@ -19,7 +19,7 @@ from lxml import etree
 
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import value_at
-from soundify_otio.timeline import timeline_rate
+from soundify_otio.timeline.reading import timeline_rate
 
 VERSION = "1.10"
 

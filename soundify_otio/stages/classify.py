@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import Kind, Suggestion
+from soundify_otio.types import Kind, Suggestion
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -26,8 +26,8 @@ import numpy as np
 import pyloudnorm
 import soundfile
 
-from .progress import ProgressHook
-from .sound_tags import EmbeddedTags, read_riff, read_tags
+from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
+from soundify_otio.progress import ProgressHook
 
 INDEX_NAME = ".soundify-index.sqlite"
 SCHEMA_VERSION = 1

@@ -18,8 +18,8 @@ from urllib.parse import unquote
 
 import opentimelineio as otio
 
-from .errors import TimelineError
-from .types import Shot, SkippedShot
+from soundify_otio.errors import TimelineError
+from soundify_otio.types import Shot, SkippedShot
 
 log = logging.getLogger(__name__)
 

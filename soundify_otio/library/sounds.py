@@ -11,12 +11,20 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import LibraryError
-from .library_index import LibraryIndex, SyncReport, sync
-from .progress import ProgressHook, null_progress
-from .sound_tags import (SIDECAR_NAME, Description, EmbeddedTags, SidecarRow, compose_text,
-                         describe, read_metadata_csv, read_sidecar)
-from .types import Kind, SoundEntry
+from soundify_otio.errors import LibraryError
+from soundify_otio.library.index import LibraryIndex, SyncReport, sync
+from soundify_otio.library.tags import (
+    SIDECAR_NAME,
+    Description,
+    EmbeddedTags,
+    SidecarRow,
+    compose_text,
+    describe,
+    read_metadata_csv,
+    read_sidecar,
+)
+from soundify_otio.progress import ProgressHook, null_progress
+from soundify_otio.types import Kind, SoundEntry
 
 EMBED_BATCH = 256
 FIT_TOLERANCE = math.log(2.0)

@@ -14,10 +14,10 @@ import opentimelineio as otio
 import soundfile
 from scipy.signal import firwin, resample_poly
 
-from .atomic import atomic_output
-from .errors import MediaError, TimelineError
-from .progress import ProgressHook
-from .timeline import MediaRoots, resolve_media_path, timeline_rate
+from soundify_otio.atomic import atomic_output
+from soundify_otio.errors import MediaError, TimelineError
+from soundify_otio.progress import ProgressHook
+from soundify_otio.timeline.reading import MediaRoots, resolve_media_path, timeline_rate
 
 BLOCK_SECONDS = 1.0
 """Length of one render block: memory holds one block of output per active clip, not the timeline."""

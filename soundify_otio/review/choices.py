@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .errors import ChoicesError
-from .pipeline import Analysis, Choice, Soundify
-from .timeline import timecode
+from soundify_otio.errors import ChoicesError
+from soundify_otio.pipeline.soundify import Analysis, Choice, Soundify
+from soundify_otio.timeline.reading import timecode
 
 HEADER = """# soundify-otio choices for {timeline}
 # Per scene: edit `effects` (any number, [] for none) and `ambient` ("" for none), then run

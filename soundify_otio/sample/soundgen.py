@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from scipy import interpolate, signal
 
-from .types import Kind
+from soundify_otio.types import Kind
 
 PEAK = 0.7
 Generator = Callable[[float, int, np.random.Generator], np.ndarray]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ModelError
+from soundify_otio.errors import ModelError
 
 RANDOM_WEIGHTS = "none"
 _MEAN = (0.48145466, 0.4578275, 0.40821073)

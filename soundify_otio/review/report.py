@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_text
-from .errors import MediaError, OutputError
-from .media import VideoInfo, probe_video
-from .timeline import timecode
-from .types import Annotation, Curve, Placement, SceneResult, Suggestion
+from soundify_otio.atomic import atomic_write_text
+from soundify_otio.errors import MediaError, OutputError
+from soundify_otio.timeline.reading import timecode
+from soundify_otio.types import Annotation, Curve, Placement, SceneResult, Suggestion
+from soundify_otio.vision.decode import VideoInfo, probe_video
 
 THUMB_WIDTH = 160
 MAX_EMBED_BYTES = 50 * 1024 * 1024

@@ -290,3 +290,4 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
     if keyframes:
         clip.metadata["soundify"] = {"keyframes": keyframes}
     return clip
+

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import MediaError
+from soundify_otio.errors import MediaError
 
 
 @dataclass(frozen=True)

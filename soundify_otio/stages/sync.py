@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import Interval
+from soundify_otio.types import Interval
 
 
 def presence(frame_embeddings: np.ndarray, label_embedding: np.ndarray, logit_scale: float,

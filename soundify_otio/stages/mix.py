@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import Curve, Interval
+from soundify_otio.types import Curve, Interval
 
 
 def chunk_starts(interval: Interval, chunk_seconds: float) -> list[float]:

@@ -16,7 +16,7 @@ import av
 import numpy as np
 import opentimelineio as otio
 
-from .errors import MediaError, OutputError
+from soundify_otio.errors import MediaError, OutputError
 
 FrameFn = Callable[[int], np.ndarray]
 MID_GREY = (128, 128, 128)

@@ -7,10 +7,7 @@ the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -20,16 +17,26 @@ from typing import Iterator, Mapping, Protocol
 
 import numpy as np
 
-from . import classify, mix, sync
-from .config import Config
-from .errors import MediaError, TimelineError
-from .library import loudness_offset_db
-from .media import VideoInfo, iter_frames, probe_video
-from .model import ClipModel
-from .progress import ProgressHook, null_progress
-from .scenes import HistogramDetector, cuts_from_distances
-from .types import (Annotation, Interval, Placement, Scene, SceneResult, Shot, SkippedShot,
-                    SoundEntry, Suggestion)
+from soundify_otio.config import Config
+from soundify_otio.errors import MediaError, TimelineError
+from soundify_otio.library.sounds import loudness_offset_db
+from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, ShotFrames
+from soundify_otio.progress import ProgressHook, null_progress
+from soundify_otio.stages import classify, mix, sync
+from soundify_otio.stages.scenes import HistogramDetector, cuts_from_distances
+from soundify_otio.types import (
+    Annotation,
+    Interval,
+    Placement,
+    Scene,
+    SceneResult,
+    Shot,
+    SkippedShot,
+    SoundEntry,
+    Suggestion,
+)
+from soundify_otio.vision.decode import VideoInfo, iter_frames, probe_video
+from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +61,6 @@ class Choice:
 
 
 @dataclass
-class ShotFrames:
-    """Everything the stages need of one shot's pixels, from a single decode pass."""
-
-    fps: float
-    distances: np.ndarray
-    """Per decoded frame: grey-histogram distance to the previous frame."""
-    sample_times: np.ndarray
-    """Seconds from the shot's start of each CLIP-encoded frame."""
-    embeddings: np.ndarray
-    activations: np.ndarray
-    """float16 activations of the Grad-CAM layer, one per encoded frame."""
-
-
-@dataclass
 class AnalysedScene:
     """A scene, its sampled frames and its ranked candidates."""
 
@@ -88,110 +81,6 @@ class Analysis:
     scenes: list[AnalysedScene]
     skipped: list[SkippedShot]
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-
-class FrameCache:
-    """ShotFrames on disk, keyed by media identity (path, size, mtime), shot range, model and sampling.
-
-    Grad-CAM activations (the bulk: ~200 KB per sampled frame for RN50) are written to a .npy file
-    as they are encoded and read back memory-mapped, so a long timeline's never sit in memory.
-    Without a cache folder a scratch folder holds them for the run and is removed after it.
-    """
-
-    def __init__(self, root: Path | None) -> None:
-        self.persistent = root is not None
-        self._scratch = None if root is not None else tempfile.TemporaryDirectory(prefix="soundify-frames-")
-        self.root = Path(root) if root is not None else Path(self._scratch.name)
-        self.hits = 0
-        self.misses = 0
-
-    def key(self, shot: Shot, first: int, stop: int, model_id: str, config: Config) -> str:
-        stat = shot.media_path.stat()
-        identity = (str(shot.media_path.resolve()), stat.st_size, stat.st_mtime_ns, first, stop, model_id,
-                    config.sample_fps, config.analysis_size, config.scene_bins)
-        return hashlib.sha1(repr(identity).encode()).hexdigest()
-
-    def _paths(self, key: str) -> tuple[Path, Path]:
-        return self.root / f"{key}.npz", self.root / f"{key}.activations.npy"
-
-    def load(self, key: str) -> ShotFrames | None:
-        """The cached analysis, or None (counted as a miss)."""
-        summary, activations = self._paths(key)
-        if not (self.persistent and summary.is_file() and activations.is_file()):
-            self.misses += 1
-            return None
-        try:
-            with np.load(summary) as data:
-                frames = ShotFrames(float(data["fps"]), data["distances"], data["sample_times"],
-                                    data["embeddings"], np.load(activations, mmap_mode="r"))
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable cache entry %s (%s)", summary, exc)
-            self.misses += 1
-            return None
-        self.hits += 1
-        return frames
-
-    def activation_store(self, key: str, count: int) -> "ActivationStore":
-        """Where an encoding pass writes its activations, `count` frames in all."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        return ActivationStore(self.root / f".{key}.{os.getpid()}.activations.npy", count)
-
-    def save(self, key: str, fps: float, distances: np.ndarray, sample_times: np.ndarray,
-             embeddings: np.ndarray, store: "ActivationStore") -> ShotFrames:
-        """Keep a finished pass (atomically) and return it with its activations memory-mapped."""
-        summary, activations = self._paths(key)
-        store.close(activations)
-        temp = self.root / f".{key}.{os.getpid()}.npz"
-        np.savez(temp, fps=fps, distances=distances, sample_times=sample_times, embeddings=embeddings)
-        temp.replace(summary)
-        return ShotFrames(fps, distances, sample_times, embeddings, np.load(activations, mmap_mode="r"))
-
-
-class ActivationStore:
-    """A .npy file filled batch by batch as frames are encoded (its row shape known from the first batch).
-
-    Batches are appended with plain writes, not through a memory map, so what was written does not
-    stay mapped into the process while the rest of a long shot is encoded.
-    """
-
-    def __init__(self, path: Path, count: int) -> None:
-        self.path = path
-        self.count = count
-        self.filled = 0
-        self._file = None
-        self._row: tuple[np.dtype, tuple[int, ...]] | None = None
-        self._header_bytes = 0
-
-    def append(self, batch: np.ndarray) -> None:
-        if self._file is None:
-            self._file = self.path.open("wb")
-            self._row = (batch.dtype, batch.shape[1:])
-            header = {"descr": np.lib.format.dtype_to_descr(batch.dtype), "fortran_order": False,
-                      "shape": (self.count, *batch.shape[1:])}
-            np.lib.format.write_array_header_1_0(self._file, header)
-            self._header_bytes = self._file.tell()
-        self._file.write(np.ascontiguousarray(batch).tobytes())
-        self.filled += batch.shape[0]
-
-    def discard(self) -> None:
-        """Drop a pass that failed part-way."""
-        if self._file is not None:
-            self._file.close()
-        self.path.unlink(missing_ok=True)
-
-    def close(self, final: Path) -> None:
-        """Finish the file and move it into place (re-written shorter if fewer frames came than planned)."""
-        if self._file is None or self._row is None:
-            raise ValueError("no frame was encoded")
-        self._file.close()
-        if self.filled == self.count:
-            self.path.replace(final)
-            return
-        dtype, shape = self._row
-        rows = np.memmap(self.path, dtype=dtype, mode="r", offset=self._header_bytes, shape=(self.filled, *shape))
-        np.save(final, rows)
-        del rows
-        self.path.unlink()
 
 
 class Soundify:

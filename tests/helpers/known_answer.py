@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from soundify_otio.model import ClipModel, TowerSplit
+from soundify_otio.vision.model import ClipModel, TowerSplit
 
 COLOURS = ("red", "green", "blue")
 

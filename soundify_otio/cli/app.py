@@ -1,0 +1,176 @@
+"""`soundify-otio`: annotate an editor's timeline with matched, synced, panned sound effects.
+
+Exit codes: 0 success; 1 internal error; 2 usage; 3 bad timeline or media; 4 bad sound library;
+5 model or weights unavailable; 6 output not written; 7 bad choices file.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from soundify_otio.config import SETTINGS, Config
+from soundify_otio.errors import ModelError, SoundifyError
+
+log = logging.getLogger("soundify_otio")
+
+
+class _Progress:
+    """A tqdm bar per stage on stderr (hidden with --quiet or when stderr is not a terminal)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="", leave=False, disable=None,
+                                          file=sys.stderr, dynamic_ncols=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+class _StderrHandler(logging.Handler):
+    """Log records as 'warning: ...' lines on whatever stderr is at the time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def say(ctx: click.Context, message: str) -> None:
+    """A line for the person at the terminal (stderr), unless --quiet."""
+    if not ctx.obj["quiet"]:
+        click.echo(message, err=True)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "soundify-otio"
+
+
+@click.group()
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes; warnings and errors still go to stderr.")
+@click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
+@click.version_option(package_name="soundify-otio")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    """Match sound effects to a cut (Soundify) and write editable automation back to the timeline."""
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet
+    ctx.obj["progress"] = _Progress(quiet)
+    ctx.call_on_close(ctx.obj["progress"].close)
+    log.handlers[:] = [_StderrHandler()]
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    log.propagate = False
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.ERROR)  # open_clip's and the hub's chatter
+
+
+def setting_option(name: str, flag: str | None = None, type_: Any = None) -> Callable:
+    setting = SETTINGS[name]
+    return click.option(flag or f"--{name.replace('_', '-')}", name, type=type_ or type(setting.default),
+                        default=None, show_default=str(setting.default), help=setting.help)
+
+
+def model_options(function: Callable) -> Callable:
+    """--model / --pretrained / --device, shared by every command that loads CLIP."""
+    function = click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")(function)
+    function = setting_option("pretrained")(function)
+    function = setting_option("model")(function)
+    return function
+
+
+def load_model(ctx: click.Context, config: Config, device: str | None, fallback_random: bool = False):
+    from soundify_otio.vision.model import RANDOM_WEIGHTS, load_model
+
+    try:
+        model = load_model(config.model, config.pretrained, device)
+    except ModelError as exc:
+        if not fallback_random or config.pretrained == RANDOM_WEIGHTS:
+            raise
+        click.echo(f"note: {exc}", err=True)
+        click.echo("note: falling back to RANDOM weights: this run is a PIPELINE CHECK only; "
+                   "the sounds it picks mean nothing.", err=True)
+        model = load_model(config.model, RANDOM_WEIGHTS, device)
+    if model.pipeline_check:
+        click.echo(f"WARNING: {config.model} runs with random weights (--pretrained none): "
+                   "a pipeline check, not a real annotation. The output is labelled as such.", err=True)
+    return model
+
+
+def analysis_options(function: Callable) -> Callable:
+    """Options shared by every command that analyses a timeline (annotate, suggest)."""
+    for option in reversed([
+        click.option("--library", "library_dir", required=True, type=click.Path(path_type=Path),
+                     help="Sound library folder."),
+        click.option("--media-root", "media_roots", multiple=True, metavar="OLD=NEW",
+                     help="Remap a media path prefix (media moved between machines); repeatable."),
+        click.option("--fallback-random", is_flag=True,
+                     help="If the weights cannot be had, say so and run with random weights (pipeline check)."),
+        click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+                     help="Frame-analysis cache (default: ~/.cache/soundify-otio)."),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the frame-analysis cache."),
+        click.option("--allow-offline", is_flag=True,
+                     help="Where no shot's media can be read, pass the timeline through instead of failing."),
+        setting_option("sample_fps"),
+        setting_option("scene_threshold"),
+        setting_option("effects_per_scene"),
+        setting_option("seed"),
+    ]):
+        function = option(function)
+    return model_options(function)
+
+
+def parse_config(**overrides: Any) -> Config:
+    try:
+        return Config.from_overrides(**overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def parse_media_root(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise click.BadParameter(f"'{text}' is not OLD=NEW", param_hint="--media-root")
+    old, new = text.split("=", 1)
+    return old, new
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, mapping SoundifyError subclasses to their exit codes."""
+    from soundify_otio.vision.decode import limit_malloc_arenas
+
+    limit_malloc_arenas()
+    try:
+        result = cli.main(args=argv, prog_name="soundify-otio", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SoundifyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: one line, the traceback with --verbose
+        log.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; "
+                   "please report it)", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,81 @@
+"""`library index|search|stats`: build, query and inspect a sound library's index."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from soundify_otio.cli.app import (
+    cli,
+    load_model,
+    model_options,
+    parse_config,
+)
+
+
+@cli.group()
+def library() -> None:
+    """Index, search and inspect a sound library."""
+
+
+_index_option = click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+                             help="Index file (default: FOLDER/.soundify-index.sqlite, else ~/.cache/soundify-otio/).")
+
+
+@library.command("index")
+@click.argument("folder", type=click.Path(path_type=Path))
+@_index_option
+@model_options
+@click.option("--fallback-random", is_flag=True, help="If the weights cannot be had, embed with random weights.")
+@click.pass_context
+def library_index(ctx: click.Context, folder: Path, index_path: Path | None, model: str | None,
+                  pretrained: str | None, device: str | None, fallback_random: bool) -> None:
+    """Build or update FOLDER's index: file facts, loudness, labels and their text embeddings."""
+    from soundify_otio.library.sounds import open_library
+
+    sounds = open_library(folder, index_path=index_path, progress=ctx.obj["progress"])
+    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device, fallback_random)
+    for kind in ("effect", "ambient"):
+        sounds.label_embeddings(encoder, kind)
+    ctx.obj["progress"].close()
+    stats = sounds.stats()
+    for path, reason in sounds.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(f"{stats['files']} sounds ({stats['kinds'].get('effect', 0)} effects, "
+               f"{stats['kinds'].get('ambient', 0)} ambient), {stats['skipped']} skipped; read "
+               f"{stats['indexed']['read']}, reused {stats['indexed']['reused']}; index {stats['index']}; "
+               f"text embeddings for {encoder.model_id}")
+
+
+@library.command("search")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@_index_option
+@model_options
+@click.pass_context
+def library_search(ctx: click.Context, folder: Path, query: str, limit: int, index_path: Path | None,
+                   model: str | None, pretrained: str | None, device: str | None) -> None:
+    """Rank FOLDER's sounds by CLIP text similarity to QUERY."""
+    from soundify_otio.library.sounds import open_library
+
+    sounds = open_library(folder, index_path=index_path, progress=ctx.obj["progress"])
+    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device)
+    results = sounds.search(encoder, query, limit)
+    ctx.obj["progress"].close()
+    for entry, score in results:
+        click.echo(f"{score:6.3f}  {entry.kind:7}  {entry.label:30}  {entry.path}")
+
+
+@library.command("stats")
+@click.argument("folder", type=click.Path(path_type=Path))
+@_index_option
+@click.pass_context
+def library_stats(ctx: click.Context, folder: Path, index_path: Path | None) -> None:
+    """Counts per kind, category and format; skipped files and why (JSON)."""
+    from soundify_otio.library.sounds import open_library
+
+    stats = open_library(folder, index_path=index_path, progress=ctx.obj["progress"]).stats()
+    ctx.obj["progress"].close()
+    click.echo(json.dumps(stats, indent=2, default=str))

@@ -1,0 +1,1 @@
+"""The review loop: editable choices, the HTML report, the preview render and mux."""

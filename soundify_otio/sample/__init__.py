@@ -1,0 +1,1 @@
+"""The bundled sample project: street footage, its edit and a procedurally generated sound library."""

@@ -1,0 +1,1 @@
+"""The paper's four stages as plain numpy: split into scenes, classify, sync, mix."""
