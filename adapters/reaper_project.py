@@ -26,6 +26,7 @@ PANENV points become ``metadata["soundify"]["keyframes"]`` (gain_db / pan, secon
 first frame, same conventions as above; VOLTYPE is recorded in ``metadata["rpp"]`` but the values are
 read as amplitude).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -39,13 +40,24 @@ from soundify_otio.errors import TimelineError
 from soundify_otio.exporters.keyframes import db_to_gain, gain_to_db
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mxf", ".webm", ".mpg", ".mpeg"}
-SOURCE_TYPES = {".wav": "WAVE", ".wave": "WAVE", ".bwf": "WAVE", ".w64": "WAVE", ".aif": "WAVE",
-                ".aiff": "WAVE", ".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS", ".opus": "OPUS"}
+SOURCE_TYPES = {
+    ".wav": "WAVE",
+    ".wave": "WAVE",
+    ".bwf": "WAVE",
+    ".w64": "WAVE",
+    ".aif": "WAVE",
+    ".aiff": "WAVE",
+    ".flac": "FLAC",
+    ".mp3": "MP3",
+    ".ogg": "VORBIS",
+    ".opus": "OPUS",
+}
 MAX_AMPLITUDE = 2.0
 _NS = uuid.UUID("6f1c2f51-4d0e-4a53-9a52-3f4e8b0b7a11")
 
 
 # ----------------------------------------------------------------------------------------- writing
+
 
 def write_rpp(timeline: otio.schema.Timeline) -> str:
     """The timeline as the text of a REAPER project."""
@@ -78,18 +90,23 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
     offset = trimmed.start_time.to_seconds()
     if clip.media_reference.available_range is not None:
         offset -= clip.media_reference.available_range.start_time.to_seconds()
-    lines = ["    <ITEM",
-             f"      POSITION {_num(clip.range_in_parent().start_time.to_seconds() - head)}",
-             f"      LENGTH {_num(trimmed.duration.to_seconds() + head + tail)}",
-             f"      FADEIN 1 {_num(fade_in)} 0",
-             f"      FADEOUT 1 {_num(fade_out)} 0",
-             f"      NAME {_quote(clip.name)}",
-             "      VOLPAN 1 0 1 -1",
-             f"      SOFFS {_num(offset - head)}"]
+    lines = [
+        "    <ITEM",
+        f"      POSITION {_num(clip.range_in_parent().start_time.to_seconds() - head)}",
+        f"      LENGTH {_num(trimmed.duration.to_seconds() + head + tail)}",
+        f"      FADEIN 1 {_num(fade_in)} 0",
+        f"      FADEOUT 1 {_num(fade_out)} 0",
+        f"      NAME {_quote(clip.name)}",
+        "      VOLPAN 1 0 1 -1",
+        f"      SOFFS {_num(offset - head)}",
+    ]
     path = _media_path(clip)
     kind = _source_kind(track, path)
-    lines += [f"      <SOURCE {kind}", f"        FILE {_quote(path)}", "      >"] if path else \
-        ["      <SOURCE EMPTY", "      >"]
+    lines += (
+        [f"      <SOURCE {kind}", f"        FILE {_quote(path)}", "      >"]
+        if path
+        else ["      <SOURCE EMPTY", "      >"]
+    )
     if generated:
         keys = meta["keyframes"]
         gains = [(t + head, min(MAX_AMPLITUDE, db_to_gain(v))) for t, v in keys["gain_db"]]
@@ -101,9 +118,17 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
 
 def _envelope(tag: str, points: list[tuple[float, float]], key: str) -> list[str]:
     """A take envelope chunk with linear points."""
-    return [f"      <{tag}", f"        EGUID {{{str(uuid.uuid5(_NS, key)).upper()}}}", "        ACT 1 -1",
-            "        VIS 1 1 1", "        LANEHEIGHT 0 0", "        ARM 0", "        DEFSHAPE 0 -1 -1",
-            *(f"        PT {_num(t)} {_num(v)} 0" for t, v in points), "      >"]
+    return [
+        f"      <{tag}",
+        f"        EGUID {{{str(uuid.uuid5(_NS, key)).upper()}}}",
+        "        ACT 1 -1",
+        "        VIS 1 1 1",
+        "        LANEHEIGHT 0 0",
+        "        ARM 0",
+        "        DEFSHAPE 0 -1 -1",
+        *(f"        PT {_num(t)} {_num(v)} 0" for t, v in points),
+        "      >",
+    ]
 
 
 def _media_path(clip: otio.schema.Clip) -> str:
@@ -134,6 +159,7 @@ def _quote(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- reading
+
 
 @dataclass
 class _Item:
@@ -173,7 +199,8 @@ def read_rpp(text: str, rate: float = 24.0, source: str = "<string>") -> otio.sc
     offs = _field(root, "PROJOFFS")
     timeline = otio.schema.Timeline(
         name=PurePath(source).stem if source != "<string>" else "REAPER project",
-        global_start_time=otio.opentime.from_seconds(float(offs[0]) if offs else 0.0, rate))
+        global_start_time=otio.opentime.from_seconds(float(offs[0]) if offs else 0.0, rate),
+    )
     for chunk in tracks:
         name = _unquote((_field(chunk, "NAME") or [""])[0])
         items = [_read_item(e) for e in chunk if isinstance(e, rpp.Element) and e.tag == "ITEM"]
@@ -201,6 +228,7 @@ def _unquote(text: str) -> str:
 
 def _read_item(element: rpp.Element) -> _Item:
     """The first take of an <ITEM> chunk."""
+
     def num(key: str, index: int = 0, default: float = 0.0) -> float:
         values = _field(element, key)
         return float(values[index]) if values and len(values) > index else default
@@ -216,10 +244,17 @@ def _read_item(element: rpp.Element) -> _Item:
         kind = sources[0].attrib[0] if sources[0].attrib else "EMPTY"
         files = [e for e in sources[0].iter() if isinstance(e, list) and e and e[0] == "FILE"]
         path = _unquote(files[0][1]) if files and len(files[0]) > 1 else ""
-    item = _Item(position=num("POSITION"), length=num("LENGTH"), soffs=num("SOFFS"),
-                 name=_unquote((_field(element, "NAME") or [""])[0]), source_kind=kind, path=path,
-                 fade_in=num("FADEIN", 1), fade_out=num("FADEOUT", 1),
-                 volpan=[float(v) for v in _field(element, "VOLPAN") or []])
+    item = _Item(
+        position=num("POSITION"),
+        length=num("LENGTH"),
+        soffs=num("SOFFS"),
+        name=_unquote((_field(element, "NAME") or [""])[0]),
+        source_kind=kind,
+        path=path,
+        fade_in=num("FADEIN", 1),
+        fade_out=num("FADEOUT", 1),
+        volpan=[float(v) for v in _field(element, "VOLPAN") or []],
+    )
     for env in (c for c in first_take if isinstance(c, rpp.Element)):
         points = [[float(p[1]), float(p[2])] for p in env if isinstance(p, list) and p and p[0] == "PT"]
         if env.tag == "VOLENV" and points:
@@ -257,12 +292,18 @@ def _otio_track(name: str, items: list[_Item], rate: float) -> otio.schema.Track
         tail = items[i + 1].head if i + 1 < len(items) else 0.0
         start = item.position + item.head
         if start - cursor > 1e-9:
-            track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
-                duration=otio.opentime.from_seconds(start - cursor, rate))))
+            track.append(
+                otio.schema.Gap(
+                    source_range=otio.opentime.TimeRange(duration=otio.opentime.from_seconds(start - cursor, rate))
+                )
+            )
         if item.head > 0:
             offset = otio.opentime.from_seconds(item.head, rate)
-            track.append(otio.schema.Transition(transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                                                in_offset=offset, out_offset=offset))
+            track.append(
+                otio.schema.Transition(
+                    transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=offset, out_offset=offset
+                )
+            )
         duration = item.length - item.head - tail
         track.append(_clip(item, duration, rate))
         cursor = start + duration
@@ -278,10 +319,20 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
         ref = otio.schema.ExternalReference(target_url=url)
     else:
         ref = otio.schema.MissingReference()
-    clip = otio.schema.Clip(name=item.name, media_reference=ref, source_range=otio.opentime.TimeRange(
-        otio.opentime.from_seconds(item.soffs + item.head, rate), otio.opentime.from_seconds(duration, rate)))
-    clip.metadata["rpp"] = {"source": item.source_kind, "fade_in": item.fade_in, "fade_out": item.fade_out,
-                            "volpan": item.volpan, "voltype": item.voltype}
+    clip = otio.schema.Clip(
+        name=item.name,
+        media_reference=ref,
+        source_range=otio.opentime.TimeRange(
+            otio.opentime.from_seconds(item.soffs + item.head, rate), otio.opentime.from_seconds(duration, rate)
+        ),
+    )
+    clip.metadata["rpp"] = {
+        "source": item.source_kind,
+        "fade_in": item.fade_in,
+        "fade_out": item.fade_out,
+        "volpan": item.volpan,
+        "voltype": item.voltype,
+    }
     keyframes = {}
     if item.gain_db:
         keyframes["gain_db"] = [[t - item.head, v] for t, v in item.gain_db]
@@ -290,4 +341,3 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
     if keyframes:
         clip.metadata["soundify"] = {"keyframes": keyframes}
     return clip
-

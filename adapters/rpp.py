@@ -1,4 +1,5 @@
 """OTIO adapter for REAPER projects (.rpp): soundify clips arrive with take volume/pan envelopes."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Run: ``nice python bench/bench_annotate.py [--sample-only] [--minutes 10] [--qui
 [--out results.json]``. Prints one JSON object (see bench/README.md). Every measurement runs in its
 own child process, so each peak RSS (VmHWM) belongs to that run alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,12 +31,14 @@ FPS, SIZE = 25, (1920, 1080)
 
 # ---- children: each prints one JSON line --------------------------------------------------------
 
+
 def _peak_rss_mb() -> float:
     """This process's peak resident set size (VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     import resource
+
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -80,9 +83,15 @@ def child_annotate(spec: dict) -> dict:
     per_shot = {id(s.frames): len(s.frames.sample_times) for s in analysis.scenes}
     stages = {k: round(v, 3) for k, v in annotation.timings.items()}
     stages["untimed"] = round(wall - sum(annotation.timings.values()), 3)
-    return {"stages": stages, "wall_s": round(wall, 3), "setup_s": round(setup, 3),
-            "video_seconds": round(sum(s.duration for s in shots), 3), "scenes": len(annotation.scenes),
-            "sampled_per_shot": list(per_shot.values()), "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "stages": stages,
+        "wall_s": round(wall, 3),
+        "setup_s": round(setup, 3),
+        "video_seconds": round(sum(s.duration for s in shots), 3),
+        "scenes": len(annotation.scenes),
+        "sampled_per_shot": list(per_shot.values()),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def child_decode(spec: dict) -> dict:
@@ -93,8 +102,9 @@ def child_decode(spec: dict) -> dict:
     started = time.perf_counter()
     frames = 0
     for shot in _shots(spec["timeline"])[0]:
-        reader = decord.VideoReader(str(shot.media_path), ctx=decord.cpu(0),
-                                    width=config.analysis_size, height=config.analysis_size)
+        reader = decord.VideoReader(
+            str(shot.media_path), ctx=decord.cpu(0), width=config.analysis_size, height=config.analysis_size
+        )
         first, stop = _shot_range(reader.get_avg_fps(), len(reader), shot.media_start, shot.duration)
         for start in range(first, stop, config.batch_size):
             frames += reader.get_batch(list(range(start, min(start + config.batch_size, stop)))).asnumpy().shape[0]
@@ -108,17 +118,22 @@ def child_encode(spec: dict) -> dict:
 
     config = Config()
     model = load_model("RN50", "none", spec["device"])
-    frames = np.random.default_rng(0).integers(0, 256, (config.batch_size, config.analysis_size,
-                                                        config.analysis_size, 3), dtype=np.uint8)
+    frames = np.random.default_rng(0).integers(
+        0, 256, (config.batch_size, config.analysis_size, config.analysis_size, 3), dtype=np.uint8
+    )
     started = time.perf_counter()
     for count in spec["sampled_per_shot"]:
         for start in range(0, count, config.batch_size):
             model.encode_frames(frames[: min(config.batch_size, count - start)])
     if spec["device"].startswith("cuda"):
         import torch
+
         torch.cuda.synchronize()
-    return {"seconds": round(time.perf_counter() - started, 3), "frames": sum(spec["sampled_per_shot"]),
-            "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "seconds": round(time.perf_counter() - started, 3),
+        "frames": sum(spec["sampled_per_shot"]),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def child_scenes_ours(spec: dict) -> dict:
@@ -131,8 +146,9 @@ def child_scenes_ours(spec: dict) -> dict:
     cuts = {}
     for media in spec["media"]:
         info = probe_video(Path(media))
-        detector = HistogramDetector(config.scene_threshold, config.scene_bins,
-                                     max(1, int(round(config.min_scene_seconds * info.fps))))
+        detector = HistogramDetector(
+            config.scene_threshold, config.scene_bins, max(1, int(round(config.min_scene_seconds * info.fps)))
+        )
         for _, frames in iter_frames(Path(media), 0, info.frame_count, config.analysis_size, config.batch_size):
             detector.push(frames)
         cuts[media] = detector.cuts()
@@ -145,8 +161,9 @@ def child_scenes_pyscenedetect(spec: dict) -> dict:
 
     detector = getattr(scenedetect, spec["detector"])
     started = time.perf_counter()
-    cuts = {media: [start.frame_num for start, _ in scenedetect.detect(media, detector())[1:]]
-            for media in spec["media"]}
+    cuts = {
+        media: [start.frame_num for start, _ in scenedetect.detect(media, detector())[1:]] for media in spec["media"]
+    }
     return {"seconds": round(time.perf_counter() - started, 3), "cuts": cuts, "version": scenedetect.__version__}
 
 
@@ -155,34 +172,50 @@ def child_machine(spec: dict) -> dict:
     import decord
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
-            "load_average_1m": round(os.getloadavg()[0], 2), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "decord": decord.__version__, "python": platform.python_version(),
-            "device": spec["device"]}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    info = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "decord": decord.__version__,
+        "python": platform.python_version(),
+        "device": spec["device"],
+    }
     if spec["device"].startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
 
 
 CHILDREN: dict[str, Callable[[dict], dict]] = {
-    "annotate": child_annotate, "decode": child_decode, "encode": child_encode,
-    "scenes_ours": child_scenes_ours, "scenes_pyscenedetect": child_scenes_pyscenedetect,
+    "annotate": child_annotate,
+    "decode": child_decode,
+    "encode": child_encode,
+    "scenes_ours": child_scenes_ours,
+    "scenes_pyscenedetect": child_scenes_pyscenedetect,
     "machine": child_machine,
 }
 
 
 def run_child(task: str, spec: dict) -> dict:
     """Run one measurement in a fresh interpreter and return its JSON."""
-    done = subprocess.run([sys.executable, __file__, "--child", task, json.dumps(spec)],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, __file__, "--child", task, json.dumps(spec)], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{task} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # ---- workloads -----------------------------------------------------------------------------------
+
 
 def _log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -215,9 +248,14 @@ def first_minutes(source: Path, minutes: float) -> Path:
             break
         span = clip.source_range
         duration = min(span.duration, left)
-        track.append(otio.schema.Clip(name=clip.name, media_reference=clip.media_reference.clone(),
-                                      source_range=otio.opentime.TimeRange(span.start_time, duration),
-                                      metadata=dict(clip.metadata)))
+        track.append(
+            otio.schema.Clip(
+                name=clip.name,
+                media_reference=clip.media_reference.clone(),
+                source_range=otio.opentime.TimeRange(span.start_time, duration),
+                metadata=dict(clip.metadata),
+            )
+        )
         left -= duration
     path = source.with_name(f"timeline-first-{minutes:g}min.otio")
     otio.adapters.write_to_file(short, str(path))
@@ -247,8 +285,9 @@ def _matched(found: dict[str, list[int]], truth: dict[str, list[int]]) -> int:
 
 def _only_in(a: dict[str, list[int]], b: dict[str, list[int]]) -> list[str]:
     """Cuts of `a` with no cut of `b` within one frame, as 'file@frame' (at most 20)."""
-    return [f"{Path(m).name}@{c}" for m, cuts in a.items() for c in cuts
-            if not any(abs(c - o) <= 1 for o in b.get(m, []))][:20]
+    return [
+        f"{Path(m).name}@{c}" for m, cuts in a.items() for c in cuts if not any(abs(c - o) <= 1 for o in b.get(m, []))
+    ][:20]
 
 
 def scene_split(timeline_path: Path, with_content: bool) -> dict[str, Any]:
@@ -257,19 +296,27 @@ def scene_split(timeline_path: Path, with_content: bool) -> dict[str, Any]:
     ours = run_child("scenes_ours", {"media": media})
     hist = run_child("scenes_pyscenedetect", {"media": media, "detector": "HistogramDetector"})
     result: dict[str, Any] = {
-        "media_files": len(media), "pyscenedetect_version": hist["version"],
-        "ours_s": ours["seconds"], "pyscenedetect_s": hist["seconds"],
-        "ours_cuts": sum(map(len, ours["cuts"].values())), "pyscenedetect_cuts": sum(map(len, hist["cuts"].values())),
-        "only_ours": _only_in(ours["cuts"], hist["cuts"]), "only_pyscenedetect": _only_in(hist["cuts"], ours["cuts"]),
+        "media_files": len(media),
+        "pyscenedetect_version": hist["version"],
+        "ours_s": ours["seconds"],
+        "pyscenedetect_s": hist["seconds"],
+        "ours_cuts": sum(map(len, ours["cuts"].values())),
+        "pyscenedetect_cuts": sum(map(len, hist["cuts"].values())),
+        "only_ours": _only_in(ours["cuts"], hist["cuts"]),
+        "only_pyscenedetect": _only_in(hist["cuts"], ours["cuts"]),
     }
     truth = _true_cuts(timeline_path)
     if truth:
-        result.update(true_cuts=sum(map(len, truth.values())), ours_found_true=_matched(ours["cuts"], truth),
-                      pyscenedetect_found_true=_matched(hist["cuts"], truth))
+        result.update(
+            true_cuts=sum(map(len, truth.values())),
+            ours_found_true=_matched(ours["cuts"], truth),
+            pyscenedetect_found_true=_matched(hist["cuts"], truth),
+        )
     if with_content:
         content = run_child("scenes_pyscenedetect", {"media": media, "detector": "ContentDetector"})
-        result.update(content_detector_s=content["seconds"],
-                      content_detector_cuts=sum(map(len, content["cuts"].values())))
+        result.update(
+            content_detector_s=content["seconds"], content_detector_cuts=sum(map(len, content["cuts"].values()))
+        )
     if len(media) == 1:
         result.update(ours_cut_frames=ours["cuts"][media[0]], pyscenedetect_cut_frames=hist["cuts"][media[0]])
     return result
@@ -278,8 +325,15 @@ def scene_split(timeline_path: Path, with_content: bool) -> dict[str, Any]:
 def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, small: bool) -> dict[str, Any]:
     """Annotate, its baseline (bare decode + encoding the sampled frames) and the scene-split comparison."""
     _log(f"annotate {timeline_path}")
-    run = run_child("annotate", {"timeline": str(timeline_path), "library": str(library), "device": device,
-                                 "out": str(out_dir / f"{timeline_path.stem}.annotated.otio")})
+    run = run_child(
+        "annotate",
+        {
+            "timeline": str(timeline_path),
+            "library": str(library),
+            "device": device,
+            "out": str(out_dir / f"{timeline_path.stem}.annotated.otio"),
+        },
+    )
     _log("bare decode")
     decode = run_child("decode", {"timeline": str(timeline_path)})
     _log("encode sampled frames")
@@ -287,12 +341,23 @@ def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, sma
     _log("scene splitting")
     baseline = round(decode["seconds"] + encode["seconds"], 3)
     return {
-        "timeline": str(timeline_path), "stages": run["stages"], "wall_s": run["wall_s"], "setup_s": run["setup_s"],
-        "video_seconds": run["video_seconds"], "video_s_per_wall_s": round(run["video_seconds"] / run["wall_s"], 2),
-        "scenes": run["scenes"], "frames_decoded": decode["frames"], "frames_encoded": encode["frames"],
+        "timeline": str(timeline_path),
+        "stages": run["stages"],
+        "wall_s": run["wall_s"],
+        "setup_s": run["setup_s"],
+        "video_seconds": run["video_seconds"],
+        "video_s_per_wall_s": round(run["video_seconds"] / run["wall_s"], 2),
+        "scenes": run["scenes"],
+        "frames_decoded": decode["frames"],
+        "frames_encoded": encode["frames"],
         "peak_rss_mb": run["peak_rss_mb"],
-        "baseline": {"bare_decode_s": decode["seconds"], "encode_sampled_s": encode["seconds"], "sum_s": baseline,
-                     "bare_decode_peak_rss_mb": decode["peak_rss_mb"], "encode_peak_rss_mb": encode["peak_rss_mb"]},
+        "baseline": {
+            "bare_decode_s": decode["seconds"],
+            "encode_sampled_s": encode["seconds"],
+            "sum_s": baseline,
+            "bare_decode_peak_rss_mb": decode["peak_rss_mb"],
+            "encode_peak_rss_mb": encode["peak_rss_mb"],
+        },
         "ratio_vs_baseline": round(run["wall_s"] / baseline, 3),
         "gradcam_share": round(run["stages"].get("gradcam", 0.0) / run["wall_s"], 4),
         "scene_split": scene_split(timeline_path, with_content=small),
@@ -325,9 +390,15 @@ def main() -> None:
             results["workloads"][name] = workload(long_path, sample.library, args.device, out_dir, False)
             short_minutes = minutes / 5
             _log(f"annotate the first {short_minutes:g} min (memory)")
-            short = run_child("annotate", {"timeline": str(first_minutes(long_path, short_minutes)),
-                                           "library": str(sample.library), "device": args.device,
-                                           "out": str(out_dir / "short.annotated.otio")})
+            short = run_child(
+                "annotate",
+                {
+                    "timeline": str(first_minutes(long_path, short_minutes)),
+                    "library": str(sample.library),
+                    "device": args.device,
+                    "out": str(out_dir / "short.annotated.otio"),
+                },
+            )
             results["memory"] = {
                 "minutes": [short_minutes, minutes],
                 "peak_rss_mb": [short["peak_rss_mb"], results["workloads"][name]["peak_rss_mb"]],

@@ -4,6 +4,7 @@ Run: ``nice python bench/bench_library.py [--files N] [--keep DIR]``. Prints JSO
 second for a cold index, for a re-index after 1% of the files changed and for an unchanged
 re-open, and peak RSS (this process and the probe workers, from resource.getrusage).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,33 @@ import soundfile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from soundify_otio.library.sounds import open_library  # noqa: E402
 
-NAMES = ["Door Slam", "Footsteps Gravel", "Bicycle Bell", "Dog Bark", "Glass Break", "Car Pass By",
-         "Bird Chirp", "Keyboard Typing", "Thunder Clap", "Water Drip"]
-UCS = [("DOORWood", "Front Door Slam"), ("AMBUrbn", "City Street Day"), ("VEHCar", "Sedan Pass By"),
-       ("ANMLDog", "Dog Bark Small"), ("AMBForst", "Forest Morning Birds"), ("GLASBrk", "Bottle Smash")]
+NAMES = [
+    "Door Slam",
+    "Footsteps Gravel",
+    "Bicycle Bell",
+    "Dog Bark",
+    "Glass Break",
+    "Car Pass By",
+    "Bird Chirp",
+    "Keyboard Typing",
+    "Thunder Clap",
+    "Water Drip",
+]
+UCS = [
+    ("DOORWood", "Front Door Slam"),
+    ("AMBUrbn", "City Street Day"),
+    ("VEHCar", "Sedan Pass By"),
+    ("ANMLDog", "Dog Bark Small"),
+    ("AMBForst", "Forest Morning Birds"),
+    ("GLASBrk", "Bottle Smash"),
+]
 FORMATS = [(".wav", 0.6), (".flac", 0.25), (".aiff", 0.1), (".ogg", 0.05)]
 
 
 def _ixml(description: str, keywords: str) -> bytes:
-    xml = (f"<BWFXML><USER><DESCRIPTION>{description}</DESCRIPTION>"
-           f"<KEYWORDS>{keywords}</KEYWORDS></USER></BWFXML>").encode()
+    xml = (
+        f"<BWFXML><USER><DESCRIPTION>{description}</DESCRIPTION><KEYWORDS>{keywords}</KEYWORDS></USER></BWFXML>"
+    ).encode()
     bext = description.encode()[:256].ljust(602, b"\0")
     chunks = b"bext" + struct.pack("<I", len(bext)) + bext
     return chunks + b"iXML" + struct.pack("<I", len(xml)) + xml + (b"\0" if len(xml) % 2 else b"")
@@ -102,22 +120,27 @@ def main() -> None:
 
         self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print(json.dumps({
-            "files": args.files,
-            "usable": cold_stats["files"],
-            "skipped": cold_stats["skipped"],
-            "formats": cold_stats["formats"],
-            "generate_s": round(generated, 2),
-            "cold_index_s": round(cold, 2),
-            "cold_files_per_s": round(args.files / cold, 1),
-            "changed_files": len(changed),
-            "reindex_read": re_stats["indexed"]["read"],
-            "reindex_s": round(reindex, 2),
-            "reindex_files_per_s": round(args.files / reindex, 1),
-            "unchanged_reopen_s": round(unchanged, 2),
-            "peak_rss_mib": round(self_rss / 1024, 1),
-            "peak_worker_rss_mib": round(child_rss / 1024, 1),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "files": args.files,
+                    "usable": cold_stats["files"],
+                    "skipped": cold_stats["skipped"],
+                    "formats": cold_stats["formats"],
+                    "generate_s": round(generated, 2),
+                    "cold_index_s": round(cold, 2),
+                    "cold_files_per_s": round(args.files / cold, 1),
+                    "changed_files": len(changed),
+                    "reindex_read": re_stats["indexed"]["read"],
+                    "reindex_s": round(reindex, 2),
+                    "reindex_files_per_s": round(args.files / reindex, 1),
+                    "unchanged_reopen_s": round(unchanged, 2),
+                    "peak_rss_mib": round(self_rss / 1024, 1),
+                    "peak_worker_rss_mib": round(child_rss / 1024, 1),
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

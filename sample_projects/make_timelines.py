@@ -3,6 +3,7 @@
 Change the edit there (so `soundify-otio`'s sample builder writes the same files), then run
 ``python sample_projects/make_timelines.py``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Outputs are written atomically: a temp file beside the target, renamed over it on success."""
+
 from __future__ import annotations
 
 import os

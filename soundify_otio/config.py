@@ -2,6 +2,7 @@
 
 The reference values are the Soundify authors' (DESIGN.md) unless the note says otherwise.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -23,14 +24,18 @@ SETTINGS: dict[str, Setting] = {
     "pretrained": Setting("openai", help="Weights tag, a local checkpoint file, or 'none' (random: pipeline check)."),
     "sample_fps": Setting(2.0, 0.25, 30.0, "Frames per second encoded with CLIP (classification and sync)."),
     "analysis_size": Setting(224, 64, 1024, "Frames are decoded straight to this square size (whole frame, no crop)."),
-    "scene_threshold": Setting(0.24, 0.01, 2.0, "Grey-histogram L1 distance between neighbouring frames that makes a cut."),
+    "scene_threshold": Setting(
+        0.24, 0.01, 2.0, "Grey-histogram L1 distance between neighbouring frames that makes a cut."
+    ),
     "scene_bins": Setting(16, 4, 256, "Grey-histogram bins for scene splitting."),
     "min_scene_seconds": Setting(0.5, 0.0, 60.0, "Shorter histogram scenes merge into their neighbour."),
     "top_k": Setting(5, 1, 50, "Candidates listed per scene and kind."),
     "effects_per_scene": Setting(1, 0, 10, "Effects picked by default per scene."),
     "sync_on": Setting(0.5, 0.0, 1.0, "Presence probability that opens an interval (hysteresis high)."),
     "sync_off": Setting(0.3, 0.0, 1.0, "Presence probability that closes an interval (hysteresis low)."),
-    "sync_min_contrast": Setting(1.0, 0.0, 100.0, "Logit range within a scene below which a source counts as visible throughout."),
+    "sync_min_contrast": Setting(
+        1.0, 0.0, 100.0, "Logit range within a scene below which a source counts as visible throughout."
+    ),
     "min_interval_seconds": Setting(0.5, 0.0, 60.0, "Shorter intervals are dropped."),
     "merge_gap_seconds": Setting(0.5, 0.0, 60.0, "Gaps shorter than this between intervals are bridged."),
     "chunk_seconds": Setting(1.0, 0.1, 10.0, "Mix chunk length: one Grad-CAM pan/gain key per chunk."),

@@ -1,4 +1,5 @@
 """One root exception type; each subclass maps to one documented exit code."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """How long-running stages report progress: ``hook(stage_name, done, total)``, total None when
 unknown yet."""
+
 from __future__ import annotations
 
 from typing import Callable

@@ -1,4 +1,5 @@
 """The small frozen records that flow between the stages (the paper's Figure 3, as data)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """REAPER .rpp adapter: write through the OTIO plugin, check with the independent `rpp` parser, read back."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,12 @@ def _tracks(project: rpp.Element) -> dict[str, rpp.Element]:
 
 
 def _soundify(timeline: otio.schema.Timeline):
-    return [(t, c) for t in timeline.tracks for c in t.find_clips(shallow_search=True)
-            if c.metadata.get("soundify", {}).get("generated")]
+    return [
+        (t, c)
+        for t in timeline.tracks
+        for c in t.find_clips(shallow_search=True)
+        if c.metadata.get("soundify", {}).get("generated")
+    ]
 
 
 @pytest.fixture
@@ -72,11 +77,14 @@ def test_soundify_items_carry_take_envelopes(annotated_timeline, project):
             vol_pts = [(float(p[0]), float(p[1])) for p in _lines(vol, "PT")]
             pan_pts = [(float(p[0]), float(p[1])) for p in _lines(pan, "PT")]
             for t, db in meta["keyframes"]["gain_db"]:
-                assert any(abs(pos + pt - (start + t)) <= FRAME and abs(20 * math.log10(v) - db) <= 0.1
-                           for pt, v in vol_pts), (clip.name, t)
+                assert any(
+                    abs(pos + pt - (start + t)) <= FRAME and abs(20 * math.log10(v) - db) <= 0.1 for pt, v in vol_pts
+                ), (clip.name, t)
             for t, p in meta["keyframes"]["pan"]:
-                assert any(abs(pos + pt - (start + t)) <= FRAME and abs(-v - p) <= 0.01
-                           for pt, v in pan_pts), (clip.name, t)
+                assert any(abs(pos + pt - (start + t)) <= FRAME and abs(-v - p) <= 0.01 for pt, v in pan_pts), (
+                    clip.name,
+                    t,
+                )
             if pos == pytest.approx(start) and meta["fade_in"]:
                 assert _value(item, "FADEIN", 1) == pytest.approx(meta["fade_in"])
             if pos + length == pytest.approx(end) and meta["fade_out"]:
@@ -117,7 +125,9 @@ def test_write_to_file_and_read_back(annotated_timeline, tmp_path):
         got = list(read.find_clips(shallow_search=True))
         assert [c.name for c in got] == [c.name for c in want]
         for w, g in zip(want, got):
-            assert abs(g.range_in_parent().start_time.to_seconds() - w.range_in_parent().start_time.to_seconds()) <= FRAME
+            assert (
+                abs(g.range_in_parent().start_time.to_seconds() - w.range_in_parent().start_time.to_seconds()) <= FRAME
+            )
             assert abs(g.duration().to_seconds() - w.duration().to_seconds()) <= FRAME
             assert abs(g.source_range.start_time.to_seconds() - w.source_range.start_time.to_seconds()) <= FRAME
             keys = w.metadata.get("soundify", {}).get("keyframes")
@@ -134,10 +144,13 @@ def test_otioconvert_writes_rpp_and_adapter_stays_light(annotated_timeline, tmp_
     src, out = tmp_path / "in.otio", tmp_path / "out.rpp"
     otio.adapters.write_to_file(annotated_timeline, str(src))
     subprocess.run([str(VENV_BIN / "otioconvert"), "-i", str(src), "-o", str(out)], check=True, timeout=60)
-    assert [_strip(_lines(t, "NAME")[0][0]) for t in _chunks(rpp.loads(out.read_text()), "TRACK")] \
-        == [t.name for t in annotated_timeline.tracks]
-    code = ("import sys, opentimelineio as otio; otio.adapters.from_name('rpp').module(); "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert [_strip(_lines(t, "NAME")[0][0]) for t in _chunks(rpp.loads(out.read_text()), "TRACK")] == [
+        t.name for t in annotated_timeline.tracks
+    ]
+    code = (
+        "import sys, opentimelineio as otio; otio.adapters.from_name('rpp').module(); "
+        "sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 
@@ -150,9 +163,14 @@ def _all_items(element: rpp.Element) -> list[rpp.Element]:
 
 
 @needs_rpp
-@pytest.mark.parametrize("name", ["FastTrackStudio_Template-with-takes-lanes.RPP",
-                                  "FastTrackStudio_track_chunk_with_take_envelopes.rpp-chunk.txt",
-                                  "rpp-editor_test2_track_vol_pan_envelopes.rpp"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FastTrackStudio_Template-with-takes-lanes.RPP",
+        "FastTrackStudio_track_chunk_with_take_envelopes.rpp-chunk.txt",
+        "rpp-editor_test2_track_vol_pan_envelopes.rpp",
+    ],
+)
 def test_real_projects_keep_tracks_and_items(name):
     path = RPP_DIR / name
     reference = rpp.loads(path.read_text())
@@ -175,8 +193,7 @@ def test_real_take_envelopes_become_keyframes():
             continue
         points = _lines(vol[0], "PT")
         pos = _value(item, "POSITION")
-        (clip,) = [c for c in timeline.find_clips()
-                   if abs(c.range_in_parent().start_time.to_seconds() - pos) <= FRAME]
+        (clip,) = [c for c in timeline.find_clips() if abs(c.range_in_parent().start_time.to_seconds() - pos) <= FRAME]
         gain = clip.metadata["soundify"]["keyframes"]["gain_db"]
         assert len(gain) == len(points)
         for (t, db), p in zip(gain, points):

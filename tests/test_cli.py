@@ -1,5 +1,6 @@
 """End to end through the CLI: the random-weight RN50 path on the sample project, round trips,
 choices, and every bad input giving one clear message, its exit code, and nothing written."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,20 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def annotate(capsys, project, out: Path, cache_dir: Path, *extra: str, timeline: Path | None = None):
-    return run(capsys, "annotate", timeline or project.timeline_otio, "-o", out, "--library", project.library,
-               "--pretrained", "none", "--cache-dir", cache_dir, *extra)
+    return run(
+        capsys,
+        "annotate",
+        timeline or project.timeline_otio,
+        "-o",
+        out,
+        "--library",
+        project.library,
+        "--pretrained",
+        "none",
+        "--cache-dir",
+        cache_dir,
+        *extra,
+    )
 
 
 def read(path: Path) -> otio.schema.Timeline:
@@ -113,8 +126,19 @@ def test_fcp7_xml_in_and_out(capsys, project, cache_dir, tmp_path):
 
 def test_choices_round_trip_reuses_the_analysis(capsys, project, cache_dir, tmp_path):
     choices = tmp_path / "choices.toml"
-    code, _, stderr = run(capsys, "suggest", project.timeline_otio, "-o", choices, "--library", project.library,
-                          "--pretrained", "none", "--cache-dir", cache_dir)
+    code, _, stderr = run(
+        capsys,
+        "suggest",
+        project.timeline_otio,
+        "-o",
+        choices,
+        "--library",
+        project.library,
+        "--pretrained",
+        "none",
+        "--cache-dir",
+        cache_dir,
+    )
     assert code == 0, stderr
     text = choices.read_text()
     assert text.count("[[scene]]") == 6
@@ -130,15 +154,32 @@ def test_choices_round_trip_reuses_the_analysis(capsys, project, cache_dir, tmp_
     assert summary["cache"]["hits"] == 5 and summary["cache"]["misses"] == 0
 
 
-@pytest.mark.parametrize("edit, problem", [
-    (lambda t: t.replace("effects = [", "effects = [\"no such sound\", ", 1), "effect 'no such sound'"),
-    (lambda t: t.replace('id = "', 'id = "elsewhere.mp4@', 1), "is not in this timeline"),
-    (lambda t: t.replace("effects = [", "effects = [[", 1), "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda t: t.replace("effects = [", 'effects = ["no such sound", ', 1), "effect 'no such sound'"),
+        (lambda t: t.replace('id = "', 'id = "elsewhere.mp4@', 1), "is not in this timeline"),
+        (lambda t: t.replace("effects = [", "effects = [[", 1), "not valid TOML"),
+    ],
+)
 def test_bad_choices_name_the_line_and_write_nothing(capsys, project, cache_dir, tmp_path, edit, problem):
     choices = tmp_path / "choices.toml"
-    assert run(capsys, "suggest", project.timeline_otio, "-o", choices, "--library", project.library,
-               "--pretrained", "none", "--cache-dir", cache_dir)[0] == 0
+    assert (
+        run(
+            capsys,
+            "suggest",
+            project.timeline_otio,
+            "-o",
+            choices,
+            "--library",
+            project.library,
+            "--pretrained",
+            "none",
+            "--cache-dir",
+            cache_dir,
+        )[0]
+        == 0
+    )
     choices.write_text(edit(choices.read_text()))
     out = tmp_path / "out.otio"
     code, _, stderr = annotate(capsys, project, out, cache_dir, "--choices", choices)
@@ -194,8 +235,9 @@ def test_empty_library_is_an_error(capsys, project, cache_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     out = tmp_path / "out.otio"
-    code, _, stderr = run(capsys, "annotate", project.timeline_otio, "-o", out, "--library", empty,
-                          "--pretrained", "none")
+    code, _, stderr = run(
+        capsys, "annotate", project.timeline_otio, "-o", out, "--library", empty, "--pretrained", "none"
+    )
     assert code == 4 and str(empty) in stderr
     assert not out.exists()
 
@@ -217,9 +259,27 @@ def test_unknown_suffixes_and_existing_output(capsys, project, cache_dir, tmp_pa
 
 
 def test_unknown_model_and_tag_list_the_valid_options(capsys, project, tmp_path):
-    code, _, stderr = run(capsys, "annotate", project.timeline_otio, "-o", tmp_path / "o.otio",
-                          "--library", project.library, "--model", "RN49")
+    code, _, stderr = run(
+        capsys,
+        "annotate",
+        project.timeline_otio,
+        "-o",
+        tmp_path / "o.otio",
+        "--library",
+        project.library,
+        "--model",
+        "RN49",
+    )
     assert code == 5 and "RN50" in stderr
-    code, _, stderr = run(capsys, "annotate", project.timeline_otio, "-o", tmp_path / "o.otio",
-                          "--library", project.library, "--pretrained", "laion9")
+    code, _, stderr = run(
+        capsys,
+        "annotate",
+        project.timeline_otio,
+        "-o",
+        tmp_path / "o.otio",
+        "--library",
+        project.library,
+        "--pretrained",
+        "laion9",
+    )
     assert code == 5 and "openai" in stderr and "none" in stderr

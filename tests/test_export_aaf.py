@@ -1,4 +1,5 @@
 """AAF export: read the written file back with pyaaf2 and the stock OTIO AAF adapter."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,11 @@ def _points(group: aaf2.components.OperationGroup) -> list[tuple[float, float]]:
 
 
 def _soundify(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Track, list[otio.schema.Clip]]]:
-    return [(t, [c for c in t.find_clips(shallow_search=True) if c.metadata.get("soundify", {}).get("generated")])
-            for t in timeline.tracks if t.metadata.get("soundify", {}).get("generated")]
+    return [
+        (t, [c for c in t.find_clips(shallow_search=True) if c.metadata.get("soundify", {}).get("generated")])
+        for t in timeline.tracks
+        if t.metadata.get("soundify", {}).get("generated")
+    ]
 
 
 @pytest.fixture
@@ -59,8 +63,11 @@ def test_soundify_clips_carry_gain_and_track_pan(annotated_timeline, written):
             assert str(pan_group.operation.auid) == PAN
             sequence = pan_group.segments[0]
             pan_points = _points(pan_group)
-            groups = [(pos, c) for pos, c in _positions(sequence)
-                      if isinstance(c, aaf2.components.OperationGroup) and str(c.operation.auid) == GAIN]
+            groups = [
+                (pos, c)
+                for pos, c in _positions(sequence)
+                if isinstance(c, aaf2.components.OperationGroup) and str(c.operation.auid) == GAIN
+            ]
             assert len(groups) == len(clips)
             for clip, (pos, group) in zip(clips, groups):
                 meta = clip.metadata["soundify"]
@@ -75,11 +82,16 @@ def test_soundify_clips_carry_gain_and_track_pan(annotated_timeline, written):
                 assert file_mob.descriptor["Channels"].value == meta["sound"]["channels"]
                 gain = _points(group)
                 for t, db in meta["keyframes"]["gain_db"]:
-                    assert any(abs(pos + time * group.length - (start + t * RATE)) <= 1
-                               and abs(20 * math.log10(value) - db) <= 0.1 for time, value in gain), (clip.name, t)
+                    assert any(
+                        abs(pos + time * group.length - (start + t * RATE)) <= 1
+                        and abs(20 * math.log10(value) - db) <= 0.1
+                        for time, value in gain
+                    ), (clip.name, t)
                 for t, pan in meta["keyframes"]["pan"]:
-                    assert any(abs(time * sequence.length - (start + t * RATE)) <= 1
-                               and abs((2 * value - 1) - pan) <= 0.01 for time, value in pan_points), (clip.name, t)
+                    assert any(
+                        abs(time * sequence.length - (start + t * RATE)) <= 1 and abs((2 * value - 1) - pan) <= 0.01
+                        for time, value in pan_points
+                    ), (clip.name, t)
 
 
 def test_input_tracks_and_soundify_clips_read_back(annotated_timeline, written):
@@ -89,8 +101,9 @@ def test_input_tracks_and_soundify_clips_read_back(annotated_timeline, written):
         assert read.kind == original.kind
         want = [(c.name, c.range_in_parent()) for c in original.find_clips(shallow_search=True)]
         got = [(c.name, c.range_in_parent()) for c in read.find_clips(shallow_search=True)]
-        assert [(n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in got] \
-            == [(n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in want]
+        assert [
+            (n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in got
+        ] == [(n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in want]
     transitions = [i for i in back.tracks[1] if isinstance(i, otio.schema.Transition)]
     assert any(t.in_offset.to_seconds() > 0 and t.out_offset.to_seconds() > 0 for t in transitions)
 
@@ -114,9 +127,20 @@ def _gain(item: otio.core.Item) -> list:
 
 
 def _layout(timeline: otio.schema.Timeline) -> list:
-    return [[(isinstance(i, otio.schema.Gap), i.range_in_parent().start_time.value, i.duration().value,
-              None if isinstance(i, otio.schema.Gap) else i.name, _gain(i))
-             for i in track if not isinstance(i, otio.schema.Transition)] for track in timeline.tracks]
+    return [
+        [
+            (
+                isinstance(i, otio.schema.Gap),
+                i.range_in_parent().start_time.value,
+                i.duration().value,
+                None if isinstance(i, otio.schema.Gap) else i.name,
+                _gain(i),
+            )
+            for i in track
+            if not isinstance(i, otio.schema.Transition)
+        ]
+        for track in timeline.tracks
+    ]
 
 
 AAF_SAMPLES = sorted((SHARED_INTEROP / "aaf").glob("*.aaf")) if (SHARED_INTEROP / "aaf").is_dir() else []

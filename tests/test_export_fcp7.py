@@ -1,4 +1,5 @@
 """FCP7 xmeml: write the fixture and real Premiere exports, read back with lxml and the stock adapter."""
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,9 @@ def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
             assert [c.tag for c in effect.find("parameter")][:5] == PARAM_ORDER
         media_in = round(clip.source_range.start_time.value)
         for effect_id, curve, to_neutral, tol in (
-                ("audiolevels", meta["keyframes"]["gain_db"], lambda v: 20 * math.log10(v), 0.1),
-                ("audiopan", meta["keyframes"]["pan"], lambda v: v, 0.01)):
+            ("audiolevels", meta["keyframes"]["gain_db"], lambda v: 20 * math.log10(v), 0.1),
+            ("audiopan", meta["keyframes"]["pan"], lambda v: v, 0.01),
+        ):
             keys = _keys(_filter(item, effect_id))
             assert len(keys) >= 2
             for when, value in keys:
@@ -91,8 +93,11 @@ def _interop_files() -> list[Path]:
 
 def _counts(root: etree._Element) -> tuple[int, int, int]:
     seq = root.find(".//sequence")
-    return (len(seq.findall("media/video/track")), len(seq.findall("media/audio/track")),
-            len(seq.findall("media/*/track/clipitem")))
+    return (
+        len(seq.findall("media/video/track")),
+        len(seq.findall("media/audio/track")),
+        len(seq.findall("media/*/track/clipitem")),
+    )
 
 
 @pytest.mark.skipif(not _interop_files(), reason=f"real xmeml samples not found under {SHARED_INTEROP}/fcp7xml")

@@ -1,4 +1,5 @@
 """FCPXML: write the fixture and a real FCP export, read back with lxml."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -63,9 +64,10 @@ def test_fixture_volume_and_pan(annotated_timeline, tmp_path):
         assert abs(_timeline_start(elem, tc_start) - Fraction(placed.start_time.to_seconds())) < FRAME / 2
         local = _t(elem.get("start"))
         assert abs(local - Fraction(clip.source_range.start_time.to_seconds())) < FRAME / 2
-        for adjust, curve, convert, tol in (("adjust-volume", meta["keyframes"]["gain_db"], _db, 0.1),
-                                            ("adjust-panner", meta["keyframes"]["pan"],
-                                             lambda v: float(v) / 100, 0.01)):
+        for adjust, curve, convert, tol in (
+            ("adjust-volume", meta["keyframes"]["gain_db"], _db, 0.1),
+            ("adjust-panner", meta["keyframes"]["pan"], lambda v: float(v) / 100, 0.01),
+        ):
             keys = _keys(elem, adjust)
             assert len(keys) >= 2
             for time, value in keys:

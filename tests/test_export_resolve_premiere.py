@@ -1,4 +1,5 @@
 """Resolve and Premiere native OTIO: write the fixture, read the .otio back as plain JSON."""
+
 from __future__ import annotations
 
 import json
@@ -34,13 +35,22 @@ def _placed_clips(doc: dict) -> list[tuple[str, str, float, dict]]:
 
 
 def _expected(timeline: otio.schema.Timeline) -> list[tuple[str, str, float, dict, float]]:
-    return [(track.name, clip.name, clip.range_in_parent().start_time.to_seconds(), meta,
-             clip.source_range.start_time.to_seconds()) for track, clip, meta in soundify_clips(timeline)]
+    return [
+        (
+            track.name,
+            clip.name,
+            clip.range_in_parent().start_time.to_seconds(),
+            meta,
+            clip.source_range.start_time.to_seconds(),
+        )
+        for track, clip, meta in soundify_clips(timeline)
+    ]
 
 
 def _effects(clip: dict, namespace: str, key: str) -> dict:
-    return {e["metadata"][namespace][key]: e["metadata"][namespace] for e in clip["effects"]
-            if namespace in e["metadata"]}
+    return {
+        e["metadata"][namespace][key]: e["metadata"][namespace] for e in clip["effects"] if namespace in e["metadata"]
+    }
 
 
 def _assert_input_kept(doc: dict) -> None:
@@ -69,8 +79,10 @@ def test_resolve_keyframes_match_neutral(annotated_timeline, tmp_path):
         volume, pan = fx["Fairlight Clip Volume and Fades"], fx["Fairlight Clip Pan"]
         assert (volume["Type"], pan["Type"]) == (62, 72)
         params = {p["Parameter ID"]: p for p in volume["Parameters"]}
-        for curve, param, scale in ((meta["keyframes"]["gain_db"], params["volume"], 1.0),
-                                    (meta["keyframes"]["pan"], pan["Parameters"][0], 100.0)):
+        for curve, param, scale in (
+            (meta["keyframes"]["gain_db"], params["volume"], 1.0),
+            (meta["keyframes"]["pan"], pan["Parameters"][0], 100.0),
+        ):
             keys = {int(k): v["Value"] / scale for k, v in param["Key Frames"].items()}
             assert len(keys) == len(curve)
             for (t, value), frame in zip(curve, sorted(keys)):
@@ -81,8 +93,11 @@ def test_resolve_keyframes_match_neutral(annotated_timeline, tmp_path):
     bell = got[0][3]
     first_pan = _effects(bell, "Resolve_OTIO", "Effect Name")["Fairlight Clip Pan"]["Parameters"][0]["Key Frames"]["0"]
     assert first_pan["Value"] == -80.0
-    audio_types = {t["name"]: t["metadata"]["Resolve_OTIO"]["Audio Type"] for t in doc["tracks"]["children"]
-                   if t["kind"] == "Audio"}
+    audio_types = {
+        t["name"]: t["metadata"]["Resolve_OTIO"]["Audio Type"]
+        for t in doc["tracks"]["children"]
+        if t["kind"] == "Audio"
+    }
     assert audio_types == {"SFX 1": "Mono", "SFX 2": "Stereo", "AMB": "Stereo"}
 
 
@@ -115,8 +130,9 @@ def test_premiere_keyframes_match_neutral(annotated_timeline, tmp_path):
         pan = fx["PanProcessor"]["Parameters"][0]
         assert pan["DisplayName"] == ("Balance" if stereo else "Pan")
         for curve, param, to_neutral, tol in (
-                (meta["keyframes"]["gain_db"], level, lambda v: 20 * math.log10(v) + 15.0, 0.1),
-                (meta["keyframes"]["pan"], pan, lambda v: 2 * v - 1, 0.01)):
+            (meta["keyframes"]["gain_db"], level, lambda v: 20 * math.log10(v) + 15.0, 0.1),
+            (meta["keyframes"]["pan"], pan, lambda v: 2 * v - 1, 0.01),
+        ):
             offsets = []
             for key in param["Keyframes"]:
                 pos = key["Position"]

@@ -1,4 +1,5 @@
 """The frame cache: what one decode pass leaves on disk, and when it may be reused."""
+
 from __future__ import annotations
 
 import numpy as np

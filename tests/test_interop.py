@@ -1,5 +1,6 @@
 """The editors' own files (../shared/interop) pass through `annotate` with their media offline:
 every shot is skipped, and every track, clip and piece of existing automation the adapters read survives."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,7 +43,11 @@ def _automation(timeline: otio.schema.Timeline) -> list[str]:
     found = []
     for clip in timeline.find_clips():
         found += [f"{clip.name}:{e.effect_name}:{sorted(e.metadata.keys())}" for e in clip.effects]
-        keys = clip.metadata.get("soundify", {}).get("keyframes") if hasattr(clip.metadata.get("soundify", {}), "get") else None
+        keys = (
+            clip.metadata.get("soundify", {}).get("keyframes")
+            if hasattr(clip.metadata.get("soundify", {}), "get")
+            else None
+        )
         if keys:
             found.append(f"{clip.name}:keys:{len(keys.get('gain_db', []))}:{len(keys.get('pan', []))}")
     return found
@@ -55,8 +60,21 @@ def test_offline_editor_file_passes_through(tmp_path, capsys, library, name, suf
         pytest.skip(f"{source} is absent (../shared/interop ships with the team's checkout only)")
     out = tmp_path / f"out{suffix}"
     with pytest.raises(SystemExit) as exited:
-        main(["--quiet", "annotate", str(source), "-o", str(out), "--library", str(library),
-              "--pretrained", "none", "--allow-offline", "--no-cache"])
+        main(
+            [
+                "--quiet",
+                "annotate",
+                str(source),
+                "-o",
+                str(out),
+                "--library",
+                str(library),
+                "--pretrained",
+                "none",
+                "--allow-offline",
+                "--no-cache",
+            ]
+        )
     stderr = capsys.readouterr().err
     assert exited.value.code == 0, stderr
     original, result = read_timeline(source), read_timeline(out)

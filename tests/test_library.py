@@ -1,4 +1,5 @@
 """The sound library: labels, kinds, tags, bad files, the index, embeddings, choice, loudness, search."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ from soundify_otio.library.sounds import loudness_offset_db, open_library
 from soundify_otio.library.tags import label_from_filename
 
 
-def tone(path: Path, seconds: float = 1.0, amplitude: float = 0.25, freq: float = 440.0,
-         rate: int = 22050, channels: int = 1) -> Path:
+def tone(
+    path: Path, seconds: float = 1.0, amplitude: float = 0.25, freq: float = 440.0, rate: int = 22050, channels: int = 1
+) -> Path:
     """A sine tone (a stand-in sound with a known level)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * rate)) / rate
@@ -45,18 +47,23 @@ def add_flac_comments(path: Path, comments: dict[str, str]) -> None:
     """Replace a FLAC file's Vorbis comment block with ``comments``."""
     raw, pos, blocks = path.read_bytes(), 4, []
     while True:
-        header, n = raw[pos], int.from_bytes(raw[pos + 1:pos + 4], "big")
-        blocks.append((header & 0x7F, raw[pos + 4:pos + 4 + n]))
+        header, n = raw[pos], int.from_bytes(raw[pos + 1 : pos + 4], "big")
+        blocks.append((header & 0x7F, raw[pos + 4 : pos + 4 + n]))
         pos += 4 + n
         if header & 0x80:
             break
     entries = [f"{k}={v}".encode() for k, v in comments.items()]
-    body = struct.pack("<I", 4) + b"test" + struct.pack("<I", len(entries)) \
+    body = (
+        struct.pack("<I", 4)
+        + b"test"
+        + struct.pack("<I", len(entries))
         + b"".join(struct.pack("<I", len(e)) + e for e in entries)
+    )
     blocks = [blocks[0], (4, body)] + [b for b in blocks[1:] if b[0] != 4]
-    out = b"fLaC" + b"".join(bytes([kind | (0x80 if i == len(blocks) - 1 else 0)])
-                             + len(data).to_bytes(3, "big") + data
-                             for i, (kind, data) in enumerate(blocks))
+    out = b"fLaC" + b"".join(
+        bytes([kind | (0x80 if i == len(blocks) - 1 else 0)]) + len(data).to_bytes(3, "big") + data
+        for i, (kind, data) in enumerate(blocks)
+    )
     path.write_bytes(out + raw[pos:])
 
 
@@ -81,19 +88,22 @@ def by_name(library, name: str):
     return next(e for e in library.entries if e.path.name == name)
 
 
-@pytest.mark.parametrize("name, label", [
-    ("Bicycle Bell 02.flac", "bicycle bell"),
-    ("traffic_01.wav", "traffic"),
-    ("DOORWood_Front Door Slam_ABC_XYZ.wav", "front door slam"),
-    ("AMBUrbn_City Street Day_SNDFY_01.wav", "city street day"),
-    ("dog-bark_take3.wav", "dog bark"),
-    ("001 - Glass Break v2.aif", "glass break"),
-    ("BicycleBell02.wav", "bicycle bell"),
-    ("Plane Take Off 02.wav", "plane take off"),
-    ("car_pass_by_stereo_48k.wav", "car pass by"),
-    ("Rain (2).ogg", "rain"),
-    ("0001.wav", ""),
-])
+@pytest.mark.parametrize(
+    "name, label",
+    [
+        ("Bicycle Bell 02.flac", "bicycle bell"),
+        ("traffic_01.wav", "traffic"),
+        ("DOORWood_Front Door Slam_ABC_XYZ.wav", "front door slam"),
+        ("AMBUrbn_City Street Day_SNDFY_01.wav", "city street day"),
+        ("dog-bark_take3.wav", "dog bark"),
+        ("001 - Glass Break v2.aif", "glass break"),
+        ("BicycleBell02.wav", "bicycle bell"),
+        ("Plane Take Off 02.wav", "plane take off"),
+        ("car_pass_by_stereo_48k.wav", "car pass by"),
+        ("Rain (2).ogg", "rain"),
+        ("0001.wav", ""),
+    ],
+)
 def test_label_from_filename(name: str, label: str) -> None:
     assert label_from_filename(name) == label
 
@@ -131,19 +141,30 @@ def test_bad_sidecar_kind_is_an_error_naming_the_file_and_line(tmp_path: Path) -
 
 def test_embedded_tags_and_metadata_csv_feed_the_clip_text(tmp_path: Path) -> None:
     wav = tone(tmp_path / "0001.wav")
-    add_wav_chunks(wav, bext_description="Heavy wooden crate dropped on concrete.",
-                   ixml="<BWFXML><USER><CATID>WOODImpt</CATID><FXNAME>Crate Drop</FXNAME>"
-                        "<KEYWORDS>crate, thud, warehouse</KEYWORDS></USER></BWFXML>")
+    add_wav_chunks(
+        wav,
+        bext_description="Heavy wooden crate dropped on concrete.",
+        ixml="<BWFXML><USER><CATID>WOODImpt</CATID><FXNAME>Crate Drop</FXNAME>"
+        "<KEYWORDS>crate, thud, warehouse</KEYWORDS></USER></BWFXML>",
+    )
     flac = tone(tmp_path / "take_7.flac")
-    add_flac_comments(flac, {"TITLE": "Kettle Whistle", "DESCRIPTION": "Steam kettle boiling",
-                             "KEYWORDS": "kitchen; steam", "CATID": "FOODCook"})
+    add_flac_comments(
+        flac,
+        {
+            "TITLE": "Kettle Whistle",
+            "DESCRIPTION": "Steam kettle boiling",
+            "KEYWORDS": "kitchen; steam",
+            "CATID": "FOODCook",
+        },
+    )
     with soundfile.SoundFile(tmp_path / "clip_3.ogg", "w", 22050, 1, format="OGG") as ogg:
         ogg.title, ogg.comment = "Owl Hoot", "Barn owl calling at night. Recorded in Devon."
         ogg.write(0.2 * np.sin(np.arange(22050) / 5.0))
     tone(tmp_path / "pack" / "Engine 04.wav")
     (tmp_path / "pack" / "export.csv").write_text(
         "Filename,Description,Keywords,Category,SubCategory\n"
-        "Engine 04.wav,Old tractor idling in a barn,tractor;diesel,VEHICLES,FARM\n")
+        "Engine 04.wav,Old tractor idling in a barn,tractor;diesel,VEHICLES,FARM\n"
+    )
     lib = open_library(tmp_path)
 
     crate = by_name(lib, "0001.wav")
@@ -165,7 +186,7 @@ def test_bad_files_are_skipped_each_with_its_reason(tmp_path: Path) -> None:
     good = tone(tmp_path / "good.wav")
     (tmp_path / "empty.wav").write_bytes(b"")
     raw = good.read_bytes()
-    (tmp_path / "truncated.wav").write_bytes(raw[:len(raw) // 2])
+    (tmp_path / "truncated.wav").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "notes.wav").write_bytes(b"not audio at all " * 40)
     flac = tone(tmp_path / "real.flac")
     (tmp_path / "flac inside.wav").write_bytes(flac.read_bytes())
@@ -305,8 +326,9 @@ def test_ambient_choice_prefers_a_bed_at_least_as_long_as_the_scene(tmp_path: Pa
     tone(tmp_path / "amb" / "forest 1.wav", seconds=0.5)
     tone(tmp_path / "amb" / "forest 2.wav", seconds=6.0)
     lib = open_library(tmp_path)
-    assert {lib.choose("forest", "ambient", 5.0, s, k).path.name
-            for s in range(3) for k in range(3)} == {"forest 2.wav"}
+    assert {lib.choose("forest", "ambient", 5.0, s, k).path.name for s in range(3) for k in range(3)} == {
+        "forest 2.wav"
+    }
 
 
 def test_loudness_offset_lands_loud_and_quiet_copies_at_the_same_level(tmp_path: Path) -> None:
@@ -343,6 +365,10 @@ def test_ucs_table_maps_catids_to_category_words() -> None:
     assert ucs.lookup("amburbn").is_ambience
     assert ucs.lookup("DOORMisc").words == ("doors",)
     parsed = ucs.parse_ucs_name("AMBUrbn-Madrid_City Street Day_SNDFY_01")
-    assert (parsed.category.cat_id, parsed.user_category, parsed.fx_name, parsed.creator_id) == \
-        ("AMBUrbn", "Madrid", "City Street Day", "SNDFY")
+    assert (parsed.category.cat_id, parsed.user_category, parsed.fx_name, parsed.creator_id) == (
+        "AMBUrbn",
+        "Madrid",
+        "City Street Day",
+        "SNDFY",
+    )
     assert ucs.parse_ucs_name("TRAFFIC_01") is None

@@ -1,4 +1,5 @@
 """Model loading without a hub: helpful errors, local checkpoint files, Grad-CAM on both tower kinds."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Preview render: pan law, gain curve, placement, fades, crossfades, clipping, and the video mux."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -23,7 +24,7 @@ def rms_db(x: np.ndarray) -> float:
 
 
 def window(x: np.ndarray, start: float, length: float = 0.05) -> np.ndarray:
-    return x[round(start * SR):round((start + length) * SR)]
+    return x[round(start * SR) : round((start + length) * SR)]
 
 
 def timeline_with(*tracks: otio.schema.Track) -> otio.schema.Timeline:
@@ -41,14 +42,33 @@ def sfx_track(*items: otio.core.Composable, role: str = "effects") -> otio.schem
     return track
 
 
-def flat_clip(path: Path, seconds: float, source_start: float = 0.0, *, kind: str = "effect",
-              pan: float = 0.0, sample_rate: int = SR, channels: int = 1, file_seconds: float | None = None,
-              **kw: object) -> otio.schema.Clip:
+def flat_clip(
+    path: Path,
+    seconds: float,
+    source_start: float = 0.0,
+    *,
+    kind: str = "effect",
+    pan: float = 0.0,
+    sample_rate: int = SR,
+    channels: int = 1,
+    file_seconds: float | None = None,
+    **kw: object,
+) -> otio.schema.Clip:
     kw.setdefault("fade_in", 0.0)
     kw.setdefault("fade_out", 0.0)
-    return sound_clip(path, "s", kind, source_start, seconds, kw.pop("pan_keys", [[0, pan], [1, pan]]),
-                      kw.pop("gain_keys", [[0, 0.0], [1, 0.0]]), sample_rate, channels,
-                      file_seconds or seconds, **kw)
+    return sound_clip(
+        path,
+        "s",
+        kind,
+        source_start,
+        seconds,
+        kw.pop("pan_keys", [[0, pan], [1, pan]]),
+        kw.pop("gain_keys", [[0, 0.0], [1, 0.0]]),
+        sample_rate,
+        channels,
+        file_seconds or seconds,
+        **kw,
+    )
 
 
 def render(tl: otio.schema.Timeline, tmp_path: Path, **kw: object) -> tuple[np.ndarray, object]:
@@ -87,7 +107,7 @@ def test_pan_sweep_moves_from_left_to_right_at_constant_power(tmp_path):
     assert ratios[0] > 20 and ratios[-1] < -20 and abs(ratios[2]) < 0.5
     assert all(a > b for a, b in zip(ratios, ratios[1:]))
     assert max(powers) - min(powers) < 0.2  # cos/sin law: L^2 + R^2 constant
-    assert abs(powers[2] - 10 * np.log10(0.25 ** 2 / 2)) < 0.2  # no gain at centre beyond the law
+    assert abs(powers[2] - 10 * np.log10(0.25**2 / 2)) < 0.2  # no gain at centre beyond the law
 
 
 def test_gain_curve_rises_20_db_and_holds_outside_keys(tmp_path):
@@ -101,8 +121,7 @@ def test_gain_curve_rises_20_db_and_holds_outside_keys(tmp_path):
 
 def test_clip_placed_at_two_seconds_starts_at_sample_96000(tmp_path):
     noise = write_noise(tmp_path / "noise.wav", 1.0, 44100)
-    track = sfx_track(otio.schema.Gap(source_range=_range(0.0, 2.0)),
-                      flat_clip(noise, 1.0, sample_rate=44100))
+    track = sfx_track(otio.schema.Gap(source_range=_range(0.0, 2.0)), flat_clip(noise, 1.0, sample_rate=44100))
     data, _ = render(timeline_with(track), tmp_path)
     onset = int(np.flatnonzero(np.abs(data[:, 0]) > 0.01)[0])
     assert abs(onset - 96000) <= SR / RATE  # global_start_time (01:00:00:00) is not added
@@ -124,8 +143,9 @@ def test_crossfade_across_transition_keeps_level(tmp_path):
     noise = write_noise(tmp_path / "noise.wav", 3.0)
     a = flat_clip(noise, 1.0, 0.0, file_seconds=3.0)
     b = flat_clip(noise, 1.0, 1.5, file_seconds=3.0)
-    fade = otio.schema.Transition(transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                                  in_offset=_rt(0.25), out_offset=_rt(0.25))
+    fade = otio.schema.Transition(
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=_rt(0.25), out_offset=_rt(0.25)
+    )
     data, _ = render(timeline_with(sfx_track(a, fade, b)), tmp_path)
     steady = rms_db(window(data, 0.3, 0.4))
     levels = [rms_db(window(data, t)) for t in np.arange(0.6, 1.4, 0.05)]
@@ -149,8 +169,9 @@ def test_stereo_ambient_keeps_image_but_effect_is_downmixed(tmp_path):
     left_only = tmp_path / "left.wav"
     t = np.arange(SR) / SR
     soundfile.write(left_only, np.stack([0.25 * np.sin(2 * np.pi * 300 * t), 0 * t], axis=1), SR)
-    amb, _ = render(timeline_with(sfx_track(flat_clip(left_only, 1.0, kind="ambient", channels=2),
-                                            role="ambient")), tmp_path)
+    amb, _ = render(
+        timeline_with(sfx_track(flat_clip(left_only, 1.0, kind="ambient", channels=2), role="ambient")), tmp_path
+    )
     assert abs(rms_db(amb[:, 0]) - rms_db(0.25 * np.sin(2 * np.pi * 300 * t))) < 0.1  # unity at centre
     assert rms_db(amb[:, 1]) < -100
     sfx, _ = render(timeline_with(sfx_track(flat_clip(left_only, 1.0, channels=2))), tmp_path)
@@ -169,8 +190,13 @@ def test_mix_over_full_scale_is_normalised_and_reported(tmp_path):
 def test_timeline_audio_is_included_only_on_request(tmp_path):
     write_tone(tmp_path / "dialogue.wav", 1.0, SR, 1)
     own = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
-    own.append(otio.schema.Clip(name="dialogue", source_range=_range(0.0, 1.0),
-                                media_reference=otio.schema.ExternalReference(target_url="dialogue.wav")))
+    own.append(
+        otio.schema.Clip(
+            name="dialogue",
+            source_range=_range(0.0, 1.0),
+            media_reference=otio.schema.ExternalReference(target_url="dialogue.wav"),
+        )
+    )
     tl = timeline_with(own)
     silent, stats = render(tl, tmp_path, base_dir=tmp_path)
     assert stats.clips == 0 and np.abs(silent).max() == 0
@@ -219,8 +245,7 @@ def test_mux_gives_mp4_with_picture_gaps_and_top_track(tmp_path):
     tl = timeline_with(v1, v2, sfx_track(flat_clip(tone, 2.0)))
     render_preview(tl, tmp_path / "p.wav")
     calls = []
-    mux_preview(tl, tmp_path / "p.wav", tmp_path / "p.mp4", progress=lambda *a: calls.append(a),
-                base_dir=tmp_path)
+    mux_preview(tl, tmp_path / "p.wav", tmp_path / "p.mp4", progress=lambda *a: calls.append(a), base_dir=tmp_path)
     assert calls[-1] == ("mux", 48, 48)
     with av.open(str(tmp_path / "p.mp4")) as c:
         assert len(c.streams.video) == 1 and len(c.streams.audio) == 1
@@ -236,8 +261,16 @@ def test_mux_gives_mp4_with_picture_gaps_and_top_track(tmp_path):
         r, _, b = frames[i]
         return "black" if max(frames[i]) < 40 else "red" if r > 150 > b else "blue" if b > 150 > r else "?"
 
-    assert [colour(i) for i in (0, 5, 6, 23, 24, 35, 36, 47)] == \
-        ["red", "red", "blue", "blue", "black", "black", "red", "red"]
+    assert [colour(i) for i in (0, 5, 6, 23, 24, 35, 36, 47)] == [
+        "red",
+        "red",
+        "blue",
+        "blue",
+        "black",
+        "black",
+        "red",
+        "red",
+    ]
 
 
 def test_mux_with_unreadable_video_is_a_media_error(annotated_timeline, tmp_path):

@@ -1,4 +1,5 @@
 """The HTML report: structure checked with lxml, then rendered by a real headless chromium."""
+
 from __future__ import annotations
 
 import base64
@@ -32,15 +33,32 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary
 
 
 def _sound(label: str, kind: str) -> SoundEntry:
-    return SoundEntry(path=Path(f"/library/{label}.wav"), label=label, kind=kind, text=label, sample_rate=48000,
-                      channels=2, duration=5.0)
+    return SoundEntry(
+        path=Path(f"/library/{label}.wav"),
+        label=label,
+        kind=kind,
+        text=label,
+        sample_rate=48000,
+        channels=2,
+        duration=5.0,
+    )
 
 
 def _placement(result: SceneResult, label: str, kind: str, start: float, end: float, pan, gain) -> Placement:
     ranked = result.effects if kind == "effect" else result.ambients
-    return Placement(label=label, kind=kind, sound=_sound(label, kind), scene_index=result.scene.index,
-                     scene_id=result.scene.id, start=start, end=end, score=0.3, alternatives=ranked,
-                     pan=tuple(pan), gain_db=tuple(gain))
+    return Placement(
+        label=label,
+        kind=kind,
+        sound=_sound(label, kind),
+        scene_index=result.scene.index,
+        scene_id=result.scene.id,
+        start=start,
+        end=end,
+        score=0.3,
+        alternatives=ranked,
+        pan=tuple(pan),
+        gain_db=tuple(gain),
+    )
 
 
 def _ranked(labels: tuple[str, ...], kind: str, shift: int) -> tuple[Suggestion, ...]:
@@ -56,33 +74,67 @@ def annotation(tmp_path_factory: pytest.TempPathFactory) -> Annotation:
     results = []
     for i in range(3):
         start, end = bounds[i] / FPS, bounds[i + 1] / FPS
-        scene = Scene(index=i, id=f"cuts.mp4@{start:.3f}-{end:.3f}", shot_index=0, start=start, end=end,
-                      media_path=video, media_start=start)
+        scene = Scene(
+            index=i,
+            id=f"cuts.mp4@{start:.3f}-{end:.3f}",
+            shot_index=0,
+            start=start,
+            end=end,
+            media_path=video,
+            media_start=start,
+        )
         effects, ambients = _ranked(EFFECTS, "effect", i), _ranked(AMBIENTS, "ambient", i)
         picked, intervals = [
-            ((effects[0].label, effects[2].label),
-             {effects[0].label: (Interval(0.0, 0.4), Interval(0.6, 1.2)), effects[2].label: (Interval(0.2, 1.0),)}),
+            (
+                (effects[0].label, effects[2].label),
+                {effects[0].label: (Interval(0.0, 0.4), Interval(0.6, 1.2)), effects[2].label: (Interval(0.2, 1.0),)},
+            ),
             ((effects[1].label,), {effects[1].label: (Interval(1.4, 2.2),)}),
             ((), {}),
         ][i]
-        results.append(SceneResult(scene=scene, effects=effects, ambients=ambients, picked_effects=picked,
-                                   picked_ambient=ambients[0].label if i < 2 else None, intervals=intervals))
+        results.append(
+            SceneResult(
+                scene=scene,
+                effects=effects,
+                ambients=ambients,
+                picked_effects=picked,
+                picked_ambient=ambients[0].label if i < 2 else None,
+                intervals=intervals,
+            )
+        )
     r0, r1 = results[0], results[1]
     placements = (
-        _placement(r0, r0.picked_effects[0], "effect", 0.0, 1.2, [(0.0, -0.8), (0.6, 0.0), (1.2, 0.7)],
-                   [(0.0, -9.0), (1.2, -2.0)]),
-        _placement(r0, r0.picked_effects[1], "effect", 0.2, 1.0, [(0.0, 0.5), (0.8, 0.5)],
-                   [(0.0, -4.0), (0.4, 1.5), (0.8, -4.0)]),
-        _placement(r0, r0.picked_ambient, "ambient", 0.0, 1.2, [(0.0, 0.0), (1.2, 0.0)],
-                   [(0.0, -18.0), (1.2, -18.0)]),
-        _placement(r1, r1.picked_effects[0], "effect", 1.4, 2.2, [(0.1, 0.9), (0.7, -0.9)],
-                   [(0.0, -6.0), (0.8, -6.0)]),
-        _placement(r1, r1.picked_ambient, "ambient", 1.2, 2.4, [(0.0, 0.0), (1.2, 0.0)],
-                   [(0.0, -15.0), (1.2, -15.0)]),
+        _placement(
+            r0,
+            r0.picked_effects[0],
+            "effect",
+            0.0,
+            1.2,
+            [(0.0, -0.8), (0.6, 0.0), (1.2, 0.7)],
+            [(0.0, -9.0), (1.2, -2.0)],
+        ),
+        _placement(
+            r0,
+            r0.picked_effects[1],
+            "effect",
+            0.2,
+            1.0,
+            [(0.0, 0.5), (0.8, 0.5)],
+            [(0.0, -4.0), (0.4, 1.5), (0.8, -4.0)],
+        ),
+        _placement(r0, r0.picked_ambient, "ambient", 0.0, 1.2, [(0.0, 0.0), (1.2, 0.0)], [(0.0, -18.0), (1.2, -18.0)]),
+        _placement(r1, r1.picked_effects[0], "effect", 1.4, 2.2, [(0.1, 0.9), (0.7, -0.9)], [(0.0, -6.0), (0.8, -6.0)]),
+        _placement(r1, r1.picked_ambient, "ambient", 1.2, 2.4, [(0.0, 0.0), (1.2, 0.0)], [(0.0, -15.0), (1.2, -15.0)]),
     )
-    return Annotation(scenes=tuple(results), placements=placements,
-                      skipped_shots=(SkippedShot("B-roll 7", "/missing/broll.mov", "media file not found"),),
-                      model="RN50", weights="none", pipeline_check=True, timings={"analyse": 1.5})
+    return Annotation(
+        scenes=tuple(results),
+        placements=placements,
+        skipped_shots=(SkippedShot("B-roll 7", "/missing/broll.mov", "media file not found"),),
+        model="RN50",
+        weights="none",
+        pipeline_check=True,
+        timings={"analyse": 1.5},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +183,10 @@ def test_scenes_thumbnails_and_rankings(annotation: Annotation, report: Path) ->
             assert head == "data:image/jpeg;base64"
             picture = Image.open(io.BytesIO(base64.b64decode(data)))
             assert picture.size == (160, 90)
-        for kind, ranked, picked in (("effects", result.effects, set(result.picked_effects)),
-                                     ("ambients", result.ambients, {result.picked_ambient} - {None})):
+        for kind, ranked, picked in (
+            ("effects", result.effects, set(result.picked_effects)),
+            ("ambients", result.ambients, {result.picked_ambient} - {None}),
+        ):
             rows = q(section, f".//table.top5.{kind}//tr.suggestion")
             assert [r.get("data-label") for r in rows] == [s.label for s in ranked]
             assert [float(r.get("data-score")) for r in rows] == pytest.approx([s.score for s in ranked])
@@ -183,8 +237,9 @@ def test_interval_bars_and_curves_match_the_data(annotation: Annotation, report:
                 assert xs[-1] == pytest.approx(_x(curves, p.end), abs=0.01)
 
 
-def test_audio_embedded_or_linked(annotation: Annotation, report: Path, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audio_embedded_or_linked(
+    annotation: Annotation, report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     doc = lxml.html.parse(str(report)).getroot()
     src = doc.get_element_by_id("preview-audio").get("src")
     assert src.startswith("data:audio/wav;base64,")
@@ -192,6 +247,7 @@ def test_audio_embedded_or_linked(annotation: Annotation, report: Path, tmp_path
     assert rate == 24000 and data.shape == (24000, 2)
 
     import soundify_otio.review.report as report_module
+
     monkeypatch.setattr(report_module, "MAX_EMBED_BYTES", 1000)
     out = tmp_path / "linked.html"
     write_report(annotation, out, title="t", preview_wav=report.parent / "preview.wav", thumbnails_per_scene=0)
@@ -202,10 +258,16 @@ def test_audio_embedded_or_linked(annotation: Annotation, report: Path, tmp_path
 
 
 def test_missing_media_unranked_pick_and_missing_audio(tmp_path: Path) -> None:
-    gone = SceneResult(scene=Scene(0, "gone", 0, 0.0, 1.0, tmp_path / "gone.mp4", 0.0), effects=(), ambients=(),
-                       picked_effects=("chosen by hand",), picked_ambient=None)
-    bare = Annotation(scenes=(gone,), placements=(), skipped_shots=(), model="RN50", weights="openai",
-                      pipeline_check=False)
+    gone = SceneResult(
+        scene=Scene(0, "gone", 0, 0.0, 1.0, tmp_path / "gone.mp4", 0.0),
+        effects=(),
+        ambients=(),
+        picked_effects=("chosen by hand",),
+        picked_ambient=None,
+    )
+    bare = Annotation(
+        scenes=(gone,), placements=(), skipped_shots=(), model="RN50", weights="openai", pipeline_check=False
+    )
     out = tmp_path / "r.html"
     write_report(bare, out, title="t")
     doc = lxml.html.parse(str(out)).getroot()
@@ -221,17 +283,29 @@ def test_missing_media_unranked_pick_and_missing_audio(tmp_path: Path) -> None:
 
 def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     profile = tmp / "profile"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
 
 @needs_chromium
 def test_browser_screenshot(report: Path, tmp_path: Path) -> None:
     png = tmp_path / "shot.png"
-    run = _chromium(f"--screenshot={png}", "--window-size=1200,2000", "--hide-scrollbars", report.as_uri(),
-                    tmp=tmp_path)
+    run = _chromium(
+        f"--screenshot={png}", "--window-size=1200,2000", "--hide-scrollbars", report.as_uri(), tmp=tmp_path
+    )
     assert png.is_file(), run.stderr[-2000:]
     pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.float32)
     assert pixels.shape[:2] == (2000, 1200)

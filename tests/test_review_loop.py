@@ -4,6 +4,7 @@ hook, the `library` commands, and the documented exit codes not reached elsewher
 
 One random-weight annotate run (module scope, shared frame cache) feeds most tests; nothing below is a
 hard-coded result: every expectation is computed from the OUT timeline or the input files."""
+
 from __future__ import annotations
 
 import base64
@@ -87,8 +88,11 @@ def digest(path: Path) -> str:
 
 
 def audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-                  and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 # ---- module fixtures: one sample project, one annotate per output format, one render ------------------
@@ -99,20 +103,51 @@ def annotated(project, cache_dir, tmp_path_factory):
     """annotate -> .otio with --report and --json, *without* --quiet (stderr a terminal)."""
     folder = tmp_path_factory.mktemp("annotated")
     out, report = folder / "street.soundify.otio", folder / "street.report.html"
-    code, stdout, stderr = run_cli("annotate", project.timeline_otio, "-o", out, "--library", project.library,
-                                   "--pretrained", "none", "--cache-dir", cache_dir, "--report", report, "--json")
+    code, stdout, stderr = run_cli(
+        "annotate",
+        project.timeline_otio,
+        "-o",
+        out,
+        "--library",
+        project.library,
+        "--pretrained",
+        "none",
+        "--cache-dir",
+        cache_dir,
+        "--report",
+        report,
+        "--json",
+    )
     assert code == 0, stderr
     timeline = read(out)
-    return SimpleNamespace(out=out, report=report, stdout=stdout, stderr=stderr, timeline=timeline,
-                           scenes=plain(timeline.metadata["soundify"]["scenes"]))
+    return SimpleNamespace(
+        out=out,
+        report=report,
+        stdout=stdout,
+        stderr=stderr,
+        timeline=timeline,
+        scenes=plain(timeline.metadata["soundify"]["scenes"]),
+    )
 
 
 @pytest.fixture(scope="module")
 def annotated_xml(project, cache_dir, annotated, tmp_path_factory):
     """annotate -> FCP7 .xml with --quiet and --json (stderr a terminal); after `annotated`, so the cache is warm."""
     out = tmp_path_factory.mktemp("annotated_xml") / "street.soundify.xml"
-    code, stdout, stderr = run_cli("--quiet", "annotate", project.timeline_otio, "-o", out, "--library",
-                                   project.library, "--pretrained", "none", "--cache-dir", cache_dir, "--json")
+    code, stdout, stderr = run_cli(
+        "--quiet",
+        "annotate",
+        project.timeline_otio,
+        "-o",
+        out,
+        "--library",
+        project.library,
+        "--pretrained",
+        "none",
+        "--cache-dir",
+        cache_dir,
+        "--json",
+    )
     assert code == 0, stderr
     return SimpleNamespace(out=out, stdout=stdout, stderr=stderr)
 
@@ -219,11 +254,12 @@ def test_report_is_one_self_contained_file_with_a_section_per_scene(annotated):
     (audio,) = page.iter("audio")
     prefix = "data:audio/wav;base64,"
     assert audio.get("src", "").startswith(prefix)
-    wav = io.BytesIO(base64.b64decode(audio.get("src")[len(prefix):]))
+    wav = io.BytesIO(base64.b64decode(audio.get("src")[len(prefix) :]))
     info = soundfile.info(wav)
     assert (info.samplerate, info.channels) == (48000, 2)
-    assert info.duration == pytest.approx(annotated.timeline.duration().to_seconds(),
-                                          abs=1 / timeline_rate(annotated.timeline))
+    assert info.duration == pytest.approx(
+        annotated.timeline.duration().to_seconds(), abs=1 / timeline_rate(annotated.timeline)
+    )
     banners = page.xpath("//*[@id='pipeline-check']")
     assert len(banners) == 1 and "random" in banners[0].text_content().lower()
 
@@ -231,8 +267,21 @@ def test_report_is_one_self_contained_file_with_a_section_per_scene(annotated):
 def test_existing_report_is_refused_without_force_and_left_alone(capsys, project, cache_dir, tmp_path):
     report, out = tmp_path / "report.html", tmp_path / "out.otio"
     report.write_text("keep me")
-    code, _, stderr = run(capsys, "annotate", project.timeline_otio, "-o", out, "--library", project.library,
-                          "--pretrained", "none", "--cache-dir", cache_dir, "--report", report)
+    code, _, stderr = run(
+        capsys,
+        "annotate",
+        project.timeline_otio,
+        "-o",
+        out,
+        "--library",
+        project.library,
+        "--pretrained",
+        "none",
+        "--cache-dir",
+        cache_dir,
+        "--report",
+        report,
+    )
     assert code == 6 and str(report) in stderr and "--force" in stderr
     assert report.read_text() == "keep me"
     assert not out.exists()
@@ -244,8 +293,9 @@ def test_existing_report_is_refused_without_force_and_left_alone(capsys, project
 def test_render_writes_48k_stereo_at_the_timeline_length(annotated, rendered):
     info = soundfile.info(str(rendered.wav))
     assert (info.samplerate, info.channels) == (48000, 2)
-    assert info.duration == pytest.approx(annotated.timeline.duration().to_seconds(),
-                                          abs=1 / timeline_rate(annotated.timeline))
+    assert info.duration == pytest.approx(
+        annotated.timeline.duration().to_seconds(), abs=1 / timeline_rate(annotated.timeline)
+    )
 
 
 def test_render_is_heard_where_soundify_clips_play_and_silent_elsewhere(annotated, rendered):
@@ -256,24 +306,28 @@ def test_render_is_heard_where_soundify_clips_play_and_silent_elsewhere(annotate
         meta = clip.metadata["soundify"]
         inner_start, inner_end = start + meta["fade_in"], end - meta["fade_out"]
         assert inner_end > inner_start, (clip.name, start, end)
-        level = rms_dbfs(data[round(inner_start * sr):round(inner_end * sr)])
+        level = rms_dbfs(data[round(inner_start * sr) : round(inner_end * sr)])
         assert level > SILENT_DBFS, f"{role} clip {clip.name!r} at {start:.2f}-{end:.2f} s renders at {level:.1f} dBFS"
     total = annotated.timeline.duration().to_seconds()
     margin = 0.01
     quiet = [(a, b) for a, b in uncovered([(s, e) for _, _, s, e in clips], total) if b - a > 4 * margin]
     if quiet:
         for a, b in quiet:
-            level = rms_dbfs(data[round((a + margin) * sr):round((b - margin) * sr)])
-            assert level < SILENT_DBFS, f"no soundify clip plays at {a:.2f}-{b:.2f} s, yet it renders at {level:.1f} dBFS"
+            level = rms_dbfs(data[round((a + margin) * sr) : round((b - margin) * sr)])
+            assert level < SILENT_DBFS, (
+                f"no soundify clip plays at {a:.2f}-{b:.2f} s, yet it renders at {level:.1f} dBFS"
+            )
     else:  # soundify sound everywhere: then where only an ambient bed plays, the level follows the beds
         effect_spans = [(s, e) for role, _, s, e in clips if role == "effects"]
         for role, clip, start, end in clips:
             if role != "ambient":
                 continue
-            for a, b in uncovered([(max(s, start) - start, min(e, end) - start) for s, e in effect_spans
-                                   if s < end and e > start], end - start):
+            for a, b in uncovered(
+                [(max(s, start) - start, min(e, end) - start) for s, e in effect_spans if s < end and e > start],
+                end - start,
+            ):
                 if b - a > 0.1:
-                    assert rms_dbfs(data[round((start + a) * sr):round((start + b) * sr)]) > SILENT_DBFS
+                    assert rms_dbfs(data[round((start + a) * sr) : round((start + b) * sr)]) > SILENT_DBFS
 
 
 def test_render_with_video_writes_an_mp4_of_the_timeline_length(annotated, rendered):
@@ -384,8 +438,13 @@ def test_progress_hook_reports_analyse_up_to_its_total_and_mix_per_scene(project
     shots, skipped = find_shots(timeline, project.timeline_otio.resolve().parent, [])
     assert shots
     calls: list[tuple[str, int, int | None]] = []
-    soundify = Soundify(colour_model(), open_library(project.library), Config.from_overrides(pretrained="none"),
-                        lambda stage, done, total: calls.append((stage, done, total)), None)
+    soundify = Soundify(
+        colour_model(),
+        open_library(project.library),
+        Config.from_overrides(pretrained="none"),
+        lambda stage, done, total: calls.append((stage, done, total)),
+        None,
+    )
     annotation = soundify.place(soundify.analyse(shots, skipped))
     analyse = [(done, total) for stage, done, total in calls if stage == "analyse"]
     assert len(analyse) > len(shots)  # reports inside a shot, not only at its end
@@ -405,13 +464,13 @@ def test_progress_hook_reports_analyse_up_to_its_total_and_mix_per_scene(project
 
 def _library_copy(project, folder: Path) -> Path:
     """The sample library without any index an earlier run left in it."""
-    return Path(shutil.copytree(project.library, folder / "library",
-                                ignore=shutil.ignore_patterns(".soundify-index*")))
+    return Path(shutil.copytree(project.library, folder / "library", ignore=shutil.ignore_patterns(".soundify-index*")))
 
 
 def _index_counts(stdout: str) -> dict[str, int]:
-    match = re.search(r"^(\d+) sounds \((\d+) effects, (\d+) ambient\), (\d+) skipped; read (\d+), reused (\d+);",
-                      stdout, re.M)
+    match = re.search(
+        r"^(\d+) sounds \((\d+) effects, (\d+) ambient\), (\d+) skipped; read (\d+), reused (\d+);", stdout, re.M
+    )
     assert match, stdout
     return dict(zip(("files", "effects", "ambient", "skipped", "read", "reused"), map(int, match.groups())))
 
@@ -464,8 +523,9 @@ def test_library_stats_counts_kinds(capsys, project, tmp_path):
 
 
 def test_library_search_prints_the_limit_of_ranked_lines(capsys, project):
-    code, stdout, stderr = run(capsys, "library", "search", project.library, "bicycle bell", "--pretrained", "none",
-                               "--limit", "3")
+    code, stdout, stderr = run(
+        capsys, "library", "search", project.library, "bicycle bell", "--pretrained", "none", "--limit", "3"
+    )
     assert code == 0, stderr
     lines = stdout.strip().splitlines()
     assert len(lines) == 3, stdout
@@ -501,15 +561,21 @@ def test_missing_library_option_is_a_usage_error(capsys, project, tmp_path):
 def test_unexpected_failure_exits_1_and_writes_nothing(annotated, tmp_path):
     """An internal error (a fault injected into the renderer) ends the process with 1, not 0."""
     wav = tmp_path / "preview.wav"
-    script = ("import sys\n"
-              "import soundify_otio.review.render as render\n"
-              "def boom(*args, **kwargs):\n"
-              "    raise RuntimeError('injected fault')\n"
-              "render.render_preview = boom\n"
-              "from soundify_otio.cli import main\n"
-              "main(sys.argv[1:])\n")
-    done = subprocess.run([sys.executable, "-c", script, "--quiet", "render", str(annotated.out), "-o", str(wav)],
-                          capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys\n"
+        "import soundify_otio.review.render as render\n"
+        "def boom(*args, **kwargs):\n"
+        "    raise RuntimeError('injected fault')\n"
+        "render.render_preview = boom\n"
+        "from soundify_otio.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--quiet", "render", str(annotated.out), "-o", str(wav)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     assert "injected fault" in done.stderr
     assert not wav.exists() and list(tmp_path.iterdir()) == []

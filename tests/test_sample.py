@@ -1,4 +1,5 @@
 """The sample project: footage copy, generated library, and the committed timelines."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,8 +35,9 @@ def test_footage_copied_and_decodes(project: sample.SampleProject) -> None:
 
 def test_footage_cuts_are_where_the_edit_assumes(project: sample.SampleProject) -> None:
     with av.open(str(project.video)) as container:
-        hists = np.array([np.histogram(f.to_ndarray(format="gray"), 16, (0, 256))[0]
-                          for f in container.decode(video=0)], dtype=float)
+        hists = np.array(
+            [np.histogram(f.to_ndarray(format="gray"), 16, (0, 256))[0] for f in container.decode(video=0)], dtype=float
+        )
     hists /= hists.sum(axis=1, keepdims=True)
     jumps = np.abs(np.diff(hists, axis=0)).sum(axis=1)
     assert tuple(int(i) + 1 for i in np.nonzero(jumps > 0.24)[0]) == sample.FOOTAGE_CUTS
@@ -46,9 +48,13 @@ def test_library_files_read_back_as_specified(project: sample.SampleProject) -> 
     for item, path in zip(sample.LIBRARY, project.sounds):
         info = soundfile.info(str(path))
         assert (info.samplerate, info.channels, info.format, info.frames) == (
-            item.sample_rate, item.channels, item.format, item.frames), path
+            item.sample_rate,
+            item.channels,
+            item.format,
+            item.frames,
+        ), path
         data, _ = soundfile.read(str(path), dtype="float32")
-        assert np.sqrt((data ** 2).mean()) > 1e-3, f"{path} is silent"
+        assert np.sqrt((data**2).mean()) > 1e-3, f"{path} is silent"
         assert np.abs(data).max() < 0.99, f"{path} clips"
 
 
@@ -58,7 +64,7 @@ def test_library_mix_and_size(project: sample.SampleProject) -> None:
     assert {i.channels for i in sample.LIBRARY} == {1, 2}
     assert {i.kind for i in sample.LIBRARY} == {"effect", "ambient"}
     size = sum(p.stat().st_size for p in project.library.rglob("*") if p.is_file())
-    assert size < 15 * 2 ** 20
+    assert size < 15 * 2**20
     for item in sample.LIBRARY:
         if item.kind == "ambient":
             assert item.path.startswith("ambience/"), item.path
@@ -85,7 +91,8 @@ def test_second_build_skips_and_repairs(project: sample.SampleProject) -> None:
 def test_committed_timelines_match_the_generator(tmp_path: Path, name: str) -> None:
     sample.write_timelines(tmp_path)
     assert (REPO_SAMPLES / name).read_text(encoding="utf-8") == (tmp_path / name).read_text(encoding="utf-8"), (
-        "sample_projects/ is stale: run python sample_projects/make_timelines.py")
+        "sample_projects/ is stale: run python sample_projects/make_timelines.py"
+    )
 
 
 @pytest.mark.parametrize("name", ["street.otio", "street.xml"])
@@ -109,7 +116,7 @@ def test_sample_timeline_structure_and_media(project: sample.SampleProject, name
         rng = item.source_range
         assert rng.start_time.rate == 25
         first, end = rng.start_time.value, rng.end_time_exclusive().value
-        handles = [t for t in items[max(0, index - 1):index + 2] if isinstance(t, otio.schema.Transition)]
+        handles = [t for t in items[max(0, index - 1) : index + 2] if isinstance(t, otio.schema.Transition)]
         lo = first - sum(t.in_offset.value for t in handles if items.index(t) < index)
         hi = end + sum(t.out_offset.value for t in handles if items.index(t) > index)
         assert 0 <= lo and hi <= sample.FOOTAGE_FRAMES, item.name

@@ -1,4 +1,5 @@
 """Our scene splitting finds the cuts PySceneDetect's HistogramDetector finds in the street footage."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +32,8 @@ def _our_cuts(path: Path, config: Config) -> list[int]:
 
 def test_cuts_match_pyscenedetect_histogram_detector() -> None:
     scenedetect = pytest.importorskip(
-        "scenedetect", reason="PySceneDetect is not installed (pip install -e '.[bench]')")
+        "scenedetect", reason="PySceneDetect is not installed (pip install -e '.[bench]')"
+    )
     path = _footage()
     config = Config()
     assert (config.scene_threshold, config.scene_bins) == (0.24, 16)

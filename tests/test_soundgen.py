@@ -1,4 +1,5 @@
 """Procedural sounds: shape, level, determinism, and that each family sounds like itself."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,13 +19,30 @@ def _centroid(x: np.ndarray, sr: int) -> float:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, np.ndarray]:
-    return {name: soundgen.generate(name, seconds=min(spec.seconds, 4.0), sample_rate=SR, seed=3)
-            for name, spec in soundgen.GENERATORS.items()}
+    return {
+        name: soundgen.generate(name, seconds=min(spec.seconds, 4.0), sample_rate=SR, seed=3)
+        for name, spec in soundgen.GENERATORS.items()
+    }
 
 
 def test_required_families_present() -> None:
-    wanted = {"traffic", "car passing", "engine idle", "bicycle", "bicycle bell", "footsteps", "door slam",
-              "door creak", "dog bark", "city street", "wind", "rain", "birds", "crowd murmur", "room tone"}
+    wanted = {
+        "traffic",
+        "car passing",
+        "engine idle",
+        "bicycle",
+        "bicycle bell",
+        "footsteps",
+        "door slam",
+        "door creak",
+        "dog bark",
+        "city street",
+        "wind",
+        "rain",
+        "birds",
+        "crowd murmur",
+        "room tone",
+    }
     assert wanted <= set(soundgen.GENERATORS)
     kinds = {name: spec.kind for name, spec in soundgen.GENERATORS.items()}
     assert kinds["rain"] == kinds["city street"] == "ambient" and kinds["bicycle bell"] == "effect"
@@ -37,7 +55,7 @@ def test_shape_level_and_headroom(rendered: dict[str, np.ndarray]) -> None:
         assert x.shape[0] == round(seconds * SR), name
         assert np.isfinite(x).all(), name
         assert np.abs(x).max() == pytest.approx(soundgen.PEAK, abs=1e-3), name
-        assert np.sqrt((x ** 2).mean()) > 0.01, f"{name} is nearly silent"
+        assert np.sqrt((x**2).mean()) > 0.01, f"{name} is nearly silent"
         assert abs(float(x.mean())) < 0.01, f"{name} has DC"
 
 
@@ -65,7 +83,7 @@ def test_spectra_differ_between_families(rendered: dict[str, np.ndarray]) -> Non
 def test_car_passing_drops_in_pitch_and_pans_left_to_right() -> None:
     x = soundgen.generate("car passing", seconds=4.0, sample_rate=SR, seed=5)
     n = x.shape[0]
-    head, tail = x[: n // 4], x[3 * n // 4:]
+    head, tail = x[: n // 4], x[3 * n // 4 :]
     assert (head[:, 0] ** 2).sum() > 2 * (head[:, 1] ** 2).sum()
     assert (tail[:, 1] ** 2).sum() > 2 * (tail[:, 0] ** 2).sum()
 

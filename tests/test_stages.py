@@ -1,4 +1,5 @@
 """Each Soundify stage against a known truth: the colour model (tests/known_answer.py) on synthetic video."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,9 @@ def colour_library(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _shot(path: Path, frames: int) -> Shot:
-    return Shot(index=0, clip_name=path.stem, media_path=path, media_start=0.0, timeline_start=0.0,
-                duration=frames / FPS)
+    return Shot(
+        index=0, clip_name=path.stem, media_path=path, media_start=0.0, timeline_start=0.0, duration=frames / FPS
+    )
 
 
 def _soundify(library, **overrides) -> Soundify:

@@ -1,4 +1,5 @@
 """Sync's presence curve and interval logic on hand-made similarities (CLIP-like values)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ from soundify_otio.stages.sync import presence, visible_intervals
 def _frames(similarities: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """Unit frame embeddings whose cosine with the label [1, 0] is each given value."""
     s = np.array(similarities)
-    return np.stack([s, np.sqrt(1 - s ** 2)], axis=1), np.array([1.0, 0.0])
+    return np.stack([s, np.sqrt(1 - s**2)], axis=1), np.array([1.0, 0.0])
 
 
 def test_presence_is_relative_to_the_scene_even_when_every_similarity_is_positive():

@@ -1,4 +1,5 @@
 """Synthetic footage: decodes to what was asked for, with the truth where it says."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,8 +38,9 @@ def test_write_video_streams_frames_in_order(tmp_path: Path) -> None:
 
 
 def test_write_video_mpeg4_fallback(tmp_path: Path) -> None:
-    path = synthetic.write_video(tmp_path / "m.mp4", lambda i: np.zeros((32, 32, 3), np.uint8), 10, 25, 32, 32,
-                                 codec="mpeg4")
+    path = synthetic.write_video(
+        tmp_path / "m.mp4", lambda i: np.zeros((32, 32, 3), np.uint8), 10, 25, 32, 32, codec="mpeg4"
+    )
     with av.open(str(path)) as container:
         assert container.streams.video[0].codec_context.name == "mpeg4"
     assert len(_decode(path, "rgb24")) == 10

@@ -1,4 +1,5 @@
 """Timelines into shots: media paths, track time, overlaps, nesting, speed, adapters and read errors."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,11 +28,18 @@ def _range(start: float, duration: float, rate: float = 24) -> otio.opentime.Tim
     return otio.opentime.TimeRange(_rt(start, rate), _rt(duration, rate))
 
 
-def _clip(name: str, start: float, duration: float, rate: float = 24, url: str | None = None,
-          available: otio.opentime.TimeRange | None = None) -> otio.schema.Clip:
+def _clip(
+    name: str,
+    start: float,
+    duration: float,
+    rate: float = 24,
+    url: str | None = None,
+    available: otio.opentime.TimeRange | None = None,
+) -> otio.schema.Clip:
     """A clip of `duration` frames from frame `start` of /media/<name>.mp4 (or `url`)."""
-    ref = otio.schema.ExternalReference(target_url=url or f"/media/{name}.mp4",
-                                        available_range=available or _range(0, 1000, rate))
+    ref = otio.schema.ExternalReference(
+        target_url=url or f"/media/{name}.mp4", available_range=available or _range(0, 1000, rate)
+    )
     return otio.schema.Clip(name=name, media_reference=ref, source_range=_range(start, duration, rate))
 
 
@@ -55,6 +63,7 @@ def _spans(shots) -> list[tuple[str, float, float, float]]:
 
 
 # ---- media paths ------------------------------------------------------------------------------
+
 
 def test_relative_media_path_resolves_against_the_timeline_folder(tmp_path: Path) -> None:
     project = tmp_path / "project"
@@ -99,6 +108,7 @@ def test_find_shots_applies_media_roots_and_reports_remote_urls() -> None:
 
 # ---- placing clips in track time --------------------------------------------------------------
 
+
 def test_gaps_place_clips_in_track_time() -> None:
     timeline = _timeline([_gap(12), _clip("a", 10, 24), _gap(36), _clip("b", 0, 48)])
     shots, skipped = find_shots(timeline, BASE)
@@ -116,17 +126,21 @@ def test_transition_shots_meet_at_the_cut() -> None:
 
 
 def test_upper_track_wins_where_tracks_overlap() -> None:
-    lower = [_clip("low", 0, 96)]                           # 0-4 s
+    lower = [_clip("low", 0, 96)]  # 0-4 s
     upper = [_gap(24), _clip("up", 0, 24), _gap(72), _clip("up2", 0, 48)]  # 1-2 s and 5-7 s
     shots, _ = find_shots(_timeline(lower, upper), BASE)
-    assert _spans(shots) == [("low", 0.0, 1.0, 0.0), ("up", 1.0, 1.0, 0.0), ("low", 2.0, 2.0, 2.0),
-                             ("up2", 5.0, 2.0, 0.0)]
+    assert _spans(shots) == [
+        ("low", 0.0, 1.0, 0.0),
+        ("up", 1.0, 1.0, 0.0),
+        ("low", 2.0, 2.0, 2.0),
+        ("up2", 5.0, 2.0, 0.0),
+    ]
     assert [s.track_index for s in shots] == [0, 1, 0, 1]
 
 
 def test_upper_track_partially_over_the_lower_one() -> None:
-    lower = [_clip("low", 0, 48)]                # 0-2 s
-    upper = [_gap(24), _clip("up", 0, 48)]       # 1-3 s
+    lower = [_clip("low", 0, 48)]  # 0-2 s
+    upper = [_gap(24), _clip("up", 0, 48)]  # 1-3 s
     shots, _ = find_shots(_timeline(lower, upper), BASE)
     assert _spans(shots) == [("low", 0.0, 1.0, 0.0), ("up", 1.0, 2.0, 0.0)]
 
@@ -139,16 +153,18 @@ def test_trimmed_track_shows_only_its_source_range() -> None:
 
 
 def test_generator_clip_gives_nothing_and_hides_nothing() -> None:
-    title = otio.schema.Clip(name="Title", media_reference=otio.schema.GeneratorReference(generator_kind="text"),
-                             source_range=_range(0, 24))
+    title = otio.schema.Clip(
+        name="Title", media_reference=otio.schema.GeneratorReference(generator_kind="text"), source_range=_range(0, 24)
+    )
     shots, skipped = find_shots(_timeline([_clip("low", 0, 48)], [title]), BASE)
     assert _spans(shots) == [("low", 0.0, 2.0, 0.0)]
     assert skipped == []
 
 
 def test_missing_reference_is_skipped_and_still_hides_the_track_below() -> None:
-    offline = otio.schema.Clip(name="Offline", media_reference=otio.schema.MissingReference(),
-                               source_range=_range(0, 24))
+    offline = otio.schema.Clip(
+        name="Offline", media_reference=otio.schema.MissingReference(), source_range=_range(0, 24)
+    )
     shots, skipped = find_shots(_timeline([_clip("low", 0, 48)], [_gap(24), offline]), BASE)
     assert _spans(shots) == [("low", 0.0, 1.0, 0.0)]
     assert [(s.clip_name, s.media) for s in skipped] == [("Offline", "")]
@@ -156,8 +172,9 @@ def test_missing_reference_is_skipped_and_still_hides_the_track_below() -> None:
 
 
 def test_hidden_offline_clip_is_not_reported() -> None:
-    offline = otio.schema.Clip(name="Offline", media_reference=otio.schema.MissingReference(),
-                               source_range=_range(0, 24))
+    offline = otio.schema.Clip(
+        name="Offline", media_reference=otio.schema.MissingReference(), source_range=_range(0, 24)
+    )
     shots, skipped = find_shots(_timeline([offline], [_clip("up", 0, 24)]), BASE)
     assert [s.clip_name for s in shots] == ["up"]
     assert skipped == []
@@ -199,15 +216,20 @@ def test_timeline_start_timecode_does_not_shift_track_time() -> None:
 
 def test_nested_stack_is_opened_and_trimmed() -> None:
     inner_low = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    inner_low.append(_clip("in-low", 0, 96))                 # stack time 0-4 s
+    inner_low.append(_clip("in-low", 0, 96))  # stack time 0-4 s
     inner_up = otio.schema.Track(kind=otio.schema.TrackKind.Video)
-    inner_up.extend([_gap(48), _clip("in-up", 0, 24)])      # stack time 2-3 s
+    inner_up.extend([_gap(48), _clip("in-up", 0, 24)])  # stack time 2-3 s
     compound = otio.schema.Stack(name="compound", source_range=_range(24, 72))  # shows stack time 1-4 s
     compound.extend([inner_low, inner_up])
     timeline = _timeline([_clip("a", 0, 24), compound, _clip("c", 0, 24)], [_gap(96), _clip("top", 0, 24)])
     shots, skipped = find_shots(timeline, BASE)
-    assert _spans(shots) == [("a", 0.0, 1.0, 0.0), ("in-low", 1.0, 1.0, 1.0), ("in-up", 2.0, 1.0, 0.0),
-                             ("in-low", 3.0, 1.0, 3.0), ("top", 4.0, 1.0, 0.0)]
+    assert _spans(shots) == [
+        ("a", 0.0, 1.0, 0.0),
+        ("in-low", 1.0, 1.0, 1.0),
+        ("in-up", 2.0, 1.0, 0.0),
+        ("in-low", 3.0, 1.0, 3.0),
+        ("top", 4.0, 1.0, 0.0),
+    ]
     assert [s.track_index for s in shots] == [0, 0, 0, 0, 1]
     assert skipped == []  # "c" is wholly under "top"
 
@@ -226,9 +248,11 @@ def test_speed_changed_clip_is_skipped_with_its_speed() -> None:
 
 
 def test_fcp7_time_remap_filter(tmp_path: Path) -> None:
-    remap = ("<filter><effect><name>Time Remap</name><effectid>timeremap</effectid><mediatype>video</mediatype>"
-             "<parameter><parameterid>speed</parameterid><name>speed</name><value>{}</value></parameter>"
-             "</effect></filter>")
+    remap = (
+        "<filter><effect><name>Time Remap</name><effectid>timeremap</effectid><mediatype>video</mediatype>"
+        "<parameter><parameterid>speed</parameterid><name>speed</name><value>{}</value></parameter>"
+        "</effect></filter>"
+    )
     xml = (REPO / "sample_projects" / "street.xml").read_text()
     at = xml.index("<in>140</in>")
     (tmp_path / "slow.xml").write_text(xml[:at] + remap.format(50) + xml[at:])
@@ -242,6 +266,7 @@ def test_fcp7_time_remap_filter(tmp_path: Path) -> None:
 
 # ---- adapters ---------------------------------------------------------------------------------
 
+
 def test_sample_otio_and_fcp7_xml_give_the_same_shots() -> None:
     folder = REPO / "sample_projects"
     from_otio = find_shots(read_timeline(folder / "street.otio"), folder)
@@ -250,9 +275,13 @@ def test_sample_otio_and_fcp7_xml_give_the_same_shots() -> None:
     shots, skipped = from_otio
     assert skipped == []
     assert {s.media_path for s in shots} == {folder / "media" / "bikes.mp4"}
-    assert _spans(shots) == [("Street through the fence", 0.0, 1.84, 5.6), ("Taxi and cyclist", 1.84, 2.0, 3.2),
-                             ("Feet past a bike", 3.84, 1.64, 7.8), ("Road, then rider", 5.96, 1.6, 0.4),
-                             ("Taxi sign", 7.56, 0.96, 2.08)]
+    assert _spans(shots) == [
+        ("Street through the fence", 0.0, 1.84, 5.6),
+        ("Taxi and cyclist", 1.84, 2.0, 3.2),
+        ("Feet past a bike", 3.84, 1.64, 7.8),
+        ("Road, then rider", 5.96, 1.6, 0.4),
+        ("Taxi sign", 7.56, 0.96, 2.08),
+    ]
     assert timeline_rate(read_timeline(folder / "street.xml")) == 25
 
 
@@ -294,8 +323,10 @@ def test_fcpxmld_bundle(tmp_path: Path) -> None:
 
 
 def test_fcpxml_lanes_are_ordered_numerically(tmp_path: Path) -> None:
-    lanes = "".join(f'<asset-clip name="L{n}" lane="{n}" ref="r3" offset="0s" start="0s" duration="1s" format="r1"/>'
-                    for n in (2, 10, -1))
+    lanes = "".join(
+        f'<asset-clip name="L{n}" lane="{n}" ref="r3" offset="0s" start="0s" duration="1s" format="r1"/>'
+        for n in (2, 10, -1)
+    )
     text = FCPXML.replace('<asset-clip name="B" lane="1"', lanes + '<asset-clip name="B" lane="1"')
     (tmp_path / "lanes.fcpxml").write_text(text)
     timeline = read_timeline(tmp_path / "lanes.fcpxml")
@@ -322,11 +353,15 @@ def test_shared_premiere_xml_honours_disabled_clips_and_tracks() -> None:
     timeline = read_timeline(_shared("fcp7xml/otio-fcp-adapter_premiere_enable_property.xml"))
     shots, _ = find_shots(timeline, BASE)
     assert not any("disabled" in s.clip_name for s in shots)
-    assert _spans(shots) == [("source.mp4", 0.0, 3.24, 0.0), ("source.mp4", 3.24, 3.84, 0.0),
-                             ("source3.mp4", 7.08, 1.72, 0.0)]
+    assert _spans(shots) == [
+        ("source.mp4", 0.0, 3.24, 0.0),
+        ("source.mp4", 3.24, 3.84, 0.0),
+        ("source3.mp4", 7.08, 1.72, 0.0),
+    ]
 
 
 # ---- read errors ------------------------------------------------------------------------------
+
 
 def test_read_timeline_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TimelineError, match="not found") as caught:
@@ -345,8 +380,10 @@ def test_read_timeline_unknown_suffix_lists_the_known_ones(tmp_path: Path) -> No
         assert suffix in caught.value.reason
 
 
-@pytest.mark.parametrize("name, text", [("bad.otio", "{ not json"), ("bad.xml", "<xmeml><sequence>"),
-                                        ("bad.fcpxml", "<fcpxml version='1.8'><library>")])
+@pytest.mark.parametrize(
+    "name, text",
+    [("bad.otio", "{ not json"), ("bad.xml", "<xmeml><sequence>"), ("bad.fcpxml", "<fcpxml version='1.8'><library>")],
+)
 def test_read_timeline_corrupt_file_names_it(tmp_path: Path, name: str, text: str) -> None:
     path = tmp_path / name
     path.write_text(text)

@@ -1,4 +1,5 @@
 """Placements onto the timeline: lanes for overlapping effects, repeats joined by crossfades."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,16 +18,28 @@ RATE = 25.0
 
 def _entry(path: Path, seconds: float) -> SoundEntry:
     write_tone(path, seconds, 48000, 1)
-    return SoundEntry(path=path, label=path.stem, kind="effect", text=path.stem, sample_rate=48000,
-                      channels=1, duration=seconds)
+    return SoundEntry(
+        path=path, label=path.stem, kind="effect", text=path.stem, sample_rate=48000, channels=1, duration=seconds
+    )
 
 
 def _placement(sound: SoundEntry, start: float, end: float, kind: str = "effect") -> Placement:
     length = end - start
-    return Placement(label=sound.label, kind=kind, sound=sound, scene_index=0, scene_id="s0", start=start, end=end,
-                     score=0.5, alternatives=(Suggestion(sound.label, kind, 0.5),),
-                     pan=((0.0, -1.0), (length, 1.0)), gain_db=((0.0, -20.0), (length, 0.0)),
-                     fade_in=0.25, fade_out=0.25)
+    return Placement(
+        label=sound.label,
+        kind=kind,
+        sound=sound,
+        scene_index=0,
+        scene_id="s0",
+        start=start,
+        end=end,
+        score=0.5,
+        alternatives=(Suggestion(sound.label, kind, 0.5),),
+        pan=((0.0, -1.0), (length, 1.0)),
+        gain_db=((0.0, -20.0), (length, 0.0)),
+        fade_in=0.25,
+        fade_out=0.25,
+    )
 
 
 def _timeline() -> otio.schema.Timeline:
@@ -72,8 +85,9 @@ def test_short_sound_repeats_with_crossfades_covering_the_interval(tmp_path):
 
 def test_overlapping_effects_get_their_own_lanes(tmp_path):
     a, b = _entry(tmp_path / "a.wav", 10.0), _entry(tmp_path / "b.wav", 10.0)
-    out = annotated_copy(_timeline(), _annotation(_placement(a, 1.0, 4.0), _placement(b, 3.0, 6.0),
-                                                  _placement(a, 5.0, 8.0)))
+    out = annotated_copy(
+        _timeline(), _annotation(_placement(a, 1.0, 4.0), _placement(b, 3.0, 6.0), _placement(a, 5.0, 8.0))
+    )
     lanes = {t.name: [c.name for c in t.find_clips()] for t in out.tracks if t.name.startswith("SFX")}
     assert lanes == {"SFX 1": ["a", "a"], "SFX 2": ["b"]}
 

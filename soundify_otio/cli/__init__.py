@@ -1,4 +1,5 @@
 """The `soundify-otio` command line: the group and shared options in `app`, one module per command group."""
+
 from soundify_otio.cli import annotate, library, render, sample  # noqa: F401  (each registers its commands)
 from soundify_otio.cli.app import cli, main
 

@@ -1,4 +1,5 @@
 """`annotate` and `suggest`: analyse a timeline, then write it annotated or write the picks to edit."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,11 @@ def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, opti
     from soundify_otio.pipeline.soundify import Soundify
     from soundify_otio.timeline.reading import find_shots, read_timeline
 
-    config = parse_config(model=options.pop("model"), pretrained=options.pop("pretrained"),
-                     **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed")})
+    config = parse_config(
+        model=options.pop("model"),
+        pretrained=options.pop("pretrained"),
+        **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed")},
+    )
     roots = [parse_media_root(r) for r in options.pop("media_roots")]
     if out.resolve() == timeline_in.resolve():
         raise click.BadParameter("OUT must differ from IN: the input timeline is never modified", param_hint="-o")
@@ -45,7 +49,9 @@ def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, opti
     model = load_model(ctx, config, options.pop("device"), options.pop("fallback_random"))
     shots, skipped = find_shots(timeline, timeline_in.resolve().parent, roots)
     cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
-    soundify = Soundify(model, library, config, ctx.obj["progress"], None if no_cache else (cache_dir or default_cache_dir()))
+    soundify = Soundify(
+        model, library, config, ctx.obj["progress"], None if no_cache else (cache_dir or default_cache_dir())
+    )
     analysis = soundify.analyse(shots, skipped, allow_empty=options.pop("allow_offline"))
     for shot in analysis.skipped:
         log.warning("skipped shot '%s' (%s): %s", shot.clip_name, shot.media or "no media", shot.reason)
@@ -54,20 +60,50 @@ def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, opti
 
 @cli.command()
 @click.argument("timeline_in", metavar="IN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
-              help="Annotated timeline to write; its suffix picks the format (.otio .xml .fcpxml .aaf .rpp).")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Annotated timeline to write; its suffix picks the format (.otio .xml .fcpxml .aaf .rpp).",
+)
 @analysis_options
-@click.option("--choices", "choices_file", type=click.Path(path_type=Path), default=None,
-              help="Picks edited in a file written by `suggest` (default: the top candidates).")
-@click.option("--target", "targets", default="resolve,premiere", show_default=True,
-              help="Editors whose automation an .otio output carries (resolve, premiere).")
-@click.option("--report", "report", type=click.Path(path_type=Path), default=None,
-              help="Also write a self-contained HTML report (thumbnails, candidates, curves, preview audio).")
+@click.option(
+    "--choices",
+    "choices_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Picks edited in a file written by `suggest` (default: the top candidates).",
+)
+@click.option(
+    "--target",
+    "targets",
+    default="resolve,premiere",
+    show_default=True,
+    help="Editors whose automation an .otio output carries (resolve, premiere).",
+)
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write a self-contained HTML report (thumbnails, candidates, curves, preview audio).",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUT (and the report) if they exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
-def annotate(ctx: click.Context, timeline_in: Path, out: Path, choices_file: Path | None, targets: str,
-             report: Path | None, force: bool, as_json: bool, **options: Any) -> None:
+def annotate(
+    ctx: click.Context,
+    timeline_in: Path,
+    out: Path,
+    choices_file: Path | None,
+    targets: str,
+    report: Path | None,
+    force: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
     from soundify_otio.exporters import OTIO_TARGETS, write_output
     from soundify_otio.review.choices import check_choices, known_labels, read_choices
@@ -77,7 +113,9 @@ def annotate(ctx: click.Context, timeline_in: Path, out: Path, choices_file: Pat
     chosen_targets = [t.strip() for t in targets.split(",") if t.strip()]
     unknown = set(chosen_targets) - set(OTIO_TARGETS)
     if unknown:
-        raise click.BadParameter(f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target")
+        raise click.BadParameter(
+            f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
+        )
     if report is not None and report.exists() and not force:
         raise OutputError("exists; pass --force to overwrite it", report)
     picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
@@ -96,10 +134,13 @@ def annotate(ctx: click.Context, timeline_in: Path, out: Path, choices_file: Pat
         _write_report(ctx, annotation, result, report, title=timeline_in.name)
     ctx.obj["progress"].close()
     summary = _summary(annotation, result, out, time.perf_counter() - started, soundify.cache)
-    say(ctx, f"wrote {out}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
-              f"{summary['effect_tracks']} SFX tracks, {summary['ambient_beds']} ambient beds; "
-              f"{len(annotation.skipped_shots)} shots skipped"
-              + (" [PIPELINE CHECK: random weights]" if annotation.pipeline_check else ""))
+    say(
+        ctx,
+        f"wrote {out}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
+        f"{summary['effect_tracks']} SFX tracks, {summary['ambient_beds']} ambient beds; "
+        f"{len(annotation.skipped_shots)} shots skipped"
+        + (" [PIPELINE CHECK: random weights]" if annotation.pipeline_check else ""),
+    )
     if as_json:
         click.echo(json.dumps(summary, indent=2))
 
@@ -123,8 +164,9 @@ def _write_report(ctx: click.Context, annotation, timeline, report: Path, title:
 
 @cli.command()
 @click.argument("timeline_in", metavar="IN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
-              help="Choices file to write (.toml).")
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Choices file to write (.toml)."
+)
 @analysis_options
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.pass_context
@@ -146,27 +188,47 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     say(ctx, f"wrote {out}: {len(analysis.scenes)} scenes; edit the picks, then annotate with --choices {out}")
 
 
-def _summary(annotation: Annotation, result: otio.schema.Timeline, out: Path, seconds: float,
-             cache: FrameCache) -> dict:
+def _summary(
+    annotation: Annotation, result: otio.schema.Timeline, out: Path, seconds: float, cache: FrameCache
+) -> dict:
     """The run as data, for --json and the benchmark."""
     from soundify_otio.timeline.writeback import is_generated
 
     roles = [t.metadata.get("soundify", {}).get("role") for t in result.tracks if is_generated(t)]
     return {
         "output": str(out),
-        "model": annotation.model, "weights": annotation.weights, "pipeline_check": annotation.pipeline_check,
+        "model": annotation.model,
+        "weights": annotation.weights,
+        "pipeline_check": annotation.pipeline_check,
         "scene_count": len(annotation.scenes),
-        "scenes": [{"id": s.scene.id, "start": round(s.scene.start, 3), "end": round(s.scene.end, 3),
-                    "effects": [[c.label, round(c.score, 4)] for c in s.effects],
-                    "ambients": [[c.label, round(c.score, 4)] for c in s.ambients],
-                    "picks": {"effects": list(s.picked_effects), "ambient": s.picked_ambient}}
-                   for s in annotation.scenes],
-        "placements": [{"label": p.label, "kind": p.kind, "scene": p.scene_id, "start": round(p.start, 3),
-                        "end": round(p.end, 3), "sound": str(p.sound.path)} for p in annotation.placements],
+        "scenes": [
+            {
+                "id": s.scene.id,
+                "start": round(s.scene.start, 3),
+                "end": round(s.scene.end, 3),
+                "effects": [[c.label, round(c.score, 4)] for c in s.effects],
+                "ambients": [[c.label, round(c.score, 4)] for c in s.ambients],
+                "picks": {"effects": list(s.picked_effects), "ambient": s.picked_ambient},
+            }
+            for s in annotation.scenes
+        ],
+        "placements": [
+            {
+                "label": p.label,
+                "kind": p.kind,
+                "scene": p.scene_id,
+                "start": round(p.start, 3),
+                "end": round(p.end, 3),
+                "sound": str(p.sound.path),
+            }
+            for p in annotation.placements
+        ],
         "effect_clips": sum(1 for p in annotation.placements if p.kind == "effect"),
         "effect_tracks": roles.count("effects"),
         "ambient_beds": sum(1 for p in annotation.placements if p.kind == "ambient"),
-        "skipped_shots": [{"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots],
+        "skipped_shots": [
+            {"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots
+        ],
         "timings": {k: round(v, 3) for k, v in {**annotation.timings, "total": seconds}.items()},
         "cache": {"hits": cache.hits, "misses": cache.misses},
     }

@@ -3,6 +3,7 @@
 Exit codes: 0 success; 1 internal error; 2 usage; 3 bad timeline or media; 4 bad sound library;
 5 model or weights unavailable; 6 output not written; 7 bad choices file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,9 @@ class _Progress:
 
         bar = self.bars.get(stage)
         if bar is None:
-            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="", leave=False, disable=None,
-                                          file=sys.stderr, dynamic_ncols=True)
+            bar = self.bars[stage] = tqdm(
+                total=total, desc=stage, unit="", leave=False, disable=None, file=sys.stderr, dynamic_ncols=True
+            )
         bar.total = total
         bar.n = done
         bar.refresh()
@@ -82,13 +84,21 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 
 def setting_option(name: str, flag: str | None = None, type_: Any = None) -> Callable:
     setting = SETTINGS[name]
-    return click.option(flag or f"--{name.replace('_', '-')}", name, type=type_ or type(setting.default),
-                        default=None, show_default=str(setting.default), help=setting.help)
+    return click.option(
+        flag or f"--{name.replace('_', '-')}",
+        name,
+        type=type_ or type(setting.default),
+        default=None,
+        show_default=str(setting.default),
+        help=setting.help,
+    )
 
 
 def model_options(function: Callable) -> Callable:
     """--model / --pretrained / --device, shared by every command that loads CLIP."""
-    function = click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")(function)
+    function = click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")(
+        function
+    )
     function = setting_option("pretrained")(function)
     function = setting_option("model")(function)
     return function
@@ -103,34 +113,58 @@ def load_model(ctx: click.Context, config: Config, device: str | None, fallback_
         if not fallback_random or config.pretrained == RANDOM_WEIGHTS:
             raise
         click.echo(f"note: {exc}", err=True)
-        click.echo("note: falling back to RANDOM weights: this run is a PIPELINE CHECK only; "
-                   "the sounds it picks mean nothing.", err=True)
+        click.echo(
+            "note: falling back to RANDOM weights: this run is a PIPELINE CHECK only; "
+            "the sounds it picks mean nothing.",
+            err=True,
+        )
         model = load_model(config.model, RANDOM_WEIGHTS, device)
     if model.pipeline_check:
-        click.echo(f"WARNING: {config.model} runs with random weights (--pretrained none): "
-                   "a pipeline check, not a real annotation. The output is labelled as such.", err=True)
+        click.echo(
+            f"WARNING: {config.model} runs with random weights (--pretrained none): "
+            "a pipeline check, not a real annotation. The output is labelled as such.",
+            err=True,
+        )
     return model
 
 
 def analysis_options(function: Callable) -> Callable:
     """Options shared by every command that analyses a timeline (annotate, suggest)."""
-    for option in reversed([
-        click.option("--library", "library_dir", required=True, type=click.Path(path_type=Path),
-                     help="Sound library folder."),
-        click.option("--media-root", "media_roots", multiple=True, metavar="OLD=NEW",
-                     help="Remap a media path prefix (media moved between machines); repeatable."),
-        click.option("--fallback-random", is_flag=True,
-                     help="If the weights cannot be had, say so and run with random weights (pipeline check)."),
-        click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
-                     help="Frame-analysis cache (default: ~/.cache/soundify-otio)."),
-        click.option("--no-cache", is_flag=True, help="Neither read nor write the frame-analysis cache."),
-        click.option("--allow-offline", is_flag=True,
-                     help="Where no shot's media can be read, pass the timeline through instead of failing."),
-        setting_option("sample_fps"),
-        setting_option("scene_threshold"),
-        setting_option("effects_per_scene"),
-        setting_option("seed"),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--library", "library_dir", required=True, type=click.Path(path_type=Path), help="Sound library folder."
+            ),
+            click.option(
+                "--media-root",
+                "media_roots",
+                multiple=True,
+                metavar="OLD=NEW",
+                help="Remap a media path prefix (media moved between machines); repeatable.",
+            ),
+            click.option(
+                "--fallback-random",
+                is_flag=True,
+                help="If the weights cannot be had, say so and run with random weights (pipeline check).",
+            ),
+            click.option(
+                "--cache-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Frame-analysis cache (default: ~/.cache/soundify-otio).",
+            ),
+            click.option("--no-cache", is_flag=True, help="Neither read nor write the frame-analysis cache."),
+            click.option(
+                "--allow-offline",
+                is_flag=True,
+                help="Where no shot's media can be read, pass the timeline through instead of failing.",
+            ),
+            setting_option("sample_fps"),
+            setting_option("scene_threshold"),
+            setting_option("effects_per_scene"),
+            setting_option("seed"),
+        ]
+    ):
         function = option(function)
     return model_options(function)
 
@@ -170,7 +204,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # a bug, not bad input: one line, the traceback with --verbose
         log.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; "
-                   "please report it)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; please report it)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

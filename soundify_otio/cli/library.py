@@ -1,4 +1,5 @@
 """`library index|search|stats`: build, query and inspect a sound library's index."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,13 @@ def library() -> None:
     """Index, search and inspect a sound library."""
 
 
-_index_option = click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
-                             help="Index file (default: FOLDER/.soundify-index.sqlite, else ~/.cache/soundify-otio/).")
+_index_option = click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Index file (default: FOLDER/.soundify-index.sqlite, else ~/.cache/soundify-otio/).",
+)
 
 
 @library.command("index")
@@ -29,8 +35,15 @@ _index_option = click.option("--index", "index_path", type=click.Path(path_type=
 @model_options
 @click.option("--fallback-random", is_flag=True, help="If the weights cannot be had, embed with random weights.")
 @click.pass_context
-def library_index(ctx: click.Context, folder: Path, index_path: Path | None, model: str | None,
-                  pretrained: str | None, device: str | None, fallback_random: bool) -> None:
+def library_index(
+    ctx: click.Context,
+    folder: Path,
+    index_path: Path | None,
+    model: str | None,
+    pretrained: str | None,
+    device: str | None,
+    fallback_random: bool,
+) -> None:
     """Build or update FOLDER's index: file facts, loudness, labels and their text embeddings."""
     from soundify_otio.library.sounds import open_library
 
@@ -42,10 +55,12 @@ def library_index(ctx: click.Context, folder: Path, index_path: Path | None, mod
     stats = sounds.stats()
     for path, reason in sounds.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
-    click.echo(f"{stats['files']} sounds ({stats['kinds'].get('effect', 0)} effects, "
-               f"{stats['kinds'].get('ambient', 0)} ambient), {stats['skipped']} skipped; read "
-               f"{stats['indexed']['read']}, reused {stats['indexed']['reused']}; index {stats['index']}; "
-               f"text embeddings for {encoder.model_id}")
+    click.echo(
+        f"{stats['files']} sounds ({stats['kinds'].get('effect', 0)} effects, "
+        f"{stats['kinds'].get('ambient', 0)} ambient), {stats['skipped']} skipped; read "
+        f"{stats['indexed']['read']}, reused {stats['indexed']['reused']}; index {stats['index']}; "
+        f"text embeddings for {encoder.model_id}"
+    )
 
 
 @library.command("search")
@@ -55,8 +70,16 @@ def library_index(ctx: click.Context, folder: Path, index_path: Path | None, mod
 @_index_option
 @model_options
 @click.pass_context
-def library_search(ctx: click.Context, folder: Path, query: str, limit: int, index_path: Path | None,
-                   model: str | None, pretrained: str | None, device: str | None) -> None:
+def library_search(
+    ctx: click.Context,
+    folder: Path,
+    query: str,
+    limit: int,
+    index_path: Path | None,
+    model: str | None,
+    pretrained: str | None,
+    device: str | None,
+) -> None:
     """Rank FOLDER's sounds by CLIP text similarity to QUERY."""
     from soundify_otio.library.sounds import open_library
 

@@ -1,4 +1,5 @@
 """`sample-project`: the bundled street-footage project and its generated library."""
+
 from __future__ import annotations
 
 from pathlib import Path

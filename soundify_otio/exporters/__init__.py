@@ -4,6 +4,7 @@
 FCP7 xmeml, `.fcpxml` Final Cut Pro X, `.aaf` Pro Tools / Media Composer, `.rpp` REAPER (through
 the plugin adapter). Any other suffix an installed OTIO adapter writes is passed to it as is.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,7 +82,9 @@ def check_output(path: Path, force: bool) -> None:
     """Fail early (before any work) on an unknown suffix, an existing file without force, or no folder."""
     suffix = path.suffix.lower()
     if suffix not in WRITERS and suffix not in _adapter_suffixes():
-        raise OutputError(f"no writer for '{path.suffix or '(no suffix)'}'; valid: {', '.join(writable_suffixes())}", path)
+        raise OutputError(
+            f"no writer for '{path.suffix or '(no suffix)'}'; valid: {', '.join(writable_suffixes())}", path
+        )
     if path.exists() and not force:
         raise OutputError("exists; pass --force to overwrite it", path)
     if not path.parent.is_dir():

@@ -27,6 +27,7 @@ Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
   first and last frame, so every effect keeps its own pan curve (only clips overlapping in a
   crossfade share one).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -50,7 +51,7 @@ AMPLITUDE = AUID("e4962321-2267-11d3-8a4c-0050040ef7d2")
 PAN = AUID("e4962322-2267-11d3-8a4c-0050040ef7d2")
 LEVEL = AUID("e4962320-2267-11d3-8a4c-0050040ef7d2")
 _BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
-_RATIONAL_LIMIT = 2 ** 29
+_RATIONAL_LIMIT = 2**29
 
 
 def write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
@@ -118,7 +119,9 @@ class _Writer:
         self.f.dictionary.register_def(pdef)
         return pdef
 
-    def varying(self, pdef: aaf2.dictionary.ParameterDef, points: list[tuple[Fraction, Fraction]]) -> aaf2.misc.VaryingValue:
+    def varying(
+        self, pdef: aaf2.dictionary.ParameterDef, points: list[tuple[Fraction, Fraction]]
+    ) -> aaf2.misc.VaryingValue:
         """A linearly interpolated VaryingValue of (normalised time, value) points."""
         vv = self.f.create.VaryingValue()
         vv.parameterdef = pdef
@@ -162,8 +165,11 @@ class _Writer:
         items = list(track)
         for i, item in enumerate(items):
             if isinstance(item, otio.schema.Transition):
-                parts = [self.transition(kind, self.frames(item.in_offset.to_seconds()),
-                                         self.frames(item.out_offset.to_seconds()))]
+                parts = [
+                    self.transition(
+                        kind, self.frames(item.in_offset.to_seconds()), self.frames(item.out_offset.to_seconds())
+                    )
+                ]
             else:
                 head, tail = self.overlaps(items, i)
                 if isinstance(item, otio.schema.Gap):
@@ -179,11 +185,15 @@ class _Writer:
     def transition(self, kind: str, in_frames: int, out_frames: int) -> aaf2.components.Transition:
         """A dissolve of in+out frames, cut after in_frames."""
         length = in_frames + out_frames
-        op = (self.op_def(MONO_AUDIO_DISSOLVE, "Mono Audio Dissolve", 2, kind) if kind == "sound"
-              else self.op_def(VIDEO_DISSOLVE, "Video Dissolve", 2, kind))
+        op = (
+            self.op_def(MONO_AUDIO_DISSOLVE, "Mono Audio Dissolve", 2, kind)
+            if kind == "sound"
+            else self.op_def(VIDEO_DISSOLVE, "Video Dissolve", 2, kind)
+        )
         group = self.f.create.OperationGroup(op, length, kind)
-        group.parameters.append(self.varying(self.param_def(LEVEL, "Level"),
-                                             [(Fraction(0), Fraction(0)), (Fraction(1), Fraction(1))]))
+        group.parameters.append(
+            self.varying(self.param_def(LEVEL, "Level"), [(Fraction(0), Fraction(0)), (Fraction(1), Fraction(1))])
+        )
         transition = self.f.create.Transition(kind, length)
         transition["OperationGroup"].value = group
         transition["CutPoint"].value = in_frames
@@ -299,21 +309,25 @@ class _Writer:
         d["Length"].value = samples
         return d
 
-    def gain_group(self, source: aaf2.components.SourceClip, gain_db: list[list[float]],
-                   head: int) -> aaf2.components.OperationGroup:
+    def gain_group(
+        self, source: aaf2.components.SourceClip, gain_db: list[list[float]], head: int
+    ) -> aaf2.components.OperationGroup:
         """MonoAudioGain around the SourceClip with the clip's gain keys as Amplitude points."""
         length = source.length
         op = self.op_def(MONO_AUDIO_GAIN, "Audio Gain", 1, "sound")  # before f.create: it keeps state
         group = self.f.create.OperationGroup(op, length, "sound")
         group.segments.append(source)
         span = (-head / float(self.rate), (length - head) / float(self.rate))
-        points = [(Fraction(self.frames(t) + head, length), _rational(db_to_gain(v)))
-                  for t, v in _curve_within(gain_db, *span)]
+        points = [
+            (Fraction(self.frames(t) + head, length), _rational(db_to_gain(v)))
+            for t, v in _curve_within(gain_db, *span)
+        ]
         group.parameters.append(self.varying(self.param_def(AMPLITUDE, "Amplitude"), points))
         return group
 
-    def effect_group(self, effect: otio.schema.Effect, segment: aaf2.components.Segment, op_id: AUID,
-                     name: str) -> aaf2.components.OperationGroup:
+    def effect_group(
+        self, effect: otio.schema.Effect, segment: aaf2.components.Segment, op_id: AUID, name: str
+    ) -> aaf2.components.OperationGroup:
         """An input AAF gain/pan effect around a segment, numeric parameters preserved."""
         aaf_meta = effect.metadata["AAF"]
         op = self.op_def(op_id, name, 1, "sound")
@@ -326,10 +340,15 @@ class _Writer:
                 continue
             pdef = self.param_def(AUID(pid), pname)
             if isinstance(value, Mapping) and value.get("_aaf_keyframed_property"):
-                group.parameters.append(self.varying(
-                    pdef, [(_rational(float(t)), _rational(float(v))) for t, v in value["keyframe_values"]]))
+                group.parameters.append(
+                    self.varying(
+                        pdef, [(_rational(float(t)), _rational(float(v))) for t, v in value["keyframe_values"]]
+                    )
+                )
             elif _is_number(value):
-                group.parameters.append(self.f.create.ConstantValue(pdef, AAFRational(_rational(float(Fraction(value))))))
+                group.parameters.append(
+                    self.f.create.ConstantValue(pdef, AAFRational(_rational(float(Fraction(value)))))
+                )
         return group
 
     def track_pan(self, track: otio.schema.Track, seq: aaf2.components.Sequence) -> aaf2.components.Segment:

@@ -4,6 +4,7 @@ The stock otio-fcp-adapter writes the picture and every track; this module then 
 clipitem, Premiere-style level and pan filters keyed on the clip's source-media frame axis (the axis
 of `<in>`), and the sound's sample rate and channel count to its `<file>`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,8 +34,9 @@ def write_fcp7_xml(timeline: otio.schema.Timeline, path: Path) -> None:
         if index is not None:
             _decorate(elem, *metas[int(index)])
     try:
-        Path(path).write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                              pretty_print=True, doctype="<!DOCTYPE xmeml>"))
+        Path(path).write_bytes(
+            etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype="<!DOCTYPE xmeml>")
+        )
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror}", path) from exc
 
@@ -52,7 +54,8 @@ def _adapter_copy(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline,
             duration = ref.available_range.duration.rescaled_to(rate)
             ref.available_range = otio.opentime.TimeRange(
                 otio.opentime.RationalTime(round(start.value), rate),
-                otio.opentime.RationalTime(int(duration.value), rate))
+                otio.opentime.RationalTime(int(duration.value), rate),
+            )
             media_in = clip.source_range.start_time.value - round(start.value)
         else:
             media_in = clip.source_range.start_time.value
@@ -91,10 +94,23 @@ def _decorate(clipitem: etree._Element, meta: dict, media_in: int) -> None:
     etree.SubElement(track, "trackindex").text = "1"
     keys = meta["keyframes"]
     level = [(t, min(LEVEL_MAX, db_to_gain(db))) for t, db in densify_db(keys["gain_db"])]
-    clipitem.append(_filter("Audio Levels", "audiolevels", "level", "Level", 0.0, LEVEL_MAX, 1.0,
-                            level, media_in, rate))
-    clipitem.append(_filter("Audio Pan", "audiopan", "pan", "Pan", -1.0, 1.0, 0.0,
-                            [(float(t), float(v)) for t, v in keys["pan"]], media_in, rate))
+    clipitem.append(
+        _filter("Audio Levels", "audiolevels", "level", "Level", 0.0, LEVEL_MAX, 1.0, level, media_in, rate)
+    )
+    clipitem.append(
+        _filter(
+            "Audio Pan",
+            "audiopan",
+            "pan",
+            "Pan",
+            -1.0,
+            1.0,
+            0.0,
+            [(float(t), float(v)) for t, v in keys["pan"]],
+            media_in,
+            rate,
+        )
+    )
     clipitem.extend(c for c in children if c.tag not in order and c.tag != "sourcetrack")
 
 
@@ -112,17 +128,37 @@ def _describe_sound(file_e: etree._Element, sound: dict) -> None:
     etree.SubElement(audio, "channelcount").text = str(int(sound["channels"]))
 
 
-def _filter(name: str, effect_id: str, param_id: str, param_name: str, vmin: float, vmax: float,
-            default: float, keys: list[tuple[float, float]], media_in: int, rate: float) -> etree._Element:
+def _filter(
+    name: str,
+    effect_id: str,
+    param_id: str,
+    param_name: str,
+    vmin: float,
+    vmax: float,
+    default: float,
+    keys: list[tuple[float, float]],
+    media_in: int,
+    rate: float,
+) -> etree._Element:
     """One `<filter>` in Premiere's element order, keys at `media_in` + offset frames."""
     filter_e = etree.Element("filter")
     effect = etree.SubElement(filter_e, "effect")
-    for tag, text in (("name", name), ("effectid", effect_id), ("effectcategory", effect_id),
-                      ("effecttype", effect_id), ("mediatype", "audio")):
+    for tag, text in (
+        ("name", name),
+        ("effectid", effect_id),
+        ("effectcategory", effect_id),
+        ("effecttype", effect_id),
+        ("mediatype", "audio"),
+    ):
         etree.SubElement(effect, tag).text = text
     param = etree.SubElement(effect, "parameter", authoringApp="PremierePro")
-    for tag, text in (("parameterid", param_id), ("name", param_name), ("valuemin", _num(vmin)),
-                      ("valuemax", _num(vmax)), ("value", _num(default))):
+    for tag, text in (
+        ("parameterid", param_id),
+        ("name", param_name),
+        ("valuemin", _num(vmin)),
+        ("valuemax", _num(vmax)),
+        ("value", _num(default)),
+    ):
         etree.SubElement(param, tag).text = text
     seen: set[int] = set()
     for t, value in keys:

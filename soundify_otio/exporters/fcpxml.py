@@ -7,6 +7,7 @@ their start. Keyframe times are in the clip's local time (the axis of its `start
 frames; volume in dB strings, panner amount -100..100. Transitions are not written (the repeats of
 a sound butt-join); clips without media become offline assets under file:///offline/.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,8 +29,9 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     """Write `timeline` as FCPXML to `path`, soundify clips carrying volume and pan keyframes."""
     root = _Writer(timeline).build()
     try:
-        Path(path).write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
-                                              pretty_print=True, doctype="<!DOCTYPE fcpxml>"))
+        Path(path).write_bytes(
+            etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype="<!DOCTYPE fcpxml>")
+        )
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror}", path) from exc
 
@@ -70,7 +72,7 @@ class _Writer:
         slots: list[tuple[Fraction, Fraction, Fraction, etree._Element]] = []  # offset, dur, local start
         markers: list[tuple[etree._Element, list[etree._Element]]] = []
         position = Fraction(0)
-        for item in (video[0] if video else []):
+        for item in video[0] if video else []:
             if isinstance(item, otio.schema.Transition):
                 continue
             duration = self.frac(item.source_range.duration if item.source_range else item.duration())
@@ -78,18 +80,30 @@ class _Writer:
                 elem, local = self.clip(item, tc_start + position, None, "video")
                 markers.append((elem, self.markers(item)))
             else:
-                elem = etree.Element("gap", name=item.name or "Gap", offset=seconds(tc_start + position),
-                                     start="0s", duration=seconds(duration))
+                elem = etree.Element(
+                    "gap",
+                    name=item.name or "Gap",
+                    offset=seconds(tc_start + position),
+                    start="0s",
+                    duration=seconds(duration),
+                )
                 local = Fraction(0)
             spine.append(elem)
             slots.append((position, duration, local, elem))
             position += duration
         if position < total or not slots:
-            gap = etree.SubElement(spine, "gap", name="Gap", offset=seconds(tc_start + position),
-                                   start="0s", duration=seconds(max(total - position, 1 / self.rate)))
+            gap = etree.SubElement(
+                spine,
+                "gap",
+                name="Gap",
+                offset=seconds(tc_start + position),
+                start="0s",
+                duration=seconds(max(total - position, 1 / self.rate)),
+            )
             slots.append((position, total - position, Fraction(0), gap))
-        lanes = [(t, i + 1, "video") for i, t in enumerate(video[1:])] + \
-                [(t, -(i + 1), "audio") for i, t in enumerate(audio)]
+        lanes = [(t, i + 1, "video") for i, t in enumerate(video[1:])] + [
+            (t, -(i + 1), "audio") for i, t in enumerate(audio)
+        ]
         for track, lane, kind in lanes:
             for item in track:
                 if not isinstance(item, otio.schema.Clip):
@@ -101,8 +115,15 @@ class _Writer:
                 parent.append(elem)
         for elem, marks in markers:
             elem.extend(marks)
-        sequence = etree.Element("sequence", format="r1", duration=seconds(total), tcStart=seconds(tc_start),
-                                 tcFormat="NDF", audioLayout="stereo", audioRate="48k")
+        sequence = etree.Element(
+            "sequence",
+            format="r1",
+            duration=seconds(total),
+            tcStart=seconds(tc_start),
+            tcFormat="NDF",
+            audioLayout="stereo",
+            audioRate="48k",
+        )
         sequence.append(spine)
         root = etree.Element("fcpxml", version=VERSION)
         root.append(self.resources)
@@ -112,14 +133,21 @@ class _Writer:
         etree.SubElement(event, "project", name=name).append(sequence)
         return root
 
-    def clip(self, clip: otio.schema.Clip, offset: Fraction, lane: int | None,
-             kind: str) -> tuple[etree._Element, Fraction]:
+    def clip(
+        self, clip: otio.schema.Clip, offset: Fraction, lane: int | None, kind: str
+    ) -> tuple[etree._Element, Fraction]:
         """An `<asset-clip>` and its local start; soundify clips get volume/pan adjustments."""
         meta = clip.metadata.get("soundify", {})
         local = self.frac(clip.source_range.start_time) if clip.source_range else Fraction(0)
         duration = self.frac(clip.source_range.duration if clip.source_range else clip.duration())
-        elem = etree.Element("asset-clip", ref=self.asset(clip, kind, meta), offset=seconds(offset),
-                             name=clip.name or "", start=seconds(local), duration=seconds(duration))
+        elem = etree.Element(
+            "asset-clip",
+            ref=self.asset(clip, kind, meta),
+            offset=seconds(offset),
+            name=clip.name or "",
+            start=seconds(local),
+            duration=seconds(duration),
+        )
         if lane is not None:
             elem.set("lane", str(lane))
         if meta.get("generated"):
@@ -136,8 +164,15 @@ class _Writer:
             url = "file:///offline/" + quote(clip.name or "clip")
         asset = self.assets.get(url)
         if asset is None:
-            asset = etree.SubElement(self.resources, "asset", id=f"r{len(self.assets) + 2}",
-                                     name=unquote(Path(url).stem), start="0s", hasVideo="0", hasAudio="0")
+            asset = etree.SubElement(
+                self.resources,
+                "asset",
+                id=f"r{len(self.assets) + 2}",
+                name=unquote(Path(url).stem),
+                start="0s",
+                hasVideo="0",
+                hasAudio="0",
+            )
             available = ref.available_range if ref is not None else None
             if available is not None:
                 asset.set("start", seconds(self.frac(available.start_time)))
@@ -163,25 +198,33 @@ class _Writer:
         keys = meta["keyframes"]
         volume = etree.SubElement(elem, "adjust-volume", amount=_db(value_at(keys["gain_db"], 0.0)))
         param = etree.SubElement(volume, "param", name="amount")
-        for tag, kind, length in (("fadeIn", "easeIn", meta.get("fade_in", 0.0)),
-                                  ("fadeOut", "easeOut", meta.get("fade_out", 0.0))):
+        for tag, kind, length in (
+            ("fadeIn", "easeIn", meta.get("fade_in", 0.0)),
+            ("fadeOut", "easeOut", meta.get("fade_out", 0.0)),
+        ):
             frames = round(float(length) * self.rate)
             if frames > 0:
                 etree.SubElement(param, tag, type=kind, duration=seconds(frames / self.rate))
         self.keyframes(param, keys["gain_db"], local, _db)
-        panner = etree.SubElement(elem, "adjust-panner", mode="1 (Stereo Left/Right)",
-                                  amount=f"{value_at(keys['pan'], 0.0) * 100:g}")
-        self.keyframes(etree.SubElement(panner, "param", name="amount"),
-                       [[t, v * 100.0] for t, v in keys["pan"]], local, lambda v: f"{v:.4g}")
+        panner = etree.SubElement(
+            elem, "adjust-panner", mode="1 (Stereo Left/Right)", amount=f"{value_at(keys['pan'], 0.0) * 100:g}"
+        )
+        self.keyframes(
+            etree.SubElement(panner, "param", name="amount"),
+            [[t, v * 100.0] for t, v in keys["pan"]],
+            local,
+            lambda v: f"{v:.4g}",
+        )
 
-    def keyframes(self, param: etree._Element, curve: list[list[float]], local: Fraction,
-                  fmt: Callable[[float], str]) -> None:
+    def keyframes(
+        self, param: etree._Element, curve: list[list[float]], local: Fraction, fmt: Callable[[float], str]
+    ) -> None:
         """A `<keyframeAnimation>` of at least two keys at frame times `local` + t."""
         frames: dict[int, float] = {}
         for t, value in curve:
             frames.setdefault(round(float(t) * self.rate), float(value))
         if len(frames) == 1:
-            (only, value), = frames.items()
+            ((only, value),) = frames.items()
             frames[only + 1] = value
         animation = etree.SubElement(param, "keyframeAnimation")
         for frame, value in frames.items():
@@ -192,6 +235,12 @@ class _Writer:
         out = []
         for marker in clip.markers:
             duration = max(self.frac(marker.marked_range.duration), 1 / self.rate)
-            out.append(etree.Element("marker", start=seconds(self.frac(marker.marked_range.start_time)),
-                                     duration=seconds(duration), value=marker.name or ""))
+            out.append(
+                etree.Element(
+                    "marker",
+                    start=seconds(self.frac(marker.marked_range.start_time)),
+                    duration=seconds(duration),
+                    value=marker.name or "",
+                )
+            )
         return out

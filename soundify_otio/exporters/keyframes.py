@@ -1,4 +1,5 @@
 """Shared helpers for exporters: find soundify clips, read and sample their neutral keyframes."""
+
 from __future__ import annotations
 
 import bisect
@@ -54,8 +55,10 @@ def densify_db(curve: list[list[float]], max_step_db: float = 3.0) -> list[tuple
     out = [(float(curve[0][0]), float(curve[0][1]))]
     for (t0, v0), (t1, v1) in zip(curve, curve[1:]):
         steps = max(1, math.ceil(abs(float(v1) - float(v0)) / max_step_db))
-        out.extend((float(t0) + (float(t1) - float(t0)) * i / steps,
-                    float(v0) + (float(v1) - float(v0)) * i / steps) for i in range(1, steps + 1))
+        out.extend(
+            (float(t0) + (float(t1) - float(t0)) * i / steps, float(v0) + (float(v1) - float(v0)) * i / steps)
+            for i in range(1, steps + 1)
+        )
     return out
 
 

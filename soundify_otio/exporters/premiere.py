@@ -7,6 +7,7 @@ available, so the layout follows third-party exporters and is unverified against
 centre (the 0..1 unit of mono `Pan` is assumed equal to `Balance`). Keyframe `Position` is a
 RationalTime in source-media time: the clip's source in-point plus the offset.
 """
+
 from __future__ import annotations
 
 import opentimelineio as otio
@@ -29,22 +30,35 @@ def add_premiere_effects(timeline: otio.schema.Timeline) -> None:
     for _track, clip, meta in soundify_clips(timeline):
         stereo = int(meta["sound"]["channels"]) >= 2
         clip.metadata["PremierePro_OTIO"] = {
-            "AudioChannels": {"ChannelType": "Stereo" if stereo else "Mono",
-                              "SecondaryAssignments": [{"SecondaryChannelIndex": c}
-                                                       for c in range(2 if stereo else 1)]},
-            "LinkID": str(next_link), "OriginalChannelGroupIndex": 0, "SourceClipIndex": 0}
+            "AudioChannels": {
+                "ChannelType": "Stereo" if stereo else "Mono",
+                "SecondaryAssignments": [{"SecondaryChannelIndex": c} for c in range(2 if stereo else 1)],
+            },
+            "LinkID": str(next_link),
+            "OriginalChannelGroupIndex": 0,
+            "SourceClipIndex": 0,
+        }
         next_link += 1
         start = clip.source_range.start_time
         keys = meta["keyframes"]
         level = [(t, level_value(db)) for t, db in densify_db(keys["gain_db"])]
         pan = [(float(t), (float(v) + 1.0) / 2.0) for t, v in keys["pan"]]
-        kept = [e for e in clip.effects
-                if e.metadata.get("PremierePro_OTIO", {}).get("MatchName") not in MATCH_NAMES]
-        volume = _effect("Volume", "Internal Volume Stereo" if stereo else "Internal Volume Mono", True, [
-            {"DisplayName": "Mute", "ID": 0, "Keyframes": []},
-            {"DisplayName": "Level", "ID": 1, "Keyframes": _keyframes(level, start)}])
-        panner = _effect("Panner", "PanProcessor", False, [
-            {"DisplayName": "Balance" if stereo else "Pan", "ID": 0, "Keyframes": _keyframes(pan, start)}])
+        kept = [e for e in clip.effects if e.metadata.get("PremierePro_OTIO", {}).get("MatchName") not in MATCH_NAMES]
+        volume = _effect(
+            "Volume",
+            "Internal Volume Stereo" if stereo else "Internal Volume Mono",
+            True,
+            [
+                {"DisplayName": "Mute", "ID": 0, "Keyframes": []},
+                {"DisplayName": "Level", "ID": 1, "Keyframes": _keyframes(level, start)},
+            ],
+        )
+        panner = _effect(
+            "Panner",
+            "PanProcessor",
+            False,
+            [{"DisplayName": "Balance" if stereo else "Pan", "ID": 0, "Keyframes": _keyframes(pan, start)}],
+        )
         clip.effects[:] = kept + [volume, panner]
 
 
@@ -61,8 +75,11 @@ def _first_free_link_id(timeline: otio.schema.Timeline) -> int:
 
 def _effect(effect_name: str, match_name: str, intrinsic: bool, parameters: list[dict]) -> otio.schema.Effect:
     """One Premiere clip effect."""
-    return otio.schema.Effect(name="", effect_name=effect_name, metadata={"PremierePro_OTIO": {
-        "IsIntrinsic": intrinsic, "MatchName": match_name, "Parameters": parameters}})
+    return otio.schema.Effect(
+        name="",
+        effect_name=effect_name,
+        metadata={"PremierePro_OTIO": {"IsIntrinsic": intrinsic, "MatchName": match_name, "Parameters": parameters}},
+    )
 
 
 def _keyframes(curve: list[tuple[float, float]], source_in: otio.opentime.RationalTime) -> list[dict]:

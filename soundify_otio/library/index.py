@@ -9,6 +9,7 @@ keep their facts when a vanished file had the same digest. New and changed files
 process pool (headers, tags, loudness) started with "spawn", which is safe when the caller has
 threads or a GPU runtime loaded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,11 +32,27 @@ from soundify_otio.progress import ProgressHook
 
 INDEX_NAME = ".soundify-index.sqlite"
 SCHEMA_VERSION = 1
-SOUND_EXTENSIONS = {".wav": "WAV", ".wave": "WAV", ".bwf": "WAV", ".flac": "FLAC", ".ogg": "OGG",
-                    ".oga": "OGG", ".aif": "AIFF", ".aiff": "AIFF", ".aifc": "AIFF"}
+SOUND_EXTENSIONS = {
+    ".wav": "WAV",
+    ".wave": "WAV",
+    ".bwf": "WAV",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".oga": "OGG",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".aifc": "AIFF",
+}
 UNSUPPORTED_EXTENSIONS = {".mp3", ".m4a", ".aac", ".wma", ".opus", ".mp4", ".caf", ".ac3"}
-_CONTENT_FAMILY = {"WAV": "WAV", "WAVEX": "WAV", "RF64": "WAV", "W64": "WAV", "FLAC": "FLAC",
-                   "OGG": "OGG", "AIFF": "AIFF"}
+_CONTENT_FAMILY = {
+    "WAV": "WAV",
+    "WAVEX": "WAV",
+    "RF64": "WAV",
+    "W64": "WAV",
+    "FLAC": "FLAC",
+    "OGG": "OGG",
+    "AIFF": "AIFF",
+}
 _EDGE = 64 << 10
 _LOUDNESS_SECONDS = 600.0
 """Loudness is measured on at most this much of a file (long ambiences are steady)."""
@@ -136,14 +153,14 @@ def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, s
     expected = SOUND_EXTENSIONS[path.suffix.lower()]
     riff = read_riff(path)
     if riff is not None and riff.truncated:
-        raise _Skip(f"truncated: the data chunk declares {riff.data_declared} bytes, "
-                    f"the file holds {riff.data_available}")
+        raise _Skip(
+            f"truncated: the data chunk declares {riff.data_declared} bytes, the file holds {riff.data_available}"
+        )
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         if riff is not None and riff.format_tag is not None:
-            raise _Skip(f"unsupported codec: WAV format tag 0x{riff.format_tag:04X} "
-                        f"({_message(exc)})") from exc
+            raise _Skip(f"unsupported codec: WAV format tag 0x{riff.format_tag:04X} ({_message(exc)})") from exc
         raise _Skip(f"unreadable: not a valid {expected} file ({_message(exc)})") from exc
     family = _CONTENT_FAMILY.get(info.format, info.format)
     if family != expected:
@@ -161,8 +178,15 @@ def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, s
         tags = read_tags(path, riff)
     except (ValueError, IndexError, UnicodeError):
         tags = EmbeddedTags()
-    return (family, info.samplerate, info.channels, info.frames, info.frames / info.samplerate,
-            integrated_loudness(data, info.samplerate), tags.to_json())
+    return (
+        family,
+        info.samplerate,
+        info.channels,
+        info.frames,
+        info.frames / info.samplerate,
+        integrated_loudness(data, info.samplerate),
+        tags.to_json(),
+    )
 
 
 def _message(exc: Exception) -> str:
@@ -269,8 +293,10 @@ class LibraryIndex:
         try:
             with self._db:
                 self._db.executemany("DELETE FROM files WHERE rel = ?", ((r,) for r in removed))
-                self._db.executemany(f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}) "
-                                     f"VALUES ({placeholders})", (astuple(f) for f in facts))
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+                    (astuple(f) for f in facts),
+                )
         except sqlite3.Error:
             pass  # a read-only index still answers from what it holds
 
@@ -278,8 +304,10 @@ class LibraryIndex:
         """Store (label, kind, text) per path."""
         try:
             with self._db:
-                self._db.executemany("UPDATE files SET label = ?, kind = ?, text = ? WHERE rel = ?",
-                                     ((label, kind, text, rel) for rel, label, kind, text in rows))
+                self._db.executemany(
+                    "UPDATE files SET label = ?, kind = ?, text = ? WHERE rel = ?",
+                    ((label, kind, text, rel) for rel, label, kind, text in rows),
+                )
         except sqlite3.Error:
             pass
 
@@ -287,11 +315,11 @@ class LibraryIndex:
         """Cached embeddings of ``texts`` under ``model_id`` (missing texts are absent)."""
         found = {}
         for start in range(0, len(texts), 500):
-            chunk = list(texts[start:start + 500])
+            chunk = list(texts[start : start + 500])
             marks = ", ".join("?" * len(chunk))
             for text, blob in self._db.execute(
-                    f"SELECT text, vector FROM embeddings WHERE model_id = ? AND text IN ({marks})",
-                    [model_id, *chunk]):
+                f"SELECT text, vector FROM embeddings WHERE model_id = ? AND text IN ({marks})", [model_id, *chunk]
+            ):
                 found[text] = np.frombuffer(blob, dtype=np.float32)
         return found
 
@@ -300,7 +328,8 @@ class LibraryIndex:
             with self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                    ((model_id, t, np.asarray(v, np.float32).tobytes()) for t, v in vectors.items()))
+                    ((model_id, t, np.asarray(v, np.float32).tobytes()) for t, v in vectors.items()),
+                )
         except sqlite3.Error:
             pass
 
@@ -310,8 +339,14 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[tuple[Path, str]]]:
     sounds, csvs, unlisted = [], [], []
 
     def on_error(exc: OSError) -> None:
-        unlisted.append((Path(exc.filename), "permission denied: the folder cannot be listed"
-                         if isinstance(exc, PermissionError) else f"unreadable folder: {exc.strerror}"))
+        unlisted.append(
+            (
+                Path(exc.filename),
+                "permission denied: the folder cannot be listed"
+                if isinstance(exc, PermissionError)
+                else f"unreadable folder: {exc.strerror}",
+            )
+        )
 
     for folder, dirs, names in os.walk(root, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -321,8 +356,7 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[tuple[Path, str]]]:
             path = Path(folder, name)
             rel = path.relative_to(root).as_posix()
             suffix = path.suffix.lower()
-            if suffix not in SOUND_EXTENSIONS and suffix not in UNSUPPORTED_EXTENSIONS \
-                    and suffix != ".csv":
+            if suffix not in SOUND_EXTENSIONS and suffix not in UNSUPPORTED_EXTENSIONS and suffix != ".csv":
                 continue
             try:
                 rel.encode("utf-8")
@@ -372,8 +406,7 @@ def _probe_all(root: Path, rels: list[str], progress: ProgressHook) -> list[File
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         results = []
         chunk = max(1, min(64, total // (workers * 8)))
-        for done, facts in enumerate(pool.map(probe, repeat(str(root)), rels, chunksize=chunk),
-                                     start=1):
+        for done, facts in enumerate(pool.map(probe, repeat(str(root)), rels, chunksize=chunk), start=1):
             results.append(facts)
             if done % 50 == 0 or done == total:
                 progress("read", done, total)
@@ -404,8 +437,14 @@ def sync(root: Path, index: LibraryIndex, progress: ProgressHook) -> SyncReport:
     changed = [f for f in kept.values() if f != known.get(f.rel)] + probed
     index.write(changed, removed)
     facts = {**kept, **{f.rel: f for f in probed}}
-    return SyncReport(tuple(facts[r] for r in sounds), tuple(unlisted), tuple(csvs),
-                      read=len(probed), reused=len(kept), removed=len(removed))
+    return SyncReport(
+        tuple(facts[r] for r in sounds),
+        tuple(unlisted),
+        tuple(csvs),
+        read=len(probed),
+        reused=len(kept),
+        removed=len(removed),
+    )
 
 
 def _digest_or_empty(root: Path, rel: str) -> str:

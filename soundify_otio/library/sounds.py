@@ -1,4 +1,5 @@
 """The sound library: open (through the index), labels and their CLIP texts, choice, search, stats."""
+
 from __future__ import annotations
 
 import hashlib
@@ -69,10 +70,17 @@ def fit_cost(entry: SoundEntry, duration: float, kind: Kind) -> float:
 class SoundLibrary:
     """The usable sounds of a folder, with what was skipped and why."""
 
-    def __init__(self, root: Path, entries: tuple[SoundEntry, ...],
-                 skipped: tuple[tuple[Path, str], ...], descriptions: dict[Path, Description],
-                 formats: dict[Path, str], index: LibraryIndex, report: SyncReport,
-                 progress: ProgressHook) -> None:
+    def __init__(
+        self,
+        root: Path,
+        entries: tuple[SoundEntry, ...],
+        skipped: tuple[tuple[Path, str], ...],
+        descriptions: dict[Path, Description],
+        formats: dict[Path, str],
+        index: LibraryIndex,
+        report: SyncReport,
+        progress: ProgressHook,
+    ) -> None:
         self.root = root
         self.entries = entries
         self.skipped = skipped
@@ -118,15 +126,14 @@ class SoundLibrary:
         if missing:
             self._progress("embed", 0, len(missing))
         for start in range(0, len(missing), EMBED_BATCH):
-            batch = missing[start:start + EMBED_BATCH]
+            batch = missing[start : start + EMBED_BATCH]
             rows = np.asarray(encoder.encode_texts(batch), dtype=np.float32)
             fresh = dict(zip(batch, rows))
             self._index.write_embeddings(model, fresh)
             self._vectors.update({(model, t): v for t, v in fresh.items()})
             self._progress("embed", start + len(batch), len(missing))
         dim = next((v.shape[0] for (m, _), v in self._vectors.items() if m == model), 0)
-        return np.stack([self._vectors[(model, t)] for t in texts]) if texts \
-            else np.zeros((0, dim), np.float32)
+        return np.stack([self._vectors[(model, t)] for t in texts]) if texts else np.zeros((0, dim), np.float32)
 
     def label_embeddings(self, encoder: TextEncoder, kind: Kind) -> tuple[list[str], np.ndarray]:
         """The labels of a kind and their text embeddings (one row per label)."""
@@ -136,9 +143,11 @@ class SoundLibrary:
     def choose(self, label: str, kind: Kind, duration: float, seed: int, occasion: int) -> SoundEntry:
         """A file for one use of ``label``: among the best fits, taking turns by ``occasion`` in
         an order fixed by ``seed`` (same seed and occasion, same file)."""
+
         def order(entry: SoundEntry) -> str:
             key = f"{seed}\0{label}\0{kind}\0{entry.path.relative_to(self.root).as_posix()}"
             return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
         group = sorted(self._group(label, kind), key=order)
         costs = [fit_cost(e, duration, kind) for e in group]
         best = min(costs)
@@ -156,8 +165,10 @@ class SoundLibrary:
 
     def stats(self) -> dict:
         """Counts per kind, category and format; skipped files and why; what indexing did."""
+
         def category(entry: SoundEntry) -> str:
             return entry.category.split("-")[0] if entry.category else "uncategorised"
+
         return {
             "root": str(self.root),
             "index": self._index.location,
@@ -170,8 +181,7 @@ class SoundLibrary:
             "skipped": len(self.skipped),
             "skipped_reasons": dict(Counter(_reason_class(r) for _, r in self.skipped).most_common()),
             "skipped_files": [[str(p), r] for p, r in self.skipped],
-            "indexed": {"read": self._report.read, "reused": self._report.reused,
-                        "removed": self._report.removed},
+            "indexed": {"read": self._report.read, "reused": self._report.reused, "removed": self._report.removed},
         }
 
 
@@ -184,8 +194,7 @@ def _skipped_summary(skipped: Sequence[tuple[Path, str]]) -> str:
         return "no WAV, FLAC, OGG or AIFF file found"
     counts = Counter(_reason_class(r) for _, r in skipped).most_common()
     path, reason = skipped[0]
-    return (f"{len(skipped)} file(s) skipped ({', '.join(f'{n} {c}' for c, n in counts)}); "
-            f"e.g. {path.name}: {reason}")
+    return f"{len(skipped)} file(s) skipped ({', '.join(f'{n} {c}' for c, n in counts)}); e.g. {path.name}: {reason}"
 
 
 def _check_root(root: Path) -> None:
@@ -200,8 +209,7 @@ def _check_root(root: Path) -> None:
         raise LibraryError(f"the library folder cannot be read ({exc.strerror})", root) from exc
 
 
-def _csv_sources(root: Path, csvs: Sequence[str]) -> tuple[dict[str, SidecarRow],
-                                                          dict[str, dict[str, EmbeddedTags]]]:
+def _csv_sources(root: Path, csvs: Sequence[str]) -> tuple[dict[str, SidecarRow], dict[str, dict[str, EmbeddedTags]]]:
     """Sidecar rows keyed by lower-case relative path; metadata CSVs keyed by their folder."""
     sidecar, metadata = {}, {}
     for rel in csvs:
@@ -225,8 +233,7 @@ def _csv_tags(rel: PurePosixPath, metadata: dict[str, dict[str, EmbeddedTags]]) 
     return EmbeddedTags()
 
 
-def open_library(root: Path, *, index_path: Path | None = None,
-                 progress: ProgressHook | None = None) -> SoundLibrary:
+def open_library(root: Path, *, index_path: Path | None = None, progress: ProgressHook | None = None) -> SoundLibrary:
     """Open a sound library through its index (built or brought up to date first).
 
     Raises LibraryError naming the folder when it is missing, unreadable, or holds no usable
@@ -247,17 +254,26 @@ def open_library(root: Path, *, index_path: Path | None = None,
         tags = facts.embedded_tags().merged(_csv_tags(rel, metadata))
         described = describe(rel, tags, sidecar.get(facts.rel.lower()))
         path = root / facts.rel
-        entries.append(SoundEntry(
-            path=path, label=described.label, kind=described.kind, text=described.text,
-            sample_rate=facts.sample_rate, channels=facts.channels, duration=facts.duration,
-            loudness_lufs=facts.loudness, category=described.category, tags=described.tags))
+        entries.append(
+            SoundEntry(
+                path=path,
+                label=described.label,
+                kind=described.kind,
+                text=described.text,
+                sample_rate=facts.sample_rate,
+                channels=facts.channels,
+                duration=facts.duration,
+                loudness_lufs=facts.loudness,
+                category=described.category,
+                tags=described.tags,
+            )
+        )
         descriptions[path] = described
         formats[path] = facts.format
         if stored.get(facts.rel) != (described.label, described.kind, described.text):
             relabelled.append((facts.rel, described.label, described.kind, described.text))
     index.write_labels(relabelled)
-    skipped = tuple(sorted([*report.unlisted, *((root / f.rel, f.reason)
-                                                 for f in report.facts if not f.usable)]))
+    skipped = tuple(sorted([*report.unlisted, *((root / f.rel, f.reason) for f in report.facts if not f.usable)]))
     if not entries:
         raise LibraryError(f"no usable sound in the library: {_skipped_summary(skipped)}", root)
     return SoundLibrary(root, tuple(entries), skipped, descriptions, formats, index, report, hook)

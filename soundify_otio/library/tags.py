@@ -5,6 +5,7 @@ reader), Vorbis comments of FLAC and Ogg files (read from the stream headers, no
 Soundminer-style CSV exports and the ``soundify.csv`` sidecar (``file,label,kind``). The labeller
 turns these into a label, a kind (effect or ambient) and the text CLIP encodes.
 """
+
 from __future__ import annotations
 
 import csv
@@ -137,21 +138,27 @@ def _ixml_field(xml: str, *names: str) -> str:
 def wav_tags(riff: RiffInfo) -> EmbeddedTags:
     """Tags from the iXML (UCS USER fields), bext and LIST/INFO chunks, in that precedence."""
     ixml = riff.chunks.get(b"iXML", b"").decode("utf-8", "replace")
-    from_ixml = EmbeddedTags(
-        title=_ixml_field(ixml, "TRACKTITLE"),
-        description=_ixml_field(ixml, "DESCRIPTION", "BWF_DESCRIPTION", "NOTE"),
-        keywords=_keywords(_ixml_field(ixml, "KEYWORDS")),
-        category=_ixml_field(ixml, "CATEGORY"),
-        subcategory=_ixml_field(ixml, "SUBCATEGORY"),
-        cat_id=_ixml_field(ixml, "CATID"),
-        fx_name=_ixml_field(ixml, "FXNAME"),
-    ) if ixml else EmbeddedTags()
+    from_ixml = (
+        EmbeddedTags(
+            title=_ixml_field(ixml, "TRACKTITLE"),
+            description=_ixml_field(ixml, "DESCRIPTION", "BWF_DESCRIPTION", "NOTE"),
+            keywords=_keywords(_ixml_field(ixml, "KEYWORDS")),
+            category=_ixml_field(ixml, "CATEGORY"),
+            subcategory=_ixml_field(ixml, "SUBCATEGORY"),
+            cat_id=_ixml_field(ixml, "CATID"),
+            fx_name=_ixml_field(ixml, "FXNAME"),
+        )
+        if ixml
+        else EmbeddedTags()
+    )
     bext = riff.chunks.get(b"bext", b"")
     from_bext = EmbeddedTags(description=_text(bext[:256]))
     info = _list_info(riff.chunks.get(b"LIST", b""))
-    from_info = EmbeddedTags(title=info.get(b"INAM", ""),
-                             description=info.get(b"ICMT", "") or info.get(b"ISBJ", ""),
-                             keywords=_keywords(info.get(b"IKEY", "")))
+    from_info = EmbeddedTags(
+        title=info.get(b"INAM", ""),
+        description=info.get(b"ICMT", "") or info.get(b"ISBJ", ""),
+        keywords=_keywords(info.get(b"IKEY", "")),
+    )
     return from_ixml.merged(from_bext).merged(from_info)
 
 
@@ -160,8 +167,8 @@ def _list_info(raw: bytes) -> dict[bytes, str]:
         return {}
     out, pos = {}, 4
     while pos + 8 <= len(raw):
-        cid, n = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
-        out[cid] = _text(raw[pos + 8:pos + 8 + n])
+        cid, n = raw[pos : pos + 4], int.from_bytes(raw[pos + 4 : pos + 8], "little")
+        out[cid] = _text(raw[pos + 8 : pos + 8 + n])
         pos += 8 + n + (n & 1)
     return out
 
@@ -170,13 +177,13 @@ def parse_vorbis_comment(block: bytes) -> dict[str, list[str]]:
     """Decode a Vorbis comment structure (vendor string, then ``KEY=value`` entries)."""
     out: dict[str, list[str]] = {}
     pos = 4 + int.from_bytes(block[:4], "little")
-    count = int.from_bytes(block[pos:pos + 4], "little")
+    count = int.from_bytes(block[pos : pos + 4], "little")
     pos += 4
     for _ in range(count):
         if pos + 4 > len(block):
             break
-        n = int.from_bytes(block[pos:pos + 4], "little")
-        key, _, value = block[pos + 4:pos + 4 + n].decode("utf-8", "replace").partition("=")
+        n = int.from_bytes(block[pos : pos + 4], "little")
+        key, _, value = block[pos + 4 : pos + 4 + n].decode("utf-8", "replace").partition("=")
         out.setdefault(key.upper(), []).append(value)
         pos += 4 + n
     return out
@@ -202,12 +209,12 @@ def read_ogg_comments(path: Path) -> dict[str, list[str]]:
     with path.open("rb") as f:
         data = f.read(1 << 18)
     packets, current, pos = [], b"", 0
-    while len(packets) < 2 and data[pos:pos + 4] == b"OggS" and pos + 27 <= len(data):
+    while len(packets) < 2 and data[pos : pos + 4] == b"OggS" and pos + 27 <= len(data):
         nseg = data[pos + 26]
-        lacing = data[pos + 27:pos + 27 + nseg]
+        lacing = data[pos + 27 : pos + 27 + nseg]
         pos += 27 + nseg
         for n in lacing:
-            current += data[pos:pos + n]
+            current += data[pos : pos + n]
             pos += n
             if n < 255:
                 packets.append(current)
@@ -217,18 +224,25 @@ def read_ogg_comments(path: Path) -> dict[str, list[str]]:
     body = packets[1]
     for magic in (b"\x03vorbis", b"OpusTags"):
         if body.startswith(magic):
-            return parse_vorbis_comment(body[len(magic):])
+            return parse_vorbis_comment(body[len(magic) :])
     return {}
 
 
 def vorbis_tags(comments: dict[str, list[str]]) -> EmbeddedTags:
     """Tags from Vorbis comment keys (UCS-style keys where present)."""
+
     def first(*keys: str) -> str:
         return next((v[0].strip() for k in keys if (v := comments.get(k)) and v[0].strip()), "")
+
     return EmbeddedTags(
-        title=first("TITLE"), description=first("DESCRIPTION", "COMMENT"),
-        keywords=_keywords(first("KEYWORDS")), category=first("CATEGORY", "GENRE"),
-        subcategory=first("SUBCATEGORY"), cat_id=first("CATID"), fx_name=first("FXNAME"))
+        title=first("TITLE"),
+        description=first("DESCRIPTION", "COMMENT"),
+        keywords=_keywords(first("KEYWORDS")),
+        category=first("CATEGORY", "GENRE"),
+        subcategory=first("SUBCATEGORY"),
+        cat_id=first("CATID"),
+        fx_name=first("FXNAME"),
+    )
 
 
 def read_tags(path: Path, riff: RiffInfo | None = None) -> EmbeddedTags:
@@ -252,8 +266,14 @@ def _csv_rows(path: Path, sniff: bool) -> list[dict[str, str]]:
         f.seek(0)
         dialect = csv.Sniffer().sniff(sample, ",;\t") if sniff and sample else csv.excel
         reader = csv.DictReader(f, dialect=dialect)
-        return [{(k or "").strip().lower().replace(" ", ""): (v or "").strip()
-                 for k, v in row.items() if isinstance(v, str)} for row in reader]
+        return [
+            {
+                (k or "").strip().lower().replace(" ", ""): (v or "").strip()
+                for k, v in row.items()
+                if isinstance(v, str)
+            }
+            for row in reader
+        ]
 
 
 def _kind_word(word: str) -> Kind | None:
@@ -279,7 +299,8 @@ def read_sidecar(path: Path) -> dict[str, SidecarRow]:
         if kind and _kind_word(kind) is None:
             raise LibraryError(f"line {line}: kind {kind!r} is neither 'effect' nor 'ambient'", path)
         out[PurePosixPath(name).as_posix().lower()] = SidecarRow(
-            clean_label(row.get("label", "")) or None, _kind_word(kind) if kind else None)
+            clean_label(row.get("label", "")) or None, _kind_word(kind) if kind else None
+        )
     return out
 
 
@@ -293,8 +314,7 @@ def read_metadata_csv(path: Path) -> dict[str, EmbeddedTags] | None:
         rows = _csv_rows(path, sniff=True)
     except (OSError, csv.Error):
         return None
-    if not rows or not any(c in rows[0] for c in _CSV_NAME_COLUMNS) \
-            or not any(c in rows[0] for c in _CSV_TAG_COLUMNS):
+    if not rows or not any(c in rows[0] for c in _CSV_NAME_COLUMNS) or not any(c in rows[0] for c in _CSV_TAG_COLUMNS):
         return None
     out = {}
     for row in rows:
@@ -302,9 +322,13 @@ def read_metadata_csv(path: Path) -> dict[str, EmbeddedTags] | None:
         if name:
             out[PurePosixPath(name.replace("\\", "/")).name.lower()] = EmbeddedTags(
                 title=row.get("tracktitle", "") or row.get("title", ""),
-                description=row.get("description", ""), keywords=_keywords(row.get("keywords", "")),
-                category=row.get("category", ""), subcategory=row.get("subcategory", ""),
-                cat_id=row.get("catid", ""), fx_name=row.get("fxname", ""))
+                description=row.get("description", ""),
+                keywords=_keywords(row.get("keywords", "")),
+                category=row.get("category", ""),
+                subcategory=row.get("subcategory", ""),
+                cat_id=row.get("catid", ""),
+                fx_name=row.get("fxname", ""),
+            )
     return out
 
 
@@ -313,14 +337,29 @@ def read_metadata_csv(path: Path) -> dict[str, EmbeddedTags] | None:
 _TRAILING_NOISE = re.compile(
     r"^(\d+[a-z]?|#\d+|v\d+|(take|tk|var|variation|version|ver|alt|copy|edit)\d*|"
     r"\d+(k|khz|hz|bit|b)|mono|stereo|st|ms|lr|xy|surround|quad|loop|loopable|seamless|final|"
-    r"sfx|fx|[a-z])$")
+    r"sfx|fx|[a-z])$"
+)
 _LEADING_NOISE = re.compile(r"^(\d+|#\d+)$")
-_PLACEHOLDERS = {"audio", "clip", "file", "new", "rec", "recording", "sample", "sound", "track",
-                 "untitled", "zoom"}
+_PLACEHOLDERS = {"audio", "clip", "file", "new", "rec", "recording", "sample", "sound", "track", "untitled", "zoom"}
 """Names recorders and editors give files: alone, they say nothing of the sound."""
-_AMBIENT_FOLDER_WORDS = {"ambience", "ambiences", "ambient", "ambients", "amb", "ambs", "atmos",
-                         "atmo", "atmosphere", "atmospheres", "roomtone", "roomtones",
-                         "background", "backgrounds", "bg", "bgs"}
+_AMBIENT_FOLDER_WORDS = {
+    "ambience",
+    "ambiences",
+    "ambient",
+    "ambients",
+    "amb",
+    "ambs",
+    "atmos",
+    "atmo",
+    "atmosphere",
+    "atmospheres",
+    "roomtone",
+    "roomtones",
+    "background",
+    "backgrounds",
+    "bg",
+    "bgs",
+}
 _AMBIENT_PHRASES = ("room tone", "ambience", "atmos", "ambient")
 
 
@@ -369,8 +408,9 @@ def kind_from_folders(parts: tuple[str, ...]) -> Kind | None:
     return None
 
 
-def compose_text(label: str, category_words: tuple[str, ...], tags: tuple[str, ...],
-                 description: str = "", max_words: int = 24) -> str:
+def compose_text(
+    label: str, category_words: tuple[str, ...], tags: tuple[str, ...], description: str = "", max_words: int = 24
+) -> str:
     """The text CLIP encodes: the label, then category words, tags and description not yet said."""
     parts, seen = [label], set(label.split())
     for phrase in (*category_words, *tags, clean_description(description)):
@@ -388,8 +428,7 @@ def clean_description(text: str, max_words: int = 12) -> str:
     return " ".join(re.sub(r"[^\w' -]+", " ", first).lower().split()[:max_words])
 
 
-def _label_candidates(rel_path: PurePosixPath, tags: EmbeddedTags,
-                      category: UcsCategory | None) -> Iterator[str]:
+def _label_candidates(rel_path: PurePosixPath, tags: EmbeddedTags, category: UcsCategory | None) -> Iterator[str]:
     yield label_from_filename(rel_path.name)
     yield clean_label(tags.fx_name)
     yield clean_label(tags.title)

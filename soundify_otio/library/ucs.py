@@ -8,6 +8,7 @@ with the long category names (AMBIENCE, DOORS, ...) of the UCS list (universalca
 as mirrored in public REAPER UCS metadata scripts. Lines: ``PREFIX|CATEGORY|suffix[=SUBCATEGORY];...``
 where CatID = PREFIX + suffix and a bare suffix's subcategory is the suffix in capitals.
 """
+
 from __future__ import annotations
 
 import re

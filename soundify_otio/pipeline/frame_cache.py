@@ -1,5 +1,6 @@
 """The frame cache: one shot's pixel analysis on disk, so a re-run (new picks, another format) never
 decodes or encodes a frame again."""
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,17 @@ class FrameCache:
 
     def key(self, shot: Shot, first: int, stop: int, model_id: str, config: Config) -> str:
         stat = shot.media_path.stat()
-        identity = (str(shot.media_path.resolve()), stat.st_size, stat.st_mtime_ns, first, stop, model_id,
-                    config.sample_fps, config.analysis_size, config.scene_bins)
+        identity = (
+            str(shot.media_path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            first,
+            stop,
+            model_id,
+            config.sample_fps,
+            config.analysis_size,
+            config.scene_bins,
+        )
         return hashlib.sha1(repr(identity).encode()).hexdigest()
 
     def _paths(self, key: str) -> tuple[Path, Path]:
@@ -63,8 +73,13 @@ class FrameCache:
             return None
         try:
             with np.load(summary) as data:
-                frames = ShotFrames(float(data["fps"]), data["distances"], data["sample_times"],
-                                    data["embeddings"], np.load(activations, mmap_mode="r"))
+                frames = ShotFrames(
+                    float(data["fps"]),
+                    data["distances"],
+                    data["sample_times"],
+                    data["embeddings"],
+                    np.load(activations, mmap_mode="r"),
+                )
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable cache entry %s (%s)", summary, exc)
             self.misses += 1
@@ -77,8 +92,15 @@ class FrameCache:
         self.root.mkdir(parents=True, exist_ok=True)
         return ActivationStore(self.root / f".{key}.{os.getpid()}.activations.npy", count)
 
-    def save(self, key: str, fps: float, distances: np.ndarray, sample_times: np.ndarray,
-             embeddings: np.ndarray, store: "ActivationStore") -> ShotFrames:
+    def save(
+        self,
+        key: str,
+        fps: float,
+        distances: np.ndarray,
+        sample_times: np.ndarray,
+        embeddings: np.ndarray,
+        store: "ActivationStore",
+    ) -> ShotFrames:
         """Keep a finished pass (atomically) and return it with its activations memory-mapped."""
         summary, activations = self._paths(key)
         store.close(activations)
@@ -107,8 +129,11 @@ class ActivationStore:
         if self._file is None:
             self._file = self.path.open("wb")
             self._row = (batch.dtype, batch.shape[1:])
-            header = {"descr": np.lib.format.dtype_to_descr(batch.dtype), "fortran_order": False,
-                      "shape": (self.count, *batch.shape[1:])}
+            header = {
+                "descr": np.lib.format.dtype_to_descr(batch.dtype),
+                "fortran_order": False,
+                "shape": (self.count, *batch.shape[1:]),
+            }
             np.lib.format.write_array_header_1_0(self._file, header)
             self._header_bytes = self._file.tell()
         self._file.write(np.ascontiguousarray(batch).tobytes())

@@ -5,6 +5,7 @@ every sampled frame is CLIP-encoded, and the encoding keeps the Grad-CAM layer's
 the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and classification);
 `place` turns picks into synchronised, panned placements, so new choices re-use one analysis.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,8 +87,14 @@ class Analysis:
 class Soundify:
     """The four stages over one model, one library and one configuration."""
 
-    def __init__(self, model: ClipModel, library: SoundLibraryLike, config: Config,
-                 progress: ProgressHook = null_progress, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: ClipModel,
+        library: SoundLibraryLike,
+        config: Config,
+        progress: ProgressHook = null_progress,
+        cache_dir: Path | None = None,
+    ) -> None:
         self.model = model
         self.library = library
         self.config = config
@@ -104,8 +111,9 @@ class Soundify:
 
     # ---- pass 1: pixels -> scenes -> candidates -------------------------------------------------
 
-    def analyse(self, shots: list[Shot], skipped: list[SkippedShot] | None = None,
-                allow_empty: bool = False) -> Analysis:
+    def analyse(
+        self, shots: list[Shot], skipped: list[SkippedShot] | None = None, allow_empty: bool = False
+    ) -> Analysis:
         """Decode each shot once: scenes, CLIP embeddings and Grad-CAM activations; rank candidates.
 
         A timeline where no shot can be read is an error unless `allow_empty` (media offline on
@@ -126,8 +134,7 @@ class Soundify:
             with _timed(analysis.timings, "scenes"):
                 scenes = self._split(shot, frames, len(analysis.scenes), {s.scene.id for s in analysis.scenes})
             with _timed(analysis.timings, "classify"):
-                analysis.scenes.extend(self._rank(scene, frames, samples, offset)
-                                       for scene, samples, offset in scenes)
+                analysis.scenes.extend(self._rank(scene, frames, samples, offset) for scene, samples, offset in scenes)
         self.progress("analyse", self._seconds_total, self._seconds_total)
         if not analysis.scenes and not allow_empty:
             reasons = "; ".join(f"{s.media or s.clip_name}: {s.reason}" for s in analysis.skipped[:5])
@@ -143,19 +150,24 @@ class Soundify:
         first = int(round(shot.media_start * info.fps))
         stop = min(info.frame_count, first + max(1, int(round(shot.duration * info.fps))))
         if first >= info.frame_count:
-            raise MediaError(f"the clip starts at frame {first}, past the file's {info.frame_count} frames",
-                             shot.media_path)
+            raise MediaError(
+                f"the clip starts at frame {first}, past the file's {info.frame_count} frames", shot.media_path
+            )
         key = self.cache.key(shot, first, stop, self.model.model_id, self.config)
         cached = self.cache.load(key)
         if cached is not None:
             return cached
         return self._decode_and_encode(shot, info, first, stop, key, timings)
 
-    def _decode_and_encode(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str,
-                           timings: dict[str, float]) -> ShotFrames:
+    def _decode_and_encode(
+        self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str, timings: dict[str, float]
+    ) -> ShotFrames:
         """One pass over the shot's frames: histograms of all, CLIP on the sampled ones."""
-        wanted = set(np.unique(np.round(np.arange(0.0, (stop - first) / info.fps, 1.0 / self.config.sample_fps)
-                                        * info.fps).astype(int)).tolist())
+        wanted = set(
+            np.unique(
+                np.round(np.arange(0.0, (stop - first) / info.fps, 1.0 / self.config.sample_fps) * info.fps).astype(int)
+            ).tolist()
+        )
         store = self.cache.activation_store(key, len(wanted))
         try:
             return self._encode_pass(shot, info, first, stop, key, wanted, store, timings)
@@ -163,8 +175,17 @@ class Soundify:
             store.discard()
             raise
 
-    def _encode_pass(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str, wanted: set[int],
-                     store: ActivationStore, timings: dict[str, float]) -> ShotFrames:
+    def _encode_pass(
+        self,
+        shot: Shot,
+        info: VideoInfo,
+        first: int,
+        stop: int,
+        key: str,
+        wanted: set[int],
+        store: ActivationStore,
+        timings: dict[str, float],
+    ) -> ShotFrames:
         config = self.config
         detector = HistogramDetector(config.scene_threshold, config.scene_bins, 1)
         pending: list[np.ndarray] = []
@@ -198,11 +219,13 @@ class Soundify:
             encode_pending()
         if not embeddings:
             raise MediaError("no frames could be decoded in the clip's range", shot.media_path)
-        return self.cache.save(key, info.fps, detector.distances, np.array(sample_offsets) / info.fps,
-                               np.concatenate(embeddings), store)
+        return self.cache.save(
+            key, info.fps, detector.distances, np.array(sample_offsets) / info.fps, np.concatenate(embeddings), store
+        )
 
-    def _split(self, shot: Shot, frames: ShotFrames, first_index: int,
-               taken_ids: set[str]) -> list[tuple[Scene, np.ndarray, float]]:
+    def _split(
+        self, shot: Shot, frames: ShotFrames, first_index: int, taken_ids: set[str]
+    ) -> list[tuple[Scene, np.ndarray, float]]:
         """The shot cut at histogram peaks into scenes: each with its sampled frames' indices and
         its offset in seconds from the shot's start. Ids name the media range; a range the edit
         uses again gets '#2', '#3'..."""
@@ -221,9 +244,15 @@ class Soundify:
                 repeat += 1
                 scene_id = f"{base_id}#{repeat}"
             taken_ids.add(scene_id)
-            scene = Scene(index=first_index + len(scenes), id=scene_id,
-                          shot_index=shot.index, start=shot.timeline_start + a, end=shot.timeline_start + b,
-                          media_path=shot.media_path, media_start=media_a)
+            scene = Scene(
+                index=first_index + len(scenes),
+                id=scene_id,
+                shot_index=shot.index,
+                start=shot.timeline_start + a,
+                end=shot.timeline_start + b,
+                media_path=shot.media_path,
+                media_start=media_a,
+            )
             scenes.append((scene, samples, a))
         return scenes
 
@@ -232,10 +261,12 @@ class Soundify:
         ranked = {}
         for kind in ("effect", "ambient"):
             labels, texts = self.labels(kind)
-            ranked[kind] = classify.rank_labels(embeddings, texts, labels, kind, self.model.logit_scale,
-                                                self.config.top_k)
-        return AnalysedScene(scene, frames, samples, frames.sample_times[samples] - offset,
-                             ranked["effect"], ranked["ambient"])
+            ranked[kind] = classify.rank_labels(
+                embeddings, texts, labels, kind, self.model.logit_scale, self.config.top_k
+            )
+        return AnalysedScene(
+            scene, frames, samples, frames.sample_times[samples] - offset, ranked["effect"], ranked["ambient"]
+        )
 
     # ---- pass 2: picks -> intervals -> pan/gain placements --------------------------------------
 
@@ -251,8 +282,7 @@ class Soundify:
         ambient_labels, ambient_texts = self.labels("ambient")
         chosen = [effect_texts[effect_labels.index(e)] for e in effects if e in effect_labels]
         candidates = np.array([ambient_texts[ambient_labels.index(s.label)] for s in scene.ambients])
-        return classify.rerank_ambients(scene.ambients, candidates,
-                                        np.array(chosen) if chosen else np.zeros((0, 1)))
+        return classify.rerank_ambients(scene.ambients, candidates, np.array(chosen) if chosen else np.zeros((0, 1)))
 
     def place(self, analysis: Analysis, choices: Mapping[str, Choice] | None = None) -> Annotation:
         """Sync and mix every scene's picks (the editor's where given, else the defaults)."""
@@ -269,13 +299,19 @@ class Soundify:
                     placements.extend(self._effect_placements(analysed, label, intervals[label], occasion))
             if choice.ambient:
                 placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
-            results.append(SceneResult(analysed.scene, analysed.effects, ambients, choice.effects,
-                                       choice.ambient, intervals))
+            results.append(
+                SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)
+            )
             self.progress("mix", done, len(analysis.scenes))
-        return Annotation(scenes=tuple(results), placements=tuple(placements),
-                          skipped_shots=tuple(analysis.skipped), model=self.model.name,
-                          weights=self.model.weights, pipeline_check=self.model.pipeline_check,
-                          timings=dict(analysis.timings))
+        return Annotation(
+            scenes=tuple(results),
+            placements=tuple(placements),
+            skipped_shots=tuple(analysis.skipped),
+            model=self.model.name,
+            weights=self.model.weights,
+            pipeline_check=self.model.pipeline_check,
+            timings=dict(analysis.timings),
+        )
 
     def _text(self, kind: str, label: str) -> np.ndarray:
         labels, texts = self.labels(kind)
@@ -283,48 +319,76 @@ class Soundify:
 
     def _intervals(self, analysed: AnalysedScene, label: str) -> tuple[Interval, ...]:
         config, scene = self.config, analysed.scene
-        present = sync.presence(analysed.frames.embeddings[analysed.samples], self._text("effect", label),
-                                self.model.logit_scale, config.sync_min_contrast)
-        found = sync.visible_intervals(analysed.times, present, 1.0 / config.sample_fps, scene.end - scene.start,
-                                       config.sync_on, config.sync_off, config.min_interval_seconds,
-                                       config.merge_gap_seconds)
+        present = sync.presence(
+            analysed.frames.embeddings[analysed.samples],
+            self._text("effect", label),
+            self.model.logit_scale,
+            config.sync_min_contrast,
+        )
+        found = sync.visible_intervals(
+            analysed.times,
+            present,
+            1.0 / config.sample_fps,
+            scene.end - scene.start,
+            config.sync_on,
+            config.sync_off,
+            config.min_interval_seconds,
+            config.merge_gap_seconds,
+        )
         return tuple(Interval(scene.start + i.start, scene.start + i.end) for i in found)
 
-    def _effect_placements(self, analysed: AnalysedScene, label: str, intervals: tuple[Interval, ...],
-                           occasion: int) -> list[Placement]:
+    def _effect_placements(
+        self, analysed: AnalysedScene, label: str, intervals: tuple[Interval, ...], occasion: int
+    ) -> list[Placement]:
         """One placement per interval; a Grad-CAM pan/gain key at each ~1 s chunk's first frame and
         a closing key at the interval's last frame, so the curve ends where the source does."""
         config, scene = self.config, analysed.scene
         half_step = 0.5 / config.sample_fps
         keys_per_interval = [mix.chunk_starts(i, config.chunk_seconds) + [i.end] for i in intervals]
-        look_at = [min(max(t, i.start), i.end - half_step) - scene.start
-                   for i, keys in zip(intervals, keys_per_interval) for t in keys]
+        look_at = [
+            min(max(t, i.start), i.end - half_step) - scene.start
+            for i, keys in zip(intervals, keys_per_interval)
+            for t in keys
+        ]
         if not look_at:
             return []
         nearest = [int(np.argmin(np.abs(analysed.times - t))) for t in look_at]
-        cams = self.model.gradcam(analysed.frames.activations[analysed.samples[nearest]],
-                                  np.repeat(self._text("effect", label)[None], len(nearest), axis=0))
+        cams = self.model.gradcam(
+            analysed.frames.activations[analysed.samples[nearest]],
+            np.repeat(self._text("effect", label)[None], len(nearest), axis=0),
+        )
         pan_gain = [mix.pan_and_gain(cam, config.cam_area_threshold, config.gain_max_db) for cam in cams]
         score = next((s.score for s in analysed.effects if s.label == label), 0.0)
         placements: list[Placement] = []
         first = 0
         for interval, keys in zip(intervals, keys_per_interval):
-            values = pan_gain[first:first + len(keys)]
+            values = pan_gain[first : first + len(keys)]
             first += len(keys)
-            sound = self.library.choose(label, "effect", interval.duration, config.seed,
-                                        scene.index * 100 + occasion * 10 + len(placements))
+            sound = self.library.choose(
+                label, "effect", interval.duration, config.seed, scene.index * 100 + occasion * 10 + len(placements)
+            )
             offset = loudness_offset_db(sound, REFERENCE_LUFS)
             fade = min(config.crossfade_seconds / 2, interval.duration / 4)
-            placements.append(Placement(
-                label=label, kind="effect", sound=sound, scene_index=scene.index, scene_id=scene.id,
-                start=interval.start, end=interval.end, score=score, alternatives=analysed.effects,
-                pan=mix.curve(keys, [p for p, _ in values], interval.start, interval.end),
-                gain_db=mix.curve(keys, [g + offset for _, g in values], interval.start, interval.end),
-                fade_in=fade, fade_out=fade))
+            placements.append(
+                Placement(
+                    label=label,
+                    kind="effect",
+                    sound=sound,
+                    scene_index=scene.index,
+                    scene_id=scene.id,
+                    start=interval.start,
+                    end=interval.end,
+                    score=score,
+                    alternatives=analysed.effects,
+                    pan=mix.curve(keys, [p for p, _ in values], interval.start, interval.end),
+                    gain_db=mix.curve(keys, [g + offset for _, g in values], interval.start, interval.end),
+                    fade_in=fade,
+                    fade_out=fade,
+                )
+            )
         return placements
 
-    def _ambient_placement(self, analysed: AnalysedScene, label: str,
-                           ranked: tuple[Suggestion, ...]) -> Placement:
+    def _ambient_placement(self, analysed: AnalysedScene, label: str, ranked: tuple[Suggestion, ...]) -> Placement:
         """One constant bed under the whole scene."""
         config, scene = self.config, analysed.scene
         duration = scene.end - scene.start
@@ -332,11 +396,20 @@ class Soundify:
         gain = config.ambient_gain_db + loudness_offset_db(sound, REFERENCE_LUFS)
         score = next((s.score for s in ranked if s.label == label), 0.0)
         return Placement(
-            label=label, kind="ambient", sound=sound, scene_index=scene.index, scene_id=scene.id,
-            start=scene.start, end=scene.end, score=score, alternatives=ranked,
-            pan=((0.0, 0.0), (round(duration, 6), 0.0)), gain_db=((0.0, gain), (round(duration, 6), gain)),
+            label=label,
+            kind="ambient",
+            sound=sound,
+            scene_index=scene.index,
+            scene_id=scene.id,
+            start=scene.start,
+            end=scene.end,
+            score=score,
+            alternatives=ranked,
+            pan=((0.0, 0.0), (round(duration, 6), 0.0)),
+            gain_db=((0.0, gain), (round(duration, 6), gain)),
             fade_in=min(config.crossfade_seconds / 2, duration / 4),
-            fade_out=min(config.crossfade_seconds / 2, duration / 4))
+            fade_out=min(config.crossfade_seconds / 2, duration / 4),
+        )
 
 
 @contextmanager

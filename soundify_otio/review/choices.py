@@ -1,4 +1,5 @@
 """The editor's choices file (TOML): per scene the ranked candidates and the picks to edit."""
+
 from __future__ import annotations
 
 import json
@@ -23,18 +24,23 @@ def _pairs(suggestions) -> str:
     return "[" + ", ".join(f"[{json.dumps(s.label)}, {s.score:.4f}]" for s in suggestions) + "]"
 
 
-def render_choices(soundify: Soundify, analysis: Analysis, timeline_name: str, out_name: str,
-                   origin: float, rate: float) -> str:
+def render_choices(
+    soundify: Soundify, analysis: Analysis, timeline_name: str, out_name: str, origin: float, rate: float
+) -> str:
     """The choices file text: the defaults as picks, candidates beside them."""
-    lines = [HEADER.format(timeline=timeline_name, name=out_name),
-             f"timeline = {json.dumps(timeline_name)}", f"model = {json.dumps(soundify.model.model_id)}", ""]
+    lines = [
+        HEADER.format(timeline=timeline_name, name=out_name),
+        f"timeline = {json.dumps(timeline_name)}",
+        f"model = {json.dumps(soundify.model.model_id)}",
+        "",
+    ]
     for analysed in analysis.scenes:
         scene, choice = analysed.scene, soundify.default_choice(analysed)
         ambients = soundify.rerank_ambients(analysed, choice.effects)
         lines += [
             "[[scene]]",
             f"id = {json.dumps(scene.id)}",
-            f"timecode = \"{timecode(origin + scene.start, rate)} - {timecode(origin + scene.end, rate)}\"",
+            f'timecode = "{timecode(origin + scene.start, rate)} - {timecode(origin + scene.end, rate)}"',
             f"effects = [{', '.join(json.dumps(e) for e in choice.effects)}]",
             f"ambient = {json.dumps(choice.ambient or '')}",
             f"effect_candidates = {_pairs(analysed.effects)}",
@@ -46,7 +52,7 @@ def render_choices(soundify: Soundify, analysis: Analysis, timeline_name: str, o
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
     """1-based number of the first line at or after start_line that matches the regex."""
-    for number, line in enumerate(text.splitlines()[start_line - 1:], start=start_line):
+    for number, line in enumerate(text.splitlines()[start_line - 1 :], start=start_line):
         if re.search(pattern, line):
             return number
     return start_line
@@ -73,8 +79,9 @@ def read_choices(path: Path) -> ChoicesFile:
         raise ChoicesError(f"is not valid TOML: {exc}", path) from exc
 
 
-def check_choices(choices: ChoicesFile, scene_ids: Sequence[str], effects: Sequence[str],
-                  ambients: Sequence[str]) -> dict[str, Choice]:
+def check_choices(
+    choices: ChoicesFile, scene_ids: Sequence[str], effects: Sequence[str], ambients: Sequence[str]
+) -> dict[str, Choice]:
     """The picks per scene id; ChoicesError naming the line for anything malformed or unknown."""
     path, text, data = choices.path, choices.text, choices.data
     scenes = data.get("scene")
@@ -94,20 +101,22 @@ def check_choices(choices: ChoicesFile, scene_ids: Sequence[str], effects: Seque
         if not isinstance(scene_id, str):
             raise fail("the scene has no string `id`")
         if scene_id not in known_scenes:
-            raise fail(f"scene '{scene_id}' is not in this timeline's analysis "
-                       f"(known: {', '.join(sorted(known_scenes)[:6])}{' ...' if len(known_scenes) > 6 else ''})",
-                       r"^\s*id\s*=")
+            raise fail(
+                f"scene '{scene_id}' is not in this timeline's analysis "
+                f"(known: {', '.join(sorted(known_scenes)[:6])}{' ...' if len(known_scenes) > 6 else ''})",
+                r"^\s*id\s*=",
+            )
         if scene_id in result:
             raise fail(f"scene '{scene_id}' is listed twice", r"^\s*id\s*=")
         picked = table.get("effects", [])
         if not isinstance(picked, list) or not all(isinstance(e, str) for e in picked):
-            raise fail("`effects` must be a list of labels, e.g. [\"traffic\"]", r"^\s*effects\s*=")
+            raise fail('`effects` must be a list of labels, e.g. ["traffic"]', r"^\s*effects\s*=")
         for effect in picked:
             if effect not in known_effects:
                 raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(json.dumps(effect)))
         ambient = table.get("ambient", "")
         if not isinstance(ambient, str):
-            raise fail("`ambient` must be a label or \"\"", r"^\s*ambient\s*=")
+            raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
         if ambient and ambient not in known_ambients:
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
         result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None)

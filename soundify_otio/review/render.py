@@ -1,4 +1,5 @@
 """Preview render: bake the soundify tracks into a stereo WAV and mux it with the timeline's picture."""
+
 from __future__ import annotations
 
 import math
@@ -93,7 +94,7 @@ class _Source:
         lo, hi = max(start, 0), min(start + n, self._file.frames)
         if hi > lo:
             self._file.seek(lo)
-            out[lo - start:hi - start] = self._file.read(hi - lo, dtype="float32", always_2d=True)
+            out[lo - start : hi - start] = self._file.read(hi - lo, dtype="float32", always_2d=True)
         return out
 
     def read(self, start: int, n: int) -> np.ndarray:
@@ -105,7 +106,7 @@ class _Source:
         last = -(-(start + n) * down // up) + self._pad
         y = resample_poly(self._raw(first, last - first), up, down, axis=0, window=self._fir)
         skip = start - first * up // down
-        return y[skip:skip + n].astype(np.float32, copy=False)
+        return y[skip : skip + n].astype(np.float32, copy=False)
 
 
 @dataclass
@@ -139,8 +140,9 @@ def _curve(meta: dict, key: str, clip: otio.schema.Clip) -> tuple[np.ndarray, np
     return keys[:, 0], keys[:, 1]
 
 
-def _track_segments(track: otio.schema.Track, sr: int, base_dir: Path | None,
-                    media_roots: MediaRoots) -> list[_Segment]:
+def _track_segments(
+    track: otio.schema.Track, sr: int, base_dir: Path | None, media_roots: MediaRoots
+) -> list[_Segment]:
     """The track's enabled clips as segments; positions are track time (global_start_time not added)."""
     items = list(track)
     segments: list[_Segment] = []
@@ -174,13 +176,23 @@ def _track_segments(track: otio.schema.Track, sr: int, base_dir: Path | None,
             stereo = meta.get("kind") != "effect" and info.channels >= 2
         else:
             pan, gain, fade_in, fade_out, stereo = flat, flat, 0.0, 0.0, info.channels >= 2
-        segments.append(_Segment(
-            path=path, start=round((start - head_in) * sr), end=round((start + dur + tail) * sr),
-            clip_start=round(start * sr), source_start=round((_media_offset(item) - head_in) * sr),
-            duration=dur, pan=pan, gain_db=gain, fade_in=fade_in, fade_out=fade_out,
-            xfade_in=(-head_in, head_out) if before else None,
-            xfade_out=(dur - tail_in, dur + tail) if after else None,
-            stereo=stereo))
+        segments.append(
+            _Segment(
+                path=path,
+                start=round((start - head_in) * sr),
+                end=round((start + dur + tail) * sr),
+                clip_start=round(start * sr),
+                source_start=round((_media_offset(item) - head_in) * sr),
+                duration=dur,
+                pan=pan,
+                gain_db=gain,
+                fade_in=fade_in,
+                fade_out=fade_out,
+                xfade_in=(-head_in, head_out) if before else None,
+                xfade_out=(dur - tail_in, dur + tail) if after else None,
+                stereo=stereo,
+            )
+        )
     return segments
 
 
@@ -209,8 +221,8 @@ def _mix(seg: _Segment, src: _Source, buf: np.ndarray, b0: int, sr: int) -> None
         xl, xr = x[:, 0], x[:, 1]
     else:
         xl = xr = x.mean(axis=1)
-    buf[lo - b0:hi - b0, 0] += xl * env * left
-    buf[lo - b0:hi - b0, 1] += xr * env * right
+    buf[lo - b0 : hi - b0, 0] += xl * env * left
+    buf[lo - b0 : hi - b0, 1] += xr * env * right
 
 
 def _audio_tracks(timeline: otio.schema.Timeline, include_timeline_audio: bool) -> list[otio.schema.Track]:
@@ -224,21 +236,29 @@ def _audio_tracks(timeline: otio.schema.Timeline, include_timeline_audio: bool) 
     return tracks
 
 
-def render_preview(timeline: otio.schema.Timeline, out_wav: Path, *, sample_rate: int = 48000,
-                   include_timeline_audio: bool = False, progress: ProgressHook | None = None,
-                   base_dir: Path | None = None, media_roots: MediaRoots = ()) -> RenderStats:
+def render_preview(
+    timeline: otio.schema.Timeline,
+    out_wav: Path,
+    *,
+    sample_rate: int = 48000,
+    include_timeline_audio: bool = False,
+    progress: ProgressHook | None = None,
+    base_dir: Path | None = None,
+    media_roots: MediaRoots = (),
+) -> RenderStats:
     """Bake the soundify tracks (and optionally the timeline's own audio tracks) into a stereo
     float WAV following their keyframes, fades and crossfades; normalised only if it would clip.
     Progress stages: "render" and "normalise" (blocks done, total)."""
     began = time.perf_counter()
     out_wav = Path(out_wav)
     tracks = _audio_tracks(timeline, include_timeline_audio)
-    segments = sorted((s for tr in tracks for s in _track_segments(tr, sample_rate, base_dir, media_roots)),
-                      key=lambda s: s.start)
+    segments = sorted(
+        (s for tr in tracks for s in _track_segments(tr, sample_rate, base_dir, media_roots)), key=lambda s: s.start
+    )
     total = round(timeline.tracks.duration().to_seconds() * sample_rate)
     block = max(1, round(BLOCK_SECONDS * sample_rate))
     n_blocks = -(-total // block)
-    fmt = "RF64" if total * 8 >= 2 ** 32 - 1024 else "WAV"
+    fmt = "RF64" if total * 8 >= 2**32 - 1024 else "WAV"
     peak, nxt = 0.0, 0
     active: list[tuple[_Segment, _Source]] = []
     with atomic_output(out_wav, ".wav") as tmp:
@@ -263,9 +283,16 @@ def render_preview(timeline: otio.schema.Timeline, out_wav: Path, *, sample_rate
         if gain != 1.0:
             _scale_in_place(tmp, gain, block, progress)
     return RenderStats(
-        path=out_wav, duration=total / sample_rate, sample_rate=sample_rate, clips=len(segments),
-        tracks=len(tracks), peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
-        normalised=gain != 1.0, gain_db=20.0 * math.log10(gain), elapsed=time.perf_counter() - began)
+        path=out_wav,
+        duration=total / sample_rate,
+        sample_rate=sample_rate,
+        clips=len(segments),
+        tracks=len(tracks),
+        peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
+        normalised=gain != 1.0,
+        gain_db=20.0 * math.log10(gain),
+        elapsed=time.perf_counter() - began,
+    )
 
 
 def _scale_in_place(path: Path, gain: float, block: int, progress: ProgressHook | None) -> None:
@@ -294,8 +321,9 @@ class _Shot:
     source: float
 
 
-def _video_runs(timeline: otio.schema.Timeline, rate: float, n_frames: int, base_dir: Path | None,
-                media_roots: MediaRoots) -> list[tuple[int, int, _Shot | None]]:
+def _video_runs(
+    timeline: otio.schema.Timeline, rate: float, n_frames: int, base_dir: Path | None, media_roots: MediaRoots
+) -> list[tuple[int, int, _Shot | None]]:
     """Output frames as runs (start, end, shot or None for black); the top track wins overlaps."""
     shots: list[_Shot] = []
     owner = np.full(n_frames, -1, np.int64)
@@ -308,9 +336,10 @@ def _video_runs(timeline: otio.schema.Timeline, rate: float, n_frames: int, base
                 continue
             start, pos = pos, pos + item.duration().to_seconds()
             if isinstance(item, otio.schema.Clip) and item.enabled:
-                shot = _Shot(_clip_path(item, base_dir, media_roots), round(start * rate), round(pos * rate),
-                             _media_offset(item))
-                owner[shot.start:shot.end] = len(shots)
+                shot = _Shot(
+                    _clip_path(item, base_dir, media_roots), round(start * rate), round(pos * rate), _media_offset(item)
+                )
+                owner[shot.start : shot.end] = len(shots)
                 shots.append(shot)
     runs: list[tuple[int, int, _Shot | None]] = []
     edges = np.flatnonzero(np.diff(owner)) + 1
@@ -362,9 +391,15 @@ def _shot_frames(shot: _Shot, first: int, count: int, rate: float) -> Iterator[a
             yield current
 
 
-def mux_preview(timeline: otio.schema.Timeline, wav: Path, out_video: Path,
-                progress: ProgressHook | None = None, *, base_dir: Path | None = None,
-                media_roots: MediaRoots = ()) -> None:
+def mux_preview(
+    timeline: otio.schema.Timeline,
+    wav: Path,
+    out_video: Path,
+    progress: ProgressHook | None = None,
+    *,
+    base_dir: Path | None = None,
+    media_roots: MediaRoots = (),
+) -> None:
     """Encode the timeline's picture (H.264 yuv420p at the timeline rate) with `wav` as AAC into an
     .mp4, streaming frames; gaps are black, frames are scaled to the first clip's size.
     Progress stage: "mux" (frames done, total)."""

@@ -1,4 +1,5 @@
 """A self-contained HTML report of an annotation: thumbnails, rankings, sync intervals, pan/gain curves, preview."""
+
 from __future__ import annotations
 
 import base64
@@ -65,17 +66,23 @@ class _Scale:
         k = math.ceil((self.t0 - label_seconds_from) / step - 1e-9)
         while (t := label_seconds_from + k * step) <= self.t1 + 1e-9:
             x = self.x(t)
-            out.append(f'<line class="tick" x1="{x:.2f}" y1="{y}" x2="{x:.2f}" y2="{y + 4}"/>'
-                       f'<text class="tick-label" x="{x:.2f}" y="{y + 16}" text-anchor="middle">'
-                       f'{_num(k * step)} s</text>')
+            out.append(
+                f'<line class="tick" x1="{x:.2f}" y1="{y}" x2="{x:.2f}" y2="{y + 4}"/>'
+                f'<text class="tick-label" x="{x:.2f}" y="{y + 16}" text-anchor="middle">'
+                f"{_num(k * step)} s</text>"
+            )
             k += 1
         return out
 
 
 def _colours(annotation: Annotation) -> dict[str, str]:
     """One colour per effect label across the report (so a label looks the same in every scene), grey for ambients."""
-    labels = dict.fromkeys([*(label for r in annotation.scenes for label in r.picked_effects),
-                            *(p.label for p in annotation.placements if p.kind == "effect")])
+    labels = dict.fromkeys(
+        [
+            *(label for r in annotation.scenes for label in r.picked_effects),
+            *(p.label for p in annotation.placements if p.kind == "effect"),
+        ]
+    )
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
 
 
@@ -107,8 +114,10 @@ class _Thumbnails:
             try:
                 info = probe_video(path)
                 height = max(2, round(THUMB_WIDTH * info.height / max(info.width, 1) / 2) * 2)
-                self._readers[path] = (info, decord.VideoReader(str(path), ctx=decord.cpu(0),
-                                                                width=THUMB_WIDTH, height=height))
+                self._readers[path] = (
+                    info,
+                    decord.VideoReader(str(path), ctx=decord.cpu(0), width=THUMB_WIDTH, height=height),
+                )
             except MediaError as exc:
                 self._readers[path] = exc
             except (decord.DECORDError, RuntimeError, OSError) as exc:
@@ -142,8 +151,9 @@ class _Thumbnails:
 # --- page parts --------------------------------------------------------------------------------
 
 
-def _ranking(title: str, suggestions: tuple[Suggestion, ...], chosen: set[str], colours: dict[str, str],
-             kind: str) -> str:
+def _ranking(
+    title: str, suggestions: tuple[Suggestion, ...], chosen: set[str], colours: dict[str, str], kind: str
+) -> str:
     """Top-5 table with score bars (relative to the best), chosen rows marked."""
     best = max((s.score for s in suggestions), default=0.0) or 1.0
     rows = []
@@ -153,83 +163,111 @@ def _ranking(title: str, suggestions: tuple[Suggestion, ...], chosen: set[str], 
     for rank, label, score in entries:
         is_chosen = label in chosen
         colour = colours.get(label, AMBIENT_COLOUR) if is_chosen else "#b9c0c8"
-        bar = (f'<span class="bar" style="width:{100 * max(score, 0) / best:.1f}%;background:{colour}"></span>'
-               if score is not None else "")
+        bar = (
+            f'<span class="bar" style="width:{100 * max(score, 0) / best:.1f}%;background:{colour}"></span>'
+            if score is not None
+            else ""
+        )
         tag = '<span class="tag">placed</span>' if is_chosen else ""
         rows.append(
             f'<tr class="suggestion{" chosen" if is_chosen else ""}" data-label="{escape(label)}" '
             f'data-score="{"" if score is None else f"{score:.6f}"}">'
             f'<td class="rank">{rank or "—"}</td><td class="label">{escape(label)} {tag}</td>'
             f'<td class="score-bar">{bar}</td>'
-            f'<td class="score">{"not ranked" if score is None else f"{score:.3f}"}</td></tr>')
+            f'<td class="score">{"not ranked" if score is None else f"{score:.3f}"}</td></tr>'
+        )
     body = "".join(rows) or '<tr><td colspan="4" class="empty">no candidates</td></tr>'
-    return (f'<div class="ranking {kind}"><h3>{title}</h3><table class="top5 {kind}">'
-            f'<thead><tr><th>#</th><th>label</th><th></th><th>score</th></tr></thead><tbody>{body}</tbody>'
-            f'</table></div>')
+    return (
+        f'<div class="ranking {kind}"><h3>{title}</h3><table class="top5 {kind}">'
+        f"<thead><tr><th>#</th><th>label</th><th></th><th>score</th></tr></thead><tbody>{body}</tbody>"
+        f"</table></div>"
+    )
 
 
-def _intervals_svg(result: SceneResult, placements: list[Placement], scale: _Scale,
-                   colours: dict[str, str]) -> str:
+def _intervals_svg(result: SceneResult, placements: list[Placement], scale: _Scale, colours: dict[str, str]) -> str:
     """One row per chosen effect: where its source is visible (bars) and where its sound sits (strip)."""
-    effect_labels = list(dict.fromkeys([*result.picked_effects,
-                                        *(p.label for p in placements if p.kind == "effect")]))
+    effect_labels = list(dict.fromkeys([*result.picked_effects, *(p.label for p in placements if p.kind == "effect")]))
     ambient = [p for p in placements if p.kind == "ambient"]
     rows = [(label, "effect") for label in effect_labels] + [(p.label, "ambient") for p in ambient[:1]]
     height = 24 + ROW_H * max(len(rows), 1) + 26
-    out = [f'<svg class="intervals" viewBox="0 0 {WIDTH:g} {height:g}" width="100%" '
-           f'preserveAspectRatio="xMinYMin meet" {scale.attrs()} role="img" aria-label="sync intervals">']
+    out = [
+        f'<svg class="intervals" viewBox="0 0 {WIDTH:g} {height:g}" width="100%" '
+        f'preserveAspectRatio="xMinYMin meet" {scale.attrs()} role="img" aria-label="sync intervals">'
+    ]
     sx0, sx1 = scale.x(result.scene.start), scale.x(result.scene.end)
-    out.append(f'<rect class="scene-span" x="{sx0:.2f}" y="8" width="{sx1 - sx0:.2f}" '
-               f'height="{ROW_H * max(len(rows), 1) + 8:g}"/>')
+    out.append(
+        f'<rect class="scene-span" x="{sx0:.2f}" y="8" width="{sx1 - sx0:.2f}" '
+        f'height="{ROW_H * max(len(rows), 1) + 8:g}"/>'
+    )
     if not rows:
         out.append(f'<text class="empty" x="{X0 + 8}" y="{24 + ROW_H / 2}">no sound placed</text>')
     for i, (label, kind) in enumerate(rows):
         y = 12 + i * ROW_H
         colour = colours.get(label, AMBIENT_COLOUR)
-        out.append(f'<text class="row-label" x="{X0 - 10}" y="{y + ROW_H / 2 + 4:g}" text-anchor="end">'
-                   f'{escape(label)}</text>')
+        out.append(
+            f'<text class="row-label" x="{X0 - 10}" y="{y + ROW_H / 2 + 4:g}" text-anchor="end">{escape(label)}</text>'
+        )
         if kind == "effect":
             for iv in result.intervals.get(label, ()):
                 x0, x1 = scale.x(iv.start), scale.x(iv.end)
-                out.append(f'<rect class="interval-bar" data-label="{escape(label)}" data-start="{iv.start:.6f}" '
-                           f'data-end="{iv.end:.6f}" x="{x0:.2f}" y="{y + 3:g}" width="{max(x1 - x0, 1):.2f}" '
-                           f'height="{ROW_H - 12:g}" rx="3" fill="{colour}">'
-                           f'<title>{escape(label)} visible {iv.start:.2f}–{iv.end:.2f} s</title></rect>')
+                out.append(
+                    f'<rect class="interval-bar" data-label="{escape(label)}" data-start="{iv.start:.6f}" '
+                    f'data-end="{iv.end:.6f}" x="{x0:.2f}" y="{y + 3:g}" width="{max(x1 - x0, 1):.2f}" '
+                    f'height="{ROW_H - 12:g}" rx="3" fill="{colour}">'
+                    f"<title>{escape(label)} visible {iv.start:.2f}–{iv.end:.2f} s</title></rect>"
+                )
         for p in placements:
             if p.label == label and p.kind == kind:
                 x0, x1 = scale.x(p.start), scale.x(p.end)
-                out.append(f'<rect class="placement-bar {kind}" data-label="{escape(label)}" '
-                           f'data-start="{p.start:.6f}" data-end="{p.end:.6f}" x="{x0:.2f}" y="{y + ROW_H - 7:g}" '
-                           f'width="{max(x1 - x0, 1):.2f}" height="4" fill="{colour}">'
-                           f'<title>{escape(p.sound.path.name)} placed {p.start:.2f}–{p.end:.2f} s</title></rect>')
+                out.append(
+                    f'<rect class="placement-bar {kind}" data-label="{escape(label)}" '
+                    f'data-start="{p.start:.6f}" data-end="{p.end:.6f}" x="{x0:.2f}" y="{y + ROW_H - 7:g}" '
+                    f'width="{max(x1 - x0, 1):.2f}" height="4" fill="{colour}">'
+                    f"<title>{escape(p.sound.path.name)} placed {p.start:.2f}–{p.end:.2f} s</title></rect>"
+                )
     out += scale.axis(16 + ROW_H * max(len(rows), 1) + 4, result.scene.start)
     out.append(_playhead(height))
     out.append("</svg>")
     return "".join(out)
 
 
-def _panel(y: float, title: str, lo: float, hi: float, ticks: list[tuple[float, str]],
-           lines: list[tuple[Placement, list[tuple[float, float]]]], cls: str, scale: _Scale,
-           colours: dict[str, str]) -> list[str]:
+def _panel(
+    y: float,
+    title: str,
+    lo: float,
+    hi: float,
+    ticks: list[tuple[float, str]],
+    lines: list[tuple[Placement, list[tuple[float, float]]]],
+    cls: str,
+    scale: _Scale,
+    colours: dict[str, str],
+) -> list[str]:
     """One value-over-time panel: grid, labelled ticks and one polyline per placement."""
+
     def py(v: float) -> float:
         return y + PANEL_H - (min(max(v, lo), hi) - lo) / (hi - lo) * PANEL_H
 
-    out = [f'<g class="panel {cls}-panel" data-lo="{lo:g}" data-hi="{hi:g}" data-y0="{y + PANEL_H:g}" '
-           f'data-y1="{y:g}"><text class="panel-title" x="10" y="{y + 14:g}">{title}</text>'
-           f'<rect class="plot-bg" x="{X0}" y="{y}" width="{X1 - X0}" height="{PANEL_H}"/>']
+    out = [
+        f'<g class="panel {cls}-panel" data-lo="{lo:g}" data-hi="{hi:g}" data-y0="{y + PANEL_H:g}" '
+        f'data-y1="{y:g}"><text class="panel-title" x="10" y="{y + 14:g}">{title}</text>'
+        f'<rect class="plot-bg" x="{X0}" y="{y}" width="{X1 - X0}" height="{PANEL_H}"/>'
+    ]
     for value, text in ticks:
         gy = py(value)
-        out.append(f'<line class="grid{" zero" if value == 0 else ""}" x1="{X0}" y1="{gy:.2f}" x2="{X1}" '
-                   f'y2="{gy:.2f}"/><text class="tick-label" x="{X0 - 6}" y="{gy + 4:.2f}" '
-                   f'text-anchor="end">{text}</text>')
+        out.append(
+            f'<line class="grid{" zero" if value == 0 else ""}" x1="{X0}" y1="{gy:.2f}" x2="{X1}" '
+            f'y2="{gy:.2f}"/><text class="tick-label" x="{X0 - 6}" y="{gy + 4:.2f}" '
+            f'text-anchor="end">{text}</text>'
+        )
     for placement, points in lines:
         colour = colours.get(placement.label, AMBIENT_COLOUR)
         coords = " ".join(f"{scale.x(t):.2f},{py(v):.2f}" for t, v in points)
         dash = ' stroke-dasharray="6 4"' if placement.kind == "ambient" else ""
-        out.append(f'<polyline class="{cls}-curve" data-label="{escape(placement.label)}" '
-                   f'data-kind="{placement.kind}" points="{coords}" stroke="{colour}"{dash}>'
-                   f'<title>{escape(placement.label)} ({escape(placement.sound.path.name)})</title></polyline>')
+        out.append(
+            f'<polyline class="{cls}-curve" data-label="{escape(placement.label)}" '
+            f'data-kind="{placement.kind}" points="{coords}" stroke="{colour}"{dash}>'
+            f"<title>{escape(placement.label)} ({escape(placement.sound.path.name)})</title></polyline>"
+        )
     return out + ["</g>"]
 
 
@@ -245,8 +283,10 @@ def _curves_svg(result: SceneResult, placements: list[Placement], scale: _Scale,
     pan_ticks = [(1.0, "R"), (0.5, ""), (0.0, "C"), (-0.5, ""), (-1.0, "L")]
     top = 8.0
     height = top + 2 * PANEL_H + 20 + 30
-    out = [f'<svg class="curves" viewBox="0 0 {WIDTH:g} {height:g}" width="100%" preserveAspectRatio="xMinYMin meet" '
-           f'{scale.attrs()} role="img" aria-label="pan and gain curves">']
+    out = [
+        f'<svg class="curves" viewBox="0 0 {WIDTH:g} {height:g}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'{scale.attrs()} role="img" aria-label="pan and gain curves">'
+    ]
     out += _panel(top, "pan", -1.0, 1.0, pan_ticks, pans, "pan", scale, colours)
     out += _panel(top + PANEL_H + 20, "gain", float(lo), float(hi), gain_ticks, gains, "gain", scale, colours)
     out += scale.axis(top + 2 * PANEL_H + 20, result.scene.start)
@@ -260,15 +300,25 @@ def _playhead(height: float) -> str:
 
 
 def _legend(placements: list[Placement], colours: dict[str, str]) -> str:
-    items = [f'<li><span class="swatch{" dashed" if p.kind == "ambient" else ""}" '
-             f'style="border-color:{colours.get(p.label, AMBIENT_COLOUR)}"></span>{escape(p.label)} '
-             f'<span class="muted">{escape(p.sound.path.name)} · {p.start:.2f}–{p.end:.2f} s</span></li>'
-             for p in placements]
+    items = [
+        f'<li><span class="swatch{" dashed" if p.kind == "ambient" else ""}" '
+        f'style="border-color:{colours.get(p.label, AMBIENT_COLOUR)}"></span>{escape(p.label)} '
+        f'<span class="muted">{escape(p.sound.path.name)} · {p.start:.2f}–{p.end:.2f} s</span></li>'
+        for p in placements
+    ]
     return f'<ul class="legend">{"".join(items)}</ul>' if items else ""
 
 
-def _scene_section(result: SceneResult, placements: list[Placement], colours: dict[str, str], thumbs: _Thumbnails,
-                   count: int, origin: float, rate: float, playable: bool) -> str:
+def _scene_section(
+    result: SceneResult,
+    placements: list[Placement],
+    colours: dict[str, str],
+    thumbs: _Thumbnails,
+    count: int,
+    origin: float,
+    rate: float,
+    playable: bool,
+) -> str:
     scene = result.scene
     duration = scene.end - scene.start
     t0 = min([scene.start, *(p.start for p in placements)])
@@ -277,26 +327,34 @@ def _scene_section(result: SceneResult, placements: list[Placement], colours: di
     try:
         strip = "".join(
             f'<figure class="thumb"><img src="{uri}" alt="frame at {timecode(origin + scene.start + o, rate)}">'
-            f'<figcaption>{timecode(origin + scene.start + o, rate)}</figcaption></figure>'
-            for o, uri in thumbs.scene(scene.media_path, scene.media_start, duration, count))
+            f"<figcaption>{timecode(origin + scene.start + o, rate)}</figcaption></figure>"
+            for o, uri in thumbs.scene(scene.media_path, scene.media_start, duration, count)
+        )
     except MediaError as exc:
         strip = f'<p class="no-thumbs">no thumbnails: {escape(str(exc))}</p>'
-    automation = (_curves_svg(result, placements, scale, colours) + _legend(placements, colours) if placements
-                  else '<p class="empty">nothing placed in this scene</p>')
-    play = (f'<button class="play-scene" type="button" data-start="{scene.start:.3f}">▶ play scene</button>'
-            if playable else "")
+    automation = (
+        _curves_svg(result, placements, scale, colours) + _legend(placements, colours)
+        if placements
+        else '<p class="empty">nothing placed in this scene</p>'
+    )
+    play = (
+        f'<button class="play-scene" type="button" data-start="{scene.start:.3f}">▶ play scene</button>'
+        if playable
+        else ""
+    )
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'
         f'<header><h2>Scene {scene.index + 1}</h2><span class="tc">{timecode(origin + scene.start, rate)} – '
         f'{timecode(origin + scene.end, rate)}</span><span class="muted">{duration:.2f} s · '
-        f'{escape(scene.media_path.name)} @ {scene.media_start:.2f} s</span>{play}</header>'
+        f"{escape(scene.media_path.name)} @ {scene.media_start:.2f} s</span>{play}</header>"
         f'<div class="strip">{strip}</div>'
         f'<div class="rankings">'
-        f'{_ranking("Effects (top 5)", result.effects, set(result.picked_effects), colours, "effects")}'
-        f'{_ranking("Ambients (top 5, re-ranked by the chosen effects)", result.ambients, {result.picked_ambient} - {None}, colours, "ambients")}'
-        f'</div><h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}'
-        f'<h3>Automation</h3>{automation}</section>')
+        f"{_ranking('Effects (top 5)', result.effects, set(result.picked_effects), colours, 'effects')}"
+        f"{_ranking('Ambients (top 5, re-ranked by the chosen effects)', result.ambients, {result.picked_ambient} - {None}, colours, 'ambients')}"
+        f"</div><h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}"
+        f"<h3>Automation</h3>{automation}</section>"
+    )
 
 
 def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
@@ -313,17 +371,21 @@ def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
         except ValueError:  # another drive on Windows
             href = preview_wav.resolve().as_uri()
         href = Path(href).as_posix()
-        return (f'<div class="player"><audio id="preview-audio" controls preload="metadata" src="{escape(href)}">'
-                f'</audio><p class="warning">The preview is {size / 2**20:.0f} MB, too large to embed: it is linked '
-                f'(<a href="{escape(href)}">{escape(preview_wav.name)}</a>) and plays only next to this file.</p>'
-                f'</div>'), True
+        return (
+            f'<div class="player"><audio id="preview-audio" controls preload="metadata" src="{escape(href)}">'
+            f'</audio><p class="warning">The preview is {size / 2**20:.0f} MB, too large to embed: it is linked '
+            f'(<a href="{escape(href)}">{escape(preview_wav.name)}</a>) and plays only next to this file.</p>'
+            f"</div>"
+        ), True
     try:
         data = base64.b64encode(preview_wav.read_bytes()).decode("ascii")
     except OSError as exc:
         raise MediaError(f"cannot read preview audio: {exc.strerror}", preview_wav) from exc
-    return (f'<div class="player"><audio id="preview-audio" controls preload="metadata" '
-            f'src="data:audio/wav;base64,{data}"></audio><span class="muted">preview mix ({escape(preview_wav.name)})'
-            f'</span></div>'), True
+    return (
+        f'<div class="player"><audio id="preview-audio" controls preload="metadata" '
+        f'src="data:audio/wav;base64,{data}"></audio><span class="muted">preview mix ({escape(preview_wav.name)})'
+        f"</span></div>"
+    ), True
 
 
 def _overview(annotation: Annotation) -> str:
@@ -338,21 +400,29 @@ def _overview(annotation: Annotation) -> str:
         x = (r.scene.start - t0) / span * WIDTH
         w = max((r.scene.end - r.scene.start) / span * WIDTH - 1, 1)
         picks = ", ".join([*r.picked_effects, *([r.picked_ambient] if r.picked_ambient else [])]) or "nothing"
-        blocks.append(f'<a href="#scene-{r.scene.index}"><rect class="overview-scene" x="{x:.2f}" y="0" '
-                      f'width="{w:.2f}" height="28"><title>Scene {r.scene.index + 1}: {escape(picks)}</title></rect>'
-                      f'<text x="{x + 4:.2f}" y="19">{r.scene.index + 1}</text></a>')
-    return (f'<svg class="overview" viewBox="0 0 {WIDTH:g} 28" width="100%" preserveAspectRatio="none">'
-            f'{"".join(blocks)}</svg>')
+        blocks.append(
+            f'<a href="#scene-{r.scene.index}"><rect class="overview-scene" x="{x:.2f}" y="0" '
+            f'width="{w:.2f}" height="28"><title>Scene {r.scene.index + 1}: {escape(picks)}</title></rect>'
+            f'<text x="{x + 4:.2f}" y="19">{r.scene.index + 1}</text></a>'
+        )
+    return (
+        f'<svg class="overview" viewBox="0 0 {WIDTH:g} 28" width="100%" preserveAspectRatio="none">'
+        f"{''.join(blocks)}</svg>"
+    )
 
 
 def _skipped(annotation: Annotation) -> str:
     if not annotation.skipped_shots:
         return ""
-    rows = "".join(f'<tr><td>{escape(s.clip_name)}</td><td>{escape(s.media or "no media")}</td>'
-                   f'<td>{escape(s.reason)}</td></tr>' for s in annotation.skipped_shots)
-    return (f'<section id="skipped"><h2>Skipped shots ({len(annotation.skipped_shots)})</h2>'
-            f'<table class="skipped"><thead><tr><th>clip</th><th>media</th><th>reason</th></tr></thead>'
-            f'<tbody>{rows}</tbody></table></section>')
+    rows = "".join(
+        f"<tr><td>{escape(s.clip_name)}</td><td>{escape(s.media or 'no media')}</td><td>{escape(s.reason)}</td></tr>"
+        for s in annotation.skipped_shots
+    )
+    return (
+        f'<section id="skipped"><h2>Skipped shots ({len(annotation.skipped_shots)})</h2>'
+        f'<table class="skipped"><thead><tr><th>clip</th><th>media</th><th>reason</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></section>"
+    )
 
 
 CSS = """
@@ -438,8 +508,16 @@ SCRIPT = """
 """
 
 
-def render_html(annotation: Annotation, *, title: str, report_path: Path, timecode_origin: float = 0.0,
-                frame_rate: float = 24.0, preview_wav: Path | None = None, thumbnails_per_scene: int = 4) -> str:
+def render_html(
+    annotation: Annotation,
+    *,
+    title: str,
+    report_path: Path,
+    timecode_origin: float = 0.0,
+    frame_rate: float = 24.0,
+    preview_wav: Path | None = None,
+    thumbnails_per_scene: int = 4,
+) -> str:
     """The report page as one string (images, audio, CSS and script inline)."""
     audio, playable = _audio(preview_wav, report_path)
     thumbs = _Thumbnails()
@@ -447,34 +525,64 @@ def render_html(annotation: Annotation, *, title: str, report_path: Path, timeco
     for p in annotation.placements:
         by_scene.setdefault(p.scene_index, []).append(p)
     colours = _colours(annotation)
-    sections = "".join(_scene_section(r, by_scene.get(r.scene.index, []), colours, thumbs, thumbnails_per_scene,
-                                      timecode_origin, frame_rate, playable) for r in annotation.scenes)
+    sections = "".join(
+        _scene_section(
+            r,
+            by_scene.get(r.scene.index, []),
+            colours,
+            thumbs,
+            thumbnails_per_scene,
+            timecode_origin,
+            frame_rate,
+            playable,
+        )
+        for r in annotation.scenes
+    )
     n_effects = sum(1 for p in annotation.placements if p.kind == "effect")
     n_ambient = len(annotation.placements) - n_effects
-    banner = ('<div class="banner" id="pipeline-check">Pipeline check: this run used random CLIP weights. '
-              'The suggestions and picks below mean nothing; they only show that the pipeline runs.</div>'
-              if annotation.pipeline_check else "")
+    banner = (
+        '<div class="banner" id="pipeline-check">Pipeline check: this run used random CLIP weights. '
+        "The suggestions and picks below mean nothing; they only show that the pipeline runs.</div>"
+        if annotation.pipeline_check
+        else ""
+    )
     timings = ", ".join(f"{escape(k)} {v:.1f} s" for k, v in annotation.timings.items())
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="soundify-otio">'
-        f'<title>{escape(title)}</title><style>{CSS}</style></head><body><main>'
-        f'<h1>{escape(title)}</h1>'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{escape(title)}</h1>"
         f'<p class="meta muted">{len(annotation.scenes)} scenes · {n_effects} effect placements · '
-        f'{n_ambient} ambient beds · {len(annotation.skipped_shots)} skipped shots · model '
-        f'{escape(annotation.model)} ({escape(annotation.weights)}) · {frame_rate:g} fps</p>'
-        f'{banner}{audio}{_overview(annotation)}{sections}{_skipped(annotation)}'
-        f'<footer>{"Timings: " + timings if timings else ""}</footer>'
-        f'<script>{SCRIPT}</script></main></body></html>')
+        f"{n_ambient} ambient beds · {len(annotation.skipped_shots)} skipped shots · model "
+        f"{escape(annotation.model)} ({escape(annotation.weights)}) · {frame_rate:g} fps</p>"
+        f"{banner}{audio}{_overview(annotation)}{sections}{_skipped(annotation)}"
+        f"<footer>{'Timings: ' + timings if timings else ''}</footer>"
+        f"<script>{SCRIPT}</script></main></body></html>"
+    )
 
 
-def write_report(annotation: Annotation, path: Path, *, title: str, timecode_origin: float = 0.0,
-                 frame_rate: float = 24.0, preview_wav: Path | None = None, thumbnails_per_scene: int = 4) -> None:
+def write_report(
+    annotation: Annotation,
+    path: Path,
+    *,
+    title: str,
+    timecode_origin: float = 0.0,
+    frame_rate: float = 24.0,
+    preview_wav: Path | None = None,
+    thumbnails_per_scene: int = 4,
+) -> None:
     """Write the report to `path` atomically (a temp file next to it, renamed over it)."""
     path = Path(path)
-    page = render_html(annotation, title=title, report_path=path, timecode_origin=timecode_origin,
-                       frame_rate=frame_rate, preview_wav=preview_wav, thumbnails_per_scene=thumbnails_per_scene)
+    page = render_html(
+        annotation,
+        title=title,
+        report_path=path,
+        timecode_origin=timecode_origin,
+        frame_rate=frame_rate,
+        preview_wav=preview_wav,
+        thumbnails_per_scene=thumbnails_per_scene,
+    )
     try:
         atomic_write_text(path, page)
     except OSError as exc:

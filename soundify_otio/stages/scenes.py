@@ -4,6 +4,7 @@ The timeline's own edit points are boundaries already (each visible clip stretch
 finds the cuts inside a clip, such as a flattened export. Frames arrive in batches as they are
 decoded; the detector keeps one histogram per frame (bins floats), never the frames.
 """
+
 from __future__ import annotations
 
 import numpy as np

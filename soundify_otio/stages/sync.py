@@ -7,6 +7,7 @@ provided that range is a real difference (at least `min_contrast` logits, i.e. t
 e^min_contrast); below that the source is taken as visible throughout. Hysteresis turns the
 presence curve into runs, short gaps are bridged, and runs shorter than a minimum are dropped.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ import numpy as np
 from soundify_otio.types import Interval
 
 
-def presence(frame_embeddings: np.ndarray, label_embedding: np.ndarray, logit_scale: float,
-             min_contrast: float) -> np.ndarray:
+def presence(
+    frame_embeddings: np.ndarray, label_embedding: np.ndarray, logit_scale: float, min_contrast: float
+) -> np.ndarray:
     """Per sampled frame, how visible the label is, 0..1 relative to the scene."""
     logits = logit_scale * (frame_embeddings @ label_embedding)
     if logits.size == 0:
@@ -26,8 +28,16 @@ def presence(frame_embeddings: np.ndarray, label_embedding: np.ndarray, logit_sc
     return (logits - low) / (high - low)
 
 
-def visible_intervals(times: np.ndarray, present: np.ndarray, step: float, end: float, on: float,
-                      off: float, min_duration: float, merge_gap: float) -> tuple[Interval, ...]:
+def visible_intervals(
+    times: np.ndarray,
+    present: np.ndarray,
+    step: float,
+    end: float,
+    on: float,
+    off: float,
+    min_duration: float,
+    merge_gap: float,
+) -> tuple[Interval, ...]:
     """Runs where presence rises to `on` and stays above `off`; each sample stands for [t, t + step)."""
     runs: list[list[float]] = []
     is_open = False

@@ -3,6 +3,7 @@
 Times are exact fractions of a second while the tree is walked (OTIO's own float transforms drift
 at mixed rates), so neighbouring shots meet exactly and turn into floats only in the Shot.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,6 +37,7 @@ _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 # ---- reading ----------------------------------------------------------------------------------
 
+
 def read_timeline(path: Path) -> otio.schema.Timeline:
     """The timeline in `path`, by the adapter its suffix names; TimelineError if it cannot be read.
 
@@ -49,11 +51,13 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
     if source.is_dir():
         raise TimelineError("is a folder, not a timeline file", path)
     try:
-        adapter = otio.adapters.from_name("fcpx_xml") if _is_fcpxml(source) else \
-            otio.adapters.from_filepath(str(source))
+        adapter = (
+            otio.adapters.from_name("fcpx_xml") if _is_fcpxml(source) else otio.adapters.from_filepath(str(source))
+        )
     except Exception as exc:
-        raise TimelineError(f"no OTIO adapter reads '{path.suffix}' files "
-                            f"(known: {', '.join(sorted(_readable_suffixes()))})", path) from exc
+        raise TimelineError(
+            f"no OTIO adapter reads '{path.suffix}' files (known: {', '.join(sorted(_readable_suffixes()))})", path
+        ) from exc
     try:
         result = adapter.read_from_file(str(source))
     except Exception as exc:
@@ -93,8 +97,7 @@ def _order_fcpx_lanes(stack: otio.schema.Stack) -> None:
     for nested in stack.find_children(descended_from_type=otio.schema.Stack):
         _order_fcpx_lanes(nested)
     tracks = list(stack)
-    if tracks and all(isinstance(t, otio.schema.Track) and re.fullmatch(r"-?\d+", t.name or "")
-                      for t in tracks):
+    if tracks and all(isinstance(t, otio.schema.Track) and re.fullmatch(r"-?\d+", t.name or "") for t in tracks):
         stack[:] = sorted(tracks, key=lambda t: int(t.name))
 
 
@@ -125,6 +128,7 @@ def timeline_rate(timeline: otio.schema.Timeline) -> float:
 
 
 # ---- media paths ------------------------------------------------------------------------------
+
 
 def timecode(seconds: float, frame_rate: float) -> str:
     """HH:MM:SS:FF (non-drop, at the nominal integer rate) of `seconds`."""
@@ -187,11 +191,12 @@ def _remap(raw: str, media_roots: MediaRoots) -> str:
     for old, new in media_roots:
         old = _normalise(old).rstrip("/")
         if raw == old or raw.startswith(old + "/"):
-            return new.rstrip("/") + raw[len(old):] if raw != old else new
+            return new.rstrip("/") + raw[len(old) :] if raw != old else new
     return raw
 
 
 # ---- shots ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Placed:
@@ -218,8 +223,9 @@ def _trimmed(item: otio.core.Item) -> tuple[Fraction, Fraction]:
     try:
         trimmed = item.trimmed_range()
     except Exception as exc:  # no source range and no media range: nothing after it can be placed
-        raise TimelineError(f"'{item.name}' has neither a source range nor a media range, so the "
-                            f"track cannot be laid out") from exc
+        raise TimelineError(
+            f"'{item.name}' has neither a source range nor a media range, so the track cannot be laid out"
+        ) from exc
     return _seconds(trimmed.start_time), _seconds(trimmed.duration)
 
 
@@ -268,8 +274,14 @@ def _fcp7_speed(effect: otio.schema.Effect) -> float | None:
     return -speed if str(values.get("reverse", "")).upper() == "TRUE" else speed
 
 
-def _walk_stack(stack: otio.schema.Stack, shift: Fraction, window: tuple[Fraction, Fraction],
-                layer: tuple[int, ...], top_index: int | None, retimed: str | None) -> Iterator[_Placed]:
+def _walk_stack(
+    stack: otio.schema.Stack,
+    shift: Fraction,
+    window: tuple[Fraction, Fraction],
+    layer: tuple[int, ...],
+    top_index: int | None,
+    retimed: str | None,
+) -> Iterator[_Placed]:
     """The enabled clips on the stack's video tracks. `shift` maps the stack's own time to track
     time; `window` is the part of track time its ancestors let through."""
     tracks = [t for t in stack if isinstance(t, otio.schema.Track) and t.kind == otio.schema.TrackKind.Video]
@@ -278,12 +290,19 @@ def _walk_stack(stack: otio.schema.Stack, shift: Fraction, window: tuple[Fractio
             continue
         start, end = _bounds(track)
         inner = (max(window[0], shift), window[1] if end is None else min(window[1], shift + end - start))
-        yield from _walk_track(track, shift - start, inner, layer + (i,), i if top_index is None else top_index,
-                               retimed or _retime(track))
+        yield from _walk_track(
+            track, shift - start, inner, layer + (i,), i if top_index is None else top_index, retimed or _retime(track)
+        )
 
 
-def _walk_track(track: otio.schema.Track, shift: Fraction, window: tuple[Fraction, Fraction],
-                layer: tuple[int, ...], top_index: int, retimed: str | None) -> Iterator[_Placed]:
+def _walk_track(
+    track: otio.schema.Track,
+    shift: Fraction,
+    window: tuple[Fraction, Fraction],
+    layer: tuple[int, ...],
+    top_index: int,
+    retimed: str | None,
+) -> Iterator[_Placed]:
     """The enabled clips of a track, nested stacks and tracks included, placed in track time."""
     position = Fraction(0)
     for item in track:
@@ -328,8 +347,9 @@ def _media_origin(clip: otio.schema.Clip) -> Fraction:
     return _seconds(available.start_time) if available is not None else Fraction(0)
 
 
-def find_shots(timeline: otio.schema.Timeline, base_dir: Path,
-               media_roots: MediaRoots = ()) -> tuple[list[Shot], list[SkippedShot]]:
+def find_shots(
+    timeline: otio.schema.Timeline, base_dir: Path, media_roots: MediaRoots = ()
+) -> tuple[list[Shot], list[SkippedShot]]:
     """Every visible stretch of a video clip with a file reference, in timeline order.
 
     Track time starts at 0 whatever the timeline's start timecode. Where video tracks overlap the
@@ -341,8 +361,11 @@ def find_shots(timeline: otio.schema.Timeline, base_dir: Path,
     """
     top = timeline.tracks
     start, end = _bounds(top)
-    placed = sorted(_walk_stack(top, Fraction(0), (start, _FOREVER if end is None else end), (), None, _retime(top)),
-                    key=lambda p: p.layer, reverse=True)
+    placed = sorted(
+        _walk_stack(top, Fraction(0), (start, _FOREVER if end is None else end), (), None, _retime(top)),
+        key=lambda p: p.layer,
+        reverse=True,
+    )
     covered: list[tuple[Fraction, Fraction]] = []
     pieces: list[tuple[Fraction, Fraction, _Placed, Path]] = []
     skipped: list[SkippedShot] = []
@@ -364,13 +387,23 @@ def find_shots(timeline: otio.schema.Timeline, base_dir: Path,
     for index, (a, b, p, media) in enumerate(pieces):
         source_start, _ = _trimmed(p.clip)
         media_start = source_start - _media_origin(p.clip) + (a - p.start)
-        shots.append(Shot(index=index, clip_name=p.clip.name, media_path=media,
-                          media_start=float(max(Fraction(0), media_start)), timeline_start=float(a),
-                          duration=float(b - a), track_index=p.track_index))
+        shots.append(
+            Shot(
+                index=index,
+                clip_name=p.clip.name,
+                media_path=media,
+                media_start=float(max(Fraction(0), media_start)),
+                timeline_start=float(a),
+                duration=float(b - a),
+                track_index=p.track_index,
+            )
+        )
     return shots, skipped
 
 
-def _subtract(start: Fraction, end: Fraction, covered: list[tuple[Fraction, Fraction]]) -> list[tuple[Fraction, Fraction]]:
+def _subtract(
+    start: Fraction, end: Fraction, covered: list[tuple[Fraction, Fraction]]
+) -> list[tuple[Fraction, Fraction]]:
     """The parts of [start, end) inside no covered range (slivers under a millisecond dropped)."""
     parts = [(start, end)]
     for c_start, c_end in covered:

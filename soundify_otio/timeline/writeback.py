@@ -3,6 +3,7 @@
 Layout and metadata follow docs/metadata.md: effect tracks `SFX 1`..`SFX n` (as many as
 overlapping effects need), one `AMB` track, one marker per scene on the timeline's stack.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,12 @@ def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> ot
     result = timeline.deepcopy()
     strip_generated(result)
     rate = timeline_rate(result)
-    run = {"version": __version__, "model": annotation.model, "weights": annotation.weights,
-           "pipeline_check": annotation.pipeline_check}
+    run = {
+        "version": __version__,
+        "model": annotation.model,
+        "weights": annotation.weights,
+        "pipeline_check": annotation.pipeline_check,
+    }
     effects = [p for p in annotation.placements if p.kind == "effect"]
     for number, lane in enumerate(_pack(effects, rate), start=1):
         result.tracks.append(_track(f"SFX {number}", "effects", lane, rate, run))
@@ -69,8 +74,9 @@ def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> ot
     result.metadata[NAMESPACE] = {
         **run,
         "scenes": [_scene_record(s) for s in annotation.scenes],
-        "skipped_shots": [{"clip": s.clip_name, "media": s.media, "reason": s.reason}
-                          for s in annotation.skipped_shots],
+        "skipped_shots": [
+            {"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots
+        ],
     }
     return result
 
@@ -109,8 +115,7 @@ def _track(name: str, role: str, placements: list[Placement], rate: float, run: 
 
 
 def _range(start: int, duration: int, rate: float) -> otio.opentime.TimeRange:
-    return otio.opentime.TimeRange(otio.opentime.RationalTime(start, rate),
-                                   otio.opentime.RationalTime(duration, rate))
+    return otio.opentime.TimeRange(otio.opentime.RationalTime(start, rate), otio.opentime.RationalTime(duration, rate))
 
 
 def _repeats(placement: Placement, start: int, end: int, rate: float, run: dict) -> list[otio.core.Composable]:
@@ -140,9 +145,14 @@ def _repeats(placement: Placement, start: int, end: int, rate: float, run: dict)
     offset = start
     for i, (source_in, duration) in enumerate(spans):
         if i:
-            items.append(otio.schema.Transition(
-                name="soundify crossfade", transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-                in_offset=otio.opentime.RationalTime(half, rate), out_offset=otio.opentime.RationalTime(half, rate)))
+            items.append(
+                otio.schema.Transition(
+                    name="soundify crossfade",
+                    transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+                    in_offset=otio.opentime.RationalTime(half, rate),
+                    out_offset=otio.opentime.RationalTime(half, rate),
+                )
+            )
         items.append(_clip(placement, start, offset, duration, source_in, rate, run, i == 0, i == len(spans) - 1))
         offset += duration
     return items
@@ -158,24 +168,45 @@ def _slice(curve: Curve, origin: float, length: float) -> list[list[float]]:
     return [head, *inner, tail]
 
 
-def _clip(placement: Placement, placement_start: int, start: int, duration: int, source_in: int, rate: float,
-          run: dict, first: bool, last: bool) -> otio.schema.Clip:
+def _clip(
+    placement: Placement,
+    placement_start: int,
+    start: int,
+    duration: int,
+    source_in: int,
+    rate: float,
+    run: dict,
+    first: bool,
+    last: bool,
+) -> otio.schema.Clip:
     sound = placement.sound
     sample_count = int(round(sound.duration * sound.sample_rate))
     reference = otio.schema.ExternalReference(
-        target_url=sound.path.resolve().as_uri(),
-        available_range=_range(0, sample_count, sound.sample_rate))
-    clip = otio.schema.Clip(name=placement.label, media_reference=reference,
-                            source_range=_range(source_in, duration, rate))
+        target_url=sound.path.resolve().as_uri(), available_range=_range(0, sample_count, sound.sample_rate)
+    )
+    clip = otio.schema.Clip(
+        name=placement.label, media_reference=reference, source_range=_range(source_in, duration, rate)
+    )
     origin = (start - placement_start) / rate
     clip.metadata[NAMESPACE] = {
-        "generated": True, "label": placement.label, "kind": placement.kind, "score": round(placement.score, 6),
+        "generated": True,
+        "label": placement.label,
+        "kind": placement.kind,
+        "score": round(placement.score, 6),
         "alternatives": [[s.label, round(s.score, 6)] for s in placement.alternatives],
-        "scene": placement.scene_index, "scene_id": placement.scene_id, **run,
-        "sound": {"path": str(sound.path.resolve()), "sample_rate": sound.sample_rate,
-                  "channels": sound.channels, "duration": sound.duration},
-        "keyframes": {"pan": _slice(placement.pan, origin, duration / rate),
-                      "gain_db": _slice(placement.gain_db, origin, duration / rate)},
+        "scene": placement.scene_index,
+        "scene_id": placement.scene_id,
+        **run,
+        "sound": {
+            "path": str(sound.path.resolve()),
+            "sample_rate": sound.sample_rate,
+            "channels": sound.channels,
+            "duration": sound.duration,
+        },
+        "keyframes": {
+            "pan": _slice(placement.pan, origin, duration / rate),
+            "gain_db": _slice(placement.gain_db, origin, duration / rate),
+        },
         "fade_in": placement.fade_in if first else 0.0,
         "fade_out": placement.fade_out if last else 0.0,
     }
@@ -189,21 +220,32 @@ def _scene_marker(scene: SceneResult, rate: float) -> otio.schema.Marker:
     comment = "effects: " + ", ".join(f"{s.label} {s.score:.2f}" for s in scene.effects)
     comment += " / ambients: " + ", ".join(f"{s.label} {s.score:.2f}" for s in scene.ambients)
     start = _frames(scene.scene.start, rate)
-    marker = otio.schema.Marker(name=name, marked_range=_range(start, max(1, _frames(scene.scene.end, rate) - start), rate),
-                                color=otio.schema.MarkerColor.PURPLE, comment=comment)
-    marker.metadata[NAMESPACE] = {"generated": True, "scene_id": scene.scene.id, "scene": scene.scene.index,
-                                  "effects": [[s.label, round(s.score, 6)] for s in scene.effects],
-                                  "ambients": [[s.label, round(s.score, 6)] for s in scene.ambients]}
+    marker = otio.schema.Marker(
+        name=name,
+        marked_range=_range(start, max(1, _frames(scene.scene.end, rate) - start), rate),
+        color=otio.schema.MarkerColor.PURPLE,
+        comment=comment,
+    )
+    marker.metadata[NAMESPACE] = {
+        "generated": True,
+        "scene_id": scene.scene.id,
+        "scene": scene.scene.index,
+        "effects": [[s.label, round(s.score, 6)] for s in scene.effects],
+        "ambients": [[s.label, round(s.score, 6)] for s in scene.ambients],
+    }
     return marker
 
 
 def _scene_record(scene: SceneResult) -> dict:
     return {
-        "id": scene.scene.id, "index": scene.scene.index,
-        "start": round(scene.scene.start, 6), "end": round(scene.scene.end, 6),
+        "id": scene.scene.id,
+        "index": scene.scene.index,
+        "start": round(scene.scene.start, 6),
+        "end": round(scene.scene.end, 6),
         "effects": [[s.label, round(s.score, 6)] for s in scene.effects],
         "ambients": [[s.label, round(s.score, 6)] for s in scene.ambients],
         "picks": {"effects": list(scene.picked_effects), "ambient": scene.picked_ambient},
-        "intervals": {label: [[round(i.start, 6), round(i.end, 6)] for i in found]
-                      for label, found in scene.intervals.items()},
+        "intervals": {
+            label: [[round(i.start, 6), round(i.end, 6)] for i in found] for label, found in scene.intervals.items()
+        },
     }

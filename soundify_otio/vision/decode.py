@@ -1,4 +1,5 @@
 """Video frames straight from decord, decoded once, streamed in batches at the analysis size."""
+
 from __future__ import annotations
 
 import ctypes
@@ -77,8 +78,9 @@ def probe_video(path: Path) -> VideoInfo:
                 raise MediaError("holds no video stream", path)
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0)
-            count = stream.frames or (round(float(stream.duration * stream.time_base) * fps)
-                                      if stream.duration and stream.time_base else 0)
+            count = stream.frames or (
+                round(float(stream.duration * stream.time_base) * fps) if stream.duration and stream.time_base else 0
+            )
             width, height = stream.codec_context.width, stream.codec_context.height
     except av.FFmpegError as exc:
         raise MediaError(f"cannot decode video ({exc.strerror or exc})", path) from exc

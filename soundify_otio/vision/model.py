@@ -5,6 +5,7 @@ The image tower is split into a *trunk* (pixels -> the Grad-CAM layer's activati
 later only runs the head forward and backward (attention pool for the ResNets, last block for
 the ViTs) instead of the whole network again: no hooks to register or leak.
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,13 +49,26 @@ def _first_token_attention_pool(pool: torch.nn.Module) -> Callable[[torch.Tensor
         x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)
         x = x + pool.positional_embedding[:, None, :].to(x.dtype)
         out, _ = F.multi_head_attention_forward(
-            query=x[:1], key=x, value=x, embed_dim_to_check=x.shape[-1], num_heads=pool.num_heads,
-            q_proj_weight=pool.q_proj.weight, k_proj_weight=pool.k_proj.weight,
-            v_proj_weight=pool.v_proj.weight, in_proj_weight=None,
+            query=x[:1],
+            key=x,
+            value=x,
+            embed_dim_to_check=x.shape[-1],
+            num_heads=pool.num_heads,
+            q_proj_weight=pool.q_proj.weight,
+            k_proj_weight=pool.k_proj.weight,
+            v_proj_weight=pool.v_proj.weight,
+            in_proj_weight=None,
             in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
-            bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
-            out_proj_weight=pool.c_proj.weight, out_proj_bias=pool.c_proj.bias,
-            use_separate_proj_weight=True, training=False, need_weights=False)
+            bias_k=None,
+            bias_v=None,
+            add_zero_attn=False,
+            dropout_p=0.0,
+            out_proj_weight=pool.c_proj.weight,
+            out_proj_bias=pool.c_proj.bias,
+            use_separate_proj_weight=True,
+            training=False,
+            need_weights=False,
+        )
         return out[0]
 
     return head
@@ -87,7 +101,7 @@ def _vit_split(visual: torch.nn.Module) -> TowerSplit:
         return pooled @ visual.proj if visual.proj is not None else pooled
 
     def to_maps(tokens: torch.Tensor) -> torch.Tensor:
-        patches = tokens[:, -visual.grid_size[0] * visual.grid_size[1]:, :]
+        patches = tokens[:, -visual.grid_size[0] * visual.grid_size[1] :, :]
         b, n, c = patches.shape
         return patches.transpose(1, 2).reshape(b, c, *visual.grid_size)
 
@@ -103,10 +117,18 @@ TOWER_SPLITS: dict[str, Callable[[torch.nn.Module], TowerSplit]] = {
 class ClipModel:
     """A vision-language model as the stages use it: frames and texts in, unit vectors out."""
 
-    def __init__(self, split: TowerSplit, encode_text: Callable[[Sequence[str]], torch.Tensor],
-                 logit_scale: float, name: str, weights: str, image_size: int,
-                 device: torch.device | str = "cpu", mean: Sequence[float] = _MEAN,
-                 std: Sequence[float] = _STD) -> None:
+    def __init__(
+        self,
+        split: TowerSplit,
+        encode_text: Callable[[Sequence[str]], torch.Tensor],
+        logit_scale: float,
+        name: str,
+        weights: str,
+        image_size: int,
+        device: torch.device | str = "cpu",
+        mean: Sequence[float] = _MEAN,
+        std: Sequence[float] = _STD,
+    ) -> None:
         self.split = split
         self._encode_text = encode_text
         self.logit_scale = float(logit_scale)
@@ -239,8 +261,9 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
     known = open_clip.list_models()
     if name not in known and not name.startswith(("local-dir:", "hf-hub:")):
         resnets_and_vits = [m for m in known if m.startswith(("RN", "ViT-B"))]
-        raise ModelError(f"unknown model; valid open_clip names include: {', '.join(resnets_and_vits)} "
-                         f"(or local-dir:PATH)", name)
+        raise ModelError(
+            f"unknown model; valid open_clip names include: {', '.join(resnets_and_vits)} (or local-dir:PATH)", name
+        )
     quick_gelu = False
     if pretrained == RANDOM_WEIGHTS:
         source, weights = None, RANDOM_WEIGHTS
@@ -252,8 +275,11 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
     else:
         tags = open_clip.list_pretrained_tags_by_model(name)
         if pretrained not in tags:
-            raise ModelError(f"is neither a checkpoint file nor a weights tag of {name}; valid tags: "
-                             f"{', '.join(tags) or '(none)'}, a checkpoint file, or 'none'", pretrained)
+            raise ModelError(
+                f"is neither a checkpoint file nor a weights tag of {name}; valid tags: "
+                f"{', '.join(tags) or '(none)'}, a checkpoint file, or 'none'",
+                pretrained,
+            )
         cached = _cached_checkpoint(name, pretrained)
         quick_gelu = bool(open_clip.get_pretrained_cfg(name, pretrained).get("quick_gelu"))
         if cached is None:
@@ -268,14 +294,17 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
     visual = model.visual
     split_for = TOWER_SPLITS.get(type(visual).__name__)
     if split_for is None:
-        raise ModelError(f"Grad-CAM needs an image tower of kind {', '.join(TOWER_SPLITS)}; "
-                         f"{name} has {type(visual).__name__}", name)
+        raise ModelError(
+            f"Grad-CAM needs an image tower of kind {', '.join(TOWER_SPLITS)}; {name} has {type(visual).__name__}", name
+        )
     tokenizer = open_clip.get_tokenizer(name)
     size = visual.image_size
     return ClipModel(
         split=split_for(visual),
         encode_text=lambda texts: model.encode_text(tokenizer(texts).to(device)),
         logit_scale=float(model.logit_scale.detach().exp()),
-        name=name, weights=weights, image_size=size[0] if isinstance(size, (tuple, list)) else int(size),
+        name=name,
+        weights=weights,
+        image_size=size[0] if isinstance(size, (tuple, list)) else int(size),
         device=device,
     )

@@ -5,6 +5,7 @@ Head: the cells' mean, so the embedding says which colours fill the frame. Text:
 colour points along that colour's axis; any other text along "colourless". Grad-CAM on it lights
 the cells holding the label's colour, so a red square moving left to right must pan left to right.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -40,5 +41,13 @@ def _text(texts: Sequence[str]) -> torch.Tensor:
 def colour_model(logit_scale: float = 30.0) -> ClipModel:
     """The known-answer model (no weights, instant)."""
     split = TowerSplit(trunk=_trunk, head=lambda a: a.mean(dim=(2, 3)), to_maps=lambda a: a)
-    return ClipModel(split=split, encode_text=_text, logit_scale=logit_scale, name="colour-test",
-                     weights="known-answer", image_size=224, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    return ClipModel(
+        split=split,
+        encode_text=_text,
+        logit_scale=logit_scale,
+        name="colour-test",
+        weights="known-answer",
+        image_size=224,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+    )

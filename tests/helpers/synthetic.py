@@ -3,6 +3,7 @@
 Frames are produced one at a time by a callback and streamed to the encoder, so a long video never
 sits in memory.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,16 @@ def _codec() -> str:
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
 
 
-def write_video(path: Path, frame_fn: FrameFn, n_frames: int, fps: float, width: int, height: int,
-                codec: str | None = None, frame_format: Literal["rgb24", "yuv420p"] = "rgb24") -> Path:
+def write_video(
+    path: Path,
+    frame_fn: FrameFn,
+    n_frames: int,
+    fps: float,
+    width: int,
+    height: int,
+    codec: str | None = None,
+    frame_format: Literal["rgb24", "yuv420p"] = "rgb24",
+) -> Path:
     """Encode `frame_fn(i)` for i in 0..n_frames-1 to `path` (yuv420p).
 
     Frames are RGB uint8 (height, width, 3), or with ``frame_format="yuv420p"`` the planes stacked as
@@ -73,9 +82,15 @@ class SquareVideo:
     """Per frame, the square's centre x as a fraction of the width (None: not visible)."""
 
 
-def moving_square(path: Path, n_frames: int = 100, fps: float = 25, size: tuple[int, int] = (320, 180),
-                  colour: tuple[int, int, int] = (255, 0, 0), background: tuple[int, int, int] = MID_GREY,
-                  visible: range | None = None) -> SquareVideo:
+def moving_square(
+    path: Path,
+    n_frames: int = 100,
+    fps: float = 25,
+    size: tuple[int, int] = (320, 180),
+    colour: tuple[int, int, int] = (255, 0, 0),
+    background: tuple[int, int, int] = MID_GREY,
+    visible: range | None = None,
+) -> SquareVideo:
     """A square (a quarter of the height) crossing left to right over the `visible` frames (default: all)."""
     width, height = size
     visible = range(n_frames) if visible is None else visible
@@ -89,7 +104,7 @@ def moving_square(path: Path, n_frames: int = 100, fps: float = 25, size: tuple[
     def frame(i: int) -> np.ndarray:
         img = base.copy()
         if i in lefts:
-            img[top:top + side, lefts[i]:lefts[i] + side] = colour
+            img[top : top + side, lefts[i] : lefts[i] + side] = colour
         return img
 
     write_video(path, frame, n_frames, fps, width, height)
@@ -109,15 +124,16 @@ def _segment_yuv(segment: int, i: int, width: int, height: int) -> np.ndarray:
     row = np.full(width, _LEVELS[(2 * segment) % len(_LEVELS)], np.uint8)
     bar_w = max(2, width // 5)
     x = (i * max(1, width // 50)) % (width - bar_w)
-    row[x:x + bar_w] = _LEVELS[(2 * segment + 1) % len(_LEVELS)]
+    row[x : x + bar_w] = _LEVELS[(2 * segment + 1) % len(_LEVELS)]
     frame = np.empty((height * 3 // 2, width), np.uint8)
     frame[:height] = _LIMITED_LUMA[row]
     frame[height:] = 128
     return frame
 
 
-def hard_cuts(path: Path, cut_frames: Sequence[int], n_frames: int = 100, fps: float = 25,
-              size: tuple[int, int] = (320, 180)) -> Path:
+def hard_cuts(
+    path: Path, cut_frames: Sequence[int], n_frames: int = 100, fps: float = 25, size: tuple[int, int] = (320, 180)
+) -> Path:
     """Segments of distinct grey levels with hard cuts at `cut_frames` (each the first frame of a new segment).
 
     A 16-bin grey-histogram detector sees an L1 jump of 2.0 at each cut and ~0 elsewhere.
@@ -126,12 +142,25 @@ def hard_cuts(path: Path, cut_frames: Sequence[int], n_frames: int = 100, fps: f
     if any(not 0 < c < n_frames for c in cuts) or len(set(cuts)) != len(cuts):
         raise OutputError(f"cut frames {cuts} must be distinct and inside 1..{n_frames - 1}", path)
     width, height = size
-    return write_video(path, lambda i: _segment_yuv(int(np.searchsorted(cuts, i, side="right")), i, width, height),
-                       n_frames, fps, width, height, frame_format="yuv420p")
+    return write_video(
+        path,
+        lambda i: _segment_yuv(int(np.searchsorted(cuts, i, side="right")), i, width, height),
+        n_frames,
+        fps,
+        width,
+        height,
+        frame_format="yuv420p",
+    )
 
 
-def long_timeline(path_dir: Path, minutes: float, fps: float = 25, size: tuple[int, int] = (1920, 1080),
-                  file_minutes: float = 5.0, seed: int = 0) -> otio.schema.Timeline:
+def long_timeline(
+    path_dir: Path,
+    minutes: float,
+    fps: float = 25,
+    size: tuple[int, int] = (1920, 1080),
+    file_minutes: float = 5.0,
+    seed: int = 0,
+) -> otio.schema.Timeline:
     """Write `minutes` of footage as files of up to `file_minutes`, with hard cuts every 2-6 s.
 
     Returns a timeline with one clip per file, in order; each clip's
@@ -152,13 +181,24 @@ def long_timeline(path_dir: Path, minutes: float, fps: float = 25, size: tuple[i
         cuts = [int(c) for c in np.cumsum(lengths) if c < n]
         first = segment
         path = Path(path_dir) / f"synthetic_{index:03d}.mp4"
-        write_video(path, lambda i: _segment_yuv(first + int(np.searchsorted(cuts, i, side="right")), i,
-                                                 width, height), n, fps, width, height, frame_format="yuv420p")
+        write_video(
+            path,
+            lambda i: _segment_yuv(first + int(np.searchsorted(cuts, i, side="right")), i, width, height),
+            n,
+            fps,
+            width,
+            height,
+            frame_format="yuv420p",
+        )
         segment += len(cuts) + 1
         media_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(n, rate))
-        clip = otio.schema.Clip(name=path.stem, source_range=media_range,
-                                media_reference=otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
-                                                                              available_range=media_range))
+        clip = otio.schema.Clip(
+            name=path.stem,
+            source_range=media_range,
+            media_reference=otio.schema.ExternalReference(
+                target_url=path.resolve().as_uri(), available_range=media_range
+            ),
+        )
         clip.metadata["synthetic"] = {"cut_frames": cuts}
         track.append(clip)
     return timeline
