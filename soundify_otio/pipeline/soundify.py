@@ -290,18 +290,9 @@ class Soundify:
         placements: list[Placement] = []
         for done, analysed in enumerate(analysis.scenes, start=1):
             choice = (choices or {}).get(analysed.scene.id) or self.default_choice(analysed)
-            ambients = self.rerank_ambients(analysed, choice.effects)
-            intervals: dict[str, tuple[Interval, ...]] = {}
-            for occasion, label in enumerate(choice.effects):
-                with _timed(analysis.timings, "sync"):
-                    intervals[label] = self._intervals(analysed, label)
-                with _timed(analysis.timings, "gradcam"):
-                    placements.extend(self._effect_placements(analysed, label, intervals[label], occasion))
-            if choice.ambient:
-                placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
-            results.append(
-                SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)
-            )
+            result, placed = self.place_scene(analysed, choice, analysis.timings)
+            results.append(result)
+            placements.extend(placed)
             self.progress("mix", done, len(analysis.scenes))
         return Annotation(
             scenes=tuple(results),
@@ -312,6 +303,25 @@ class Soundify:
             pipeline_check=self.model.pipeline_check,
             timings=dict(analysis.timings),
         )
+
+    def place_scene(
+        self, analysed: AnalysedScene, choice: Choice, timings: dict[str, float] | None = None
+    ) -> tuple[SceneResult, list[Placement]]:
+        """Sync and mix one scene's picks from its cached analysis (no decoding, no encoding):
+        what the review page calls when the editor changes that scene alone."""
+        timings = timings if timings is not None else defaultdict(float)
+        ambients = self.rerank_ambients(analysed, choice.effects)
+        intervals: dict[str, tuple[Interval, ...]] = {}
+        placements: list[Placement] = []
+        for occasion, label in enumerate(choice.effects):
+            with _timed(timings, "sync"):
+                intervals[label] = self._intervals(analysed, label)
+            with _timed(timings, "gradcam"):
+                placements.extend(self._effect_placements(analysed, label, intervals[label], occasion))
+        if choice.ambient:
+            placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
+        result = SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)
+        return result, placements
 
     def _text(self, kind: str, label: str) -> np.ndarray:
         labels, texts = self.labels(kind)
@@ -418,4 +428,4 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     try:
         yield
     finally:
-        timings[stage] += time.perf_counter() - start
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
