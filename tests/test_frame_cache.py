@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from soundify_otio.config import Config
@@ -48,3 +52,47 @@ def test_saved_pass_loads_back_memory_mapped(tmp_path):
     assert loaded.fps == 25.0 and loaded.activations.shape == (2, 3, 1, 1)
     scratch = FrameCache(None)
     assert scratch.load("k") is None and scratch.misses == 1  # a scratch cache never serves old runs
+
+
+def test_cache_key_is_the_media_content_not_its_path_or_mtime(tmp_path):
+    """Two machines' copies of one file share entries; any change at the sampled places does not."""
+    data = np.random.default_rng(1).integers(0, 256, 3 << 20, dtype=np.uint8).tobytes()
+    here, there = tmp_path / "a" / "reel.mp4", tmp_path / "b" / "renamed.mp4"
+    for path in (here, there):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    os.utime(there, ns=(1_000_000_000, 1_000_000_000))
+    cache, config = FrameCache(tmp_path / "cache"), Config()
+
+    def key(path):
+        return cache.key(Shot(0, "clip", path, 0.0, 0.0, 1.0), 0, 25, "RN50/openai", config)
+
+    assert key(here) == key(there)
+    for place in (100, len(data) - 100):  # the container header; the index at the end (an MP4's moov)
+        edited = bytearray(data)
+        edited[place] ^= 0xFF
+        there.write_bytes(bytes(edited))
+        assert key(here) != key(there)
+    there.write_bytes(data[:-1])  # truncated by a byte
+    assert key(here) != key(there)
+
+
+def test_concurrent_writers_of_one_entry_leave_it_whole(tmp_path):
+    """Workers sharing a cache folder may encode the same shot at once: every save succeeds, the
+    entry reads back whole, and no temporary file is left (same process id included)."""
+    rows = np.random.default_rng(2).random((6, 8, 2, 2)).astype(np.float16)
+    barrier = threading.Barrier(6)
+
+    def write(_: int) -> None:
+        cache = FrameCache(tmp_path)
+        store = cache.activation_store("k", 6)
+        barrier.wait()
+        for i in range(6):
+            store.append(rows[i : i + 1])
+        cache.save("k", 25.0, np.zeros(50), np.arange(6) / 2, np.eye(6, dtype=np.float32), store)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(write, range(6)))
+    loaded = FrameCache(tmp_path).load("k")
+    np.testing.assert_array_equal(loaded.activations, rows)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.activations.npy", "k.npz"]

@@ -16,8 +16,9 @@ import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields, replace
 from itertools import repeat
 from multiprocessing import get_context
@@ -58,6 +59,8 @@ _LOUDNESS_SECONDS = 600.0
 """Loudness is measured on at most this much of a file (long ambiences are steady)."""
 _POOL_THRESHOLD = 64
 """Fewer files than this are probed in-process (a pool's start-up costs more)."""
+_LOCK_TIMEOUT = 60.0
+"""Seconds a writer waits for another's write to finish before giving up (workers share an index)."""
 
 
 @dataclass(frozen=True)
@@ -212,23 +215,55 @@ CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT, text TEXT, vector BLOB,
 
 
 def _connect(target: str) -> sqlite3.Connection | None:
-    """An index database with the current schema (rebuilt when older or corrupt), or None."""
+    """An index database with the current schema (rebuilt when older or corrupt), or None.
+
+    The schema check and any rebuild run under the write lock, so processes opening one index at
+    once do not drop each other's tables; a lock not granted within the timeout is not corruption."""
     try:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(target, timeout=30)
+        db = sqlite3.connect(target, timeout=_LOCK_TIMEOUT)
     except (sqlite3.Error, OSError):
         return None
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS embeddings;")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        db.executescript(_SCHEMA)
-        db.commit()
+        with _writing(db):
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                db.execute("DROP TABLE IF EXISTS files")
+                db.execute("DROP TABLE IF EXISTS embeddings")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+    except sqlite3.OperationalError:  # locked past the timeout, read-only, or the disk is full
+        try:
+            current = db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            db.execute("SELECT 1 FROM files, embeddings LIMIT 0")
+        except sqlite3.Error:
+            current = False
+        if current:
+            return db  # a current index that cannot be written now still answers
+        db.close()
+        return None
     except sqlite3.DatabaseError:
         db.close()
         return _rebuilt(target)
     return db
+
+
+@contextmanager
+def _writing(db: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction that takes the database's one write lock up front (BEGIN IMMEDIATE).
+
+    Several workers may share an index; taking the lock before reading means two of them never
+    both hold a read lock and wait for each other to upgrade (which SQLite answers with 'locked'
+    at once, without waiting), and every writer simply queues for the lock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 def _rebuilt(target: str) -> sqlite3.Connection | None:
@@ -291,7 +326,7 @@ class LibraryIndex:
     def write(self, facts: Iterable[FileFacts], removed: Iterable[str]) -> None:
         placeholders = ", ".join("?" * len(_COLUMNS))
         try:
-            with self._db:
+            with _writing(self._db):
                 self._db.executemany("DELETE FROM files WHERE rel = ?", ((r,) for r in removed))
                 self._db.executemany(
                     f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
@@ -303,7 +338,7 @@ class LibraryIndex:
     def write_labels(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """Store (label, kind, text) per path."""
         try:
-            with self._db:
+            with _writing(self._db):
                 self._db.executemany(
                     "UPDATE files SET label = ?, kind = ?, text = ? WHERE rel = ?",
                     ((label, kind, text, rel) for rel, label, kind, text in rows),
@@ -325,7 +360,7 @@ class LibraryIndex:
 
     def write_embeddings(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         try:
-            with self._db:
+            with _writing(self._db):
                 self._db.executemany(
                     "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
                     ((model_id, t, np.asarray(v, np.float32).tobytes()) for t, v in vectors.items()),

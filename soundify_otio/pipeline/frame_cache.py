@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
+import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,10 @@ from soundify_otio.config import Config
 from soundify_otio.types import Shot
 
 log = logging.getLogger(__name__)
+
+_BLOCK = 64 << 10
+_BLOCKS = 16
+"""Content identity reads the first and last block and this many evenly spaced between (about 1 MiB)."""
 
 
 @dataclass
@@ -32,8 +37,38 @@ class ShotFrames:
     """float16 activations of the Grad-CAM layer, one per encoded frame."""
 
 
+def media_identity(path: Path) -> str:
+    """Identifies a media file by its content, not its path: BLAKE2b of the size and ~1 MiB read at
+    fixed places (first and last 64 KiB and 16 blocks evenly spaced between).
+
+    Two machines' copies of the same file, under any path or mtime, get the same identity; an
+    edit, a re-render, a re-encode or a truncation changes the container header, the index at the
+    end or the compressed data at those places. Hashing every byte would make a check of a reel's
+    media read gigabytes. Remembered per (path, size, mtime) within a process."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _content_identity(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _content_identity(path: Path, size: int, mtime_ns: int) -> str:
+    h = hashlib.blake2b(size.to_bytes(8, "little"), digest_size=16)
+    last = max(0, size - _BLOCK)
+    offsets = sorted({last * i // (_BLOCKS + 1) for i in range(_BLOCKS + 2)})
+    with path.open("rb") as f:
+        for offset in offsets:
+            f.seek(offset)
+            h.update(f.read(_BLOCK))
+    return h.hexdigest()
+
+
 class FrameCache:
-    """ShotFrames on disk, keyed by media identity (path, size, mtime), shot range, model and sampling.
+    """ShotFrames on disk, keyed by media content identity, shot range, model and sampling.
+
+    The key holds no path, so workers on several machines sharing one cache folder recognise
+    the same media wherever each mounts it. Entries are written under unique temporary names and
+    renamed into place (activations first, the summary last), so concurrent writers of the same
+    entry never see each other's half-written files and a reader sees a whole entry or none.
 
     Grad-CAM activations (the bulk: ~200 KB per sampled frame for RN50) are written to a .npy file
     as they are encoded and read back memory-mapped, so a long timeline's never sit in memory.
@@ -48,11 +83,8 @@ class FrameCache:
         self.misses = 0
 
     def key(self, shot: Shot, first: int, stop: int, model_id: str, config: Config) -> str:
-        stat = shot.media_path.stat()
         identity = (
-            str(shot.media_path.resolve()),
-            stat.st_size,
-            stat.st_mtime_ns,
+            media_identity(shot.media_path),
             first,
             stop,
             model_id,
@@ -80,6 +112,8 @@ class FrameCache:
                     data["embeddings"],
                     np.load(activations, mmap_mode="r"),
                 )
+            if frames.activations.shape[0] != frames.embeddings.shape[0]:
+                raise ValueError("activations and embeddings disagree in length")
         except (OSError, ValueError, KeyError) as exc:
             log.warning("ignoring unreadable cache entry %s (%s)", summary, exc)
             self.misses += 1
@@ -87,10 +121,10 @@ class FrameCache:
         self.hits += 1
         return frames
 
-    def activation_store(self, key: str, count: int) -> "ActivationStore":
+    def activation_store(self, key: str, count: int) -> ActivationStore:
         """Where an encoding pass writes its activations, `count` frames in all."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return ActivationStore(self.root / f".{key}.{os.getpid()}.activations.npy", count)
+        return ActivationStore(self.root / f".{key}.{uuid.uuid4().hex}.activations.npy", count)
 
     def save(
         self,
@@ -99,14 +133,17 @@ class FrameCache:
         distances: np.ndarray,
         sample_times: np.ndarray,
         embeddings: np.ndarray,
-        store: "ActivationStore",
+        store: ActivationStore,
     ) -> ShotFrames:
         """Keep a finished pass (atomically) and return it with its activations memory-mapped."""
         summary, activations = self._paths(key)
         store.close(activations)
-        temp = self.root / f".{key}.{os.getpid()}.npz"
-        np.savez(temp, fps=fps, distances=distances, sample_times=sample_times, embeddings=embeddings)
-        temp.replace(summary)
+        temp = self.root / f".{key}.{uuid.uuid4().hex}.npz"
+        try:
+            np.savez(temp, fps=fps, distances=distances, sample_times=sample_times, embeddings=embeddings)
+            temp.replace(summary)
+        finally:
+            temp.unlink(missing_ok=True)
         return ShotFrames(fps, distances, sample_times, embeddings, np.load(activations, mmap_mode="r"))
 
 
@@ -155,6 +192,11 @@ class ActivationStore:
             return
         dtype, shape = self._row
         rows = np.memmap(self.path, dtype=dtype, mode="r", offset=self._header_bytes, shape=(self.filled, *shape))
-        np.save(final, rows)
-        del rows
-        self.path.unlink()
+        shorter = self.path.with_name(f"{self.path.stem}.short.npy")
+        try:
+            np.save(shorter, rows)
+            del rows
+            shorter.replace(final)
+        finally:
+            shorter.unlink(missing_ok=True)
+            self.path.unlink()

@@ -1,0 +1,51 @@
+"""The library index shared by several workers: one writer at a time, nobody's work lost or deleted."""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from soundify_otio.library import index as library_index
+from soundify_otio.library.index import FileFacts, LibraryIndex
+
+WRITERS, ROUNDS = 4, 25
+
+
+def _write_many(path: str, writer: int) -> int:
+    """One worker: open the shared index (perhaps while others create it), then many small writes."""
+    index = LibraryIndex.open([Path(path)])
+    assert index.location == path, f"worker {writer} fell back to {index.location}"
+    for n in range(ROUNDS):
+        index.write_embeddings("RN50/none", {f"w{writer} t{n}": np.full(4, writer, np.float32)})
+        index.write([FileFacts(f"w{writer}/{n}.wav", 1, n, "d", "")], [])
+    return len(index.embeddings("RN50/none", [f"w{writer} t{n}" for n in range(ROUNDS)]))
+
+
+def test_workers_opening_and_writing_one_index_at_once_lose_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared" / ".soundify-index.sqlite")
+    with ProcessPoolExecutor(WRITERS, mp_context=get_context("spawn")) as pool:
+        seen = list(pool.map(_write_many, [path] * WRITERS, range(WRITERS)))
+    assert seen == [ROUNDS] * WRITERS
+    index = LibraryIndex.open([Path(path)])
+    assert len(index.files()) == WRITERS * ROUNDS
+    texts = [f"w{w} t{n}" for w in range(WRITERS) for n in range(ROUNDS)]
+    assert len(index.embeddings("RN50/none", texts)) == WRITERS * ROUNDS
+
+
+def test_an_index_locked_by_another_writer_is_waited_for_or_left_alone_never_deleted(tmp_path, monkeypatch) -> None:
+    path = tmp_path / ".soundify-index.sqlite"
+    LibraryIndex.open([path]).write_embeddings("RN50/none", {"kept": np.ones(4, np.float32)})
+    monkeypatch.setattr(library_index, "_LOCK_TIMEOUT", 0.2)
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")  # another worker in the middle of a long write
+    try:
+        busy = LibraryIndex.open([path])
+        assert busy.location != str(path)  # it could not use the index now...
+    finally:
+        holder.rollback()
+        holder.close()
+    assert "kept" in LibraryIndex.open([path]).embeddings("RN50/none", ["kept"])  # ...and did not delete it
