@@ -12,6 +12,9 @@ from soundify_otio.config import Config
 from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache
 from soundify_otio.types import Shot
 
+THUMBS = np.arange(50 * 32 * 32).reshape(50, 32, 32).astype(np.uint8)
+"""A stand-in motion signal: 50 frames of 32x32 grey."""
+
 
 def test_activation_store_writes_what_was_encoded(tmp_path):
     rows = np.random.default_rng(0).random((5, 4, 2, 2)).astype(np.float16)
@@ -45,8 +48,11 @@ def test_saved_pass_loads_back_memory_mapped(tmp_path):
     cache = FrameCache(tmp_path)
     store = cache.activation_store("k", 2)
     store.append(np.ones((2, 3, 1, 1), np.float16))
-    saved = cache.save("k", 25.0, np.zeros(50), np.array([0.0, 0.5]), np.eye(2, dtype=np.float32), store)
+    saved = cache.save(
+        "k", 25.0, np.zeros(50), np.array([0.0, 0.5]), np.eye(2, dtype=np.float32), store, thumbnails=THUMBS
+    )
     loaded = FrameCache(tmp_path).load("k")
+    np.testing.assert_array_equal(loaded.thumbnails, THUMBS)
     assert isinstance(loaded.activations, np.memmap) and isinstance(saved.activations, np.memmap)
     np.testing.assert_array_equal(loaded.embeddings, np.eye(2))
     assert loaded.fps == 25.0 and loaded.activations.shape == (2, 3, 1, 1)
@@ -89,10 +95,18 @@ def test_concurrent_writers_of_one_entry_leave_it_whole(tmp_path):
         barrier.wait()
         for i in range(6):
             store.append(rows[i : i + 1])
-        cache.save("k", 25.0, np.zeros(50), np.arange(6) / 2, np.eye(6, dtype=np.float32), store)
+        cache.save("k", 25.0, np.zeros(50), np.arange(6) / 2, np.eye(6, dtype=np.float32), store, thumbnails=THUMBS)
 
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(write, range(6)))
     loaded = FrameCache(tmp_path).load("k")
     np.testing.assert_array_equal(loaded.activations, rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.activations.npy", "k.npz"]
+
+
+def test_an_entry_without_the_motion_signal_is_a_miss(tmp_path):
+    """Entries written before thumbnails were kept are decoded again, not served without them."""
+    np.savez(tmp_path / "old.npz", fps=25.0, distances=np.zeros(2), sample_times=np.zeros(1), embeddings=np.eye(1))
+    np.save(tmp_path / "old.activations.npy", np.ones((1, 1, 1, 1), np.float16))
+    cache = FrameCache(tmp_path)
+    assert cache.load("old") is None and cache.misses == 1

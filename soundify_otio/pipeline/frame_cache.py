@@ -35,6 +35,8 @@ class ShotFrames:
     embeddings: np.ndarray
     activations: np.ndarray
     """float16 activations of the Grad-CAM layer, one per encoded frame."""
+    thumbnails: np.ndarray
+    """Per decoded frame: a small grey picture (uint8 [n, 32, 32]), the motion signal fine sync reads."""
 
 
 def media_identity(path: Path) -> str:
@@ -111,6 +113,7 @@ class FrameCache:
                     data["sample_times"],
                     data["embeddings"],
                     np.load(activations, mmap_mode="r"),
+                    data["thumbnails"],
                 )
             if frames.activations.shape[0] != frames.embeddings.shape[0]:
                 raise ValueError("activations and embeddings disagree in length")
@@ -134,17 +137,26 @@ class FrameCache:
         sample_times: np.ndarray,
         embeddings: np.ndarray,
         store: ActivationStore,
+        *,
+        thumbnails: np.ndarray,
     ) -> ShotFrames:
         """Keep a finished pass (atomically) and return it with its activations memory-mapped."""
         summary, activations = self._paths(key)
         store.close(activations)
         temp = self.root / f".{key}.{uuid.uuid4().hex}.npz"
         try:
-            np.savez(temp, fps=fps, distances=distances, sample_times=sample_times, embeddings=embeddings)
+            np.savez(
+                temp,
+                fps=fps,
+                distances=distances,
+                sample_times=sample_times,
+                embeddings=embeddings,
+                thumbnails=thumbnails,
+            )
             temp.replace(summary)
         finally:
             temp.unlink(missing_ok=True)
-        return ShotFrames(fps, distances, sample_times, embeddings, np.load(activations, mmap_mode="r"))
+        return ShotFrames(fps, distances, sample_times, embeddings, np.load(activations, mmap_mode="r"), thumbnails)
 
 
 class ActivationStore:

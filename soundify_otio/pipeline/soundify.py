@@ -23,7 +23,7 @@ from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, ShotFrames
 from soundify_otio.progress import ProgressHook, null_progress
-from soundify_otio.stages import classify, mix, sync
+from soundify_otio.stages import classify, mix, onsets, sync
 from soundify_otio.stages.scenes import HistogramDetector, cuts_from_distances
 from soundify_otio.types import (
     Annotation,
@@ -191,6 +191,7 @@ class Soundify:
         pending: list[np.ndarray] = []
         sample_offsets: list[int] = []
         embeddings: list[np.ndarray] = []
+        thumbnails: list[np.ndarray] = []
 
         def encode_pending() -> None:
             with _timed(timings, "encode"):
@@ -209,6 +210,8 @@ class Soundify:
             self._report(self._seconds_done + (start + pixels.shape[0] - first) / info.fps)
             with _timed(timings, "scenes"):
                 detector.push(pixels)
+            with _timed(timings, "motion"):
+                thumbnails.append(onsets.grey_thumbnails(pixels))
             for i in range(pixels.shape[0]):
                 if start + i - first in wanted:
                     pending.append(pixels[i])
@@ -220,7 +223,13 @@ class Soundify:
         if not embeddings:
             raise MediaError("no frames could be decoded in the clip's range", shot.media_path)
         return self.cache.save(
-            key, info.fps, detector.distances, np.array(sample_offsets) / info.fps, np.concatenate(embeddings), store
+            key,
+            info.fps,
+            detector.distances,
+            np.array(sample_offsets) / info.fps,
+            np.concatenate(embeddings),
+            store,
+            thumbnails=np.concatenate(thumbnails),
         )
 
     def _split(
