@@ -11,8 +11,6 @@ moving content vanished at once (a door closing into its frame). Numpy only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 THUMB_SIZE = 32
