@@ -24,6 +24,7 @@ import opentimelineio as otio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic footage helpers
 from soundify_otio.config import Config  # noqa: E402
+from soundify_otio.progress import PrintProgress  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
 FPS, SIZE = 25, (1920, 1080)
@@ -56,31 +57,27 @@ def _shot_range(fps: float, frame_count: int, media_start: float, duration: floa
 
 
 def child_annotate(spec: dict) -> dict:
-    """The annotate path of the CLI, no frame cache: setup, then analyse, place and write, timed."""
-    from soundify_otio.exporters import write_output
-    from soundify_otio.library.sounds import open_library
-    from soundify_otio.pipeline.soundify import Soundify
+    """The annotate path of the CLI through the public API, no frame cache: setup (read the
+    timeline, open the library, load the model), then analyse, place and write, timed."""
+    from soundify_otio.pipeline.api import Session, write_timeline
     from soundify_otio.timeline.reading import read_timeline
-    from soundify_otio.timeline.writeback import annotated_copy
     from soundify_otio.vision.decode import limit_malloc_arenas
-    from soundify_otio.vision.model import load_model
 
     limit_malloc_arenas()  # as the CLI's main() does
+    path = Path(spec["timeline"])
+    shots, _ = _shots(spec["timeline"])
     started = time.perf_counter()
-    timeline = read_timeline(Path(spec["timeline"]))
-    shots, skipped = _shots(spec["timeline"])
-    library = open_library(Path(spec["library"]))
-    model = load_model("RN50", "none", spec["device"])
-    soundify = Soundify(model, library, Config(), cache_dir=None)
+    timeline = read_timeline(path)
+    session = Session.open(Path(spec["library"]), Config(pretrained="none"), device=spec["device"])
     setup = time.perf_counter() - started
     started = time.perf_counter()
-    analysis = soundify.analyse(shots, skipped)
-    annotation = soundify.place(analysis)
+    analysed = session.analyse(timeline, base_dir=path.resolve().parent)
+    result, annotation = analysed.annotate()
     write_started = time.perf_counter()
-    write_output(annotated_copy(timeline, annotation), Path(spec["out"]))
+    write_timeline(result, Path(spec["out"]), force=True, media_base=path.resolve().parent)
     annotation.timings["write"] = time.perf_counter() - write_started
     wall = time.perf_counter() - started
-    per_shot = {id(s.frames): len(s.frames.sample_times) for s in analysis.scenes}
+    per_shot = {id(s.frames): len(s.frames.sample_times) for s in analysed.analysis.scenes}
     stages = {k: round(v, 3) for k, v in annotation.timings.items()}
     stages["untimed"] = round(wall - sum(annotation.timings.values()), 3)
     return {
@@ -217,8 +214,8 @@ def run_child(task: str, spec: dict) -> dict:
 # ---- workloads -----------------------------------------------------------------------------------
 
 
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+PROGRESS = PrintProgress(step=100)
+"""The bench reports its steps as any run does (stderr: a line as each starts and ends)."""
 
 
 def synthetic_timeline(minutes: float) -> Path:
@@ -228,11 +225,11 @@ def synthetic_timeline(minutes: float) -> Path:
     folder = CACHE / f"synthetic-{minutes:g}min-{SIZE[1]}p{FPS}"
     path = folder / "timeline.otio"
     if not path.is_file():
-        _log(f"generating {minutes:g} min of {SIZE[1]}p{FPS} footage in {folder} (once)")
-        started = time.perf_counter()
+        stage = f"generate {folder} (once)"
+        PROGRESS(stage, 0, 1)
         timeline = long_timeline(folder, minutes, FPS, SIZE)
         otio.adapters.write_to_file(timeline, str(path))
-        _log(f"generated in {time.perf_counter() - started:.0f} s")
+        PROGRESS(stage, 1, 1)
     return path
 
 
@@ -324,7 +321,8 @@ def scene_split(timeline_path: Path, with_content: bool) -> dict[str, Any]:
 
 def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, small: bool) -> dict[str, Any]:
     """Annotate, its baseline (bare decode + encoding the sampled frames) and the scene-split comparison."""
-    _log(f"annotate {timeline_path}")
+    steps = f"{timeline_path.name}: annotate, bare decode, encode sampled frames, scene splitting"
+    PROGRESS(steps, 0, 4)
     run = run_child(
         "annotate",
         {
@@ -334,13 +332,13 @@ def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, sma
             "out": str(out_dir / f"{timeline_path.stem}.annotated.otio"),
         },
     )
-    _log("bare decode")
+    PROGRESS(steps, 1, 4)
     decode = run_child("decode", {"timeline": str(timeline_path)})
-    _log("encode sampled frames")
+    PROGRESS(steps, 2, 4)
     encode = run_child("encode", {"sampled_per_shot": run["sampled_per_shot"], "device": device})
-    _log("scene splitting")
+    PROGRESS(steps, 3, 4)
     baseline = round(decode["seconds"] + encode["seconds"], 3)
-    return {
+    result: dict[str, Any] = {
         "timeline": str(timeline_path),
         "stages": run["stages"],
         "wall_s": run["wall_s"],
@@ -362,6 +360,8 @@ def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, sma
         "gradcam_share": round(run["stages"].get("gradcam", 0.0) / run["wall_s"], 4),
         "scene_split": scene_split(timeline_path, with_content=small),
     }
+    PROGRESS(steps, 4, 4)
+    return result
 
 
 def main() -> None:
@@ -389,7 +389,8 @@ def main() -> None:
             name = f"synthetic_{minutes:g}min_1080p25"
             results["workloads"][name] = workload(long_path, sample.library, args.device, out_dir, False)
             short_minutes = minutes / 5
-            _log(f"annotate the first {short_minutes:g} min (memory)")
+            stage = f"annotate the first {short_minutes:g} min (memory)"
+            PROGRESS(stage, 0, 1)
             short = run_child(
                 "annotate",
                 {
@@ -399,6 +400,7 @@ def main() -> None:
                     "out": str(out_dir / "short.annotated.otio"),
                 },
             )
+            PROGRESS(stage, 1, 1)
             results["memory"] = {
                 "minutes": [short_minutes, minutes],
                 "peak_rss_mb": [short["peak_rss_mb"], results["workloads"][name]["peak_rss_mb"]],

@@ -1,3 +1,80 @@
-"""Soundify for editors: match sound effects to a cut, write editable automation through OTIO."""
+"""Soundify for editors: match sound effects to a cut, write editable automation through OTIO.
+
+The public API (see the README's "Python API"): `annotate_timeline`, `Session`, `TimelineAnalysis`,
+`write_timeline`, `Config`, `Choice`, `Annotation`, `ProgressHook`, `PrintProgress` and the errors.
+Names load on first use, so ``import soundify_otio`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "annotate_timeline": "soundify_otio.pipeline.api",
+    "write_timeline": "soundify_otio.pipeline.api",
+    "Session": "soundify_otio.pipeline.api",
+    "TimelineAnalysis": "soundify_otio.pipeline.api",
+    "Config": "soundify_otio.config",
+    "Choice": "soundify_otio.types",
+    "Annotation": "soundify_otio.types",
+    "ProgressHook": "soundify_otio.progress",
+    "PrintProgress": "soundify_otio.progress",
+    "SoundifyError": "soundify_otio.errors",
+    "TimelineError": "soundify_otio.errors",
+    "MediaError": "soundify_otio.errors",
+    "LibraryError": "soundify_otio.errors",
+    "ModelError": "soundify_otio.errors",
+    "OutputError": "soundify_otio.errors",
+    "ChoicesError": "soundify_otio.errors",
+}
+
+__all__ = [
+    "Annotation",
+    "Choice",
+    "ChoicesError",
+    "Config",
+    "LibraryError",
+    "MediaError",
+    "ModelError",
+    "OutputError",
+    "PrintProgress",
+    "ProgressHook",
+    "Session",
+    "SoundifyError",
+    "TimelineAnalysis",
+    "TimelineError",
+    "__version__",
+    "annotate_timeline",
+    "write_timeline",
+]
+
+if TYPE_CHECKING:
+    from soundify_otio.config import Config
+    from soundify_otio.errors import (
+        ChoicesError,
+        LibraryError,
+        MediaError,
+        ModelError,
+        OutputError,
+        SoundifyError,
+        TimelineError,
+    )
+    from soundify_otio.pipeline.api import Session, TimelineAnalysis, annotate_timeline, write_timeline
+    from soundify_otio.progress import PrintProgress, ProgressHook
+    from soundify_otio.types import Annotation, Choice
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'soundify_otio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -110,6 +110,14 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """The editor's picks for one scene: any number of effects, one ambient or none."""
+
+    effects: tuple[str, ...]
+    ambient: str | None
+
+
+@dataclass(frozen=True)
 class SceneResult:
     """What the classifier proposed for a scene and what was picked."""
 

@@ -14,7 +14,6 @@ from soundify_otio.cli.app import (
     cli,
     default_cache_dir,
     load_model,
-    log,
     parse_config,
     parse_media_root,
     say,
@@ -24,16 +23,19 @@ from soundify_otio.errors import OutputError
 if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
 
+    from soundify_otio.pipeline.api import TimelineAnalysis
     from soundify_otio.pipeline.frame_cache import FrameCache
     from soundify_otio.types import Annotation
 
 
-def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, options: dict[str, Any]):
+def _analyse(
+    ctx: click.Context, timeline_in: Path, out: Path, force: bool, options: dict[str, Any]
+) -> TimelineAnalysis:
     """Everything up to the pixel analysis; bad input fails here, before any output exists."""
     from soundify_otio.exporters import check_output
     from soundify_otio.library.sounds import open_library
-    from soundify_otio.pipeline.soundify import Soundify
-    from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.pipeline.api import Session
+    from soundify_otio.timeline.reading import read_timeline
 
     config = parse_config(
         model=options.pop("model"),
@@ -47,15 +49,15 @@ def _analyse(ctx: click.Context, timeline_in: Path, out: Path, force: bool, opti
     check_output(out, force)
     library = open_library(options.pop("library_dir"), progress=ctx.obj["progress"])
     model = load_model(ctx, config, options.pop("device"), options.pop("fallback_random"))
-    shots, skipped = find_shots(timeline, timeline_in.resolve().parent, roots)
     cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
-    soundify = Soundify(
-        model, library, config, ctx.obj["progress"], None if no_cache else (cache_dir or default_cache_dir())
+    session = Session(model, library, config, None if no_cache else (cache_dir or default_cache_dir()))
+    return session.analyse(
+        timeline,
+        base_dir=timeline_in.resolve().parent,
+        media_roots=roots,
+        allow_offline=options.pop("allow_offline"),
+        progress=ctx.obj["progress"],
     )
-    analysis = soundify.analyse(shots, skipped, allow_empty=options.pop("allow_offline"))
-    for shot in analysis.skipped:
-        log.warning("skipped shot '%s' (%s): %s", shot.clip_name, shot.media or "no media", shot.reason)
-    return timeline, soundify, analysis
 
 
 @cli.command()
@@ -105,9 +107,9 @@ def annotate(
     **options: Any,
 ) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
-    from soundify_otio.exporters import OTIO_TARGETS, write_output
-    from soundify_otio.review.choices import check_choices, known_labels, read_choices
-    from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
+    from soundify_otio.exporters import OTIO_TARGETS
+    from soundify_otio.pipeline.api import write_timeline
+    from soundify_otio.review.choices import read_choices
 
     started = time.perf_counter()
     chosen_targets = [t.strip() for t in targets.split(",") if t.strip()]
@@ -119,21 +121,15 @@ def annotate(
     if report is not None and report.exists() and not force:
         raise OutputError("exists; pass --force to overwrite it", report)
     picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
-    timeline, soundify, analysis = _analyse(ctx, timeline_in, out, force, options)
-    choices = None
-    if picks is not None:
-        labels = known_labels(soundify)
-        choices = check_choices(picks, [s.scene.id for s in analysis.scenes], labels["effect"], labels["ambient"])
-    annotation = soundify.place(analysis, choices)
+    analysed = _analyse(ctx, timeline_in, out, force, options)
+    result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
-    result = annotated_copy(timeline, annotation)
-    rebase_relative_media(result, timeline_in.resolve().parent, out.resolve().parent)
-    write_output(result, out, chosen_targets)
+    write_timeline(result, out, targets=chosen_targets, force=force, media_base=timeline_in.resolve().parent)
     annotation.timings["write"] = time.perf_counter() - write_started
     if report is not None:
         _write_report(ctx, annotation, result, report, title=timeline_in.name)
     ctx.obj["progress"].close()
-    summary = _summary(annotation, result, out, time.perf_counter() - started, soundify.cache)
+    summary = _summary(annotation, result, out, time.perf_counter() - started, analysed.soundify.cache)
     say(
         ctx,
         f"wrote {out}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
@@ -180,9 +176,10 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
         raise click.BadParameter("the choices file must end in .toml", param_hint="-o")
     if out.exists() and not force:
         raise click.BadParameter(f"{out} exists; pass --force to overwrite it", param_hint="-o")
-    timeline, soundify, analysis = _analyse(ctx, timeline_in, out.with_suffix(".otio"), True, options)
+    analysed = _analyse(ctx, timeline_in, out.with_suffix(".otio"), True, options)
+    timeline, analysis = analysed.timeline, analysed.analysis
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
-    text = render_choices(soundify, analysis, timeline_in.name, out.name, origin, timeline_rate(timeline))
+    text = render_choices(analysed.soundify, analysis, timeline_in.name, out.name, origin, timeline_rate(timeline))
     atomic_write_text(out, text)
     ctx.obj["progress"].close()
     say(ctx, f"wrote {out}: {len(analysis.scenes)} scenes; edit the picks, then annotate with --choices {out}")

@@ -36,7 +36,8 @@ MAX_BOOST_DB, MAX_CUT_DB = 24.0, -40.0
 class TextEncoder(Protocol):
     """Anything that embeds texts into the space the matcher compares images with."""
 
-    model_id: str
+    @property
+    def model_id(self) -> str: ...
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 

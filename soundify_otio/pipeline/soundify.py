@@ -9,12 +9,10 @@ the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and
 from __future__ import annotations
 
 import logging
-import time
-from collections import defaultdict
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -22,12 +20,14 @@ from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, ShotFrames
-from soundify_otio.progress import ProgressHook, null_progress
+from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
 from soundify_otio.stages import classify, mix, onsets, sync
 from soundify_otio.stages.scenes import HistogramDetector, cuts_from_distances
 from soundify_otio.types import (
     Annotation,
+    Choice,
     Interval,
+    Kind,
     Placement,
     Scene,
     SceneResult,
@@ -48,17 +48,9 @@ REFERENCE_LUFS = -23.0
 class SoundLibraryLike(Protocol):
     """What the pipeline needs of a sound library (see library.SoundLibrary)."""
 
-    def label_embeddings(self, encoder: ClipModel, kind: str) -> tuple[list[str], np.ndarray]: ...
+    def label_embeddings(self, encoder: ClipModel, kind: Kind) -> tuple[list[str], np.ndarray]: ...
 
-    def choose(self, label: str, kind: str, duration: float, seed: int, occasion: int) -> SoundEntry: ...
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The editor's picks for one scene: any number of effects, one ambient or none."""
-
-    effects: tuple[str, ...]
-    ambient: str | None
+    def choose(self, label: str, kind: Kind, duration: float, seed: int, occasion: int) -> SoundEntry: ...
 
 
 @dataclass
@@ -81,7 +73,7 @@ class Analysis:
 
     scenes: list[AnalysedScene]
     skipped: list[SkippedShot]
-    timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    stopwatch: Stopwatch = field(default_factory=Stopwatch)
 
 
 class Soundify:
@@ -101,9 +93,9 @@ class Soundify:
         self.progress = progress
         self.cache = FrameCache(cache_dir)
         self._seconds_total, self._seconds_done = 1, 0.0
-        self._labels: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._labels: dict[Kind, tuple[list[str], np.ndarray]] = {}
 
-    def labels(self, kind: str) -> tuple[list[str], np.ndarray]:
+    def labels(self, kind: Kind) -> tuple[list[str], np.ndarray]:
         """Distinct labels of a kind and their unit text embeddings (encoded once per run)."""
         if kind not in self._labels:
             self._labels[kind] = self.library.label_embeddings(self.model, kind)
@@ -123,7 +115,7 @@ class Soundify:
         self._seconds_done = 0.0
         for shot in shots:
             try:
-                frames = self._shot_frames(shot, analysis.timings)
+                frames = self._shot_frames(shot, analysis.stopwatch)
             except MediaError as exc:
                 log.debug("skipping shot '%s': %s", shot.clip_name, exc)
                 analysis.skipped.append(SkippedShot(shot.clip_name, str(shot.media_path), exc.reason))
@@ -131,9 +123,9 @@ class Soundify:
             finally:
                 self._seconds_done += shot.duration
                 self._report(self._seconds_done)
-            with _timed(analysis.timings, "scenes"):
+            with analysis.stopwatch.time("scenes"):
                 scenes = self._split(shot, frames, len(analysis.scenes), {s.scene.id for s in analysis.scenes})
-            with _timed(analysis.timings, "classify"):
+            with analysis.stopwatch.time("classify"):
                 analysis.scenes.extend(self._rank(scene, frames, samples, offset) for scene, samples, offset in scenes)
         self.progress("analyse", self._seconds_total, self._seconds_total)
         if not analysis.scenes and not allow_empty:
@@ -145,7 +137,7 @@ class Soundify:
         """Progress of the pixel pass, in whole seconds of video."""
         self.progress("analyse", min(self._seconds_total, int(seconds)), self._seconds_total)
 
-    def _shot_frames(self, shot: Shot, timings: dict[str, float]) -> ShotFrames:
+    def _shot_frames(self, shot: Shot, stopwatch: Stopwatch) -> ShotFrames:
         info = probe_video(shot.media_path)
         first = int(round(shot.media_start * info.fps))
         stop = min(info.frame_count, first + max(1, int(round(shot.duration * info.fps))))
@@ -157,10 +149,10 @@ class Soundify:
         cached = self.cache.load(key)
         if cached is not None:
             return cached
-        return self._decode_and_encode(shot, info, first, stop, key, timings)
+        return self._decode_and_encode(shot, info, first, stop, key, stopwatch)
 
     def _decode_and_encode(
-        self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str, timings: dict[str, float]
+        self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str, stopwatch: Stopwatch
     ) -> ShotFrames:
         """One pass over the shot's frames: histograms of all, CLIP on the sampled ones."""
         wanted = set(
@@ -170,7 +162,7 @@ class Soundify:
         )
         store = self.cache.activation_store(key, len(wanted))
         try:
-            return self._encode_pass(shot, info, first, stop, key, wanted, store, timings)
+            return self._encode_pass(shot, info, first, stop, key, wanted, store, stopwatch)
         except BaseException:
             store.discard()
             raise
@@ -184,7 +176,7 @@ class Soundify:
         key: str,
         wanted: set[int],
         store: ActivationStore,
-        timings: dict[str, float],
+        stopwatch: Stopwatch,
     ) -> ShotFrames:
         config = self.config
         detector = HistogramDetector(config.scene_threshold, config.scene_bins, 1)
@@ -194,7 +186,7 @@ class Soundify:
         thumbnails: list[np.ndarray] = []
 
         def encode_pending() -> None:
-            with _timed(timings, "encode"):
+            with stopwatch.time("encode"):
                 emb, act = self.model.encode_frames(np.stack(pending))
             embeddings.append(emb)
             store.append(act)
@@ -202,15 +194,15 @@ class Soundify:
 
         batches = iter_frames(shot.media_path, first, stop, config.analysis_size, config.batch_size)
         while True:
-            with _timed(timings, "decode"):
+            with stopwatch.time("decode"):
                 batch = next(batches, None)
             if batch is None:
                 break
             start, pixels = batch
             self._report(self._seconds_done + (start + pixels.shape[0] - first) / info.fps)
-            with _timed(timings, "scenes"):
+            with stopwatch.time("scenes"):
                 detector.push(pixels)
-            with _timed(timings, "motion"):
+            with stopwatch.time("motion"):
                 thumbnails.append(onsets.grey_thumbnails(pixels))
             for i in range(pixels.shape[0]):
                 if start + i - first in wanted:
@@ -268,7 +260,8 @@ class Soundify:
     def _rank(self, scene: Scene, frames: ShotFrames, samples: np.ndarray, offset: float) -> AnalysedScene:
         embeddings = frames.embeddings[samples]
         ranked = {}
-        for kind in ("effect", "ambient"):
+        kinds: tuple[Kind, ...] = ("effect", "ambient")
+        for kind in kinds:
             labels, texts = self.labels(kind)
             ranked[kind] = classify.rank_labels(
                 embeddings, texts, labels, kind, self.model.logit_scale, self.config.top_k
@@ -299,7 +292,7 @@ class Soundify:
         placements: list[Placement] = []
         for done, analysed in enumerate(analysis.scenes, start=1):
             choice = (choices or {}).get(analysed.scene.id) or self.default_choice(analysed)
-            result, placed = self.place_scene(analysed, choice, analysis.timings)
+            result, placed = self.place_scene(analysed, choice, analysis.stopwatch)
             results.append(result)
             placements.extend(placed)
             self.progress("mix", done, len(analysis.scenes))
@@ -310,29 +303,29 @@ class Soundify:
             model=self.model.name,
             weights=self.model.weights,
             pipeline_check=self.model.pipeline_check,
-            timings=dict(analysis.timings),
+            timings=dict(analysis.stopwatch.seconds),
         )
 
     def place_scene(
-        self, analysed: AnalysedScene, choice: Choice, timings: dict[str, float] | None = None
+        self, analysed: AnalysedScene, choice: Choice, stopwatch: Stopwatch | None = None
     ) -> tuple[SceneResult, list[Placement]]:
         """Sync and mix one scene's picks from its cached analysis (no decoding, no encoding):
         what the review page calls when the editor changes that scene alone."""
-        timings = timings if timings is not None else defaultdict(float)
+        stopwatch = stopwatch or Stopwatch()
         ambients = self.rerank_ambients(analysed, choice.effects)
         intervals: dict[str, tuple[Interval, ...]] = {}
         placements: list[Placement] = []
         for occasion, label in enumerate(choice.effects):
-            with _timed(timings, "sync"):
+            with stopwatch.time("sync"):
                 intervals[label] = self._intervals(analysed, label)
-            with _timed(timings, "gradcam"):
+            with stopwatch.time("gradcam"):
                 placements.extend(self._effect_placements(analysed, label, intervals[label], occasion))
         if choice.ambient:
             placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
         result = SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)
         return result, placements
 
-    def _text(self, kind: str, label: str) -> np.ndarray:
+    def _text(self, kind: Kind, label: str) -> np.ndarray:
         labels, texts = self.labels(kind)
         return texts[labels.index(label)]
 
@@ -429,12 +422,3 @@ class Soundify:
             fade_in=min(config.crossfade_seconds / 2, duration / 4),
             fade_out=min(config.crossfade_seconds / 2, duration / 4),
         )
-
-
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
