@@ -48,8 +48,16 @@ def _analyse(
     timeline = read_timeline(timeline_in)
     check_output(out, force)
     library = open_library(options.pop("library_dir"), progress=ctx.obj["progress"])
-    model = load_model(ctx, config, options.pop("device"), options.pop("fallback_random"))
     cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
+    model = load_model(
+        ctx,
+        config,
+        options.pop("device"),
+        options.pop("fallback_random"),
+        options.pop("runtime"),
+        options.pop("precision"),
+        (cache_dir or default_cache_dir()) / "runtimes",
+    )
     session = Session(model, library, config, None if no_cache else (cache_dir or default_cache_dir()))
     return session.analyse(
         timeline,

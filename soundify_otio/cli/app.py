@@ -16,6 +16,7 @@ import click
 
 from soundify_otio.config import SETTINGS, Config
 from soundify_otio.errors import ModelError, SoundifyError
+from soundify_otio.vision.runtime import DEFAULT_CPU_RUNTIME, PRECISIONS, RUNTIMES
 
 log = logging.getLogger("soundify_otio")
 
@@ -104,11 +105,30 @@ def model_options(function: Callable) -> Callable:
     return function
 
 
-def load_model(ctx: click.Context, config: Config, device: str | None, fallback_random: bool = False):
-    from soundify_otio.vision.model import RANDOM_WEIGHTS, load_model
+def load_model(
+    ctx: click.Context,
+    config: Config,
+    device: str | None,
+    fallback_random: bool = False,
+    runtime: str = "torch",
+    precision: str = "auto",
+    runtime_cache: Path | None = None,
+):
+    """The model for a command (random weights only with --fallback-random, said loudly), its image tower
+    on `runtime` at `precision`."""
+    from soundify_otio.vision.model import RANDOM_WEIGHTS, default_device, load_model
+    from soundify_otio.vision.runtime import resolve
 
     try:
-        model = load_model(config.model, config.pretrained, device)
+        resolve(runtime, precision, default_device().type if device is None else device.split(":")[0])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--runtime/--precision") from exc
+
+    def load(pretrained: str):
+        return load_model(config.model, pretrained, device, runtime, precision, runtime_cache)
+
+    try:
+        model = load(config.pretrained)
     except ModelError as exc:
         if not fallback_random or config.pretrained == RANDOM_WEIGHTS:
             raise
@@ -118,7 +138,7 @@ def load_model(ctx: click.Context, config: Config, device: str | None, fallback_
             "the sounds it picks mean nothing.",
             err=True,
         )
-        model = load_model(config.model, RANDOM_WEIGHTS, device)
+        model = load(RANDOM_WEIGHTS)
     if model.pipeline_check:
         click.echo(
             f"WARNING: {config.model} runs with random weights (--pretrained none): "
@@ -158,6 +178,22 @@ def analysis_options(function: Callable) -> Callable:
                 "--allow-offline",
                 is_flag=True,
                 help="Where no shot's media can be read, pass the timeline through instead of failing.",
+            ),
+            click.option(
+                "--runtime",
+                type=click.Choice(RUNTIMES),
+                default="auto",
+                show_default=True,
+                help=f"Where the image tower runs: auto ({DEFAULT_CPU_RUNTIME} on the CPU, torch on CUDA), "
+                "or torch (eager), onnx (ONNX Runtime), openvino; converted once per machine and cached.",
+            ),
+            click.option(
+                "--precision",
+                type=click.Choice(PRECISIONS),
+                default="auto",
+                show_default=True,
+                help="Image tower precision: auto (fp32 on the CPU, fp16 on CUDA), fp32, fp16 (CUDA), or int8 "
+                "(onnx/openvino; calibrated on this run's frames, its agreement with fp32 printed and recorded).",
             ),
             setting_option("sample_fps"),
             setting_option("scene_threshold"),

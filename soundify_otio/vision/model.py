@@ -12,15 +12,16 @@ import functools
 import hashlib
 import os
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from soundify_otio.errors import ModelError
+from soundify_otio.vision.runtime import ImageRuntime, default_cache_root, resolve, tower_module
 
 RANDOM_WEIGHTS = "none"
 _MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -35,6 +36,8 @@ class TowerSplit:
     head: Callable[[torch.Tensor], torch.Tensor]
     to_maps: Callable[[torch.Tensor], torch.Tensor]
     """Turns trunk activations (or their gradients) into [B, C, h, w] maps."""
+    owner: torch.nn.Module | None = None
+    """The module holding trunk's and head's parameters (for export to another runtime)."""
 
 
 def _first_token_attention_pool(pool: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -81,7 +84,7 @@ def _resnet_split(visual: torch.nn.Module) -> TowerSplit:
         x = visual.stem(x)
         return visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
 
-    return TowerSplit(trunk=trunk, head=_first_token_attention_pool(visual.attnpool), to_maps=lambda a: a)
+    return TowerSplit(trunk=trunk, head=_first_token_attention_pool(visual.attnpool), to_maps=lambda a: a, owner=visual)
 
 
 def _vit_split(visual: torch.nn.Module) -> TowerSplit:
@@ -102,10 +105,10 @@ def _vit_split(visual: torch.nn.Module) -> TowerSplit:
 
     def to_maps(tokens: torch.Tensor) -> torch.Tensor:
         patches = tokens[:, -visual.grid_size[0] * visual.grid_size[1] :, :]
-        b, n, c = patches.shape
+        b, _, c = patches.shape
         return patches.transpose(1, 2).reshape(b, c, *visual.grid_size)
 
-    return TowerSplit(trunk=lambda x: run(visual._embeds(x), blocks[:-1]), head=head, to_maps=to_maps)
+    return TowerSplit(trunk=lambda x: run(visual._embeds(x), blocks[:-1]), head=head, to_maps=to_maps, owner=visual)
 
 
 TOWER_SPLITS: dict[str, Callable[[torch.nn.Module], TowerSplit]] = {
@@ -138,6 +141,46 @@ class ClipModel:
         self.device = torch.device(device)
         self._mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
+        self.dtype = torch.float32
+        """The tower's compute type in torch (float16 on CUDA with --precision fp16)."""
+        self.runtime: ImageRuntime | None = None
+        """Where the image tower runs instead of eager torch (None: eager torch)."""
+
+    def use_runtime(self, runtime: str, precision: str = "auto", cache_root: Path | None = None) -> None:
+        """Run the image tower on `runtime` ('auto': the measured default for the device); torch stays
+        the fallback. Conversion happens on first use. ValueError for a combination that cannot run."""
+        runtime, precision = resolve(runtime, precision, self.device.type)
+        self.runtime = None
+        if runtime == "torch":
+            self.dtype = torch.float16 if precision == "fp16" else torch.float32
+            return
+        self.runtime = ImageRuntime(
+            runtime=runtime,
+            precision=precision,
+            module=tower_module(self.split.trunk, self.split.head, self.split.owner),
+            key_parts=(self.model_id, self.image_size, torch.__version__),
+            image_size=self.image_size,
+            cache_root=cache_root or default_cache_root(),
+        )
+
+    @property
+    def precision(self) -> str:
+        """The image tower's numeric precision: fp32, fp16 (CUDA) or int8 (a CPU runtime)."""
+        if self.runtime is not None and self.runtime.active:
+            return self.runtime.precision
+        return "fp16" if self.dtype == torch.float16 else "fp32"
+
+    @property
+    def image_id(self) -> str:
+        """Identifies what frame encodings this model gives (the frame cache's key): int8 and fp16 differ from
+        fp32; the fp32 runtimes agree with eager torch to ~1e-7 and share it."""
+        return self.model_id if self.precision == "fp32" else f"{self.model_id}/{self.precision}"
+
+    def runtime_info(self) -> dict[str, object]:
+        """What ran the image tower (for the output's metadata)."""
+        if self.runtime is not None:
+            return self.runtime.describe()
+        return {"runtime": "torch", "precision": self.precision, "device": self.device.type}
 
     @property
     def model_id(self) -> str:
@@ -159,9 +202,21 @@ class ClipModel:
     def encode_frames(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 RGB frames [N, H, W, 3] -> (unit embeddings [N, D] float32, Grad-CAM activations float16)."""
         with torch.inference_mode():
-            activations = self.split.trunk(self._pixels(frames))
+            pixels = self._pixels(frames)
+            if self.runtime is not None:
+                self.runtime.load()
+            if self.runtime is not None and self.runtime.active:
+                raw, acts = self.runtime(pixels.cpu().numpy())
+                embeddings = F.normalize(torch.from_numpy(raw).float(), dim=-1)
+                return embeddings.numpy(), acts.astype(np.float16)
+            activations = self.split.trunk(pixels.to(self.dtype))
             embeddings = F.normalize(self.split.head(activations).float(), dim=-1)
         return embeddings.cpu().numpy(), activations.to(torch.float16).cpu().numpy()
+
+    def pixels_for_calibration(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 RGB frames -> the float32 network input a runtime is calibrated on."""
+        with torch.inference_mode():
+            return self._pixels(frames).cpu().numpy()
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> unit embeddings [N, D] float32."""
@@ -173,14 +228,15 @@ class ClipModel:
     def gradcam(self, activations: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
         """Grad-CAM maps [B, h, w] in 0..1 of each frame's activations for its paired text embedding."""
         with torch.enable_grad():
-            acts = torch.from_numpy(np.asarray(activations, dtype=np.float32)).to(self.device).requires_grad_(True)
+            acts = torch.from_numpy(np.asarray(activations, dtype=np.float32)).to(self.device, self.dtype)
+            acts.requires_grad_(True)
             texts = torch.from_numpy(np.asarray(text_embeddings, dtype=np.float32)).to(self.device)
             similarity = (F.normalize(self.split.head(acts).float(), dim=-1) * texts).sum()
             (grads,) = torch.autograd.grad(similarity, acts)
         maps_a, maps_g = self.split.to_maps(acts.detach()), self.split.to_maps(grads)
         cam = F.relu((maps_g.mean(dim=(2, 3), keepdim=True) * maps_a).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1)
-        return (cam / peak).cpu().numpy()
+        return (cam / peak).float().cpu().numpy()
 
 
 def default_device() -> torch.device:
@@ -241,21 +297,40 @@ def _file_weights_id(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _create(name: str, source: str | None, device: str, quick_gelu: bool) -> torch.nn.Module:
-    """An open_clip model in eval mode; kept, so a process that annotates twice loads once."""
+def _create(name: str, source: str | None, device: str, quick_gelu: bool, half_tower: bool = False) -> torch.nn.Module:
+    """An open_clip model in eval mode (its image tower in float16 if asked); kept, so a process that
+    annotates twice loads once."""
     import open_clip
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # random weights are the same every run, so caches keyed on them hold
         model = open_clip.create_model(name, pretrained=source, device=device, force_quick_gelu=quick_gelu)
+    if half_tower:
+        model.visual.half()
     return model.eval()
 
 
-def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.device | str | None = None) -> ClipModel:
-    """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random)."""
+def load_model(
+    name: str = "RN50",
+    pretrained: str = "openai",
+    device: torch.device | str | None = None,
+    runtime: str = "torch",
+    precision: str = "auto",
+    runtime_cache: Path | None = None,
+) -> ClipModel:
+    """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random).
+
+    `runtime` runs the image tower on eager torch, ONNX Runtime or OpenVINO ('auto': the measured
+    default for the device), converted on first use and cached under `runtime_cache`; `precision`
+    is fp32, fp16 (CUDA) or int8 (calibrate with the run's frames first). ModelError for a
+    combination that cannot run."""
     import open_clip
 
     device = torch.device(device) if device is not None else default_device()
+    try:
+        resolved_runtime, resolved_precision = resolve(runtime, precision, device.type)
+    except ValueError as exc:
+        raise ModelError(str(exc), f"{runtime}/{precision}") from exc
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormal floats in conv activations cost up to 40% on x86
     known = open_clip.list_models()
@@ -288,7 +363,7 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
                 raise ModelError(_missing_weights_message(name, pretrained, reason))
         source, weights = (str(cached) if cached else pretrained), pretrained
     try:
-        model = _create(name, source, str(device), quick_gelu)
+        model = _create(name, source, str(device), quick_gelu, resolved_precision == "fp16")
     except Exception as exc:  # open_clip raises bare RuntimeErrors for download and state-dict problems
         raise ModelError(f"cannot load weights for {name}: {exc}", pretrained) from exc
     visual = model.visual
@@ -299,7 +374,7 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
         )
     tokenizer = open_clip.get_tokenizer(name)
     size = visual.image_size
-    return ClipModel(
+    clip = ClipModel(
         split=split_for(visual),
         encode_text=lambda texts: model.encode_text(tokenizer(texts).to(device)),
         logit_scale=float(model.logit_scale.detach().exp()),
@@ -308,3 +383,5 @@ def load_model(name: str = "RN50", pretrained: str = "openai", device: torch.dev
         image_size=size[0] if isinstance(size, (tuple, list)) else int(size),
         device=device,
     )
+    clip.use_runtime(resolved_runtime, resolved_precision, runtime_cache)
+    return clip
