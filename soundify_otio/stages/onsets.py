@@ -11,6 +11,8 @@ moving content vanished at once (a door closing into its frame). Numpy only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 THUMB_SIZE = 32
@@ -25,3 +27,144 @@ def grey_thumbnails(frames: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
     grey = (rgb[..., 0] * 77 + rgb[..., 1] * 150 + rgb[..., 2] * 29) >> 8
     blocks = grey.reshape(n, size, by, size, bx).sum(axis=(2, 4), dtype=np.uint32)
     return ((blocks + by * bx // 2) // (by * bx)).astype(np.uint8)
+
+
+NOISE_LEVEL = 6.0
+"""Grey levels of difference from the span's median picture below which a pixel counts as unchanged."""
+MIN_MASS = 60.0
+"""Moving content (grey levels x thumbnail pixels, after the noise floor) a window needs to be followed."""
+MIN_SPEED = 0.25
+"""Thumbnail pixels per frame (about 1.75 px of a 224 frame) the arriving motion needs: slower is drift."""
+MIN_LOSS = 0.8
+"""Share of the arriving velocity that must be lost at once for an impact (1 = stopped, 2 = bounced back)."""
+STOP_RATIO = 0.15
+"""Change from one frame to the next falling below this share of the change before it counts as a stop."""
+SUSTAIN_FRAMES = 3
+"""Frames the arriving motion must keep its direction for (a bounce's fall, a door's swing, a foot's step)."""
+REGION_FLOOR = 0.5
+"""Grad-CAM cells at or above this share of the map's peak are wholly inside the source's region."""
+GRID_SIDES = (1, 3, 8)
+"""Windows the region is followed in: the whole region, then 3x3 and 8x8 overlapping Gaussians."""
+
+
+@dataclass(frozen=True)
+class Onset:
+    """A visual impact: its frame (from the span's first frame) and how much motion it stopped (0.6..2+)."""
+
+    frame: int
+    strength: float
+
+
+def _upsample_matrix(cells: int, size: int) -> np.ndarray:
+    """[size, cells] linear interpolation from cell centres to pixel centres (edges held)."""
+    positions = (np.arange(size) + 0.5) * cells / size - 0.5
+    matrix = np.zeros((size, cells), np.float32)
+    low = np.clip(np.floor(positions).astype(int), 0, cells - 1)
+    high = np.clip(low + 1, 0, cells - 1)
+    frac = np.clip(positions - np.floor(positions), 0.0, 1.0).astype(np.float32)
+    frac[positions < 0] = 0.0
+    matrix[np.arange(size), low] += 1.0 - frac
+    matrix[np.arange(size), high] += frac
+    return matrix
+
+
+def _dilate(maps: np.ndarray) -> np.ndarray:
+    """3x3 maximum filter of [k, h, w] maps (edges padded with zeros)."""
+    padded = np.pad(maps, ((0, 0), (1, 1), (1, 1)))
+    h, w = maps.shape[1:]
+    return np.max([padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0)
+
+
+def interpolate_maps(maps: np.ndarray, map_frames: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Maps [k, h, w] known at `map_frames` (sorted), linearly blended at each of `frames` (held at the ends)."""
+    if len(maps) == 1:
+        return np.repeat(maps[:1], len(frames), axis=0).astype(np.float32)
+    right = np.clip(np.searchsorted(map_frames, frames, side="right"), 1, len(maps) - 1)
+    left = right - 1
+    span = np.maximum(map_frames[right] - map_frames[left], 1e-9)
+    weight = np.clip((frames - map_frames[left]) / span, 0.0, 1.0).astype(np.float32)[:, None, None]
+    return (maps[left] * (1.0 - weight) + maps[right] * weight).astype(np.float32)
+
+
+def region_weights(cams: np.ndarray, cam_frames: np.ndarray, n_frames: int, size: int = THUMB_SIZE) -> np.ndarray:
+    """Per frame [n, size, size] in 0..1: the source's region from Grad-CAM maps [k, h, w] at `cam_frames`.
+
+    Each map is widened by one cell (the source moves between sampled frames), cells at or above
+    REGION_FLOOR of its peak count wholly, the maps are blended between the sampled frames and
+    scaled up to the thumbnails' grid."""
+    peaks = np.maximum(cams.reshape(len(cams), -1).max(axis=1), 1e-12)[:, None, None]
+    soft = np.clip(_dilate(cams / peaks) / REGION_FLOOR, 0.0, 1.0)
+    per_frame = interpolate_maps(soft, np.asarray(cam_frames, float), np.arange(n_frames, dtype=float))
+    uy, ux = _upsample_matrix(cams.shape[1], size), _upsample_matrix(cams.shape[2], size)
+    return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
+
+
+def _windows(size: int) -> np.ndarray:
+    """[size * size, count] weights of the follow windows (GRID_SIDES), each summing to its own coverage."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    columns = []
+    for side in GRID_SIDES:
+        if side == 1:
+            columns.append(np.ones(size * size, np.float32))
+            continue
+        sigma = size / side * 0.6
+        for cy in (np.arange(side) + 0.5) * size / side:
+            for cx in (np.arange(side) + 0.5) * size / side:
+                columns.append(np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2)).ravel())
+    return np.stack(columns, axis=1)
+
+
+def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Per frame: the largest share of arriving velocity lost at that frame in any window (0 = none).
+
+    Frame t is an impact when the motion from t-1 to t is turned back or stopped from t to t+1
+    (the window's centre of moving content), or when the change from t-1 to t is followed by
+    almost none (STOP_RATIO: a door shut into its frame, where the moving content itself vanishes).
+    The arriving motion must be sustained over two frames; windows where too little moves, or
+    slower than MIN_SPEED, count 0."""
+    n, size = thumbnails.shape[0], thumbnails.shape[1]
+    strength = np.zeros(n, np.float32)
+    if n < 4:
+        return strength
+    grey = thumbnails.astype(np.float32)
+    windows = _windows(size)
+    moving = (np.maximum(np.abs(grey - np.median(grey, axis=0)) - NOISE_LEVEL, 0.0) * region).reshape(n, -1)
+    change = np.maximum(np.abs(np.diff(grey, axis=0)) - NOISE_LEVEL, 0.0) * region[1:]
+    energy = change.reshape(n - 1, -1) @ windows  # energy[t - 1]: change from t - 1 to t
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    mass = moving @ windows
+    safe = np.maximum(mass, 1e-6)
+    centre = np.stack([moving @ (windows * yy.ravel()[:, None]), moving @ (windows * xx.ravel()[:, None])]) / safe
+    present = mass >= MIN_MASS
+    velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
+    both = present[1:] & present[:-1]
+    speed = np.linalg.norm(velocity, axis=0)
+    same_way = (velocity[:, 1:] * velocity[:, :-1]).sum(axis=0) > 0  # same_way[t - 2]: t-2->t-1 and t-1->t agree
+    for t in range(SUSTAIN_FRAMES, n - 1):
+        arriving, leaving = velocity[:, t - 1], velocity[:, t]
+        sustained = both[t - SUSTAIN_FRAMES : t].all(axis=0) & same_way[t - SUSTAIN_FRAMES : t - 1].all(axis=0)
+        sustained &= speed[t - 1] >= MIN_SPEED
+        if sustained.any():
+            lost = 1.0 - (leaving * arriving).sum(axis=0) / np.maximum(speed[t - 1] ** 2, 1e-9)
+            strength[t] = float(np.max(np.where(sustained & both[t], lost, 0.0)))
+        recent = energy[max(0, t - 8) : t].max(axis=0)
+        moved = (energy[t - 1] >= MIN_MASS) & (energy[t - 2] >= MIN_MASS)
+        abrupt = energy[t - 2] >= 0.6 * recent
+        if (moved & abrupt & (energy[t] < STOP_RATIO * energy[t - 1])).any():
+            strength[t] = max(strength[t], 1.0)
+    return strength
+
+
+def detect_onsets(
+    thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15
+) -> list[Onset]:
+    """Impacts in a span of frames: strength peaks of at least MIN_LOSS, at least `min_gap_seconds` apart."""
+    strength = impact_strength(thumbnails, region)
+    gap = max(1, round(min_gap_seconds * fps))
+    found: list[Onset] = []
+    for t in np.argsort(-strength, kind="stable"):
+        if strength[t] < MIN_LOSS:
+            break
+        if all(abs(int(t) - o.frame) >= gap for o in found):
+            found.append(Onset(int(t), float(strength[t])))
+    return sorted(found, key=lambda o: o.frame)

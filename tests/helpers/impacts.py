@@ -1,0 +1,206 @@
+"""Synthetic footage of impacts with the truth where they happen (PyAV encodes it): a ball dropped and
+bouncing, a door slammed, a figure walking. Each writer returns the video and the contact frames.
+
+Contacts fall on whole frames: the frame given is the first one where the ball touches the floor,
+the door is shut, or the foot is on the ground.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.synthetic import MID_GREY, write_video
+
+RED, GREEN, BLUE = (220, 30, 30), (30, 200, 30), (30, 30, 220)
+
+
+@dataclass(frozen=True)
+class ImpactVideo:
+    """A written video and the frames of its contacts."""
+
+    path: Path
+    fps: float
+    n_frames: int
+    contacts: tuple[int, ...]
+    size: tuple[int, int]
+
+
+def _disc(img: np.ndarray, cy: float, cx: float, radius: float, colour: tuple[int, int, int]) -> None:
+    """Draw an anti-aliased disc (coverage by 4x4 supersampling) onto img in place."""
+    h, w = img.shape[:2]
+    y0, y1 = max(0, int(cy - radius - 1)), min(h, int(cy + radius + 2))
+    x0, x1 = max(0, int(cx - radius - 1)), min(w, int(cx + radius + 2))
+    if y1 <= y0 or x1 <= x0:
+        return
+    sub = (np.arange(4) + 0.5) / 4
+    ys = (np.arange(y0, y1)[:, None] + sub[None, :]).ravel()
+    xs = (np.arange(x0, x1)[:, None] + sub[None, :]).ravel()
+    inside = ((ys[:, None] - cy) ** 2 + (xs[None, :] - cx) ** 2) <= radius**2
+    cover = inside.reshape(y1 - y0, 4, x1 - x0, 4).mean(axis=(1, 3))[..., None]
+    patch = img[y0:y1, x0:x1].astype(np.float32)
+    img[y0:y1, x0:x1] = np.round(patch * (1 - cover) + np.array(colour, np.float32) * cover).astype(np.uint8)
+
+
+def _box(img: np.ndarray, y0: float, y1: float, x0: float, x1: float, colour: tuple[int, int, int]) -> None:
+    """Fill a rectangle with fractional edges (partial coverage at its border pixels)."""
+    h, w = img.shape[:2]
+    ys, xs = np.arange(h) + 0.5, np.arange(w) + 0.5
+    cy = np.clip(np.minimum(ys + 0.5, y1) - np.maximum(ys - 0.5, y0), 0, 1)
+    cx = np.clip(np.minimum(xs + 0.5, x1) - np.maximum(xs - 0.5, x0), 0, 1)
+    cover = (cy[:, None] * cx[None, :])[..., None]
+    rows, cols = np.flatnonzero(cy), np.flatnonzero(cx)
+    if rows.size == 0 or cols.size == 0:
+        return
+    r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    patch = img[r, c].astype(np.float32)
+    img[r, c] = np.round(patch * (1 - cover[r, c]) + np.array(colour, np.float32) * cover[r, c]).astype(np.uint8)
+
+
+def bounce_heights(contacts: tuple[int, ...], release: int, floor: float, gravity: float) -> np.ndarray:
+    """Per frame the height above the floor of a ball released at `release` that lands at each contact:
+    free fall, then one parabola per bounce (gravity in px/frame^2), at rest after the last contact."""
+    n = contacts[-1] + 1
+    height = np.zeros(n)
+    first = contacts[0]
+    drop = 0.5 * gravity * (first - release) ** 2
+    for t in range(n):
+        if t <= release:
+            height[t] = drop
+        elif t <= first:
+            height[t] = drop - 0.5 * gravity * (t - release) ** 2
+    for a, b in zip(contacts, contacts[1:]):
+        for t in range(a, b + 1):
+            height[t] = 0.5 * gravity * (t - a) * (b - t)
+    return np.maximum(height, 0.0)
+
+
+def bouncing_ball(
+    path: Path,
+    contacts: tuple[int, ...] = (22, 46, 66, 83, 97, 108),
+    n_frames: int = 125,
+    fps: float = 25,
+    size: tuple[int, int] = (320, 180),
+    moving_distractor: bool = False,
+) -> ImpactVideo:
+    """A red ball dropped at frame 4, bouncing on a floor with contacts at `contacts`, drifting right,
+    at rest after the last; a static green box beside it. `moving_distractor` adds a blue block that
+    slides left and right on the other side, turning back sharply (which must not count as the ball's)."""
+    width, height = size
+    radius = height * 0.06
+    floor = height * 0.85
+    gravity = 2 * (floor - radius - height * 0.12) / (contacts[0] - 4) ** 2
+    heights = bounce_heights(contacts, 4, floor, gravity)
+    base = np.empty((height, width, 3), np.uint8)
+    base[:] = MID_GREY
+    base[int(floor) :] = (100, 100, 100)
+    _box(base, floor - height * 0.25, floor, width * 0.55, width * 0.66, GREEN)
+
+    def frame(i: int) -> np.ndarray:
+        img = base.copy()
+        h = heights[min(i, len(heights) - 1)]
+        _disc(img, floor - radius - h, width * 0.15 + 0.4 * min(i, contacts[-1]), radius, RED)
+        if moving_distractor:
+            phase = (i % 30) / 30
+            x = width * (0.75 + 0.15 * (1 - abs(2 * phase - 1)))
+            _box(img, height * 0.2, height * 0.4, x, x + width * 0.06, BLUE)
+        return img
+
+    write_video(path, frame, n_frames, fps, width, height)
+    return ImpactVideo(Path(path), fps, n_frames, tuple(contacts), size)
+
+
+def slamming_door(
+    path: Path,
+    slams: tuple[int, ...] = (40, 95),
+    n_frames: int = 125,
+    fps: float = 25,
+    size: tuple[int, int] = (320, 180),
+) -> ImpactVideo:
+    """A green door in a dark doorway, seen from the front, hinged on its left: it swings open over
+    0.8 s, waits, and is slammed shut (accelerating) to close at each frame of `slams`."""
+    width, height = size
+    x0, x1, top = width * 0.35, width * 0.6, height * 0.15
+    base = np.empty((height, width, 3), np.uint8)
+    base[:] = MID_GREY
+    base[int(height * 0.9) :] = (90, 90, 90)
+    _box(base, top, height * 0.9, x0, x1, (25, 25, 25))
+    opening = np.zeros(n_frames)  # 0 shut .. 1 wide open
+    for slam in slams:
+        for t in range(n_frames):
+            lead = slam - t
+            if 0 < lead <= 8:  # slammed: accelerating shut over 8 frames
+                opening[t] = max(opening[t], 1.0 - (1 - lead / 8) ** 2)
+            elif 8 < lead <= 12:
+                opening[t] = max(opening[t], 1.0)
+            elif 12 < lead <= 32:  # swung open gently
+                opening[t] = max(opening[t], 0.5 - 0.5 * np.cos(np.pi * (32 - lead) / 20))
+
+    def frame(i: int) -> np.ndarray:
+        img = base.copy()
+        panel = (x1 - x0) * np.cos(opening[i] * np.pi / 2 * 0.9)
+        _box(img, top, height * 0.9, x0, x0 + panel, GREEN)
+        return img
+
+    write_video(path, frame, n_frames, fps, width, height)
+    return ImpactVideo(Path(path), fps, n_frames, tuple(slams), size)
+
+
+def walking_figure(
+    path: Path,
+    first_step: int = 12,
+    step_frames: int = 13,
+    steps: int = 7,
+    n_frames: int = 125,
+    fps: float = 25,
+    size: tuple[int, int] = (320, 180),
+) -> ImpactVideo:
+    """A blue figure walking left to right: body and head gliding at a steady pace, bobbing lowest
+    where a foot lands; each foot swings forward on an arc, lands (the contact) while still moving,
+    and stays planted until two frames after the other foot lands. Returns the landing frames."""
+    width, height = size
+    ground = height * 0.9
+    stride = width * 0.12  # one foot's travel per swing; the body moves half of it per step
+    speed = stride / 2 / step_frames
+    landings = [first_step + k * step_frames for k in range(steps)]
+    swing = step_frames - 2  # a foot stays down until two frames after the other lands (double support)
+    start = width * 0.08
+    foot_w, foot_h = width * 0.035, height * 0.03
+
+    def foot(i: int, which: int) -> tuple[float, float]:
+        """(x of the foot's heel, its height above the ground) at frame i; foot 0 lands at even steps."""
+        x, lifted = start + which * stride / 2, 0.0
+        for land in landings[which::2]:
+            if i >= land:
+                x += stride
+                continue
+            if i > land - swing:
+                tau = (i - land + swing) / swing
+                x += stride * (tau - 0.25 * np.sin(2 * np.pi * tau) / (2 * np.pi))
+                lifted = height * 0.06 * np.sin(np.pi * tau) ** 0.7
+            break
+        return x, lifted
+
+    def frame(i: int) -> np.ndarray:
+        img = np.empty((height, width, 3), np.uint8)
+        img[:] = MID_GREY
+        img[int(ground) :] = (95, 95, 95)
+        bob = height * 0.006 * (1 + np.cos(2 * np.pi * (i - landings[0]) / step_frames))  # lowest at landings
+        hip_x = start + 0.75 * stride + speed * (i - landings[0]) + foot_w / 2
+        hip_y = ground - height * 0.32 + bob
+        _box(img, hip_y - height * 0.3, hip_y, hip_x - width * 0.03, hip_x + width * 0.03, BLUE)
+        _disc(img, hip_y - height * 0.36, hip_x, height * 0.055, BLUE)
+        for which in (0, 1):
+            fx, lifted = foot(i, which)
+            fy = ground - lifted
+            for k in range(12):  # the leg: a line of small boxes from the hip to the foot
+                a = k / 11
+                ly, lx = hip_y + (fy - foot_h - hip_y) * a, hip_x + (fx + foot_w / 3 - hip_x) * a
+                _box(img, ly - 2, ly + 2, lx - 2, lx + 2, BLUE)
+            _box(img, fy - foot_h, fy, fx, fx + foot_w, BLUE)
+        return img
+
+    write_video(path, frame, n_frames, fps, width, height)
+    return ImpactVideo(Path(path), fps, n_frames, tuple(landings), size)
