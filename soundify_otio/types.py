@@ -65,6 +65,10 @@ class SoundEntry:
     loudness_lufs: float | None = None
     category: str | None = None
     tags: tuple[str, ...] = ()
+    one_shot: bool = False
+    """One hit that rings out (a slam, a step, a knock): fine sync puts it on the frames of contact."""
+    transient: float | None = None
+    """Seconds from the file's start where its hit peaks (what lands on the contact frame)."""
 
 
 @dataclass(frozen=True)

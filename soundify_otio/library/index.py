@@ -28,11 +28,13 @@ import numpy as np
 import pyloudnorm
 import soundfile
 
+from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
 from soundify_otio.progress import ProgressHook
 
 INDEX_NAME = ".soundify-index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: one-shot facts (attacks, dominant, transient) per file."""
 SOUND_EXTENSIONS = {
     ".wav": "WAV",
     ".wave": "WAV",
@@ -82,6 +84,12 @@ class FileFacts:
     loudness: float | None = None
     tags: str = "{}"
     """EmbeddedTags as JSON."""
+    attacks: int = 0
+    """Distinct attacks in the audio (transients.analyse; 0 for files too long to be one-shots)."""
+    dominant: bool = False
+    """One attack dominates and the sound rings out: audio-wise a one-shot."""
+    transient: float | None = None
+    """Seconds from the file's start where the dominant attack's waveform peaks."""
 
     @property
     def usable(self) -> bool:
@@ -152,7 +160,7 @@ class _Skip(Exception):
     """Why a file cannot be used (the message is the reason shown to the user)."""
 
 
-def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, str]:
+def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, str, int, bool, float | None]:
     expected = SOUND_EXTENSIONS[path.suffix.lower()]
     riff = read_riff(path)
     if riff is not None and riff.truncated:
@@ -181,6 +189,7 @@ def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, s
         tags = read_tags(path, riff)
     except (ValueError, IndexError, UnicodeError):
         tags = EmbeddedTags()
+    hits = transients.analyse(data, info.samplerate)
     return (
         family,
         info.samplerate,
@@ -189,6 +198,9 @@ def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, s
         info.frames / info.samplerate,
         integrated_loudness(data, info.samplerate),
         tags.to_json(),
+        hits.attacks,
+        hits.dominant,
+        hits.transient,
     )
 
 

@@ -24,6 +24,7 @@ from soundify_otio.library.tags import (
     read_metadata_csv,
     read_sidecar,
 )
+from soundify_otio.library.transients import one_shot_verdict
 from soundify_otio.progress import ProgressHook, null_progress
 from soundify_otio.types import Kind, SoundEntry
 
@@ -177,6 +178,7 @@ class SoundLibrary:
             "duration_s": round(sum(e.duration for e in self.entries), 3),
             "kinds": dict(sorted(Counter(e.kind for e in self.entries).items())),
             "labels": {kind: len(self.labels(kind)) for kind in ("effect", "ambient")},
+            "one_shots": sum(1 for e in self.entries if e.one_shot),
             "categories": dict(Counter(category(e) for e in self.entries).most_common()),
             "formats": dict(Counter(self._formats.values()).most_common()),
             "skipped": len(self.skipped),
@@ -267,6 +269,15 @@ def open_library(root: Path, *, index_path: Path | None = None, progress: Progre
                 loudness_lufs=facts.loudness,
                 category=described.category,
                 tags=described.tags,
+                one_shot=facts.transient is not None
+                and one_shot_verdict(
+                    described.one_shot_override,
+                    described.kind,
+                    described.one_shot_words,
+                    facts.dominant,
+                    facts.duration,
+                ),
+                transient=facts.transient,
             )
         )
         descriptions[path] = described

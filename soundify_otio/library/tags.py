@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from soundify_otio.errors import LibraryError
-from soundify_otio.library.ucs import UcsCategory, lookup, lookup_words, parse_ucs_name
+from soundify_otio.library.ucs import UcsCategory, lookup, lookup_words, one_shot_words, parse_ucs_name
 from soundify_otio.types import Kind
 
 SIDECAR_NAME = "soundify.csv"
@@ -68,10 +68,12 @@ class RiffInfo:
 
 @dataclass(frozen=True)
 class SidecarRow:
-    """One row of a ``soundify.csv`` sidecar: a label and/or a kind imposed on one file."""
+    """One row of a ``soundify.csv`` sidecar: a label, a kind and/or one-shot-ness imposed on one file."""
 
     label: str | None
     kind: Kind | None
+    one_shot: bool | None = None
+    """The ``one_shot`` column: yes (placed as hits on the frames of contact) or no; blank decides itself."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ class Description:
     category_words: tuple[str, ...]
     tags: tuple[str, ...]
     text: str
+    one_shot_words: bool | None = None
+    """What the words say (UCS category, label, tags): True a hit, False a texture, None nothing."""
+    one_shot_override: bool | None = None
+    """The sidecar's ``one_shot`` column, when given."""
 
 
 # --- readers -------------------------------------------------------------------------------
@@ -285,8 +291,11 @@ def _kind_word(word: str) -> Kind | None:
     return None
 
 
+_YES, _NO = ("yes", "y", "true", "1", "one-shot", "oneshot"), ("no", "n", "false", "0")
+
+
 def read_sidecar(path: Path) -> dict[str, SidecarRow]:
-    """A ``soundify.csv`` (``file,label,kind``; file relative to the CSV's folder, posix)."""
+    """A ``soundify.csv`` (``file,label,kind[,one_shot]``; file relative to the CSV's folder, posix)."""
     try:
         rows = _csv_rows(path, sniff=False)
     except (OSError, csv.Error) as exc:
@@ -298,8 +307,13 @@ def read_sidecar(path: Path) -> dict[str, SidecarRow]:
             raise LibraryError(f"line {line}: the 'file' column is empty or missing", path)
         if kind and _kind_word(kind) is None:
             raise LibraryError(f"line {line}: kind {kind!r} is neither 'effect' nor 'ambient'", path)
+        shot = (row.get("one_shot") or row.get("oneshot") or "").strip().lower()
+        if shot and shot not in _YES + _NO:
+            raise LibraryError(f"line {line}: one_shot {shot!r} is neither 'yes' nor 'no'", path)
         out[PurePosixPath(name).as_posix().lower()] = SidecarRow(
-            clean_label(row.get("label", "")) or None, _kind_word(kind) if kind else None
+            clean_label(row.get("label", "")) or None,
+            _kind_word(kind) if kind else None,
+            (shot in _YES) if shot else None,
         )
     return out
 
@@ -465,4 +479,7 @@ def describe(rel_path: PurePosixPath, tags: EmbeddedTags, sidecar: SidecarRow | 
         words = tuple(w.lower() for w in (tags.category, tags.subcategory) if w)
         name = "-".join(w.upper() for w in (tags.category, tags.subcategory) if w) or None
     text = compose_text(label, words, tags.keywords, tags.description)
-    return Description(label, kind, name, words, tags.keywords, text)
+    says = one_shot_words(label, rel_path.stem, " ".join(tags.keywords), tags.category, tags.subcategory)
+    if category is not None and category.is_one_shot and says is None:
+        says = True
+    return Description(label, kind, name, words, tags.keywords, text, says, sidecar.one_shot if sidecar else None)

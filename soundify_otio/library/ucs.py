@@ -119,6 +119,87 @@ WOOD|WOOD|Misc;Brk=BREAK;Crsh=CRASH & DEBRIS;Fric=FRICTION;Impt=IMPACT;Mvmt=MOVE
 """
 
 
+ONE_SHOT_CATEGORIES = frozenset({"FOOTSTEPS", "EXPLOSIONS"})
+ONE_SHOT_SUBCATEGORIES = frozenset(
+    {"IMPACT", "KNOCK", "BODYFALL", "BLUNT", "PISTOL", "RIFLE", "SHOTGUN", "LATCH", "SWITCH", "CLICK", "BREAK"}
+)
+ONE_SHOT_WORDS = frozenset(
+    [
+        "footstep",
+        "footsteps",
+        "step",
+        "steps",
+        "stomp",
+        "impact",
+        "impacts",
+        "hit",
+        "hits",
+        "slam",
+        "slams",
+        "slammed",
+        "knock",
+        "knocks",
+        "bounce",
+        "bounces",
+        "thud",
+        "thump",
+        "bang",
+        "punch",
+        "kick",
+        "clap",
+        "smack",
+        "tap",
+        "taps",
+        "drop",
+        "drops",
+        "crash",
+        "gunshot",
+        "shot",
+        "bodyfall",
+        "land",
+        "landing",
+    ]
+)
+"""Words of a label, tag or UCS category that say a sound is one hit, synced to the frame of contact."""
+TEXTURE_WORDS = frozenset(
+    [
+        "loop",
+        "loops",
+        "loopable",
+        "ambience",
+        "ambient",
+        "atmos",
+        "drone",
+        "hum",
+        "idle",
+        "constant",
+        "continuous",
+        "steady",
+        "rumble",
+        "roll",
+        "rolling",
+        "engine",
+        "traffic",
+        "rain",
+        "wind",
+        "crowd",
+        "walla",
+        "running",
+        "sequence",
+        "series",
+    ]
+)
+"""Words that say a sound is a texture (kept spread over the interval, never cut to hits)."""
+
+
+def one_shot_words(*texts: str) -> bool | None:
+    """True when the texts hold an impact word and no texture word; False for a texture word; else None."""
+    words = {w for text in texts for w in text.lower().replace("-", " ").replace("_", " ").split()}
+    if words & TEXTURE_WORDS:
+        return False
+    return True if words & ONE_SHOT_WORDS else None
+
+
 @dataclass(frozen=True)
 class UcsCategory:
     """One CatID and the words it stands for."""
@@ -130,6 +211,11 @@ class UcsCategory:
     @property
     def is_ambience(self) -> bool:
         return self.category == AMBIENCE
+
+    @property
+    def is_one_shot(self) -> bool:
+        """Categories whose sounds are single hits put on the frame of contact (FOOTSTEPS, any IMPACT, KNOCK...)."""
+        return self.category in ONE_SHOT_CATEGORIES or self.subcategory in ONE_SHOT_SUBCATEGORIES
 
     @property
     def words(self) -> tuple[str, ...]:

@@ -155,9 +155,7 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     return strength
 
 
-def detect_onsets(
-    thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15
-) -> list[Onset]:
+def detect_onsets(thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15) -> list[Onset]:
     """Impacts in a span of frames: strength peaks of at least MIN_LOSS, at least `min_gap_seconds` apart."""
     strength = impact_strength(thumbnails, region)
     gap = max(1, round(min_gap_seconds * fps))

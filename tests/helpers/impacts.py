@@ -7,6 +7,7 @@ the door is shut, or the foot is on the ground.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def bounce_heights(contacts: tuple[int, ...], release: int, floor: float, gravit
             height[t] = drop
         elif t <= first:
             height[t] = drop - 0.5 * gravity * (t - release) ** 2
-    for a, b in zip(contacts, contacts[1:]):
+    for a, b in itertools.pairwise(contacts):
         for t in range(a, b + 1):
             height[t] = 0.5 * gravity * (t - a) * (b - t)
     return np.maximum(height, 0.0)
@@ -204,3 +205,15 @@ def walking_figure(
 
     write_video(path, frame, n_frames, fps, width, height)
     return ImpactVideo(Path(path), fps, n_frames, tuple(landings), size)
+
+
+def hit_sound(seconds: float, transient: float, sample_rate: int = 48000, seed: int = 0) -> np.ndarray:
+    """A thud that peaks exactly at `transient` s: silence, a 2 ms rise, an exponential ring-out (mono)."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sample_rate)
+    t = (np.arange(n) - round(transient * sample_rate)) / sample_rate
+    envelope = np.where(t < 0, np.clip(1 + t / 0.002, 0, 1), np.exp(-np.maximum(t, 0) / 0.06))
+    body = 0.6 * np.sin(2 * np.pi * 90 * np.maximum(t, 0)) + 0.4 * rng.uniform(-1, 1, n)
+    out = 0.8 * envelope * body
+    out[round(transient * sample_rate)] = 0.8  # the peak itself, so the truth is one sample
+    return out.astype(np.float32)
