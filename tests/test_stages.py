@@ -112,3 +112,17 @@ def test_a_shot_used_twice_gets_two_scene_ids(tmp_path, colour_library):
     analysis = _soundify(colour_library).analyse([first, again])
     ids = [s.scene.id for s in analysis.scenes]
     assert ids == ["cuts.mp4@0.000-1.000", "cuts.mp4@0.000-1.000#2"]
+
+
+def test_reference_loudness_and_fade_settings_reach_the_placements(tmp_path, colour_library):
+    """Each sound's gain keys move with the reference loudness, dB for dB; fades follow fade_seconds."""
+    video = moving_square(tmp_path / "square.mp4", n_frames=100, fps=FPS, size=(320, 180))
+    default = _soundify(colour_library, sample_fps=4.0)
+    analysis = default.analyse([_shot(video.path, 100)])
+    choice = {analysis.scenes[0].scene.id: Choice(("red square",), "quiet street")}
+    louder = _soundify(colour_library, sample_fps=4.0, reference_lufs=-13.0, fade_seconds=0.1)
+    before, after = default.place(analysis, choice).placements, louder.place(analysis, choice).placements
+    assert [p.kind for p in before] == [p.kind for p in after] == ["effect", "ambient"]
+    for old, new in zip(before, after, strict=True):
+        assert [g + 10.0 for _, g in old.gain_db] == pytest.approx([g for _, g in new.gain_db])
+        assert old.fade_in == pytest.approx(0.25) and new.fade_in == new.fade_out == pytest.approx(0.1)

@@ -83,14 +83,28 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     logging.getLogger().setLevel(logging.DEBUG if verbose else logging.ERROR)  # open_clip's and the hub's chatter
 
 
-def setting_option(name: str, flag: str | None = None, type_: Any = None) -> Callable:
+def setting_type(name: str) -> click.ParamType:
+    """The click type of a setting: its bounds as a range, so an error names the flag and the range
+    and --help shows it."""
+    setting = SETTINGS[name]
+    if isinstance(setting.default, bool) or not isinstance(setting.default, (int, float)):
+        return click.STRING
+    if isinstance(setting.default, int):
+        low = None if setting.low is None else int(setting.low)
+        high = None if setting.high is None else int(setting.high)
+        return click.IntRange(low, high)
+    return click.FloatRange(setting.low, setting.high)
+
+
+def setting_option(name: str) -> Callable:
+    """A CLI option for a setting of the table (config.SETTINGS): --name-with-dashes, its range and help."""
     setting = SETTINGS[name]
     return click.option(
-        flag or f"--{name.replace('_', '-')}",
+        f"--{name.replace('_', '-')}",
         name,
-        type=type_ or type(setting.default),
-        default=None,
-        show_default=str(setting.default),
+        type=setting_type(name),
+        default=setting.default,
+        show_default=True,
         help=setting.help,
     )
 

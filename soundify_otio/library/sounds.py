@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from soundify_otio.config import Config
 from soundify_otio.errors import LibraryError
 from soundify_otio.library.index import LibraryIndex, SyncReport, sync
 from soundify_otio.library.tags import (
@@ -29,9 +30,10 @@ from soundify_otio.progress import ProgressHook, null_progress
 from soundify_otio.types import Kind, SoundEntry
 
 EMBED_BATCH = 256
-FIT_TOLERANCE = math.log(2.0)
-"""Files whose fit cost is within this of the best take turns (a factor of 2 in duration)."""
 MAX_BOOST_DB, MAX_CUT_DB = 24.0, -40.0
+
+
+DEFAULTS = Config()
 
 
 class TextEncoder(Protocol):
@@ -53,19 +55,19 @@ def loudness_offset_db(entry: SoundEntry, target_lufs: float = -23.0) -> float:
     return float(min(MAX_BOOST_DB, max(MAX_CUT_DB, target_lufs - entry.loudness_lufs)))
 
 
-def fit_cost(entry: SoundEntry, duration: float, kind: Kind) -> float:
+def fit_cost(entry: SoundEntry, duration: float, kind: Kind, config: Config = DEFAULTS) -> float:
     """How badly a file fits an interval: 0 is ideal. Effects prefer about the interval's length
     (longer is trimmed, shorter repeats); ambient beds prefer at least the interval (no loops).
-    Unmeasured or near-silent files cost more."""
+    Unmeasured or near-silent files cost more (weights: the config's `fit_*` settings)."""
     ratio = entry.duration / max(duration, 0.05)
     if kind == "ambient":
         cost = max(0.0, -math.log(ratio))
     else:
-        cost = 0.5 * math.log(ratio) if ratio >= 1.0 else -math.log(ratio)
+        cost = config.fit_longer_weight * math.log(ratio) if ratio >= 1.0 else -math.log(ratio)
     if entry.loudness_lufs is None:
-        cost += 1.0
-    elif entry.loudness_lufs < -50.0:
-        cost += 0.5
+        cost += config.fit_unmeasured_cost
+    elif entry.loudness_lufs < config.fit_quiet_lufs:
+        cost += config.fit_quiet_cost
     return cost
 
 
@@ -142,18 +144,20 @@ class SoundLibrary:
         labels = self.labels(kind)
         return labels, self._embed(encoder, [self.text_for(label, kind) for label in labels])
 
-    def choose(self, label: str, kind: Kind, duration: float, seed: int, occasion: int) -> SoundEntry:
-        """A file for one use of ``label``: among the best fits, taking turns by ``occasion`` in
-        an order fixed by ``seed`` (same seed and occasion, same file)."""
+    def choose(
+        self, label: str, kind: Kind, duration: float, seed: int, occasion: int, config: Config = DEFAULTS
+    ) -> SoundEntry:
+        """A file for one use of ``label``: among the best fits (cost weights from ``config``),
+        taking turns by ``occasion`` in an order fixed by ``seed`` (same seed and occasion, same file)."""
 
         def order(entry: SoundEntry) -> str:
             key = f"{seed}\0{label}\0{kind}\0{entry.path.relative_to(self.root).as_posix()}"
             return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
         group = sorted(self._group(label, kind), key=order)
-        costs = [fit_cost(e, duration, kind) for e in group]
+        costs = [fit_cost(e, duration, kind, config) for e in group]
         best = min(costs)
-        good = [e for e, c in zip(group, costs) if c <= best + FIT_TOLERANCE]
+        good = [e for e, c in zip(group, costs) if c <= best + config.fit_tolerance]
         return good[occasion % len(good)]
 
     def search(self, encoder: TextEncoder, text: str, limit: int = 20) -> list[tuple[SoundEntry, float]]:

@@ -41,16 +41,15 @@ from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
 
-REFERENCE_LUFS = -23.0
-"""Loudness every sound is brought to before its Grad-CAM gain (EBU R128 programme level)."""
-
 
 class SoundLibraryLike(Protocol):
     """What the pipeline needs of a sound library (see library.SoundLibrary)."""
 
     def label_embeddings(self, encoder: ClipModel, kind: Kind) -> tuple[list[str], np.ndarray]: ...
 
-    def choose(self, label: str, kind: Kind, duration: float, seed: int, occasion: int) -> SoundEntry: ...
+    def choose(
+        self, label: str, kind: Kind, duration: float, seed: int, occasion: int, config: Config
+    ) -> SoundEntry: ...
 
 
 @dataclass
@@ -369,7 +368,12 @@ class Soundify:
             analysed.frames.activations[analysed.samples[nearest]],
             np.repeat(self._text("effect", label)[None], len(nearest), axis=0),
         )
-        pan_gain = [mix.pan_and_gain(cam, config.cam_area_threshold, config.gain_max_db) for cam in cams]
+        pan_gain = [
+            mix.pan_and_gain(
+                cam, config.cam_area_threshold, config.gain_max_db, config.gain_floor_db, config.gain_slope_db
+            )
+            for cam in cams
+        ]
         score = next((s.score for s in analysed.effects if s.label == label), 0.0)
         placements: list[Placement] = []
         first = 0
@@ -377,10 +381,15 @@ class Soundify:
             values = pan_gain[first : first + len(keys)]
             first += len(keys)
             sound = self.library.choose(
-                label, "effect", interval.duration, config.seed, scene.index * 100 + occasion * 10 + len(placements)
+                label,
+                "effect",
+                interval.duration,
+                config.seed,
+                scene.index * 100 + occasion * 10 + len(placements),
+                config,
             )
-            offset = loudness_offset_db(sound, REFERENCE_LUFS)
-            fade = min(config.crossfade_seconds / 2, interval.duration / 4)
+            offset = loudness_offset_db(sound, config.reference_lufs)
+            fade = min(config.fade_seconds, interval.duration / 4)
             placements.append(
                 Placement(
                     label=label,
@@ -404,8 +413,8 @@ class Soundify:
         """One constant bed under the whole scene."""
         config, scene = self.config, analysed.scene
         duration = scene.end - scene.start
-        sound = self.library.choose(label, "ambient", duration, config.seed, scene.index)
-        gain = config.ambient_gain_db + loudness_offset_db(sound, REFERENCE_LUFS)
+        sound = self.library.choose(label, "ambient", duration, config.seed, scene.index, config)
+        gain = config.ambient_gain_db + loudness_offset_db(sound, config.reference_lufs)
         score = next((s.score for s in ranked if s.label == label), 0.0)
         return Placement(
             label=label,
@@ -419,6 +428,6 @@ class Soundify:
             alternatives=ranked,
             pan=((0.0, 0.0), (round(duration, 6), 0.0)),
             gain_db=((0.0, gain), (round(duration, 6), gain)),
-            fade_in=min(config.crossfade_seconds / 2, duration / 4),
-            fade_out=min(config.crossfade_seconds / 2, duration / 4),
+            fade_in=min(config.fade_seconds, duration / 4),
+            fade_out=min(config.fade_seconds, duration / 4),
         )
