@@ -21,6 +21,15 @@ def _range(start: float, duration: float, rate: float = RATE) -> otio.opentime.T
     return otio.opentime.TimeRange(_rt(start, rate), _rt(duration, rate))
 
 
+def generated_clips(timeline: otio.schema.Timeline):
+    """(track, clip, the clip's live metadata["soundify"] mapping) of every generated clip, read
+    straight from the metadata (independent of the package's own reader)."""
+    for track in timeline.tracks:
+        for item in track:
+            if isinstance(item, otio.schema.Clip) and item.metadata.get("soundify", {}).get("generated"):
+                yield track, item, item.metadata["soundify"]
+
+
 def write_tone(path: Path, seconds: float, sample_rate: int, channels: int, freq: float = 440.0) -> Path:
     """Write a sine tone of the given shape (a stand-in sound file with known content)."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate

@@ -16,7 +16,16 @@ from conftest import SHARED_INTEROP
 
 GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
 PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"
+COMBINER = "6b46dd7a-132d-4856-ab21-8b751d8462ec"
 RATE = 24
+
+
+def _channels(descriptor) -> int:
+    """Channel count of a sound descriptor: PCM's property, or the WAVE fmt chunk in its Summary."""
+    if isinstance(descriptor, aaf2.essence.WAVEDescriptor):
+        summary = bytes(descriptor["Summary"].value)
+        return int.from_bytes(summary[22:24], "little")
+    return descriptor["Channels"].value
 
 
 def _positions(sequence: aaf2.components.Sequence) -> list[tuple[int, aaf2.components.Component]]:
@@ -75,11 +84,17 @@ def test_soundify_clips_carry_gain_and_track_pan(annotated_timeline, written):
                 end = start + clip.duration().to_seconds() * RATE
                 assert pos <= start + 1 and pos + group.length >= end - 1
                 source = group.segments[0]
+                stereo_track = slot["TimelineMobAttributeList"].value[0].value == 2
+                if stereo_track:  # Premiere's layout: a channel combiner over one SourceClip per channel
+                    assert str(source.operation.auid) == COMBINER
+                    channels = list(source.segments)
+                    assert [c.slot_id for c in channels] == [1, 2 if meta["sound"]["channels"] == 2 else 1]
+                    source = channels[0]
                 assert abs(source.start + (start - pos) - clip.source_range.start_time.to_seconds() * RATE) <= 1
                 file_mob = source.mob.slot_at(1).segment.mob
                 assert file_mob.descriptor["Locator"][0]["URLString"].value == clip.media_reference.target_url
                 assert float(file_mob.descriptor["SampleRate"].value) == meta["sound"]["sample_rate"]
-                assert file_mob.descriptor["Channels"].value == meta["sound"]["channels"]
+                assert _channels(file_mob.descriptor) == meta["sound"]["channels"]
                 gain = _points(group)
                 for t, db in meta["keyframes"]["gain_db"]:
                     assert any(
@@ -100,7 +115,8 @@ def test_input_tracks_and_soundify_clips_read_back(annotated_timeline, written):
     for original, read in zip(annotated_timeline.tracks, back.tracks):
         assert read.kind == original.kind
         want = [(c.name, c.range_in_parent()) for c in original.find_clips(shallow_search=True)]
-        got = [(c.name, c.range_in_parent()) for c in read.find_clips(shallow_search=True)]
+        # a stereo clip reads back as a Stack (the channel combiner), as Premiere's own AAF does
+        got = [(c.name, c.range_in_parent()) for c in read if isinstance(c, (otio.schema.Clip, otio.schema.Stack))]
         assert [
             (n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in got
         ] == [(n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in want]

@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from soundify_otio.exporters.fcp7 import write_fcp7_xml
-from soundify_otio.exporters.keyframes import soundify_clips, value_at
+from soundify_otio.exporters.keyframes import value_at
 
-from conftest import SHARED_INTEROP, append_sfx_track
+from conftest import SHARED_INTEROP, append_sfx_track, generated_clips
 
 RATE = 24
 EFFECT_ORDER = ["name", "effectid", "effectcategory", "effecttype", "mediatype", "parameter"]
@@ -29,7 +29,7 @@ def _keys(param: etree._Element) -> list[tuple[int, float]]:
 
 def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
     out = tmp_path / "cut.xml"
-    expected = list(soundify_clips(annotated_timeline))
+    expected = list(generated_clips(annotated_timeline))
     write_fcp7_xml(annotated_timeline, out)
     seq = etree.parse(str(out)).find(".//sequence")
 
@@ -38,13 +38,23 @@ def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
     assert video[0].find("clipitem/marker/name").text == "note"
 
     tracks = seq.findall("media/audio/track")
-    assert len(tracks) == 3
+    layout = {"SFX 1": [0], "SFX 2": [1, 2], "AMB": [3, 4]}  # stereo sounds: an exploded pair of tracks
+    assert len(tracks) == 5
+    for pair in ([1, 2], [3, 4]):
+        assert [tracks[i].get("premiereTrackType") for i in pair] == ["Stereo", "Stereo"]
+        assert [tracks[i].get("currentExplodedTrackIndex") for i in pair] == ["0", "1"]
+    assert tracks[0].get("premiereTrackType") is None
     files = {f.findtext("pathurl"): f for f in seq.iter("file") if f.find("pathurl") is not None}
-    for track, clip, meta in expected:
-        index = [t.name for t in annotated_timeline.tracks if t.kind == "Audio"].index(track.name)
-        items = [c for c in tracks[index].findall("clipitem") if c.findtext("name") == clip.name]
-        nth = [c for c in track if isinstance(c, otio.schema.Clip)].index(clip)
-        item = items[nth]
+    for track, clip, meta, item in [
+        (track, clip, meta, item)
+        for track, clip, meta in expected
+        for item in [
+            [c for c in tracks[i].findall("clipitem") if c.findtext("name") == clip.name][
+                [c for c in track if isinstance(c, otio.schema.Clip)].index(clip)
+            ]
+            for i in layout[track.name]
+        ]
+    ]:
         placed = clip.range_in_parent()
         start, end = int(item.findtext("start")), int(item.findtext("end"))
         if start != -1:  # -1: the clip begins inside a transition, then its end says where it is
@@ -67,7 +77,7 @@ def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
                 assert abs(to_neutral(value) - value_at(curve, (when - media_in) / RATE)) < tol
             for t, _v in curve:
                 assert min(abs((when - media_in) / RATE - t) for when, _ in keys) <= 1 / RATE
-        sound = files[clip.media_reference.target_url]
+        sound = files[clip.media_reference.target_url.replace("file:///", "file://localhost/")]
         assert sound.findtext("media/audio/samplecharacteristics/samplerate") == str(meta["sound"]["sample_rate"])
         assert sound.findtext("media/audio/channelcount") == str(meta["sound"]["channels"])
         assert sound.find("media/video") is None
@@ -83,7 +93,7 @@ def test_stock_reader_sees_the_filters(annotated_timeline, tmp_path):
     write_fcp7_xml(annotated_timeline, out)
     back = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml")
     audio = [c for t in back.tracks if t.kind == "Audio" for c in t if isinstance(c, otio.schema.Clip)]
-    assert [c.name for c in audio] == [c.name for _t, c, _m in soundify_clips(annotated_timeline)]
+    assert [c.name for c in audio] == [c.name for _t, c, _m in generated_clips(annotated_timeline)]
     assert all(sorted(e.name for e in c.effects) == ["Audio Levels", "Audio Pan"] for c in audio)
 
 
@@ -113,12 +123,45 @@ def test_real_premiere_export_keeps_its_tracks(source, tmp_path):
     root = etree.parse(str(out)).getroot()
 
     video, audio, items = _counts(base)
-    assert _counts(root) == (video, audio + 1, items + 1)
+    assert _counts(root) == (video, audio + 2, items + 2)  # the stereo whoosh: two clipitems, two tracks
     original = etree.parse(str(source)).findall(".//sequence/media/*/track/clipitem")
     assert {c.findtext("name") for c in original} <= {c.findtext("name") for c in root.iter("clipitem")}
-    new = root.findall(".//sequence/media/audio/track")[-1].find("clipitem")
-    assert new.findtext("name") == "whoosh"
-    assert int(new.findtext("start")) == round(rate)
-    levels = _keys(_filter(new, "audiolevels"))
-    assert levels[0] == (0, pytest.approx(0.1, abs=1e-5)) and levels[-1] == (round(rate), 1.0)
-    assert [v for _w, v in _keys(_filter(new, "audiopan"))] == [-1.0, 1.0]
+    pair = root.findall(".//sequence/media/audio/track")[-2:]
+    new = [t.find("clipitem") for t in pair]
+    assert [c.findtext("name") for c in new] == ["whoosh", "whoosh"]
+    assert all(int(c.findtext("start")) == round(rate) for c in new)
+    for clipitem in new:
+        levels = _keys(_filter(clipitem, "audiolevels"))
+        assert levels[0] == (0, pytest.approx(0.1, abs=1e-5)) and levels[-1] == (round(rate), 1.0)
+        assert [v for _w, v in _keys(_filter(clipitem, "audiopan"))] == [-1.0, 1.0]
+    assert _stereo_layout(pair) == _stereo_layout(_premiere_pair(etree.parse(str(source)).getroot()))
+
+
+def _premiere_pair(root: etree._Element) -> list[etree._Element]:
+    """The first exploded stereo track pair holding clipitems in a real Premiere export."""
+    tracks = [
+        t for t in root.iter("track") if t.get("premiereTrackType") == "Stereo" and t.find("clipitem") is not None
+    ]
+    return tracks[:2]
+
+
+def _stereo_layout(pair: list[etree._Element]) -> list[tuple]:
+    """What makes two xmeml tracks one stereo clip: the exploded-track attributes, each clipitem's
+    source channel, and its audio links (how many, whether grouped, which channels' clipitems)."""
+    out = []
+    ids = [t.find("clipitem").get("id") for t in pair]
+    for track in pair:
+        item = track.find("clipitem")
+        links = [lk for lk in item.findall("link") if lk.findtext("mediatype") == "audio"]
+        out.append(
+            (
+                track.get("premiereTrackType"),
+                track.get("currentExplodedTrackIndex"),
+                track.get("totalExplodedTrackCount"),
+                item.findtext("sourcetrack/trackindex"),
+                [lk.findtext("linkclipref") in ids for lk in links],
+                [lk.findtext("groupindex") for lk in links],
+                item.get("premiereChannelType", "stereo"),
+            )
+        )
+    return out

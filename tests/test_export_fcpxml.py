@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from soundify_otio.exporters.fcpxml import write_fcpxml
-from soundify_otio.exporters.keyframes import soundify_clips, value_at
+from soundify_otio.exporters.keyframes import value_at
 
-from conftest import SHARED_INTEROP, append_sfx_track
+from conftest import SHARED_INTEROP, append_sfx_track, generated_clips
 
 FRAME = Fraction(1, 24)
 
@@ -41,7 +41,7 @@ def _keys(clip: etree._Element, adjust: str) -> list[tuple[Fraction, str]]:
 
 def test_fixture_volume_and_pan(annotated_timeline, tmp_path):
     out = tmp_path / "cut.fcpxml"
-    expected = list(soundify_clips(annotated_timeline))
+    expected = list(generated_clips(annotated_timeline))
     write_fcpxml(annotated_timeline, out)
     root = etree.parse(str(out)).getroot()
     sequence = root.find("library/event/project/sequence")
@@ -88,7 +88,7 @@ def test_fixture_volume_and_pan(annotated_timeline, tmp_path):
 
 
 def test_single_frame_curve_still_has_two_keys(annotated_timeline, tmp_path):
-    _track, clip, meta = next(soundify_clips(annotated_timeline))
+    _track, clip, meta = next(generated_clips(annotated_timeline))
     meta["keyframes"] = {"pan": [[0.0, 0.3], [0.01, 0.3]], "gain_db": [[0.0, -3.0], [0.01, -3.0]]}
     clip.metadata["soundify"] = meta
     out = tmp_path / "cut.fcpxml"

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import soundify_clips, value_at
+from soundify_otio.exporters.keyframes import value_at
 from soundify_otio.exporters.premiere import add_premiere_effects
 from soundify_otio.exporters.resolve import add_resolve_effects
+
+from conftest import generated_clips
 
 RATE = 24.0
 
@@ -43,7 +45,7 @@ def _expected(timeline: otio.schema.Timeline) -> list[tuple[str, str, float, dic
             meta,
             clip.source_range.start_time.to_seconds(),
         )
-        for track, clip, meta in soundify_clips(timeline)
+        for track, clip, meta in generated_clips(timeline)
     ]
 
 
@@ -104,7 +106,7 @@ def test_resolve_keyframes_match_neutral(annotated_timeline, tmp_path):
 def test_resolve_is_idempotent(annotated_timeline):
     add_resolve_effects(annotated_timeline)
     add_resolve_effects(annotated_timeline)
-    for _track, clip, _meta in soundify_clips(annotated_timeline):
+    for _track, clip, _meta in generated_clips(annotated_timeline):
         names = [e.metadata["Resolve_OTIO"]["Effect Name"] for e in clip.effects]
         assert sorted(names) == ["Fairlight Clip Pan", "Fairlight Clip Volume and Fades"]
 

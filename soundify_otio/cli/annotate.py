@@ -46,7 +46,7 @@ def _analyse(
     if out.resolve() == timeline_in.resolve():
         raise click.BadParameter("OUT must differ from IN: the input timeline is never modified", param_hint="-o")
     timeline = read_timeline(timeline_in)
-    check_output(out, force)
+    check_output(out, force, timeline)  # the format can hold it: known before the analysis
     library = open_library(options.pop("library_dir"), progress=ctx.obj["progress"])
     cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
     model = load_model(
@@ -100,6 +100,14 @@ def _analyse(
     default=None,
     help="Also write a self-contained HTML report (thumbnails, candidates, curves, preview audio).",
 )
+@click.option(
+    "--conform-media",
+    "conform",
+    type=click.Choice(["wav", "none"]),
+    default=None,
+    help="Copy the sounds OUT uses to broadcast WAV in OUT_media/ (default: wav for .aaf .xml .fcpxml .rpp "
+    "and Premiere .otio; none otherwise).",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUT (and the report) if they exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
@@ -110,6 +118,7 @@ def annotate(
     choices_file: Path | None,
     targets: str,
     report: Path | None,
+    conform: str | None,
     force: bool,
     as_json: bool,
     **options: Any,
@@ -132,7 +141,9 @@ def annotate(
     analysed = _analyse(ctx, timeline_in, out, force, options)
     result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
-    write_timeline(result, out, targets=chosen_targets, force=force, media_base=timeline_in.resolve().parent)
+    write_timeline(
+        result, out, targets=chosen_targets, force=force, media_base=timeline_in.resolve().parent, conform=conform
+    )
     annotation.timings["write"] = time.perf_counter() - write_started
     if report is not None:
         _write_report(ctx, annotation, result, report, title=timeline_in.name)
@@ -197,9 +208,9 @@ def _summary(
     annotation: Annotation, result: otio.schema.Timeline, out: Path, seconds: float, cache: FrameCache
 ) -> dict:
     """The run as data, for --json and the benchmark."""
-    from soundify_otio.timeline.writeback import is_generated
+    from soundify_otio.timeline.metadata import is_generated, track_role
 
-    roles = [t.metadata.get("soundify", {}).get("role") for t in result.tracks if is_generated(t)]
+    roles = [track_role(t) for t in result.tracks if is_generated(t)]
     return {
         "output": str(out),
         "model": annotation.model,

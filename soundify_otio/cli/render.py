@@ -46,8 +46,8 @@ def render(
 ) -> None:
     """Bake the soundify tracks of an annotated timeline into a preview you can listen to."""
     from soundify_otio.review.render import mux_preview, render_preview
+    from soundify_otio.timeline.metadata import is_our_track
     from soundify_otio.timeline.reading import read_timeline
-    from soundify_otio.timeline.writeback import is_generated
 
     for path, suffixes in ((out, (".wav",)), (with_video, (".mp4", ".mov"))):
         if path is None:
@@ -57,7 +57,7 @@ def render(
         if path.exists() and not force:
             raise OutputError("exists; pass --force to overwrite it", path)
     timeline = read_timeline(timeline_in)
-    if not any(is_generated(track) for track in timeline.tracks):
+    if not any(is_our_track(track, timeline) for track in timeline.tracks):
         log.warning(
             "%s has no soundify tracks (annotate it first): the preview holds only %s",
             timeline_in,

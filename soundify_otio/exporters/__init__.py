@@ -7,6 +7,7 @@ the plugin adapter). Any other suffix an installed OTIO adapter writes is passed
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -14,6 +15,7 @@ import opentimelineio as otio
 
 from soundify_otio.atomic import atomic_output
 from soundify_otio.errors import OutputError
+from soundify_otio.exporters.media_urls import absolutise_media
 
 OTIO_TARGETS = ("resolve", "premiere")
 """Editors whose clip-effect metadata an .otio output can carry."""
@@ -53,6 +55,9 @@ def _write_with_adapter(timeline: otio.schema.Timeline, path: Path, targets: Seq
     otio.adapters.write_to_file(timeline, str(path))
 
 
+ABSOLUTE_URL_SUFFIXES = (".aaf", ".xml", ".fcpxml", ".rpp")
+"""Formats whose every media reference is written as an absolute file URL (the editors' own form)."""
+
 WRITERS: dict[str, Callable[[otio.schema.Timeline, Path, Sequence[str]], None]] = {
     ".otio": _write_otio,
     ".xml": _write_fcp7,
@@ -78,8 +83,10 @@ def writable_suffixes() -> list[str]:
     return sorted(set(WRITERS) | _adapter_suffixes())
 
 
-def check_output(path: Path, force: bool) -> None:
-    """Fail early (before any work) on an unknown suffix, an existing file without force, or no folder."""
+def check_output(path: Path, force: bool, timeline: otio.schema.Timeline | None = None) -> None:
+    """Fail early (before any work) on an unknown suffix, an existing file without force, or no folder;
+    with `timeline`, also when the timeline plus a soundify track cannot be written in OUT's format
+    (a frame rate or structure the format cannot hold), found by writing it to a scratch file."""
     suffix = path.suffix.lower()
     if suffix not in WRITERS and suffix not in _adapter_suffixes():
         raise OutputError(
@@ -89,15 +96,59 @@ def check_output(path: Path, force: bool) -> None:
         raise OutputError("exists; pass --force to overwrite it", path)
     if not path.parent.is_dir():
         raise OutputError("its folder does not exist", path)
+    if timeline is not None:
+        from soundify_otio.exporters.probe import probe_timeline
+
+        with tempfile.TemporaryDirectory(prefix="soundify-probe-") as folder:
+            probe = Path(folder) / f"probe{path.suffix}"
+            try:
+                _encode(probe_timeline(timeline, Path(folder)), probe, OTIO_TARGETS)
+            except OutputError as exc:
+                raise OutputError(f"cannot be written as {path.suffix}: {exc.reason}", path) from exc
 
 
 def write_output(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str] = OTIO_TARGETS) -> None:
-    """Write `timeline` in the format `path`'s suffix names, atomically (temp file + rename)."""
-    writer = WRITERS.get(path.suffix.lower(), _write_with_adapter)
+    """Write `timeline` in the format `path`'s suffix names, atomically (temp file + rename); media
+    references absolute file URLs against OUT's folder where the format needs them. Errors name
+    `path`, never the temporary file."""
     with atomic_output(path) as temp:
         try:
-            writer(timeline, temp, targets)
-        except OutputError:
-            raise
-        except Exception as exc:
-            raise OutputError(f"cannot write ({exc})", path) from exc
+            _encode(timeline, temp, targets, base_dir=path.parent)
+        except OutputError as exc:
+            raise OutputError(exc.reason, path) from exc
+
+
+def write_with_media(
+    timeline: otio.schema.Timeline, path: Path, targets: Sequence[str] = OTIO_TARGETS, conform: str | None = None
+) -> None:
+    """write_output after conforming the sounds to WAV beside `path` where `conform` (or, when None,
+    the format) asks for it; the conformed files this call created go again if the write fails."""
+    from soundify_otio.exporters.conform import conform_media, wants_conform
+
+    created: list[Path] = []
+    if wants_conform(path, list(targets), conform):
+        timeline = timeline.deepcopy()
+        created = conform_media(timeline, path)
+    try:
+        write_output(timeline, path, targets)
+    except BaseException:  # all outputs or none
+        for made in created:
+            made.unlink(missing_ok=True)
+        raise
+
+
+def _encode(timeline: otio.schema.Timeline, temp: Path, targets: Sequence[str], base_dir: Path | None = None) -> None:
+    """Run the writer for `temp`'s suffix; any failure becomes an OutputError without the temp path."""
+    suffix = temp.suffix.lower()
+    writer = WRITERS.get(suffix, _write_with_adapter)
+    if suffix in ABSOLUTE_URL_SUFFIXES:
+        timeline = timeline.deepcopy()
+        absolutise_media(timeline, base_dir or temp.parent)
+    try:
+        writer(timeline, temp, targets)
+    except OutputError as exc:
+        raise OutputError(exc.reason.replace(str(temp), "OUT")) from exc
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        raise OutputError(f"cannot write ({str(exc).replace(str(temp), 'OUT')})") from exc

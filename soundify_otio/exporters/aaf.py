@@ -12,6 +12,14 @@ Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
   first clip over the stack's range.
 * Input effects whose AAF OperationDef is MonoAudioGain (clips) or MonoAudioPan (tracks) are written
   back with their numeric parameters (constant or keyframed); other effects are dropped.
+* Stereo as Premiere and Resolve export it (interop/aaf/LibAAF_PR_Audio_Levels-noBTM.aaf): a soundify
+  track holding a 2-channel sound is declared stereo (slot attribute ``_TRACK_FORMAT`` = 2, mono = 1)
+  and each of its clips is ``Audio Channel Combiner`` (6b46dd7a-...) over one SourceClip per channel
+  (MasterMob slots 1 and 2 -> the file SourceMob's slots 1 and 2). A mono sound on such a track
+  feeds its one channel to both inputs (inferred: no export shows a mono clip on a stereo track).
+  Linked WAV media get a WAVE descriptor whose Summary is the file's RIFF header and fmt chunk
+  (AIFF: an AIFC descriptor), as in the Premiere/Resolve/Pro Tools exports; other files a PCM one.
+  Every OperationDef lists its ParametersDefined.
 * Each soundify clip is ``OperationGroup(MonoAudioGain) -> SourceClip``; the group carries a
   ``VaryingValue`` of ``Amplitude`` with LinearInterp ControlPoints: ``Time`` = position / group
   length (0..1, measured from the group's first frame, which is earlier than the clip's cut by the
@@ -35,6 +43,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import aaf2
+import aaf2.ama
 import opentimelineio as otio
 import soundfile
 from aaf2.auid import AUID
@@ -42,6 +51,7 @@ from aaf2.rational import AAFRational
 
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, value_at
+from soundify_otio.timeline.metadata import clip_info, is_generated
 
 MONO_AUDIO_GAIN = AUID("9d2ea894-0968-11d3-8a38-0050040ef7d2")
 MONO_AUDIO_PAN = AUID("9d2ea893-0968-11d3-8a38-0050040ef7d2")
@@ -50,6 +60,9 @@ VIDEO_DISSOLVE = AUID("0c3bea40-fc05-11d2-8a29-0050040ef7d2")
 AMPLITUDE = AUID("e4962321-2267-11d3-8a4c-0050040ef7d2")
 PAN = AUID("e4962322-2267-11d3-8a4c-0050040ef7d2")
 LEVEL = AUID("e4962320-2267-11d3-8a4c-0050040ef7d2")
+CHANNEL_COMBINER = AUID("6b46dd7a-132d-4856-ab21-8b751d8462ec")
+TRACK_FORMAT = "_TRACK_FORMAT"
+"""Premiere's slot attribute for a track's channel layout: 1 mono, 2 stereo."""
 _BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
 _RATIONAL_LIMIT = 2**29
 
@@ -60,7 +73,7 @@ def write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
         with aaf2.open(str(path), "w") as f:
             _Writer(f, _edit_rate(timeline)).write(timeline)
     except OSError as exc:
-        raise OutputError(f"cannot write AAF: {exc}", path) from exc
+        raise OutputError(f"cannot write AAF: {exc.strerror or exc}") from exc
 
 
 def _edit_rate(timeline: otio.schema.Timeline) -> Fraction:
@@ -89,7 +102,7 @@ class _Writer:
     def __init__(self, f: aaf2.file.AAFFile, rate: Fraction) -> None:
         self.f = f
         self.rate = rate
-        self.masters: dict[tuple[str, str, str], aaf2.mobs.MasterMob] = {}
+        self.masters: dict[tuple[str, str, str, int], aaf2.mobs.MasterMob] = {}
         self.files: dict[tuple[str, str], tuple[aaf2.mobs.SourceMob, Fraction, int]] = {}
         self.interp = f.create.InterpolationDef(aaf2.misc.LinearInterp, "LinearInterp", "Linear interpolation")
         f.dictionary.register_def(self.interp)
@@ -98,8 +111,10 @@ class _Writer:
         """Seconds to edit units."""
         return round(seconds * self.rate)
 
-    def op_def(self, auid: AUID, name: str, inputs: int, kind: str) -> aaf2.dictionary.OperationDef:
-        """The OperationDef with this AUID, registered once."""
+    def op_def(
+        self, auid: AUID, name: str, inputs: int, kind: str, params: tuple[tuple[AUID, str], ...] = ()
+    ) -> aaf2.dictionary.OperationDef:
+        """The OperationDef with this AUID and the ParameterDefs it uses, registered once."""
         existing = self.f.dictionary.lookup_operationdef(auid)
         if existing is not None:
             return existing
@@ -107,6 +122,9 @@ class _Writer:
         op.media_kind = kind
         op["NumberInputs"].value = inputs
         op["IsTimeWarp"].value = False
+        op["Bypass"].value = 0
+        for param_auid, param_name in params:
+            op["ParametersDefined"].append(self.param_def(param_auid, param_name))
         self.f.dictionary.register_def(op)
         return op
 
@@ -155,6 +173,10 @@ class _Writer:
             slot = comp.create_timeline_slot(self.rate)
             slot.name = track.name
             slot["PhysicalTrackNumber"].value = numbers[kind]
+            if kind == "sound" and is_generated(track):
+                slot["TimelineMobAttributeList"].append(  # Premiere names it TimelineMobSlotAttributes (same AUID)
+                    self.f.create.TaggedValue(TRACK_FORMAT, 2 if _track_channels(track) == 2 else 1)
+                )
             seq = self.sequence(track, kind)
             slot.segment = self.track_pan(track, seq) if kind == "sound" else seq
 
@@ -163,6 +185,7 @@ class _Writer:
         seq = self.f.create.Sequence(media_kind=kind)
         length = 0
         items = list(track)
+        channels = _track_channels(track) if is_generated(track) else 1
         for i, item in enumerate(items):
             if isinstance(item, otio.schema.Transition):
                 parts = [
@@ -175,7 +198,7 @@ class _Writer:
                 if isinstance(item, otio.schema.Gap):
                     parts = [self.f.create.Filler(kind, self.frames(item.duration().to_seconds()) + head + tail)]
                 else:
-                    parts = self.clip_parts(item, kind, head, tail)
+                    parts = self.clip_parts(item, kind, head, tail, channels)
             for part in parts:
                 seq.components.append(part)
                 length += -part.length if isinstance(part, aaf2.components.Transition) else part.length
@@ -186,9 +209,9 @@ class _Writer:
         """A dissolve of in+out frames, cut after in_frames."""
         length = in_frames + out_frames
         op = (
-            self.op_def(MONO_AUDIO_DISSOLVE, "Mono Audio Dissolve", 2, kind)
+            self.op_def(MONO_AUDIO_DISSOLVE, "Mono Audio Dissolve", 2, kind, ((LEVEL, "Level"),))
             if kind == "sound"
-            else self.op_def(VIDEO_DISSOLVE, "Video Dissolve", 2, kind)
+            else self.op_def(VIDEO_DISSOLVE, "Video Dissolve", 2, kind, ((LEVEL, "Level"),))
         )
         group = self.f.create.OperationGroup(op, length, kind)
         group.parameters.append(
@@ -207,18 +230,20 @@ class _Writer:
         tail = self.frames(after.out_offset.to_seconds()) if isinstance(after, otio.schema.Transition) else 0
         return head, tail
 
-    def clip_parts(self, item: otio.core.Item, kind: str, head: int, tail: int) -> list:
-        """The components for one clip (or nested stack): fades, gain group, SourceClip."""
+    def clip_parts(self, item: otio.core.Item, kind: str, head: int, tail: int, channels: int = 1) -> list:
+        """The components for one clip (or nested stack): fades, gain group, channel combiner, SourceClips."""
         clip = item if isinstance(item, otio.schema.Clip) else next(iter(item.find_clips()), None)
         length = self.frames(item.duration().to_seconds()) + head + tail
         if clip is None:
             return [self.f.create.Filler(kind, length - head - tail)]
-        meta = clip.metadata.get("soundify") or {}
-        source = self.source_clip(clip, kind, head, length)
-        if meta.get("generated"):
-            segment = self.gain_group(source, meta["keyframes"]["gain_db"], head)
-            fade_in = self.frames(float(meta.get("fade_in") or 0.0)) if not head else 0
-            fade_out = self.frames(float(meta.get("fade_out") or 0.0)) if not tail else 0
+        info = clip_info(clip)
+        if info is not None:
+            own = min(2, info.sound.channels)
+            sources = [self.source_clip(clip, kind, head, length, min(c, own), own) for c in range(1, channels + 1)]
+            source = sources[0] if channels == 1 else self.combiner(sources)
+            segment = self.gain_group(source, info.gain_db, head)
+            fade_in = self.frames(info.fade_in) if not head else 0
+            fade_out = self.frames(info.fade_out) if not tail else 0
             fade_in, fade_out = min(fade_in, length), min(fade_out, length - min(fade_in, length))
             parts = []
             if fade_in:
@@ -227,53 +252,70 @@ class _Writer:
             if fade_out:
                 parts += [self.transition(kind, fade_out, 0), self.f.create.Filler(kind, fade_out)]
             return parts
-        segment = source
+        segment = self.source_clip(clip, kind, head, length)
         for effect in [*clip.effects, *(item.effects if item is not clip else [])]:
             if _aaf_op_id(effect) == str(MONO_AUDIO_GAIN):
                 segment = self.effect_group(effect, segment, MONO_AUDIO_GAIN, "Audio Gain")
         return [segment]
 
-    def source_clip(self, clip: otio.schema.Clip, kind: str, head: int, length: int) -> aaf2.components.SourceClip:
-        """A SourceClip into the clip's MasterMob, starting `head` frames before the clip's in-point."""
+    def combiner(self, sources: list[aaf2.components.SourceClip]) -> aaf2.components.OperationGroup:
+        """Premiere's "Audio Channel Combiner" over one SourceClip per channel."""
+        op = self.op_def(CHANNEL_COMBINER, "Audio Channel Combiner", 1, "sound")
+        group = self.f.create.OperationGroup(op, sources[0].length, "sound")
+        for source in sources:
+            group.segments.append(source)
+        return group
+
+    def source_clip(
+        self, clip: otio.schema.Clip, kind: str, head: int, length: int, channel: int = 1, channels: int = 1
+    ) -> aaf2.components.SourceClip:
+        """A SourceClip into slot `channel` of the clip's MasterMob (of `channels` slots), starting
+        `head` frames before the clip's in-point."""
         ref = clip.media_reference
         available = clip.available_range() if ref.available_range is not None else None
         offset = clip.trimmed_range().start_time.to_seconds()
         if available is not None:
             offset -= available.start_time.to_seconds()
-        master = self.master_mob(clip, kind)
+        master = self.master_mob(clip, kind, channels)
         sc = self.f.create.SourceClip(start=self.frames(offset) - head, length=length, media_kind=kind)
         sc.mob = master
-        sc.slot_id = 1
+        sc.slot_id = channel
         return sc
 
-    def master_mob(self, clip: otio.schema.Clip, kind: str) -> aaf2.mobs.MasterMob:
-        """One MasterMob per clip name and media, pointing at one file SourceMob per media file."""
+    def master_mob(self, clip: otio.schema.Clip, kind: str, channels: int = 1) -> aaf2.mobs.MasterMob:
+        """One MasterMob per clip name and media (one slot per channel used), pointing at one file
+        SourceMob per media file."""
         url = getattr(clip.media_reference, "target_url", "") or ""
-        key = (kind, url or clip.name, clip.name)
+        key = (kind, url or clip.name, clip.name, channels)
         if key not in self.masters:
-            file_mob, rate, samples = self.file_mob(clip, kind, url)
+            file_mob, rate, samples = self.file_mob(clip, kind, url, channels)
             master = self.f.create.MasterMob(clip.name)
             self.f.content.mobs.append(master)
-            master_slot = master.create_timeline_slot(self.rate, slot_id=1)
-            master_clip = self.f.create.SourceClip(length=self.frames(samples / float(rate)), media_kind=kind)
-            master_clip.mob = file_mob
-            master_clip.slot_id = 1
-            master_slot.segment = master_clip
+            for channel in range(1, channels + 1):
+                master_slot = master.create_timeline_slot(self.rate, slot_id=channel)
+                master_clip = self.f.create.SourceClip(length=self.frames(samples / float(rate)), media_kind=kind)
+                master_clip.mob = file_mob
+                master_clip.slot_id = channel
+                master_slot.segment = master_clip
             self.masters[key] = master
         return self.masters[key]
 
-    def file_mob(self, clip: otio.schema.Clip, kind: str, url: str) -> tuple[aaf2.mobs.SourceMob, Fraction, int]:
-        """The file SourceMob (descriptor + locator) of the clip's media, its rate and length in samples."""
+    def file_mob(
+        self, clip: otio.schema.Clip, kind: str, url: str, channels: int = 1
+    ) -> tuple[aaf2.mobs.SourceMob, Fraction, int]:
+        """The file SourceMob (descriptor + locator, one slot per channel used) of the clip's media,
+        its rate and length in samples."""
         key = (kind, url or clip.name)
         if key in self.files:
             return self.files[key]
-        sound = (clip.metadata.get("soundify") or {}).get("sound")
+        info = clip_info(clip)
         available = clip.media_reference.available_range
-        if sound:
-            rate = Fraction(int(sound["sample_rate"]))
-            samples = round(float(sound["duration"]) * rate)
-            descriptor = self.pcm_descriptor(int(rate), int(sound["channels"]), samples, _bits(Path(sound["path"])))
-            name = Path(sound["path"]).name
+        if info is not None:
+            sound = info.sound
+            rate = Fraction(sound.sample_rate)
+            samples = round(sound.duration * rate)
+            descriptor = self.sound_descriptor(Path(sound.path), sound.sample_rate, sound.channels, samples)
+            name = Path(sound.path).name
         elif kind == "sound":
             has_rate = available is not None and available.duration.rate >= 8000
             rate = Fraction(round(available.duration.rate) if has_rate else 48000)
@@ -292,10 +334,32 @@ class _Writer:
         mob = self.f.create.SourceMob(f"{name}.PHYS")
         mob.descriptor = descriptor
         self.f.content.mobs.append(mob)
-        slot = mob.create_timeline_slot(rate, slot_id=1)
-        slot.segment = self.f.create.SourceClip(length=samples, media_kind=kind)
+        for channel in range(1, channels + 1):
+            slot = mob.create_timeline_slot(rate, slot_id=channel)
+            slot.segment = self.f.create.SourceClip(length=samples, media_kind=kind)
         self.files[key] = (mob, rate, samples)
         return self.files[key]
+
+    def sound_descriptor(self, path: Path, rate: int, channels: int, samples: int) -> aaf2.essence.FileDescriptor:
+        """WAVE (or AIFC) descriptor with the file's header as Summary, as the editors' linked-media
+        exports carry; a PCM descriptor where the file is neither or cannot be read."""
+        suffix = path.suffix.lower()
+        try:
+            if suffix in (".wav", ".wave", ".bwf"):
+                summary, descriptor = aaf2.ama.get_wave_fmt(str(path)), self.f.create.WAVEDescriptor()
+            elif suffix in (".aif", ".aiff"):
+                summary, descriptor = aaf2.ama.get_aifc_fmt(str(path)), self.f.create.AIFCDescriptor()
+            else:
+                summary = None
+        except OSError:
+            summary = None
+        if not summary:
+            return self.pcm_descriptor(rate, channels, samples, _bits(path))
+        descriptor["SampleRate"].value = rate
+        descriptor["Length"].value = samples
+        descriptor["Summary"].value = summary
+        descriptor["ContainerFormat"].value = self.f.dictionary.lookup_containerdef("AAF")
+        return descriptor
 
     def pcm_descriptor(self, rate: int, channels: int, samples: int, bits: int) -> aaf2.essence.PCMDescriptor:
         """A PCM descriptor for a linked sound file."""
@@ -314,7 +378,7 @@ class _Writer:
     ) -> aaf2.components.OperationGroup:
         """MonoAudioGain around the SourceClip with the clip's gain keys as Amplitude points."""
         length = source.length
-        op = self.op_def(MONO_AUDIO_GAIN, "Audio Gain", 1, "sound")  # before f.create: it keeps state
+        op = self.op_def(MONO_AUDIO_GAIN, "Audio Gain", 1, "sound", ((AMPLITUDE, "Amplitude"),))  # before f.create
         group = self.f.create.OperationGroup(op, length, "sound")
         group.segments.append(source)
         span = (-head / float(self.rate), (length - head) / float(self.rate))
@@ -353,8 +417,8 @@ class _Writer:
 
     def track_pan(self, track: otio.schema.Track, seq: aaf2.components.Sequence) -> aaf2.components.Segment:
         """The track's pan group: soundify pan curves, an input MonoAudioPan effect, or none."""
-        if (track.metadata.get("soundify") or {}).get("generated"):
-            op = self.op_def(MONO_AUDIO_PAN, "Audio Pan", 1, "sound")
+        if is_generated(track):
+            op = self.op_def(MONO_AUDIO_PAN, "Audio Pan", 1, "sound", ((PAN, "Pan"),))
             group = self.f.create.OperationGroup(op, seq.length, "sound")
             group.segments.append(seq)
             group.parameters.append(self.varying(self.param_def(PAN, "Pan"), self.pan_points(track, seq.length)))
@@ -368,16 +432,22 @@ class _Writer:
         """Each soundify clip's pan keys on the track axis, normalised over the track."""
         points = []
         for clip in track.find_clips(shallow_search=True):
-            meta = clip.metadata.get("soundify") or {}
-            if not meta.get("generated"):
+            info = clip_info(clip)
+            if info is None:
                 continue
             start = clip_timeline_start(clip)
             duration = clip.duration().to_seconds()
-            for t, v in _curve_within(meta["keyframes"]["pan"], 0.0, duration):
+            for t, v in _curve_within(info.pan, 0.0, duration):
                 points.append((Fraction(self.frames(start + t), max(1, length)), _rational((v + 1.0) / 2.0)))
         if not points:
             points = [(Fraction(0), Fraction(1, 2)), (Fraction(1), Fraction(1, 2))]
         return points
+
+
+def _track_channels(track: otio.schema.Track) -> int:
+    """1 or 2: the widest sound among the track's soundify clips."""
+    infos = [clip_info(c) for c in track.find_clips(shallow_search=True)]
+    return 2 if any(i is not None and i.stereo for i in infos) else 1
 
 
 def _curve_within(curve: list[list[float]], start: float, end: float) -> list[tuple[float, float]]:

@@ -1,10 +1,10 @@
-"""Shared helpers for exporters: find soundify clips, read and sample their neutral keyframes."""
+"""Shared helpers for exporters: sample the neutral keyframes, convert units, put keys on frames."""
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Sequence
 
 import opentimelineio as otio
 
@@ -12,17 +12,7 @@ MIN_DB = -100.0
 """Floor for gain_to_db (silence), matching the editors' lowest fader value."""
 
 
-def soundify_clips(timeline: otio.schema.Timeline) -> Iterator[tuple[otio.schema.Track, otio.schema.Clip, dict]]:
-    """Yield (track, clip, clip.metadata["soundify"]) for every generated clip, in track order."""
-    for track in timeline.tracks:
-        for item in track:
-            if isinstance(item, otio.schema.Clip):
-                meta = item.metadata.get("soundify")
-                if meta and meta.get("generated"):
-                    yield track, item, meta
-
-
-def value_at(curve: list[list[float]], t: float) -> float:
+def value_at(curve: Sequence[Sequence[float]], t: float) -> float:
     """Curve value at t: linear between keys, first/last value held outside."""
     times = [float(k[0]) for k in curve]
     if t <= times[0]:
@@ -34,6 +24,13 @@ def value_at(curve: list[list[float]], t: float) -> float:
     if t1 == t0:
         return float(v1)
     return float(v0) + (float(v1) - float(v0)) * (t - float(t0)) / (float(t1) - float(t0))
+
+
+def keys_on_frames(curve: Sequence[Sequence[float]], rate: float) -> list[tuple[int, float]]:
+    """The one rule every exporter follows for keys on a frame grid: each frame that holds one or more
+    keys (t rounded to the nearest frame) gets a single key, the curve's value at that frame's time."""
+    frames = sorted({round(float(t) * rate) for t, _v in curve})
+    return [(frame, value_at(curve, frame / rate)) for frame in frames]
 
 
 def db_to_gain(db: float) -> float:

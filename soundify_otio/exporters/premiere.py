@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import densify_db, soundify_clips
+from soundify_otio.exporters.keyframes import densify_db, keys_on_frames
+from soundify_otio.timeline.metadata import is_generated, soundify_clips
 
 MATCH_NAMES = ("Internal Volume Mono", "Internal Volume Stereo", "PanProcessor")
 
@@ -27,8 +28,8 @@ def add_premiere_effects(timeline: otio.schema.Timeline) -> None:
     if "PremierePro_OTIO" not in timeline.metadata:
         timeline.metadata["PremierePro_OTIO"] = {"MetadataVersion": "1.0"}
     next_link = _first_free_link_id(timeline)
-    for _track, clip, meta in soundify_clips(timeline):
-        stereo = int(meta["sound"]["channels"]) >= 2
+    for _track, clip, info in soundify_clips(timeline):
+        stereo = info.stereo
         clip.metadata["PremierePro_OTIO"] = {
             "AudioChannels": {
                 "ChannelType": "Stereo" if stereo else "Mono",
@@ -40,9 +41,8 @@ def add_premiere_effects(timeline: otio.schema.Timeline) -> None:
         }
         next_link += 1
         start = clip.source_range.start_time
-        keys = meta["keyframes"]
-        level = [(t, level_value(db)) for t, db in densify_db(keys["gain_db"])]
-        pan = [(float(t), (float(v) + 1.0) / 2.0) for t, v in keys["pan"]]
+        level = [(t, level_value(db)) for t, db in densify_db(info.gain_db)]
+        pan = [(t, (v + 1.0) / 2.0) for t, v in info.pan]
         kept = [e for e in clip.effects if e.metadata.get("PremierePro_OTIO", {}).get("MatchName") not in MATCH_NAMES]
         volume = _effect(
             "Volume",
@@ -66,7 +66,7 @@ def _first_free_link_id(timeline: otio.schema.Timeline) -> int:
     """One more than the largest numeric LinkID of the input's own clips."""
     used = [0]
     for clip in timeline.find_clips():
-        if not clip.metadata.get("soundify", {}).get("generated"):
+        if not is_generated(clip):
             link = str(clip.metadata.get("PremierePro_OTIO", {}).get("LinkID", ""))
             if link.isdigit():
                 used.append(int(link))
@@ -83,9 +83,9 @@ def _effect(effect_name: str, match_name: str, intrinsic: bool, parameters: list
 
 
 def _keyframes(curve: list[tuple[float, float]], source_in: otio.opentime.RationalTime) -> list[dict]:
-    """Keys at source in-point + offset, on whole frames of the source rate, one per frame."""
+    """Keys at source in-point + offset, on whole frames of the source rate (keys_on_frames' rule)."""
     rate = source_in.rate
-    out: dict[int, float] = {}
-    for t, value in curve:
-        out.setdefault(round(source_in.value + t * rate), value)
-    return [{"Position": otio.opentime.RationalTime(frame, rate), "Value": value} for frame, value in out.items()]
+    return [
+        {"Position": otio.opentime.RationalTime(round(source_in.value) + frame, rate), "Value": value}
+        for frame, value in keys_on_frames(curve, rate)
+    ]

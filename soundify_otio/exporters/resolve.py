@@ -10,39 +10,48 @@ from __future__ import annotations
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import soundify_clips, value_at
+from soundify_otio.exporters.keyframes import keys_on_frames, value_at
+from soundify_otio.timeline.metadata import ClipInfo, clip_info, is_generated
 
 VOLUME = "Fairlight Clip Volume and Fades"
 PAN = "Fairlight Clip Pan"
 
 
 def add_resolve_effects(timeline: otio.schema.Timeline) -> None:
-    """Add Resolve volume/pan effects to every soundify clip; re-running replaces them."""
+    """Add Resolve volume/pan effects to every soundify clip and Resolve's track keys to every soundify
+    track (the input's own tracks are left as they are); re-running replaces them."""
     _namespace(timeline.metadata).setdefault("Resolve OTIO Meta Version", "1.0")
-    channels: dict[int, int] = {}
-    for track, clip, meta in soundify_clips(timeline):
-        count = int(meta["sound"]["channels"])
-        channels[id(track)] = max(channels.get(id(track), 0), count)
-        _namespace(clip.metadata).setdefault(
-            "Channels", [{"Source Channel ID": c, "Source Track ID": 0} for c in range(min(count, 2))]
-        )
-        kept = [e for e in clip.effects if e.metadata.get("Resolve_OTIO", {}).get("Effect Name") not in (VOLUME, PAN)]
-        rate = clip.source_range.duration.rate
-        frames = round(clip.source_range.duration.value)
-        keys = meta["keyframes"]
-        volume = _parameter("volume", keys["gain_db"], rate, -100.0, 30.0)
-        fades = [
-            _static("faderIn", round(float(meta.get("fade_in", 0.0)) * rate), frames),
-            _static("faderOut", round(float(meta.get("fade_out", 0.0)) * rate), frames),
-        ]
-        pan = _parameter("pan", [[t, v * 100.0] for t, v in keys["pan"]], rate, -100.0, 100.0)
-        clip.effects[:] = kept + [_effect(VOLUME, "Volume", 62, [volume, *fades]), _effect(PAN, "Pan", 72, [pan])]
     for track in timeline.tracks:
-        if track.kind == otio.schema.TrackKind.Audio:
-            resolve = _namespace(track.metadata)
-            resolve.setdefault("Audio Type", "Mono" if channels.get(id(track)) == 1 else "Stereo")
-            resolve.setdefault("Locked", False)
-            resolve.setdefault("SoloOn", False)
+        if not is_generated(track):
+            continue
+        widest = 0
+        for clip in track.find_clips(shallow_search=True):
+            info = clip_info(clip)
+            if info is None:
+                continue
+            channels = min(info.sound.channels, 2)
+            widest = max(widest, channels)
+            _namespace(clip.metadata)["Channels"] = [
+                {"Source Channel ID": c, "Source Track ID": 0} for c in range(channels)
+            ]
+            _add_effects(clip, info)
+        resolve = _namespace(track.metadata)
+        resolve["Audio Type"] = "Stereo" if widest >= 2 else "Mono"
+        resolve.setdefault("Locked", False)
+        resolve.setdefault("SoloOn", False)
+
+
+def _add_effects(clip: otio.schema.Clip, info: ClipInfo) -> None:
+    kept = [e for e in clip.effects if e.metadata.get("Resolve_OTIO", {}).get("Effect Name") not in (VOLUME, PAN)]
+    rate = clip.source_range.duration.rate
+    frames = round(clip.source_range.duration.value)
+    volume = _parameter("volume", info.gain_db, rate, -100.0, 30.0)
+    fades = [
+        _static("faderIn", round(info.fade_in * rate), frames),
+        _static("faderOut", round(info.fade_out * rate), frames),
+    ]
+    pan = _parameter("pan", [[t, v * 100.0] for t, v in info.pan], rate, -100.0, 100.0)
+    clip.effects[:] = kept + [_effect(VOLUME, "Volume", 62, [volume, *fades]), _effect(PAN, "Pan", 72, [pan])]
 
 
 def _namespace(metadata: otio.core.AnyDictionary) -> otio.core.AnyDictionary:
@@ -71,9 +80,10 @@ def _effect(effect_name: str, name: str, type_id: int, parameters: list[dict]) -
 
 def _parameter(param_id: str, curve: list[list[float]], rate: float, lo: float, hi: float) -> dict:
     """A keyframed Double parameter; keys at frames from the clip's first timeline frame."""
-    key_frames = {}
-    for t, value in curve:
-        key_frames[str(round(float(t) * rate))] = {"Value": min(hi, max(lo, float(value))), "Variant Type": "Double"}
+    key_frames = {
+        str(frame): {"Value": min(hi, max(lo, value)), "Variant Type": "Double"}
+        for frame, value in keys_on_frames(curve, rate)
+    }
     return {
         "Parameter ID": param_id,
         "Parameter Value": min(hi, max(lo, value_at(curve, 0.0))),

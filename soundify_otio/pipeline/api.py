@@ -19,13 +19,13 @@ import opentimelineio as otio
 
 from soundify_otio.config import Config
 from soundify_otio.errors import ChoicesError
-from soundify_otio.exporters import OTIO_TARGETS, check_output, write_output
+from soundify_otio.exporters import OTIO_TARGETS, check_output, write_with_media
 from soundify_otio.library.sounds import SoundLibrary, open_library
 from soundify_otio.pipeline.soundify import Analysis, Soundify
 from soundify_otio.progress import ProgressHook, null_progress
 from soundify_otio.review.choices import ChoicesFile, check_choices, read_choices
 from soundify_otio.timeline.reading import MediaRoots, find_shots, read_timeline
-from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
+from soundify_otio.timeline.writeback import absolutise_relative_media, annotated_copy
 from soundify_otio.types import Annotation, Choice, Kind
 from soundify_otio.vision.model import ClipModel, load_model
 
@@ -188,17 +188,20 @@ def write_timeline(
     targets: Sequence[str] = OTIO_TARGETS,
     force: bool = False,
     media_base: PathLike | None = None,
+    conform: str | None = None,
 ) -> None:
     """Write `timeline` in the format `path`'s suffix names (.otio .xml .fcpxml .aaf .rpp ...),
     atomically; an .otio carries the automation of `targets`. Relative media paths, written for
-    `media_base` (the input timeline's folder), are rebased to the output's folder. OutputError when
-    the file exists without `force`, the suffix is unknown or the folder is missing."""
+    `media_base` (the input timeline's folder), become absolute when the output goes elsewhere. The
+    sounds are conformed to WAV beside it per `conform` ("wav", "none", None = by format; see
+    exporters.conform). OutputError when the file exists without `force`, the suffix is unknown or
+    the folder is missing."""
     out = Path(path)
     check_output(out, force)
     if media_base is not None and Path(media_base).resolve() != out.resolve().parent:
         timeline = timeline.deepcopy()
-        rebase_relative_media(timeline, Path(media_base), out.resolve().parent)
-    write_output(timeline, out, targets)
+        absolutise_relative_media(timeline, Path(media_base), out.resolve().parent)
+    write_with_media(timeline, out, targets, conform)
 
 
 def _timeline_and_folder(timeline: TimelineSource, base_dir: PathLike | None) -> tuple[otio.schema.Timeline, Path]:

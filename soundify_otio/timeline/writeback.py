@@ -6,7 +6,6 @@ overlapping effects need), one `AMB` track, one marker per scene on the timeline
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -14,31 +13,34 @@ import numpy as np
 import opentimelineio as otio
 
 from soundify_otio import __version__
+from soundify_otio.timeline.metadata import (
+    NAMESPACE,
+    ClipInfo,
+    SoundInfo,
+    is_our_marker,
+    is_our_track,
+    mark_marker,
+    mark_track,
+    set_clip_info,
+)
 from soundify_otio.timeline.reading import timeline_rate
 from soundify_otio.types import Annotation, Curve, Placement, SceneResult
 
-NAMESPACE = "soundify"
-
-
-def is_generated(item: otio.core.SerializableObject) -> bool:
-    """True for the tracks, clips and markers a soundify run added."""
-    meta = item.metadata.get(NAMESPACE)
-    return hasattr(meta, "get") and bool(meta.get("generated"))
-
 
 def strip_generated(timeline: otio.schema.Timeline) -> None:
-    """Remove the tracks and markers an earlier run added, so re-annotating never stacks two sets."""
+    """Remove the tracks and markers an earlier run added, so re-annotating never stacks two sets;
+    they are found by metadata or, after an editor dropped it, by their names."""
     for index in range(len(timeline.tracks) - 1, -1, -1):
-        if is_generated(timeline.tracks[index]):
+        if is_our_track(timeline.tracks[index], timeline):
             del timeline.tracks[index]
-    keep = [m for m in timeline.tracks.markers if not is_generated(m)]
+    keep = [m for m in timeline.tracks.markers if not is_our_marker(m)]
     del timeline.tracks.markers[:]
     timeline.tracks.markers.extend(keep)
 
 
-def rebase_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> None:
-    """Relative media paths written for `from_dir` made relative to `to_dir`, so that an output
-    saved in another folder still finds the same files."""
+def absolutise_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> None:
+    """Relative media paths written for `from_dir` made absolute `file://` URLs when the output goes
+    to another folder `to_dir`, so the output finds the same files wherever it is opened from."""
     if from_dir.resolve() == to_dir.resolve():
         return
     for clip in timeline.find_clips():
@@ -48,8 +50,7 @@ def rebase_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir
         url = reference.target_url
         if urlparse(url).scheme or Path(unquote(url)).is_absolute():
             continue
-        target = (from_dir / unquote(url)).resolve()
-        reference.target_url = Path(os.path.relpath(target, to_dir.resolve())).as_posix()
+        reference.target_url = (from_dir / unquote(url)).resolve().as_uri()
 
 
 def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> otio.schema.Timeline:
@@ -100,7 +101,7 @@ def _pack(placements: list[Placement], rate: float) -> list[list[Placement]]:
 
 def _track(name: str, role: str, placements: list[Placement], rate: float, run: dict) -> otio.schema.Track:
     track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
-    track.metadata[NAMESPACE] = {"generated": True, "role": role}
+    mark_track(track, role)
     cursor = 0
     for placement in placements:
         start, end = _frames(placement.start, rate), _frames(placement.end, rate)
@@ -188,28 +189,23 @@ def _clip(
         name=placement.label, media_reference=reference, source_range=_range(source_in, duration, rate)
     )
     origin = (start - placement_start) / rate
-    clip.metadata[NAMESPACE] = {
-        "generated": True,
-        "label": placement.label,
-        "kind": placement.kind,
-        "score": round(placement.score, 6),
-        "alternatives": [[s.label, round(s.score, 6)] for s in placement.alternatives],
-        "scene": placement.scene_index,
-        "scene_id": placement.scene_id,
-        **run,
-        "sound": {
-            "path": str(sound.path.resolve()),
-            "sample_rate": sound.sample_rate,
-            "channels": sound.channels,
-            "duration": sound.duration,
-        },
-        "keyframes": {
-            "pan": _slice(placement.pan, origin, duration / rate),
-            "gain_db": _slice(placement.gain_db, origin, duration / rate),
-        },
-        "fade_in": placement.fade_in if first else 0.0,
-        "fade_out": placement.fade_out if last else 0.0,
-    }
+    info = ClipInfo(
+        label=placement.label,
+        kind=placement.kind,
+        score=round(placement.score, 6),
+        alternatives=[[s.label, round(s.score, 6)] for s in placement.alternatives],
+        scene=placement.scene_index,
+        scene_id=placement.scene_id,
+        model=run["model"],
+        weights=run["weights"],
+        pipeline_check=run["pipeline_check"],
+        sound=SoundInfo(str(sound.path.resolve()), sound.sample_rate, sound.channels, sound.duration),
+        pan=_slice(placement.pan, origin, duration / rate),
+        gain_db=_slice(placement.gain_db, origin, duration / rate),
+        fade_in=placement.fade_in if first else 0.0,
+        fade_out=placement.fade_out if last else 0.0,
+    )
+    set_clip_info(clip, info)
     return clip
 
 
@@ -226,13 +222,15 @@ def _scene_marker(scene: SceneResult, rate: float) -> otio.schema.Marker:
         color=otio.schema.MarkerColor.PURPLE,
         comment=comment,
     )
-    marker.metadata[NAMESPACE] = {
-        "generated": True,
-        "scene_id": scene.scene.id,
-        "scene": scene.scene.index,
-        "effects": [[s.label, round(s.score, 6)] for s in scene.effects],
-        "ambients": [[s.label, round(s.score, 6)] for s in scene.ambients],
-    }
+    mark_marker(
+        marker,
+        {
+            "scene_id": scene.scene.id,
+            "scene": scene.scene.index,
+            "effects": [[s.label, round(s.score, 6)] for s in scene.effects],
+            "ambients": [[s.label, round(s.score, 6)] for s in scene.ambients],
+        },
+    )
     return marker
 
 

@@ -1,0 +1,198 @@
+"""The `metadata["soundify"]` contract of docs/metadata.md, read and written in one place.
+
+Writers (writeback, media conforming) build the records here; exporters, render and the CLI read
+them here. Our tracks and markers are also recognised by their names (`SFX n`, `AMB`, markers
+`SFX: ... | AMB: ...`), because an editor may drop our metadata on a round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import opentimelineio as otio
+
+from soundify_otio.errors import TimelineError
+
+NAMESPACE = "soundify"
+TRACK_NAME = re.compile(r"(SFX \d+|AMB)")
+"""Names of the tracks a run adds (effects lanes, the ambient bed)."""
+MARKER_NAME = re.compile(r"SFX: .* \| AMB: .*")
+"""Names of the scene markers a run adds."""
+
+Keys = list[list[float]]
+
+
+@dataclass(frozen=True)
+class SoundInfo:
+    """The sound file a clip plays."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    duration: float
+    original: str | None = None
+    """The library file this one was conformed from (None: the library file itself)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "path": self.path,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "duration": self.duration,
+        }
+        if self.original is not None:
+            out["original"] = self.original
+        return out
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """`clip.metadata["soundify"]` of a generated clip."""
+
+    label: str
+    kind: str
+    score: float
+    alternatives: list[list[Any]]
+    scene: int
+    scene_id: str
+    model: str
+    weights: str
+    pipeline_check: bool
+    sound: SoundInfo
+    pan: Keys
+    """[[t, pan]]: t seconds from the clip's first frame, pan -1 (left) .. 1."""
+    gain_db: Keys
+    fade_in: float
+    fade_out: float
+
+    @property
+    def stereo(self) -> bool:
+        return self.sound.channels >= 2
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "generated": True,
+            "label": self.label,
+            "kind": self.kind,
+            "score": self.score,
+            "alternatives": self.alternatives,
+            "scene": self.scene,
+            "scene_id": self.scene_id,
+            "model": self.model,
+            "weights": self.weights,
+            "pipeline_check": self.pipeline_check,
+            "sound": self.sound.as_dict(),
+            "keyframes": {"pan": self.pan, "gain_db": self.gain_db},
+            "fade_in": self.fade_in,
+            "fade_out": self.fade_out,
+        }
+
+
+def _record(item: otio.core.SerializableObject) -> Any:
+    meta = item.metadata.get(NAMESPACE)
+    return meta if hasattr(meta, "get") else None
+
+
+def is_generated(item: otio.core.SerializableObject) -> bool:
+    """True for the tracks, clips and markers whose metadata says a soundify run added them."""
+    record = _record(item)
+    return record is not None and bool(record.get("generated"))
+
+
+def is_our_marker(marker: otio.schema.Marker) -> bool:
+    """A scene marker of ours: by metadata, or by its name where an editor dropped the metadata."""
+    return is_generated(marker) or MARKER_NAME.fullmatch(marker.name or "") is not None
+
+
+def is_our_track(track: otio.schema.Track, timeline: otio.schema.Timeline | None = None) -> bool:
+    """A track of ours: by metadata, or (after an editor dropped it) an audio track named `SFX n` or
+    `AMB` in a timeline that also holds our scene markers, so a user's own "AMB" track alone is kept."""
+    if is_generated(track):
+        return True
+    if _record(track) is not None or track.kind != otio.schema.TrackKind.Audio:
+        return False
+    if TRACK_NAME.fullmatch(track.name or "") is None or timeline is None:
+        return False
+    return any(is_our_marker(m) for m in timeline.tracks.markers)
+
+
+def track_role(track: otio.schema.Track) -> str | None:
+    """ "effects" or "ambient" for our tracks (by metadata, else by name), None otherwise."""
+    record = _record(track)
+    if record is not None and record.get("role"):
+        return str(record["role"])
+    name = track.name or ""
+    return "ambient" if name == "AMB" else "effects" if TRACK_NAME.fullmatch(name) else None
+
+
+def mark_track(track: otio.schema.Track, role: str) -> None:
+    track.metadata[NAMESPACE] = {"generated": True, "role": role}
+
+
+def mark_marker(marker: otio.schema.Marker, record: dict[str, Any]) -> None:
+    marker.metadata[NAMESPACE] = {"generated": True, **record}
+
+
+def clip_info(clip: otio.schema.Clip) -> ClipInfo | None:
+    """The clip's record, None when it is not a generated clip; TimelineError when malformed."""
+    record = _record(clip)
+    if record is None or not record.get("generated"):
+        return None
+    try:
+        sound = record["sound"]
+        keys = record["keyframes"]
+        return ClipInfo(
+            label=str(record.get("label", clip.name)),
+            kind=str(record.get("kind", "effect")),
+            score=float(record.get("score", 0.0)),
+            alternatives=[list(a) for a in record.get("alternatives", [])],
+            scene=int(record.get("scene", 0)),
+            scene_id=str(record.get("scene_id", "")),
+            model=str(record.get("model", "")),
+            weights=str(record.get("weights", "")),
+            pipeline_check=bool(record.get("pipeline_check", False)),
+            sound=SoundInfo(
+                path=str(sound["path"]),
+                sample_rate=int(sound["sample_rate"]),
+                channels=int(sound["channels"]),
+                duration=float(sound["duration"]),
+                original=str(sound["original"]) if sound.get("original") else None,
+            ),
+            pan=_keys(keys["pan"]),
+            gain_db=_keys(keys["gain_db"]),
+            fade_in=float(record.get("fade_in", 0.0)),
+            fade_out=float(record.get("fade_out", 0.0)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TimelineError(f"clip {clip.name!r}: malformed soundify metadata ({exc})") from exc
+
+
+def _keys(raw: Any) -> Keys:
+    keys = [[float(t), float(v)] for t, v in raw]
+    if not keys:
+        raise ValueError("no keyframes")
+    return keys
+
+
+def set_clip_info(clip: otio.schema.Clip, info: ClipInfo) -> None:
+    clip.metadata[NAMESPACE] = info.as_dict()
+
+
+def set_clip_sound(clip: otio.schema.Clip, sound: SoundInfo) -> None:
+    """Point the record at another file holding the same sound (a conformed copy)."""
+    info = clip_info(clip)
+    if info is not None:
+        set_clip_info(clip, replace(info, sound=sound))
+
+
+def soundify_clips(timeline: otio.schema.Timeline) -> Iterator[tuple[otio.schema.Track, otio.schema.Clip, ClipInfo]]:
+    """(track, clip, record) for every generated clip directly on a top-level track, in track order."""
+    for track in timeline.tracks:
+        for item in track:
+            if isinstance(item, otio.schema.Clip):
+                info = clip_info(item)
+                if info is not None:
+                    yield track, item, info
