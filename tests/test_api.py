@@ -11,6 +11,7 @@ import opentimelineio as otio
 import pytest
 
 import soundify_otio as so
+from soundify_otio.timeline.reading import resolve_media_path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -46,10 +47,10 @@ def test_readme_example_runs(project, tmp_path: Path, monkeypatch: pytest.Monkey
     sfx = [t for t in written.tracks if t.name.startswith("SFX")]
     clips = [c for t in sfx for c in t.find_clips()]
     assert clips and all(c.metadata["soundify"]["keyframes"]["pan"] for c in clips)
-    # media paths still resolve from the output's folder, and the input is untouched
+    # media paths still resolve from the output's folder (written elsewhere: made absolute), input untouched
     video = next(c for c in written.find_clips() if "soundify" not in c.metadata)
     url = video.media_reference.target_url
-    assert not Path(url).is_absolute() and (tmp_path / "out" / url).resolve() == project.video.resolve()
+    assert url.startswith("file:///") and resolve_media_path(url, tmp_path / "out").resolve() == project.video.resolve()
     assert project.timeline_otio.read_bytes() == before
     assert "decode" in printed[-1] and "gradcam" in printed[-1]
 

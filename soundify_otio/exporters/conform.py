@@ -50,8 +50,8 @@ def wants_conform(out: Path, targets: list[str], choice: str | None) -> bool:
 
 
 def media_folder(out: Path) -> Path:
-    """Where the conformed sounds of OUT live."""
-    return out.parent / f"{out.stem}_media"
+    """Where the conformed sounds of OUT live (absolute: clips reference them by file URL)."""
+    return out.absolute().parent / f"{out.stem}_media"
 
 
 def conform_media(timeline: otio.schema.Timeline, out: Path) -> list[Path]:
