@@ -146,7 +146,7 @@ def annotate(
     )
     annotation.timings["write"] = time.perf_counter() - write_started
     if report is not None:
-        _write_report(ctx, annotation, result, report, title=timeline_in.name)
+        _write_report(ctx, annotation, result, report, title=timeline_in.name, soundify=soundify)
     ctx.obj["progress"].close()
     summary = _summary(annotation, result, out, time.perf_counter() - started, analysed.soundify.cache)
     say(
@@ -160,10 +160,12 @@ def annotate(
         click.echo(json.dumps(summary, indent=2))
 
 
-def _write_report(ctx: click.Context, annotation, timeline, report: Path, title: str) -> None:
-    """The HTML report with the preview audio embedded (rendered to a temporary WAV)."""
+def _write_report(ctx: click.Context, annotation, timeline, report: Path, title: str, soundify) -> None:
+    """The HTML report with the preview audio embedded (rendered to a temporary WAV) and a listen
+    button per candidate."""
     import tempfile
 
+    from soundify_otio.review.auditions import audition_files
     from soundify_otio.review.render import render_preview
     from soundify_otio.review.report import write_report
     from soundify_otio.timeline.reading import timeline_rate
@@ -173,7 +175,15 @@ def _write_report(ctx: click.Context, annotation, timeline, report: Path, title:
     with tempfile.TemporaryDirectory(prefix="soundify-report-") as folder:
         preview = Path(folder) / "preview.wav"
         render_preview(timeline, preview, progress=ctx.obj["progress"])
-        write_report(annotation, report, title=title, timecode_origin=origin, frame_rate=rate, preview_wav=preview)
+        write_report(
+            annotation,
+            report,
+            title=title,
+            timecode_origin=origin,
+            frame_rate=rate,
+            preview_wav=preview,
+            auditions=audition_files(soundify.library, annotation, soundify.config.seed),
+        )
     say(ctx, f"wrote {report}")
 
 

@@ -25,9 +25,15 @@ def _pairs(suggestions) -> str:
 
 
 def render_choices(
-    soundify: Soundify, analysis: Analysis, timeline_name: str, out_name: str, origin: float, rate: float
+    soundify: Soundify,
+    analysis: Analysis,
+    timeline_name: str,
+    out_name: str,
+    origin: float,
+    rate: float,
+    choices: Mapping[str, Choice] | None = None,
 ) -> str:
-    """The choices file text: the defaults as picks, candidates beside them."""
+    """The choices file text: the picks (the defaults where `choices` has none), candidates beside them."""
     lines = [
         HEADER.format(timeline=timeline_name, name=out_name),
         f"timeline = {json.dumps(timeline_name)}",
@@ -35,7 +41,8 @@ def render_choices(
         "",
     ]
     for analysed in analysis.scenes:
-        scene, choice = analysed.scene, soundify.default_choice(analysed)
+        scene = analysed.scene
+        choice = (choices or {}).get(scene.id) or soundify.default_choice(analysed)
         ambients = soundify.rerank_ambients(analysed, choice.effects)
         lines += [
             "[[scene]]",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from html import escape
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +18,7 @@ import numpy as np
 from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.timeline.reading import timecode
-from soundify_otio.types import Annotation, Curve, Placement, SceneResult, Suggestion
+from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult
 from soundify_otio.vision.decode import VideoInfo, probe_video
 
 THUMB_WIDTH = 160
@@ -145,20 +149,29 @@ class _Thumbnails:
             buf = io.BytesIO()
             Image.fromarray(np.ascontiguousarray(frame)).save(buf, "JPEG", quality=82)
             uris.append("data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
-        return list(zip(offsets, uris))
+        return list(zip(offsets, uris, strict=True))
 
 
 # --- page parts --------------------------------------------------------------------------------
 
 
 def _ranking(
-    title: str, suggestions: tuple[Suggestion, ...], chosen: set[str], colours: dict[str, str], kind: str
+    title: str,
+    result: SceneResult,
+    kind: Kind,
+    colours: dict[str, str],
+    audition: Callable[[Kind, str], str | None],
 ) -> str:
-    """Top-5 table with score bars (relative to the best), chosen rows marked."""
+    """Top-5 table with score bars (relative to the best), chosen rows marked; each row a pick
+    (effects: checkboxes, the ambient: one radio of the scene, or none) and a listen button."""
+    suggestions = result.effects if kind == "effect" else result.ambients
+    ambient = {result.picked_ambient} if result.picked_ambient else set()
+    chosen: set[str] = set(result.picked_effects) if kind == "effect" else ambient
     best = max((s.score for s in suggestions), default=0.0) or 1.0
+    group = f"ambient-{result.scene.index}"
     rows = []
     rank_labels = {s.label for s in suggestions}
-    entries = [(i + 1, s.label, s.score) for i, s in enumerate(suggestions)]
+    entries: list[tuple[int | None, str, float | None]] = [(i + 1, s.label, s.score) for i, s in enumerate(suggestions)]
     entries += [(None, label, None) for label in sorted(chosen - rank_labels)]
     for rank, label, score in entries:
         is_chosen = label in chosen
@@ -169,18 +182,34 @@ def _ranking(
             else ""
         )
         tag = '<span class="tag">placed</span>' if is_chosen else ""
+        control = 'type="checkbox"' if kind == "effect" else f'type="radio" name="{group}"'
+        pick = (
+            f'<input {control} class="pick" data-kind="{kind}" value="{escape(label)}" '
+            f'aria-label="pick {escape(label)}"{" checked" if is_chosen else ""}>'
+        )
+        src = audition(kind, label)
+        listen = (
+            f'<button type="button" class="audition" data-src="{escape(src)}" title="listen">▶</button>' if src else ""
+        )
         rows.append(
             f'<tr class="suggestion{" chosen" if is_chosen else ""}" data-label="{escape(label)}" '
             f'data-score="{"" if score is None else f"{score:.6f}"}">'
-            f'<td class="rank">{rank or "—"}</td><td class="label">{escape(label)} {tag}</td>'
+            f'<td class="pick">{pick}</td><td class="rank">{rank or "—"}</td>'
+            f'<td class="label">{escape(label)} {tag}</td><td class="listen">{listen}</td>'
             f'<td class="score-bar">{bar}</td>'
             f'<td class="score">{"not ranked" if score is None else f"{score:.3f}"}</td></tr>'
         )
-    body = "".join(rows) or '<tr><td colspan="4" class="empty">no candidates</td></tr>'
+    body = "".join(rows) or '<tr><td colspan="6" class="empty">no candidates</td></tr>'
+    none = (
+        f'<label class="no-ambient"><input type="radio" class="pick" data-kind="ambient" name="{group}" value=""'
+        f"{'' if chosen else ' checked'}> no ambient</label>"
+        if kind == "ambient"
+        else ""
+    )
     return (
-        f'<div class="ranking {kind}"><h3>{title}</h3><table class="top5 {kind}">'
-        f"<thead><tr><th>#</th><th>label</th><th></th><th>score</th></tr></thead><tbody>{body}</tbody>"
-        f"</table></div>"
+        f'<div class="ranking {kind}s"><h3>{title}</h3><table class="top5 {kind}s">'
+        f"<thead><tr><th>pick</th><th>#</th><th>label</th><th></th><th></th><th>score</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>{none}</div>"
     )
 
 
@@ -268,7 +297,7 @@ def _panel(
             f'data-kind="{placement.kind}" points="{coords}" stroke="{colour}"{dash}>'
             f"<title>{escape(placement.label)} ({escape(placement.sound.path.name)})</title></polyline>"
         )
-    return out + ["</g>"]
+    return [*out, "</g>"]
 
 
 def _curves_svg(result: SceneResult, placements: list[Placement], scale: _Scale, colours: dict[str, str]) -> str:
@@ -309,29 +338,110 @@ def _legend(placements: list[Placement], colours: dict[str, str]) -> str:
     return f'<ul class="legend">{"".join(items)}</ul>' if items else ""
 
 
-def _scene_section(
-    result: SceneResult,
-    placements: list[Placement],
-    colours: dict[str, str],
-    thumbs: _Thumbnails,
-    count: int,
-    origin: float,
-    rate: float,
-    playable: bool,
-) -> str:
+@dataclass
+class PageContext:
+    """What the scene sections of one page share: colours, timecode, thumbnails, and how the page
+    reaches sound and media files (relative paths in the static report, the server's URLs in review)."""
+
+    colours: dict[str, str]
+    origin: float = 0.0
+    rate: float = 24.0
+    thumbnails_per_scene: int = 4
+    playable: bool = False
+    """The page has the whole-timeline preview player (the static report)."""
+    sound_href: Callable[[Path], str | None] = lambda path: None
+    auditions: Mapping[tuple[str, str], Path] = field(default_factory=dict)
+    """(kind, label) -> the file a listen button plays, for candidates nothing placed."""
+    media_href: Callable[[Path], str | None] | None = None
+    """Set on the review server's page: the scene's picture plays with its mix."""
+    thumbs: _Thumbnails = field(default_factory=_Thumbnails)
+    strips: dict[str, str] = field(default_factory=dict)
+    """Thumbnail strips by scene id, made once (a re-placed scene is not decoded again)."""
+
+    def audition(self, placements: list[Placement]) -> Callable[[Kind, str], str | None]:
+        """The listen link of a label: the file placed in this scene, else the audition file."""
+        placed = {(p.kind, p.label): p.sound.path for p in placements}
+
+        def href(kind: Kind, label: str) -> str | None:
+            path = placed.get((kind, label)) or self.auditions.get((kind, label))
+            return self.sound_href(path) if path is not None else None
+
+        return href
+
+    def strip(self, result: SceneResult) -> str:
+        scene = result.scene
+        if scene.id not in self.strips:
+            duration = scene.end - scene.start
+            try:
+                frames = self.thumbs.scene(scene.media_path, scene.media_start, duration, self.thumbnails_per_scene)
+                self.strips[scene.id] = "".join(
+                    f'<figure class="thumb"><img src="{uri}" alt="frame at {self.tc(scene.start + o)}">'
+                    f"<figcaption>{self.tc(scene.start + o)}</figcaption></figure>"
+                    for o, uri in frames
+                )
+            except MediaError as exc:
+                self.strips[scene.id] = f'<p class="no-thumbs">no thumbnails: {escape(str(exc))}</p>'
+        return self.strips[scene.id]
+
+    def tc(self, seconds: float) -> str:
+        return timecode(self.origin + seconds, self.rate)
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a <script> element (no '</script>', no '<!--')."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _mix_data(placements: list[Placement], page: PageContext) -> list[dict]:
+    """What the review page's player needs to mix a scene: each sound, where, and its curves."""
+    return [
+        {
+            "label": p.label,
+            "kind": p.kind,
+            "src": page.sound_href(p.sound.path),
+            "start": p.start,
+            "end": p.end,
+            "pan": [list(k) for k in p.pan],
+            "gain_db": [list(k) for k in p.gain_db],
+            "fade_in": p.fade_in,
+            "fade_out": p.fade_out,
+        }
+        for p in placements
+    ]
+
+
+def _scene_player(result: SceneResult, placements: list[Placement], page: PageContext) -> str:
+    """The review page's picture of the scene, played with its current mix (Web Audio in the page)."""
+    if page.media_href is None:
+        return ""
+    src = page.media_href(result.scene.media_path)
+    if src is None:
+        return ""
+    return (
+        f'<div class="scene-player"><video class="scene-video" muted preload="metadata" playsinline '
+        f'src="{escape(src)}#t={result.scene.media_start:.3f}" data-media-start="{result.scene.media_start:.6f}">'
+        f"</video>"
+        f'<button type="button" class="play-mix">▶ play scene with its mix</button></div>'
+        f'<script type="application/json" class="scene-mix">{_script_json(_mix_data(placements, page))}</script>'
+    )
+
+
+def _search_box() -> str:
+    return (
+        '<form class="search" role="search"><input type="search" name="q" placeholder="search the library '
+        '(any sound, not only the top 5)" aria-label="search the library"><button type="submit">search</button>'
+        '</form><ul class="search-results"></ul>'
+    )
+
+
+def scene_section(result: SceneResult, placements: list[Placement], page: PageContext) -> str:
+    """One scene's section: thumbnails, picks with listen buttons, sync bars, pan/gain curves."""
     scene = result.scene
     duration = scene.end - scene.start
     t0 = min([scene.start, *(p.start for p in placements)])
     t1 = max([scene.end, *(p.end for p in placements)])
     scale = _Scale(t0, t1)
-    try:
-        strip = "".join(
-            f'<figure class="thumb"><img src="{uri}" alt="frame at {timecode(origin + scene.start + o, rate)}">'
-            f"<figcaption>{timecode(origin + scene.start + o, rate)}</figcaption></figure>"
-            for o, uri in thumbs.scene(scene.media_path, scene.media_start, duration, count)
-        )
-    except MediaError as exc:
-        strip = f'<p class="no-thumbs">no thumbnails: {escape(str(exc))}</p>'
+    colours = page.colours
     automation = (
         _curves_svg(result, placements, scale, colours) + _legend(placements, colours)
         if placements
@@ -339,20 +449,23 @@ def _scene_section(
     )
     play = (
         f'<button class="play-scene" type="button" data-start="{scene.start:.3f}">▶ play scene</button>'
-        if playable
+        if page.playable
         else ""
     )
+    audition = page.audition(placements)
+    interactive = page.media_href is not None
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'
-        f'<header><h2>Scene {scene.index + 1}</h2><span class="tc">{timecode(origin + scene.start, rate)} – '
-        f'{timecode(origin + scene.end, rate)}</span><span class="muted">{duration:.2f} s · '
+        f'<header><h2>Scene {scene.index + 1}</h2><span class="tc">{page.tc(scene.start)} – '
+        f'{page.tc(scene.end)}</span><span class="muted">{duration:.2f} s · '
         f"{escape(scene.media_path.name)} @ {scene.media_start:.2f} s</span>{play}</header>"
-        f'<div class="strip">{strip}</div>'
+        f'<div class="strip">{page.strip(result)}</div>{_scene_player(result, placements, page)}'
         f'<div class="rankings">'
-        f"{_ranking('Effects (top 5)', result.effects, set(result.picked_effects), colours, 'effects')}"
-        f"{_ranking('Ambients (top 5, re-ranked by the chosen effects)', result.ambients, {result.picked_ambient} - {None}, colours, 'ambients')}"
-        f"</div><h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}"
+        f"{_ranking('Effects (top 5)', result, 'effect', colours, audition)}"
+        f"{_ranking('Ambients (top 5, re-ranked by the chosen effects)', result, 'ambient', colours, audition)}"
+        f"</div>{_search_box() if interactive else ''}"
+        f"<h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}"
         f"<h3>Automation</h3>{automation}</section>"
     )
 
@@ -425,87 +538,44 @@ def _skipped(annotation: Annotation) -> str:
     )
 
 
-CSS = """
-:root { --ink: #1d2430; --muted: #667085; --line: #d8dde4; --bg: #f4f6f8; --card: #fff; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--ink); background: var(--bg); }
-main { max-width: 1120px; margin: 0 auto; padding: 20px 24px 60px; }
-h1 { font-size: 22px; margin: 4px 0 2px; }
-h2 { font-size: 17px; margin: 0; }
-h3 { font-size: 13px; margin: 14px 0 4px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
-.muted { color: var(--muted); }
-.meta { margin: 0 0 12px; }
-.banner { background: #fff3cd; border: 1px solid #e0b84c; color: #6b4d00; padding: 10px 14px;
-          border-radius: 6px; margin: 12px 0; font-weight: 600; }
-.player { position: sticky; top: 0; z-index: 5; background: var(--bg); padding: 8px 0;
-          display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
-.player audio { width: 520px; max-width: 100%; }
-.warning { color: #8a4b00; margin: 0; }
-svg.overview { display: block; height: 28px; margin: 6px 0 16px; border-radius: 4px; background: var(--line); }
-.overview-scene { fill: #9fb3cc; stroke: var(--bg); stroke-width: 1; }
-.overview-scene:hover { fill: #2f6fde; }
-svg.overview text { font-size: 12px; fill: #1d2430; pointer-events: none; }
-section.scene, #skipped { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
-                          padding: 14px 18px 10px; margin: 16px 0; }
-section.scene > header { display: flex; gap: 14px; align-items: baseline; flex-wrap: wrap; }
-.tc { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: 13px; }
-.play-scene { margin-left: auto; border: 1px solid var(--line); background: #eef3fb; border-radius: 4px;
-              padding: 3px 10px; cursor: pointer; font: inherit; }
-.strip { display: flex; gap: 8px; margin: 10px 0 4px; overflow-x: auto; }
-.thumb { margin: 0; }
-.thumb img { display: block; width: 160px; height: auto; border-radius: 3px; border: 1px solid var(--line); }
-.thumb figcaption { font: 11px ui-monospace, Menlo, monospace; color: var(--muted); text-align: center; }
-.rankings { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
-table { border-collapse: collapse; width: 100%; }
-th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; border-bottom: 1px solid var(--line); }
-td { padding: 3px 6px 3px 0; border-bottom: 1px solid #eef0f3; vertical-align: middle; }
-td.rank { width: 22px; color: var(--muted); }
-td.score { width: 70px; text-align: right; font-variant-numeric: tabular-nums; }
-td.score-bar { width: 38%; }
-.bar { display: block; height: 10px; border-radius: 2px; min-width: 1px; }
-tr.chosen td.label { font-weight: 600; }
-.tag { font-size: 10px; font-weight: 600; text-transform: uppercase; background: #1d2430; color: #fff;
-       border-radius: 3px; padding: 0 5px; margin-left: 4px; vertical-align: 1px; }
-svg.intervals, svg.curves { display: block; }
-svg text { font-size: 12px; fill: var(--ink); }
-.row-label { font-size: 12px; }
-.tick-label { font-size: 11px; fill: var(--muted); }
-.panel-title { font-weight: 600; fill: var(--muted); text-transform: uppercase; font-size: 11px; }
-.axis, .tick { stroke: #98a2b3; }
-.grid { stroke: #e6e9ee; }
-.grid.zero { stroke: #b8c0cc; }
-.plot-bg { fill: #fafbfc; stroke: var(--line); }
-.scene-span { fill: #f1f4f8; }
-.interval-bar { opacity: .45; }
-polyline { fill: none; stroke-width: 2; stroke-linejoin: round; }
-.playhead { stroke: #d92d20; stroke-width: 1.5; }
-ul.legend { list-style: none; padding: 0; margin: 2px 0 6px; display: flex; flex-wrap: wrap; gap: 4px 18px; }
-.swatch { display: inline-block; width: 18px; border-top: 3px solid; vertical-align: middle; margin-right: 6px; }
-.swatch.dashed { border-top-style: dashed; }
-.empty, .no-thumbs { color: var(--muted); font-style: italic; }
-footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
-@media (max-width: 760px) { .rankings { grid-template-columns: 1fr; } }
-"""
+def _asset(name: str) -> str:
+    """A stylesheet or script shipped beside this module (package data)."""
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
-SCRIPT = """
-(() => {
-  const audio = document.getElementById('preview-audio');
-  if (!audio) return;
-  document.querySelectorAll('button.play-scene').forEach(b => b.addEventListener('click', () => {
-    audio.currentTime = parseFloat(b.dataset.start); audio.play();
-  }));
-  audio.addEventListener('timeupdate', () => {
-    const t = audio.currentTime;
-    document.querySelectorAll('section.scene svg[data-t0]').forEach(svg => {
-      const t0 = +svg.dataset.t0, t1 = +svg.dataset.t1, x0 = +svg.dataset.x0, x1 = +svg.dataset.x1;
-      const x = t >= t0 && t <= t1 ? x0 + (t - t0) / (t1 - t0) * (x1 - x0) : -10;
-      const line = svg.querySelector('.playhead');
-      line.setAttribute('x1', x); line.setAttribute('x2', x);
-    });
-  });
-})();
-"""
+
+def _relative_href(report_path: Path) -> Callable[[Path], str | None]:
+    """Links from the report's folder to a file (a file URI where no relative path exists)."""
+    folder = report_path.resolve().parent
+
+    def href(path: Path) -> str | None:
+        try:
+            return Path(os.path.relpath(Path(path).resolve(), folder)).as_posix()
+        except ValueError:  # another drive on Windows
+            return Path(path).resolve().as_uri()
+
+    return href
+
+
+@dataclass(frozen=True)
+class ReviewTarget:
+    """What the review server's page writes (names shown beside its Write button)."""
+
+    out_name: str
+    choices_name: str
+
+
+def _toolbar(review: ReviewTarget | None) -> str:
+    if review is None:
+        return (
+            '<div class="toolbar"><button type="button" id="download-choices">Download choices.toml</button>'
+            '<span class="muted">Pick effects and an ambient per scene, then run <code>soundify-otio annotate ... '
+            "--choices choices.toml</code> with the downloaded file.</span></div>"
+        )
+    return (
+        f'<div class="toolbar"><button type="button" id="write-timeline">Write timeline</button>'
+        f'<span class="muted">writes {escape(review.out_name)} and {escape(review.choices_name)}</span>'
+        f'<span id="status" role="status"></span></div>'
+    )
 
 
 def render_html(
@@ -517,27 +587,27 @@ def render_html(
     frame_rate: float = 24.0,
     preview_wav: Path | None = None,
     thumbnails_per_scene: int = 4,
+    auditions: Mapping[tuple[str, str], Path] | None = None,
+    page: PageContext | None = None,
+    review: ReviewTarget | None = None,
 ) -> str:
-    """The report page as one string (images, audio, CSS and script inline)."""
+    """The page as one string (images, audio, CSS and script inline): the static report, or with
+    `page` and `review` the review server's page (its links and picture player come from `page`)."""
     audio, playable = _audio(preview_wav, report_path)
-    thumbs = _Thumbnails()
+    if page is None:
+        page = PageContext(
+            colours=_colours(annotation),
+            origin=timecode_origin,
+            rate=frame_rate,
+            thumbnails_per_scene=thumbnails_per_scene,
+            playable=playable,
+            sound_href=_relative_href(report_path),
+            auditions=auditions or {},
+        )
     by_scene: dict[int, list[Placement]] = {}
     for p in annotation.placements:
         by_scene.setdefault(p.scene_index, []).append(p)
-    colours = _colours(annotation)
-    sections = "".join(
-        _scene_section(
-            r,
-            by_scene.get(r.scene.index, []),
-            colours,
-            thumbs,
-            thumbnails_per_scene,
-            timecode_origin,
-            frame_rate,
-            playable,
-        )
-        for r in annotation.scenes
-    )
+    sections = "".join(scene_section(r, by_scene.get(r.scene.index, []), page) for r in annotation.scenes)
     n_effects = sum(1 for p in annotation.placements if p.kind == "effect")
     n_ambient = len(annotation.placements) - n_effects
     banner = (
@@ -547,18 +617,21 @@ def render_html(
         else ""
     )
     timings = ", ".join(f"{escape(k)} {v:.1f} s" for k, v in annotation.timings.items())
+    mode = "review" if review else "report"
+    scripts = _asset("report.js") + (_asset("review.js") if review else "")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="soundify-otio">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        f"<title>{escape(title)}</title><style>{_asset('report.css')}</style></head>"
+        f'<body data-mode="{mode}" data-timeline="{escape(title)}" data-model="{escape(annotation.model)}"><main>'
         f"<h1>{escape(title)}</h1>"
         f'<p class="meta muted">{len(annotation.scenes)} scenes · {n_effects} effect placements · '
         f"{n_ambient} ambient beds · {len(annotation.skipped_shots)} skipped shots · model "
         f"{escape(annotation.model)} ({escape(annotation.weights)}) · {frame_rate:g} fps</p>"
-        f"{banner}{audio}{_overview(annotation)}{sections}{_skipped(annotation)}"
+        f"{banner}{audio}{_toolbar(review)}{_overview(annotation)}{sections}{_skipped(annotation)}"
         f"<footer>{'Timings: ' + timings if timings else ''}</footer>"
-        f"<script>{SCRIPT}</script></main></body></html>"
+        f"<script>{scripts}</script></main></body></html>"
     )
 
 
@@ -571,8 +644,10 @@ def write_report(
     frame_rate: float = 24.0,
     preview_wav: Path | None = None,
     thumbnails_per_scene: int = 4,
+    auditions: Mapping[tuple[str, str], Path] | None = None,
 ) -> None:
-    """Write the report to `path` atomically (a temp file next to it, renamed over it)."""
+    """Write the report to `path` atomically (a temp file next to it, renamed over it).
+    `auditions` names the file each candidate's listen button plays (placed sounds play their own)."""
     path = Path(path)
     page = render_html(
         annotation,
@@ -582,6 +657,7 @@ def write_report(
         frame_rate=frame_rate,
         preview_wav=preview_wav,
         thumbnails_per_scene=thumbnails_per_scene,
+        auditions=auditions,
     )
     try:
         atomic_write_text(path, page)

@@ -1,0 +1,82 @@
+"""`review`: analyse a timeline, then pick and audition in the browser; "Write timeline" writes OUT."""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+import click
+
+from soundify_otio.cli.annotate import _analyse
+from soundify_otio.cli.app import analysis_options, cli, say
+
+
+def default_output(timeline_in: Path) -> Path:
+    """`cut.otio` -> `cut.soundify.otio` beside it (the review's OUT when -o is not given)."""
+    return timeline_in.with_name(f"{timeline_in.stem}.soundify{timeline_in.suffix or '.otio'}")
+
+
+@cli.command()
+@click.argument("timeline_in", metavar="IN", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Timeline the page's Write button writes (default: IN.soundify.SUFFIX beside IN); its suffix picks "
+    "the format, and the choices file goes beside it.",
+)
+@analysis_options
+@click.option(
+    "--target",
+    "targets",
+    default="resolve,premiere",
+    show_default=True,
+    help="Editors whose automation an .otio output carries (resolve, premiere).",
+)
+@click.option("--force", is_flag=True, help="Let the Write button overwrite an OUT that exists already.")
+@click.option("--no-browser", is_flag=True, help="Print the page's URL only; do not open a browser.")
+@click.pass_context
+def review(
+    ctx: click.Context,
+    timeline_in: Path,
+    out: Path | None,
+    targets: str,
+    force: bool,
+    no_browser: bool,
+    **options: Any,
+) -> None:
+    """Pick and audition each scene's sounds in the browser (a local page); Ctrl-C or closing it ends it.
+
+    Prints the page's URL (with its secret token) as one line on stdout."""
+    from soundify_otio.exporters import OTIO_TARGETS
+    from soundify_otio.review.server import ReviewServer
+    from soundify_otio.review.session import ReviewSession, choices_path_for
+
+    chosen_targets = [t.strip() for t in targets.split(",") if t.strip()]
+    unknown = set(chosen_targets) - set(OTIO_TARGETS)
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
+        )
+    out = out or default_output(timeline_in)
+    choices = choices_path_for(out)
+    if choices.exists() and not force:
+        raise click.BadParameter(f"{choices} exists; pass --force to overwrite it", param_hint="-o")
+    timeline, soundify, analysis = _analyse(ctx, timeline_in, out, force, options)
+    session = ReviewSession(timeline, timeline_in, soundify, analysis, out, chosen_targets)
+    server = ReviewServer(session)
+    ctx.obj["progress"].close()
+    click.echo(server.url)
+    say(ctx, f"review page for {timeline_in}: {len(analysis.scenes)} scenes; Ctrl-C or close the page to end")
+    if not no_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    say(ctx, "review ended")

@@ -1,0 +1,258 @@
+"""The local review server: 127.0.0.1 only, a random port, a secret token as the first path segment.
+
+It answers only the page, its API (pick, search, write, close) and the sound and media files of the
+session, by number (no path is ever read from a URL). A wrong host, a wrong token, another origin or
+a cross-site fetch is refused with 403 before anything else is looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import secrets
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from soundify_otio.errors import SoundifyError
+from soundify_otio.review.session import PickError, ReviewSession
+
+CLOSE_GRACE_SECONDS = 3.0
+"""After the page closes, the server waits this long for it to come back (a reload) before ending."""
+CHUNK = 1 << 16
+MAX_BODY = 1 << 16
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
+    "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class ReviewServer(ThreadingHTTPServer):
+    """One session behind a token, on 127.0.0.1 and a port the system picks."""
+
+    daemon_threads = True
+
+    def __init__(self, session: ReviewSession, token: str | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.session = session
+        self.token = token or secrets.token_urlsafe(24)
+        self.port = self.server_address[1]
+        self.origins = {f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"}
+        self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+        self._closing: threading.Timer | None = None
+        self._last_page = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.token}/"
+
+    def page_loaded(self) -> None:
+        self._last_page = time.monotonic()
+        if self._closing is not None:
+            self._closing.cancel()
+            self._closing = None
+
+    def page_closed(self) -> None:
+        """End the server unless the page loads again within the grace period."""
+        closed_at = time.monotonic()
+
+        def end() -> None:
+            if self._last_page < closed_at:
+                self.shutdown()
+
+        if self._closing is not None:
+            self._closing.cancel()
+        self._closing = threading.Timer(CLOSE_GRACE_SECONDS, end)
+        self._closing.daemon = True
+        self._closing.start()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ReviewServer
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    server_version = "soundify-otio-review"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet: the terminal shows one URL line
+        return
+
+    # ---- the checks every request passes ----
+
+    def _route(self) -> list[str] | None:
+        """The path after the token, split; None (and 403 sent) when the request is not ours."""
+        server = self.server
+        if self.headers.get("Host") not in server.hosts:
+            self._refuse("wrong host")
+            return None
+        origin = self.headers.get("Origin")
+        if origin is not None and origin not in server.origins:
+            self._refuse("cross-origin request")
+            return None
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            self._refuse("cross-site request")
+            return None
+        parts = urlsplit(self.path).path.split("/")
+        if len(parts) < 3 or parts[0] != "" or not secrets.compare_digest(parts[1].encode(), server.token.encode()):
+            self._refuse("missing or wrong token")
+            return None
+        return parts[2:]
+
+    def _refuse(self, reason: str) -> None:
+        self._json(HTTPStatus.FORBIDDEN, {"error": f"refused: {reason}"})
+
+    # ---- methods ----
+
+    def do_GET(self) -> None:
+        route = self._route()
+        if route is None:
+            return
+        session = self.server.session
+        if route == [""]:
+            self.server.page_loaded()
+            self._send(HTTPStatus.OK, session.page_html().encode("utf-8"), "text/html; charset=utf-8", page=True)
+        elif route == ["api", "search"]:
+            text = parse_qs(urlsplit(self.path).query).get("q", [""])[0].strip()
+            hits = session.search(text) if text else []
+            self._json(
+                HTTPStatus.OK,
+                {
+                    "results": [
+                        {
+                            "label": e.label,
+                            "kind": e.kind,
+                            "score": round(score, 4),
+                            "file": e.path.name,
+                            "src": f"sound/{session.sounds.number(e.path)}",
+                        }
+                        for e, score in hits
+                    ]
+                },
+            )
+        elif len(route) == 2 and route[0] in ("sound", "media") and route[1].isdigit():
+            files = session.sounds if route[0] == "sound" else session.media
+            path = files.path(int(route[1]))
+            if path is None:
+                self._json(HTTPStatus.NOT_FOUND, {"error": "no such file"})
+            else:
+                self._file(path)
+        else:
+            self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        route = self._route()
+        if route is None:
+            return
+        if self.headers.get("Origin") is None:
+            self._refuse("no Origin header")
+            return
+        if self.headers.get_content_type() != "application/json":
+            self._json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "send application/json"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+            if not 0 <= length <= MAX_BODY:
+                raise ValueError("body too large")
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object")
+        except ValueError as exc:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+            return
+        session = self.server.session
+        try:
+            if route == ["api", "pick"]:
+                effects, ambient = payload.get("effects", []), payload.get("ambient") or None
+                if not isinstance(effects, list) or not all(isinstance(e, str) for e in effects):
+                    raise PickError("effects must be a list of labels")
+                if ambient is not None and not isinstance(ambient, str):
+                    raise PickError("ambient must be a label")
+                scene_id = str(payload.get("scene"))
+                started = time.perf_counter()
+                session.pick(scene_id, effects, ambient)
+                html = session.scene_html(scene_id)
+                self._json(HTTPStatus.OK, {"html": html, "seconds": time.perf_counter() - started})
+            elif route == ["api", "write"]:
+                out, choices = session.write()
+                self._json(HTTPStatus.OK, {"out": str(out), "choices": str(choices)})
+            elif route == ["api", "close"]:
+                self._json(HTTPStatus.OK, {"closing": True})
+                self.server.page_closed()
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
+        except PickError as exc:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        except SoundifyError as exc:
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc)})
+
+    # ---- responses ----
+
+    def _send(self, status: int, body: bytes, content_type: str, page: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self._common_headers(page)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _common_headers(self, page: bool = False) -> None:
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        if page:
+            self.send_header("Content-Security-Policy", PAGE_POLICY)
+
+    def _json(self, status: int, value: dict) -> None:
+        self._send(status, json.dumps(value).encode("utf-8"), "application/json")
+
+    def _file(self, path: Path) -> None:
+        """A sound or media file, whole or one byte range (browsers seek media with Range)."""
+        try:
+            size = path.stat().st_size
+            handle = path.open("rb")
+        except OSError:
+            self._json(HTTPStatus.NOT_FOUND, {"error": "file not readable"})
+            return
+        with handle:
+            start, end, status = 0, size - 1, HTTPStatus.OK
+            wanted = self.headers.get("Range")
+            if wanted:
+                match = _RANGE.match(wanted.strip())
+                if match and match.group(1):
+                    start = int(match.group(1))
+                    end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+                elif match and match.group(2):
+                    start = max(0, size - int(match.group(2)))
+                if not match or start > end or start >= size:
+                    self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                    self.send_header("Content-Range", f"bytes */{size}")
+                    self.send_header("Content-Length", "0")
+                    self._common_headers()
+                    self.end_headers()
+                    return
+                status = HTTPStatus.PARTIAL_CONTENT
+            self.send_response(status)
+            self.send_header("Content-Type", mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+            self.send_header("Content-Length", str(end - start + 1))
+            self.send_header("Accept-Ranges", "bytes")
+            if status == HTTPStatus.PARTIAL_CONTENT:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self._common_headers()
+            self.end_headers()
+            handle.seek(start)
+            left = end - start + 1
+            try:
+                while left > 0:
+                    chunk = handle.read(min(CHUNK, left))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    left -= len(chunk)
+            except (BrokenPipeError, ConnectionResetError):  # the browser stopped reading (a seek)
+                self.close_connection = True

@@ -1,0 +1,183 @@
+"""A review session: the editor's picks over one analysed timeline. A pick re-places its scene from
+the cached analysis (no decoding, no encoding); the session renders the page and writes OUT."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import cast
+
+import opentimelineio as otio
+
+from soundify_otio.atomic import atomic_output
+from soundify_otio.errors import OutputError
+from soundify_otio.exporters import write_output
+from soundify_otio.library.sounds import SoundLibrary
+from soundify_otio.pipeline.soundify import Analysis, Choice, Soundify
+from soundify_otio.review.auditions import audition_files
+from soundify_otio.review.choices import render_choices
+from soundify_otio.review.report import PALETTE, PageContext, ReviewTarget, render_html, scene_section
+from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
+from soundify_otio.types import Annotation, Placement, SceneResult, SoundEntry
+
+
+class PickError(ValueError):
+    """A pick the session cannot apply (unknown scene or label); the page shows the message."""
+
+
+def choices_path_for(out: Path) -> Path:
+    """The choices file written beside OUT: `cut.soundify.otio` -> `cut.soundify.choices.toml`."""
+    return out.with_name(f"{out.stem}.choices.toml")
+
+
+class ServedFiles:
+    """The only files the review server hands out, each under an opaque number (never a path)."""
+
+    def __init__(self) -> None:
+        self._paths: list[Path] = []
+        self._ids: dict[Path, int] = {}
+
+    def add(self, path: Path) -> int:
+        path = Path(path).resolve()
+        if path not in self._ids:
+            self._ids[path] = len(self._paths)
+            self._paths.append(path)
+        return self._ids[path]
+
+    def path(self, number: int) -> Path | None:
+        return self._paths[number] if 0 <= number < len(self._paths) else None
+
+    def number(self, path: Path) -> int | None:
+        return self._ids.get(Path(path).resolve())
+
+
+class ReviewSession:
+    """Picks per scene, the current placements, the page, and the outputs (thread-safe)."""
+
+    def __init__(
+        self,
+        timeline: otio.schema.Timeline,
+        timeline_in: Path,
+        soundify: Soundify,
+        analysis: Analysis,
+        out: Path,
+        targets: Sequence[str],
+    ) -> None:
+        self.timeline, self.timeline_in, self.soundify, self.analysis = timeline, timeline_in, soundify, analysis
+        self.library = cast(SoundLibrary, soundify.library)
+        self.out, self.targets = out, tuple(targets)
+        self.choices_path = choices_path_for(out)
+        self.origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
+        self.rate = timeline_rate(timeline)
+        self._lock = threading.Lock()
+        self._scenes = {s.scene.id: s for s in analysis.scenes}
+        self._base = soundify.place(analysis)
+        self._results: dict[str, SceneResult] = {r.scene.id: r for r in self._base.scenes}
+        self._placements: dict[str, list[Placement]] = {scene_id: [] for scene_id in self._results}
+        for placement in self._base.placements:
+            self._placements[placement.scene_id].append(placement)
+        self.choices = {r.scene.id: Choice(r.picked_effects, r.picked_ambient) for r in self._base.scenes}
+        self._labels = {kind: set(soundify.labels(kind)[0]) for kind in ("effect", "ambient")}
+        self.sounds, self.media = ServedFiles(), ServedFiles()
+        for entry in self.library.entries:
+            self.sounds.add(entry.path)
+        for analysed in analysis.scenes:
+            self.media.add(analysed.scene.media_path)
+        self.page = PageContext(
+            colours={},
+            origin=self.origin,
+            rate=self.rate,
+            sound_href=self._href("sound", self.sounds),
+            auditions=audition_files(self.library, self._base, soundify.config.seed),
+            media_href=self._href("media", self.media),
+        )
+        self._colour([p.label for p in self._base.placements if p.kind == "effect"])
+
+    @staticmethod
+    def _href(route: str, files: ServedFiles):
+        def href(path: Path) -> str | None:
+            number = files.number(path)
+            return None if number is None else f"{route}/{number}"
+
+        return href
+
+    def _colour(self, labels: Sequence[str]) -> None:
+        """A colour per effect label, kept for the session (a new pick does not recolour other scenes)."""
+        for label in labels:
+            self.page.colours.setdefault(label, PALETTE[len(self.page.colours) % len(PALETTE)])
+
+    def annotation(self) -> Annotation:
+        """The run as it stands: every scene with its current picks and placements."""
+        order = [s.scene.id for s in self.analysis.scenes]
+        return replace(
+            self._base,
+            scenes=tuple(self._results[i] for i in order),
+            placements=tuple(p for i in order for p in self._placements[i]),
+        )
+
+    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None) -> float:
+        """Re-place one scene with new picks; the seconds it took."""
+        started = time.perf_counter()
+        analysed = self._scenes.get(scene_id)
+        if analysed is None:
+            raise PickError(f"no scene '{scene_id}' in this timeline")
+        for label in effects:
+            if label not in self._labels["effect"]:
+                raise PickError(f"'{label}' is not an effect of the library")
+        if ambient and ambient not in self._labels["ambient"]:
+            raise PickError(f"'{ambient}' is not an ambience of the library")
+        choice = Choice(tuple(dict.fromkeys(effects)), ambient or None)
+        with self._lock:
+            result, placements = self.soundify.place_scene(analysed, choice)
+            self.choices[scene_id] = choice
+            self._results[scene_id], self._placements[scene_id] = result, placements
+            self._colour(choice.effects)
+        return time.perf_counter() - started
+
+    def scene_html(self, scene_id: str) -> str:
+        with self._lock:
+            return scene_section(self._results[scene_id], self._placements[scene_id], self.page)
+
+    def page_html(self) -> str:
+        with self._lock:
+            return render_html(
+                self.annotation(),
+                title=self.timeline_in.name,
+                report_path=self.out,
+                timecode_origin=self.origin,
+                frame_rate=self.rate,
+                page=self.page,
+                review=ReviewTarget(self.out.name, self.choices_path.name),
+            )
+
+    def search(self, text: str, limit: int = 12) -> list[tuple[SoundEntry, float]]:
+        """The library's text search (CLIP text similarity over every sound)."""
+        with self._lock:
+            model = self.soundify.model  # ClipModel.model_id is a property; the TextEncoder protocol says attribute
+            return self.library.search(model, text, limit)  # type: ignore[arg-type]
+
+    def write(self) -> tuple[Path, Path]:
+        """Write OUT (the same writers as `annotate`) and the choices file beside it: both or neither."""
+        with self._lock:
+            result = annotated_copy(self.timeline, self.annotation())
+            rebase_relative_media(result, self.timeline_in.resolve().parent, self.out.resolve().parent)
+            text = render_choices(
+                self.soundify,
+                self.analysis,
+                self.timeline_in.name,
+                self.choices_path.name,
+                self.origin,
+                self.rate,
+                self.choices,
+            )
+            with atomic_output(self.choices_path) as temp:
+                try:
+                    temp.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise OutputError(f"cannot write: {exc.strerror}", self.choices_path) from exc
+                write_output(result, self.out, self.targets)
+        return self.out, self.choices_path

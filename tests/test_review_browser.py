@@ -1,0 +1,223 @@
+"""The review page and the static report in a real browser (Debian's chromium through Playwright):
+listen, pick, see the scene re-placed, write / download, and check what was written carries the pick."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+import soundfile
+
+from soundify_otio.pipeline.soundify import Choice
+from soundify_otio.review.auditions import audition_files
+from soundify_otio.review.choices import check_choices, known_labels, read_choices
+from soundify_otio.review.report import write_report
+from soundify_otio.review.server import ReviewServer
+from soundify_otio.review.session import ReviewSession
+
+from helpers.review import chromium, needs_browser, sample_session
+
+pytestmark = needs_browser
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def session(project, cache_dir: Path, tmp_path: Path) -> ReviewSession:
+    return sample_session(project, cache_dir, tmp_path / "street.soundify.otio")
+
+
+@contextmanager
+def serving(session: ReviewSession) -> Iterator[ReviewServer]:
+    server = ReviewServer(session)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def listen_and_check_duration(page, button, path_of) -> None:
+    """Click a listen button: the page's audio element loads the file and reports its duration."""
+    button.click()
+    page.wait_for_function(
+        "() => { const a = document.getElementById('audition'); return a.readyState >= 1 && isFinite(a.duration); }",
+        timeout=TIMEOUT_MS,
+    )
+    duration = page.evaluate("document.getElementById('audition').duration")
+    assert duration == pytest.approx(soundfile.info(str(path_of(button.get_attribute("data-src")))).duration, abs=0.05)
+
+
+def curves(page, index: int) -> list[tuple[str, str, str]]:
+    return page.eval_on_selector_all(
+        f"#scene-{index} polyline.gain-curve, #scene-{index} polyline.pan-curve",
+        "els => els.map(e => [e.getAttribute('class'), e.dataset.label, e.getAttribute('points')])",
+    )
+
+
+def test_review_page_pick_listen_write(session: ReviewSession) -> None:
+    scene = session.annotation().scenes[0]
+    label = next(s.label for s in scene.effects if s.label not in scene.picked_effects)
+    _, want = session.soundify.place_scene(session.analysis.scenes[0], Choice((*scene.picked_effects, label), None))
+    with serving(session) as server, chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url)
+        assert page.locator("section.scene").count() == len(session.analysis.scenes)
+
+        listen_and_check_duration(
+            page,
+            page.locator("#scene-0 table.effects button.audition").first,
+            lambda src: session.sounds.path(int(src.split("/")[1])),
+        )
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#scene-0 video'); return v.readyState >= 1; }",
+            timeout=TIMEOUT_MS,
+        )
+        assert page.evaluate("document.querySelector('#scene-0 video').duration") > 0
+
+        before = curves(page, 0)
+        page.locator(f'#scene-0 table.effects input.pick[value="{label}"]').check()
+        page.locator("#scene-0 input.pick[data-kind='ambient'][value='']").check()
+        page.wait_for_function(
+            "label => [...document.querySelectorAll('#scene-0 polyline.gain-curve')].every(e => e.dataset.kind"
+            " === 'effect') && [...document.querySelectorAll('#scene-0 polyline.gain-curve')].some(e => "
+            "e.dataset.label === label)",
+            arg=label,
+            timeout=TIMEOUT_MS,
+        )
+        after = curves(page, 0)
+        assert after != before
+        assert sorted(lbl for cls, lbl, _ in after if cls == "gain-curve") == sorted(p.label for p in want)
+        assert "re-placed in" in page.text_content("#status")
+
+        page.click("#write-timeline")
+        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('wrote')")
+        assert errors == []
+
+    written = otio.adapters.read_from_file(str(session.out))
+    placed = sorted(
+        c.metadata["soundify"]["label"]
+        for c in written.find_clips()
+        if "soundify" in c.metadata and c.metadata["soundify"].get("scene_id") == scene.scene.id
+    )
+    assert placed == sorted(p.label for p in want)
+    labels = known_labels(session.soundify)
+    picks = check_choices(
+        read_choices(session.choices_path),
+        [s.scene.id for s in session.analysis.scenes],
+        labels["effect"],
+        labels["ambient"],
+    )
+    assert picks[scene.scene.id] == Choice((*scene.picked_effects, label), None)
+
+
+def test_review_page_search_adds_a_sound_beyond_the_top5(session: ReviewSession) -> None:
+    scene = session.annotation().scenes[1]
+    ranked = {s.label for s in scene.effects}
+    with serving(session) as server, chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.fill("#scene-1 form.search input", "bicycle bell ringing")
+        page.click("#scene-1 form.search button")
+        results = page.locator("#scene-1 ul.search-results li")
+        results.first.wait_for(timeout=TIMEOUT_MS)
+        texts = results.all_text_contents()
+        hit = next(
+            i for i, t in enumerate(texts) if "(effect," in t and t.split("▶", 1)[1].split(" (")[0] not in ranked
+        )
+        label = texts[hit].split("▶", 1)[1].split(" (")[0]
+        results.nth(hit).locator("button.use-sound").click()
+        page.wait_for_selector(f'#scene-1 tr.suggestion.chosen[data-label="{label}"]', timeout=TIMEOUT_MS)
+        assert page.locator(f'#scene-1 polyline.gain-curve[data-label="{label}"]').count() >= 1
+    assert label in session.choices[scene.scene.id].effects
+
+
+def test_a_page_from_another_origin_cannot_drive_the_server(session: ReviewSession) -> None:
+    """A page served from another local port tries to read and to write through the review server."""
+
+    class Other(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!DOCTYPE html><title>other</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Other)
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    before = dict(session.choices)
+    scene_id = session.analysis.scenes[0].scene.id
+    try:
+        with serving(session) as server, chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{other.server_address[1]}/")
+            outcome = page.evaluate(
+                """async ([url, scene]) => {
+                  const tries = [
+                    fetch(url + 'api/search?q=dog').then(r => 'read ' + r.status),
+                    fetch(url + 'api/write', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                              body: '{}'}).then(r => 'write ' + r.status),
+                    fetch(url + 'api/write', {method: 'POST', mode: 'no-cors', body: '{}'}).then(r => r.type),
+                    fetch(url + 'api/pick', {method: 'POST', mode: 'no-cors',
+                      body: JSON.stringify({scene, effects: []})}).then(r => r.type),
+                  ];
+                  return Promise.all(tries.map(t => t.catch(e => 'blocked')));
+                }""",
+                [server.url, scene_id],
+            )
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert outcome[:2] == ["blocked", "blocked"]  # no CORS grant: the page cannot read any answer
+    assert session.choices == before  # and the no-cors posts changed nothing
+    assert not session.out.exists() and not session.choices_path.exists()
+
+
+def test_static_report_listen_pick_download(session: ReviewSession, tmp_path: Path) -> None:
+    annotation = session.annotation()
+    report = tmp_path / "report.html"
+    auditions = audition_files(session.library, annotation, 0)
+    write_report(annotation, report, title="street.otio", thumbnails_per_scene=1, auditions=auditions)
+    scene = annotation.scenes[0]
+    label = next(s.label for s in scene.effects if s.label not in scene.picked_effects)
+    ambient = next(s.label for s in scene.ambients if s.label != scene.picked_ambient)
+    with chromium() as browser:
+        page = browser.new_page(accept_downloads=True)
+        page.goto(report.as_uri())
+        listen_and_check_duration(
+            page, page.locator("#scene-0 table.ambients button.audition").first, lambda src: report.parent / src
+        )
+        page.locator(f'#scene-0 table.effects input.pick[value="{label}"]').check()
+        page.locator(f'#scene-0 table.ambients input.pick[value="{ambient}"]').check()
+        for effect in scene.picked_effects:
+            page.locator(f'#scene-0 table.effects input.pick[value="{effect}"]').uncheck()
+        page.locator("#scene-1 table.effects input.pick:checked").first.uncheck()
+        with page.expect_download() as download:
+            page.click("#download-choices")
+        saved = tmp_path / "choices.toml"
+        download.value.save_as(saved)
+        suggested = download.value.suggested_filename
+    labels = known_labels(session.soundify)
+    picks = check_choices(
+        read_choices(saved), [s.scene.id for s in session.analysis.scenes], labels["effect"], labels["ambient"]
+    )
+    assert suggested == "choices.toml"
+    assert picks[scene.scene.id] == Choice((label,), ambient)
+    second = annotation.scenes[1]
+    assert picks[second.scene.id] == Choice(second.picked_effects[1:], second.picked_ambient)
+    for other in annotation.scenes[2:]:
+        assert picks[other.scene.id] == Choice(other.picked_effects, other.picked_ambient)

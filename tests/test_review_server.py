@@ -1,0 +1,268 @@
+"""The review server over HTTP: the token, the allowed files, other origins, picks, writes, closing; the CLI."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import opentimelineio as otio
+import pytest
+
+import soundify_otio.review.server as server_module
+from soundify_otio.cli import main
+from soundify_otio.review.choices import check_choices, known_labels, read_choices
+from soundify_otio.review.server import ReviewServer
+from soundify_otio.review.session import ReviewSession
+from soundify_otio.timeline.writeback import annotated_copy
+
+from helpers.review import sample_session
+
+
+@pytest.fixture(scope="module")
+def session(project, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ReviewSession:
+    return sample_session(project, cache_dir, tmp_path_factory.mktemp("review") / "street.soundify.otio")
+
+
+@contextmanager
+def serving(session: ReviewSession) -> Iterator[ReviewServer]:
+    server = ReviewServer(session)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def request(
+    server: ReviewServer, method: str, path: str, body: object = None, headers: dict | None = None
+) -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    try:
+        connection.request(method, path, body=data, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def own(server: ReviewServer) -> dict:
+    return {"Origin": f"http://127.0.0.1:{server.port}", "Content-Type": "application/json"}
+
+
+def an_unpicked_effect(session: ReviewSession, index: int = 0) -> tuple[str, str]:
+    scene = session.annotation().scenes[index]
+    label = next(s.label for s in scene.effects if s.label not in scene.picked_effects)
+    return scene.scene.id, label
+
+
+def test_the_page_needs_the_token(session: ReviewSession) -> None:
+    with serving(session) as server:
+        token = server.token
+        for path in ("/", f"/{token}", f"/{token[:-1]}/", f"/{token}x/", f"/?token={token}", f"/x/{token}/"):
+            status, _, body = request(server, "GET", path)
+            assert status == 403, path
+            assert b"<html" not in body
+        status, headers, body = request(server, "GET", f"/{token}/")
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        page = body.decode()
+        for scene in session.analysis.scenes:
+            assert f'data-scene-id="{scene.scene.id}"' in page
+    assert server.url.startswith("http://127.0.0.1:") and server.token in server.url
+
+
+def test_only_the_sessions_files_are_served(session: ReviewSession) -> None:
+    entries = session.library.entries
+    with serving(session) as server:
+        base = f"/{server.token}"
+        for path in (
+            f"{base}/sound/{len(entries)}",
+            f"{base}/media/{len(session.analysis.scenes) + 5}",
+            f"{base}/sound/-1",
+            f"{base}/sound/../../../../etc/passwd",
+            f"{base}/media/0/../../../../etc/passwd",
+            f"{base}/%2e%2e/%2e%2e/etc/passwd",
+            f"{base}/sound/0%00",
+            f"{base}/file?path=/etc/passwd",
+            f"{base}/{quote(str(entries[0].path))}",
+        ):
+            status, _, body = request(server, "GET", path)
+            assert status == 404, path
+            assert b"root:" not in body
+        number = session.sounds.number(entries[0].path)
+        whole = entries[0].path.read_bytes()
+        status, headers, body = request(server, "GET", f"{base}/sound/{number}")
+        assert status == 200 and body == whole and headers["Accept-Ranges"] == "bytes"
+        status, headers, body = request(server, "GET", f"{base}/sound/{number}", headers={"Range": "bytes=10-19"})
+        assert status == 206 and body == whole[10:20] and headers["Content-Range"] == f"bytes 10-19/{len(whole)}"
+        status, _, body = request(server, "GET", f"{base}/sound/{number}", headers={"Range": "bytes=-5"})
+        assert status == 206 and body == whole[-5:]
+        status, _, _ = request(server, "GET", f"{base}/sound/{number}", headers={"Range": f"bytes={len(whole)}-"})
+        assert status == 416
+        media = session.analysis.scenes[0].scene.media_path
+        status, _, body = request(server, "GET", f"{base}/media/{session.media.number(media)}")
+        assert status == 200 and body == media.read_bytes()
+
+
+def test_other_origins_are_refused(session: ReviewSession) -> None:
+    scene_id, label = an_unpicked_effect(session)
+    before = dict(session.choices)
+    with serving(session) as server:
+        page = f"/{server.token}/"
+        evil = {"Origin": "http://evil.example", "Content-Type": "application/json"}
+        for headers in (
+            {"Origin": "http://evil.example"},
+            {"Origin": "null"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site"},
+            {"Host": f"evil.example:{server.port}"},  # DNS rebinding: a foreign name pointed at 127.0.0.1
+        ):
+            assert request(server, "GET", page, headers=headers)[0] == 403, headers
+        pick = {"scene": scene_id, "effects": [label], "ambient": ""}
+        assert request(server, "POST", page + "api/pick", pick, evil)[0] == 403
+        assert request(server, "POST", page + "api/write", {}, evil)[0] == 403
+        assert request(server, "POST", page + "api/pick", pick, {"Content-Type": "application/json"})[0] == 403
+        as_text = {**own(server), "Content-Type": "text/plain"}
+        assert request(server, "POST", page + "api/pick", pick, as_text)[0] == 415
+    assert session.choices == before
+    assert not session.out.exists() and not session.choices_path.exists()
+
+
+def test_a_pick_replaces_its_scene_only(session: ReviewSession) -> None:
+    scene_id, label = an_unpicked_effect(session, 1)
+    others = {s.scene.id: session.scene_html(s.scene.id) for s in session.analysis.scenes if s.scene.id != scene_id}
+    with serving(session) as server:
+        api = f"/{server.token}/api/"
+        status, _, body = request(server, "POST", api + "pick", {"scene": scene_id, "effects": [label]}, own(server))
+        assert status == 200, body
+        reply = json.loads(body)
+        assert reply["seconds"] < 30
+        assert f'data-scene-id="{scene_id}"' in reply["html"]
+        assert f'class="gain-curve" data-label="{label}"' in reply["html"]
+        for bad in ({"scene": scene_id, "effects": ["no such sound"]}, {"scene": "nope", "effects": []}):
+            status, _, body = request(server, "POST", api + "pick", bad, own(server))
+            assert status == 400 and json.loads(body)["error"]
+    assert session.choices[scene_id].effects == (label,) and session.choices[scene_id].ambient is None
+    result = next(r for r in session.annotation().scenes if r.scene.id == scene_id)
+    assert result.picked_effects == (label,) and label in result.intervals
+    assert others == {i: session.scene_html(i) for i in others}
+
+
+def test_write_gives_out_and_choices_that_reproduce_it(session: ReviewSession) -> None:
+    scene_id, label = an_unpicked_effect(session, 2)
+    session.pick(scene_id, [label], None)
+    with serving(session) as server:
+        status, _, body = request(server, "POST", f"/{server.token}/api/write", {}, own(server))
+    assert status == 200, body
+    assert json.loads(body) == {"out": str(session.out), "choices": str(session.choices_path)}
+    written = otio.adapters.read_from_file(str(session.out))
+    placed = {
+        (c.metadata["soundify"]["scene_id"], c.metadata["soundify"]["label"])
+        for c in written.find_clips()
+        if "soundify" in c.metadata and c.metadata["soundify"].get("kind") == "effect"
+    }
+    assert {lbl for sid, lbl in placed if sid == scene_id} == {label}
+    labels = known_labels(session.soundify)
+    picks = check_choices(
+        read_choices(session.choices_path),
+        [s.scene.id for s in session.analysis.scenes],
+        labels["effect"],
+        labels["ambient"],
+    )
+    assert picks == session.choices
+    again = annotated_copy(session.timeline, session.soundify.place(session.analysis, picks))
+    names = [[c.name for c in t.find_clips()] for t in again.tracks if t.kind == otio.schema.TrackKind.Audio]
+    assert names == [[c.name for c in t.find_clips()] for t in written.tracks if t.kind == otio.schema.TrackKind.Audio]
+
+
+def test_search_covers_the_whole_library(session: ReviewSession) -> None:
+    with serving(session) as server:
+        status, _, body = request(server, "GET", f"/{server.token}/api/search?q=traffic%20at%20night")
+    assert status == 200
+    hits = json.loads(body)["results"]
+    expected = session.library.search(session.soundify.model, "traffic at night", 12)
+    assert [(h["label"], h["file"]) for h in hits] == [(e.label, e.path.name) for e, _ in expected]
+    for hit, (entry, _) in zip(hits, expected, strict=True):
+        assert session.sounds.path(int(hit["src"].split("/")[1])) == entry.path.resolve()
+
+
+def test_closing_the_page_ends_the_server(session: ReviewSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "CLOSE_GRACE_SECONDS", 1.5)
+    server = ReviewServer(session)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page = f"/{server.token}/"
+        assert request(server, "POST", page + "api/close", {}, own(server))[0] == 200
+        assert request(server, "GET", page)[0] == 200  # a reload inside the grace period keeps it
+        time.sleep(2.0)
+        assert thread.is_alive()
+        assert request(server, "POST", page + "api/close", {}, own(server))[0] == 200
+        thread.join(5)
+        assert not thread.is_alive()
+    finally:
+        server.server_close()
+
+
+def test_review_command_prints_one_url_and_ends_on_ctrl_c(project, cache_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "street.soundify.otio"
+    command = [
+        sys.executable,
+        "-c",
+        "from soundify_otio.cli import main; main()",
+        "review",
+        str(project.timeline_otio),
+        "-o",
+        str(out),
+        "--library",
+        str(project.library),
+        "--pretrained",
+        "none",
+        "--cache-dir",
+        str(cache_dir),
+        "--no-browser",
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = child.stdout.readline().strip()
+        match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/([A-Za-z0-9_-]{20,})/", url)
+        assert match, (url, child.stderr.read() if child.poll() is not None else "")
+        connection = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=20)
+        connection.request("GET", f"/{match.group(2)}/")
+        assert connection.getresponse().status == 200
+        connection.close()
+        child.send_signal(signal.SIGINT)
+        rest, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    assert rest == ""  # the URL was the only line on stdout
+    assert "review ended" in err
+    with pytest.raises(ConnectionRefusedError):
+        http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=5).connect()
+    assert not out.exists()  # nothing is written until the page asks
+
+
+def test_review_refuses_an_existing_out_without_force(project, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "taken.otio"
+    out.write_text("{}")
+    with pytest.raises(SystemExit) as exited:
+        main(["--quiet", "review", str(project.timeline_otio), "-o", str(out), "--library", str(project.library)])
+    assert exited.value.code == 6
+    assert str(out) in capsys.readouterr().err
+    assert out.read_text() == "{}"
