@@ -13,12 +13,12 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
-from soundify_otio.pipeline.soundify import Choice
 from soundify_otio.review.auditions import audition_files
 from soundify_otio.review.choices import check_choices, known_labels, read_choices
 from soundify_otio.review.report import write_report
 from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
+from soundify_otio.types import Choice
 
 from helpers.review import chromium, needs_browser, sample_session
 

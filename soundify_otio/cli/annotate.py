@@ -146,7 +146,7 @@ def annotate(
     )
     annotation.timings["write"] = time.perf_counter() - write_started
     if report is not None:
-        _write_report(ctx, annotation, result, report, title=timeline_in.name, soundify=soundify)
+        _write_report(ctx, annotation, result, report, title=timeline_in.name, soundify=analysed.soundify)
     ctx.obj["progress"].close()
     summary = _summary(annotation, result, out, time.perf_counter() - started, analysed.soundify.cache)
     say(

@@ -65,12 +65,12 @@ def review(
     choices = choices_path_for(out)
     if choices.exists() and not force:
         raise click.BadParameter(f"{choices} exists; pass --force to overwrite it", param_hint="-o")
-    timeline, soundify, analysis = _analyse(ctx, timeline_in, out, force, options)
-    session = ReviewSession(timeline, timeline_in, soundify, analysis, out, chosen_targets)
+    analysed = _analyse(ctx, timeline_in, out, force, options)
+    session = ReviewSession(analysed.timeline, timeline_in, analysed.soundify, analysed.analysis, out, chosen_targets)
     server = ReviewServer(session)
     ctx.obj["progress"].close()
     click.echo(server.url)
-    say(ctx, f"review page for {timeline_in}: {len(analysis.scenes)} scenes; Ctrl-C or close the page to end")
+    say(ctx, f"review page for {timeline_in}: {len(analysed.analysis.scenes)} scenes; Ctrl-C or close the page to end")
     if not no_browser:
         webbrowser.open(server.url)
     try:

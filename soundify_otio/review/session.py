@@ -16,13 +16,13 @@ from soundify_otio.atomic import atomic_output
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters import write_output
 from soundify_otio.library.sounds import SoundLibrary
-from soundify_otio.pipeline.soundify import Analysis, Choice, Soundify
+from soundify_otio.pipeline.soundify import Analysis, Soundify
 from soundify_otio.review.auditions import audition_files
 from soundify_otio.review.choices import render_choices
 from soundify_otio.review.report import PALETTE, PageContext, ReviewTarget, render_html, scene_section
 from soundify_otio.timeline.reading import timeline_rate
 from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
-from soundify_otio.types import Annotation, Placement, SceneResult, SoundEntry
+from soundify_otio.types import Annotation, Choice, Placement, SceneResult, SoundEntry
 
 
 class PickError(ValueError):
