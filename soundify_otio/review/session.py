@@ -14,14 +14,14 @@ import opentimelineio as otio
 
 from soundify_otio.atomic import atomic_output
 from soundify_otio.errors import OutputError
-from soundify_otio.exporters import write_output
 from soundify_otio.library.sounds import SoundLibrary
+from soundify_otio.pipeline.api import write_timeline
 from soundify_otio.pipeline.soundify import Analysis, Soundify
 from soundify_otio.review.auditions import audition_files
 from soundify_otio.review.choices import render_choices
 from soundify_otio.review.report import PALETTE, PageContext, ReviewTarget, render_html, scene_section
 from soundify_otio.timeline.reading import timeline_rate
-from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
+from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Annotation, Choice, Placement, SceneResult, SoundEntry
 
 
@@ -161,10 +161,9 @@ class ReviewSession:
             return self.library.search(model, text, limit)  # type: ignore[arg-type]
 
     def write(self) -> tuple[Path, Path]:
-        """Write OUT (the same writers as `annotate`) and the choices file beside it: both or neither."""
+        """Write OUT (as `annotate` does: write_timeline) and the choices file beside it: both or neither."""
         with self._lock:
             result = annotated_copy(self.timeline, self.annotation())
-            rebase_relative_media(result, self.timeline_in.resolve().parent, self.out.resolve().parent)
             text = render_choices(
                 self.soundify,
                 self.analysis,
@@ -179,5 +178,6 @@ class ReviewSession:
                     temp.write_text(text, encoding="utf-8")
                 except OSError as exc:
                     raise OutputError(f"cannot write: {exc.strerror}", self.choices_path) from exc
-                write_output(result, self.out, self.targets)
+                media_base = self.timeline_in.resolve().parent
+                write_timeline(result, self.out, targets=self.targets, force=True, media_base=media_base)
         return self.out, self.choices_path
