@@ -81,3 +81,33 @@ def test_first_token_pool_equals_open_clips_attention_pool():
     with torch.no_grad():
         theirs = torch.nn.functional.normalize(clip.encode_image(model._pixels(frames)), dim=-1).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_pixels_are_normalised_with_the_weights_own_statistics(monkeypatch):
+    """A tower trained on other statistics than OpenAI's gets its own mean/std, not OpenAI's."""
+    real_create = model_module._create
+
+    def create_with_statistics(*args, **kwargs):
+        model = real_create(*args, **kwargs)  # the cached model: monkeypatch restores its statistics afterwards
+        monkeypatch.setattr(model.visual, "image_mean", (0.5, 0.5, 0.5))
+        monkeypatch.setattr(model.visual, "image_std", (0.25, 0.25, 0.25))
+        return model
+
+    openai = load_model("RN50", "none", "cpu")
+    monkeypatch.setattr(model_module, "_create", create_with_statistics)
+    own = load_model("RN50", "none", "cpu")
+    grey = np.full((1, 224, 224, 3), 128, dtype=np.uint8)
+    pixels = own._pixels(grey).to(torch.float32)
+    assert torch.allclose(pixels, torch.full_like(pixels, (128 / 255 - 0.5) / 0.25), atol=1e-5)
+    assert not torch.allclose(openai._pixels(grey).to(torch.float32), pixels, atol=1e-2)
+    assert not np.allclose(own.encode_frames(grey)[0], openai.encode_frames(grey)[0], atol=1e-3)
+
+
+def test_a_weights_tag_brings_its_statistics_even_from_a_cached_file():
+    """open_clip cannot tie a cached checkpoint file to its tag, so the tag's statistics are looked up."""
+    tower = torch.nn.Module()  # what open_clip leaves on a tower loaded from a file: its defaults
+    tower.image_mean, tower.image_std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+    laion = model_module.image_statistics(tower, "ViT-L-14", "laion2b_s32b_b82k")
+    assert laion == {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+    assert model_module.image_statistics(tower, "RN50", "openai")["mean"] == tower.image_mean
+    assert model_module.image_statistics(torch.nn.Module(), "RN50", None)["std"] == model_module._STD

@@ -296,6 +296,19 @@ def _file_weights_id(path: Path) -> str:
     return f"file:{path.name}#{digest.hexdigest()[:12]}"
 
 
+def image_statistics(visual: torch.nn.Module, name: str, tag: str | None) -> dict[str, tuple[float, ...]]:
+    """The pixel mean and std the weights were trained with: a weights tag's own (also when its
+    checkpoint is read from a local cache file, which open_clip cannot tie to the tag), else what
+    open_clip set on the tower, else OpenAI's. ViT-L-14/laion2b_s32b_b82k, for one, uses 0.5/0.5."""
+    import open_clip
+
+    mean, std = getattr(visual, "image_mean", None), getattr(visual, "image_std", None)
+    if tag is not None:
+        config = open_clip.get_pretrained_cfg(name, tag)
+        mean, std = config.get("mean") or mean, config.get("std") or std
+    return {"mean": tuple(mean or _MEAN), "std": tuple(std or _STD)}
+
+
 @functools.lru_cache(maxsize=2)
 def _create(name: str, source: str | None, device: str, quick_gelu: bool, half_tower: bool = False) -> torch.nn.Module:
     """An open_clip model in eval mode (its image tower in float16 if asked); kept, so a process that
@@ -339,7 +352,7 @@ def load_model(
         raise ModelError(
             f"unknown model; valid open_clip names include: {', '.join(resnets_and_vits)} (or local-dir:PATH)", name
         )
-    quick_gelu = False
+    quick_gelu, tag = False, None
     if pretrained == RANDOM_WEIGHTS:
         source, weights = None, RANDOM_WEIGHTS
     elif Path(pretrained).expanduser().is_file():
@@ -361,7 +374,7 @@ def load_model(
             reason = _hub_reachable()
             if reason:
                 raise ModelError(_missing_weights_message(name, pretrained, reason))
-        source, weights = (str(cached) if cached else pretrained), pretrained
+        source, weights, tag = (str(cached) if cached else pretrained), pretrained, pretrained
     try:
         model = _create(name, source, str(device), quick_gelu, resolved_precision == "fp16")
     except Exception as exc:  # open_clip raises bare RuntimeErrors for download and state-dict problems
@@ -382,6 +395,7 @@ def load_model(
         weights=weights,
         image_size=size[0] if isinstance(size, (tuple, list)) else int(size),
         device=device,
+        **image_statistics(visual, name, tag),
     )
     clip.use_runtime(resolved_runtime, resolved_precision, runtime_cache)
     return clip
