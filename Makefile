@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean check-python
 
-$(STAMP): pyproject.toml
+# tomllib (choices files) is in the standard library from 3.11; pyproject.toml says the same.
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "soundify-otio needs Python 3.11 or newer, found " + sys.version.split()[0] + ": run make PYTHON=python3.11")'
+
+$(STAMP): pyproject.toml | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	touch $(STAMP)
@@ -23,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the quick lane: no end-to-end model runs, no browser
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'not slow and not browser'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
