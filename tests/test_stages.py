@@ -9,7 +9,7 @@ import pytest
 
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
-from soundify_otio.pipeline.soundify import Choice, Soundify
+from soundify_otio.pipeline.soundify import Choice, Soundify, use_number
 from soundify_otio.stages.classify import softmax
 from soundify_otio.types import Shot
 
@@ -126,3 +126,18 @@ def test_reference_loudness_and_fade_settings_reach_the_placements(tmp_path, col
     for old, new in zip(before, after, strict=True):
         assert [g + 10.0 for _, g in old.gain_db] == pytest.approx([g for _, g in new.gain_db])
         assert old.fade_in == pytest.approx(0.25) and new.fade_in == new.fade_out == pytest.approx(0.1)
+
+
+def test_every_use_of_a_sound_gets_its_own_number():
+    """Scenes, labels, pick positions and interval positions never share a number for the file choice
+    (the old scene*100 + occasion*10 + n gave (0, 0, 100) and (1, 0, 0) the same one)."""
+    uses = [
+        (f"clip.mp4@{s}.000-{s + 1}.000", label, occasion, n)
+        for s in range(3)
+        for label in ("door slam", "traffic")
+        for occasion in range(10)
+        for n in range(120)
+    ]
+    numbers = {use_number(*use) for use in uses}
+    assert len(numbers) == len(uses)
+    assert use_number("a.mp4@0.000-1.000", "bell", 0, 0) == use_number("a.mp4@0.000-1.000", "bell", 0, 0)

@@ -8,6 +8,7 @@ the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -385,7 +386,7 @@ class Soundify:
                 "effect",
                 interval.duration,
                 config.seed,
-                scene.index * 100 + occasion * 10 + len(placements),
+                use_number(scene.id, label, occasion, len(placements)),
                 config,
             )
             offset = loudness_offset_db(sound, config.reference_lufs)
@@ -413,7 +414,7 @@ class Soundify:
         """One constant bed under the whole scene."""
         config, scene = self.config, analysed.scene
         duration = scene.end - scene.start
-        sound = self.library.choose(label, "ambient", duration, config.seed, scene.index, config)
+        sound = self.library.choose(label, "ambient", duration, config.seed, use_number(scene.id, label, 0, 0), config)
         gain = config.ambient_gain_db + loudness_offset_db(sound, config.reference_lufs)
         score = next((s.score for s in ranked if s.label == label), 0.0)
         return Placement(
@@ -431,3 +432,13 @@ class Soundify:
             fade_in=min(config.fade_seconds, duration / 4),
             fade_out=min(config.fade_seconds, duration / 4),
         )
+
+
+def use_number(scene_id: str, label: str, occasion: int, interval: int) -> int:
+    """The number that names one use of a sound for the library's choice among files sharing its
+    label: a hash of the scene's id, the label, its place among the scene's picks and the interval's
+    place in the scene. Distinct uses get distinct numbers (``scene*100 + occasion*10 + n`` once
+    gave scene 0's 101st interval the number of scene 1's first), and a scene keeps its picks when
+    the edit changes elsewhere (the id, not the scene's position, goes in)."""
+    key = f"{scene_id}\0{label}\0{occasion}\0{interval}".encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
