@@ -1,0 +1,1 @@
+"""Integrations that run inside an editor (DaVinci Resolve's Workspace > Scripts)."""
