@@ -151,7 +151,13 @@ def _num(value: float) -> str:
 
 
 def _quote(text: str) -> str:
-    """A REAPER string token: quoted with whichever quote character the text does not contain."""
+    """A REAPER string token: quoted with whichever quote character the text does not contain.
+
+    A project line has no escapes, so line breaks and other control characters (which would end the
+    line and let the rest of a name be read as chunks of its own) become spaces, and a text holding
+    all three quote characters has its double quotes turned into single ones.
+    """
+    text = "".join(" " if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" else c for c in text)
     for q in ('"', "'", "`"):
         if q not in text:
             return f"{q}{text}{q}"

@@ -1,41 +1,206 @@
-"""Outputs are written atomically: a temp file beside the target, renamed over it on success."""
+"""Outputs are written atomically and verified: temp files beside the targets, renamed over them only
+when every one of a run's outputs was written, flushed to disk and checked.
+
+Any failure (a full disk, a writer that returns without raising, an interrupt) removes the temp files
+and leaves every target as it was. Errors name the target, never the temp file.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from soundify_otio.errors import OutputError
+from soundify_otio.errors import OutputError, SoundifyError
+
+Verifier = Callable[[Path], None]
+"""Checks a written temp file; raises (any exception) when it is not what should have been written."""
+
+
+class StagedOutputs:
+    """Temp files for a run's outputs; `commit` renames them all over their targets, or none."""
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, tuple[Path, Verifier | None]] = {}
+        self._scratch: list[Path] = []
+        self._umask = _current_umask()
+
+    def temp_for(self, out: Path, suffix: str | None = None, verify: Verifier | None = None) -> Path:
+        """A fresh, empty temp file next to `out` (same suffix unless given) to write `out` into."""
+        out = Path(out)
+        temp = _new_temp(out, suffix or out.suffix)
+        self._staged[out] = (temp, verify)
+        return temp
+
+    def scratch_for(self, out: Path, suffix: str) -> Path:
+        """A temp file next to `out` for the run's own use, removed when the group ends (never renamed)."""
+        temp = _new_temp(Path(out), suffix)
+        self._scratch.append(temp)
+        return temp
+
+    def target_of(self, temp: Path) -> Path | None:
+        """The output a temp file stands for (None if it is not one of ours)."""
+        return next((out for out, (tmp, _) in self._staged.items() if tmp == Path(temp)), None)
+
+    def verify(self) -> None:
+        """Check every temp file now (as `commit` does), so a bad one fails before other writes follow."""
+        for out, (tmp, verify) in self._staged.items():
+            _verify(tmp, out, verify)
+
+    def commit(self) -> None:
+        """Verify every temp file, then rename each over its target; on any failure none is kept."""
+        self.verify()
+        backups: list[tuple[Path, Path | None]] = []
+        try:
+            for out, (tmp, _) in self._staged.items():
+                backups.append((out, _backup(out)))
+                os.chmod(tmp, 0o666 & ~self._umask)  # mkstemp makes it private; give it an ordinary file's mode
+                os.replace(tmp, out)
+        except OSError as exc:
+            for out, backup in backups[:-1]:  # undo the renames already done
+                if backup is not None:
+                    os.replace(backup, out)
+                else:
+                    out.unlink(missing_ok=True)
+            raise OutputError(f"cannot write: {_reason(exc)}", out) from exc
+        finally:
+            for _, backup in backups:
+                if backup is not None:
+                    backup.unlink(missing_ok=True)
+        for out in self._staged:
+            _sync_folder(out.parent)
+
+    def discard(self) -> None:
+        """Remove every temp and scratch file still there (after a commit only the scratch ones are)."""
+        for tmp in [*(t for t, _ in self._staged.values()), *self._scratch]:
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
-def atomic_output(out: Path, suffix: str | None = None) -> Iterator[Path]:
-    """A temp file next to `out`, moved over it only when the block finishes without error."""
-    out = Path(out)
+def staged_outputs() -> Iterator[StagedOutputs]:
+    """A group of outputs written together: all renamed into place when the block ends without an
+    error, none otherwise. OSErrors and SoundifyErrors that name a temp file are re-raised naming
+    its target."""
+    staged = StagedOutputs()
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix or out.suffix, dir=out.parent)
+        yield staged
+        staged.commit()
+    except SoundifyError as exc:
+        target = staged.target_of(Path(exc.path)) if exc.path else None
+        if target is None:
+            raise
+        raise type(exc)(exc.reason.replace(exc.path or "", str(target)), target) from exc
     except OSError as exc:
-        raise OutputError(f"cannot write here: {exc.strerror}", out) from exc
-    os.close(fd)
-    tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it an ordinary file's mode
-        try:
-            os.replace(tmp, out)
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror}", out) from exc
+        named = staged.target_of(Path(exc.filename)) if exc.filename else None
+        if exc.filename and named is None and not _is_write_failure(exc):
+            raise  # about some other file (an input): not ours to relabel
+        target = named or next(iter(staged._staged), None)
+        raise OutputError(f"cannot write: {_reason(exc)}", target) from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        staged.discard()
+
+
+@contextmanager
+def atomic_output(out: Path, suffix: str | None = None, verify: Verifier | None = None) -> Iterator[Path]:
+    """A temp file next to `out`, verified and moved over it only when the block finishes without error."""
+    with staged_outputs() as staged:
+        yield staged.temp_for(out, suffix, verify)
+
+
+def write_bytes_verified(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, flushed to disk, and check every byte reached it (a short write raises)."""
+    with open(path, "wb") as handle:
+        written = handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+        size = os.fstat(handle.fileno()).st_size
+    if written != len(data) or size != len(data):
+        raise OSError(errno.EIO, f"short write: {size} of {len(data)} bytes", str(path))
+
+
+def atomic_write_bytes(out: Path, data: bytes) -> None:
+    """Write a file atomically, verified."""
+    with atomic_output(out) as tmp:
+        write_bytes_verified(tmp, data)
 
 
 def atomic_write_text(out: Path, text: str) -> None:
-    """Write a UTF-8 text file atomically."""
-    with atomic_output(out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    """Write a UTF-8 text file atomically, verified."""
+    atomic_write_bytes(out, text.encode("utf-8"))
+
+
+def _new_temp(out: Path, suffix: str) -> Path:
+    """An empty, private file next to `out`, hidden (a leading dot) and named after it."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=out.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc
+    os.close(fd)
+    return Path(name)
+
+
+def _verify(tmp: Path, out: Path, verify: Verifier | None) -> None:
+    """The temp file must be a non-empty regular file, on disk, and pass the writer's own check."""
+    try:
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OutputError("the writer produced no data (nothing was written; is the disk full?)", out)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        if verify is not None:
+            verify(tmp)
+    except SoundifyError as exc:
+        if exc.path in (None, str(tmp), str(out)):
+            raise OutputError(exc.reason, out) from exc
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write: {_reason(exc)}", out) from exc
+    except Exception as exc:  # a verifier's parse error: the file is not what was meant to be written
+        raise OutputError(f"the written file does not read back ({type(exc).__name__}: {exc})", out) from exc
+
+
+def _backup(out: Path) -> Path | None:
+    """A hard link to an existing target, so a failed group can put it back (None when there is none)."""
+    if not out.exists():
+        return None
+    backup = out.with_name(f".{out.name}.{os.getpid()}.previous")
+    backup.unlink(missing_ok=True)
+    try:
+        os.link(out, backup)
+    except OSError:  # links unsupported here: the target is replaced without a way back
+        return None
+    return backup
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable (best effort: not every file system lets a folder be fsynced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO}
+
+
+def _is_write_failure(exc: OSError) -> bool:
+    return exc.errno in _WRITE_ERRNOS
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's reason without the (temp) file name it may carry."""
+    return exc.strerror or (str(exc.args[-1]) if exc.args else type(exc).__name__)
+
+
+def _current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask

@@ -16,6 +16,13 @@ class SoundifyError(Exception):
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
 
 
+class UsageError(SoundifyError):
+    """The command line contradicts itself or names something impossible (an output that is an input,
+    two outputs on one file, an unknown device)."""
+
+    exit_code = 2
+
+
 class TimelineError(SoundifyError):
     """The input timeline cannot be read, or holds nothing that can be analysed."""
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from soundify_otio.atomic import StagedOutputs, staged_outputs
 from soundify_otio.cli.app import (
     analysis_options,
+    check_cache_dir,
     cli,
     default_cache_dir,
     load_model,
@@ -18,7 +20,8 @@ from soundify_otio.cli.app import (
     parse_media_root,
     say,
 )
-from soundify_otio.errors import OutputError
+from soundify_otio.cli.terminal import terminal_safe
+from soundify_otio.outputs import Input, Output, check_outputs
 
 if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
@@ -28,10 +31,32 @@ if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     from soundify_otio.types import Annotation
 
 
+def _run_inputs(timeline_in: Path, timeline: otio.schema.Timeline, roots, library, extra: list[Input]) -> list[Input]:
+    """Every file the run reads: IN, its clips' media, the library's sounds, the choices file."""
+    from soundify_otio.timeline.reading import media_files
+
+    inputs = [Input(timeline_in, "IN"), *extra]
+    inputs += [Input(p, f"the media of clip '{name}'") for name, p in media_files(timeline, _base(timeline_in), roots)]
+    inputs += [Input(e.path, "a sound of the library") for e in library.entries]
+    inputs += [Input(p, "a file of the library") for p, _ in library.skipped]
+    return inputs
+
+
+def _base(timeline_in: Path) -> Path:
+    return timeline_in.resolve().parent
+
+
 def _analyse(
-    ctx: click.Context, timeline_in: Path, out: Path, force: bool, options: dict[str, Any]
+    ctx: click.Context,
+    timeline_in: Path,
+    outputs: list[Output],
+    extra_inputs: list[Input],
+    force: bool,
+    options: dict[str, Any],
+    timeline_out: Path | None = None,
 ) -> TimelineAnalysis:
-    """Everything up to the pixel analysis; bad input fails here, before any output exists."""
+    """Everything up to the pixel analysis; bad input and every output that cannot be written fail
+    here, before any work and before any output exists."""
     from soundify_otio.exporters import check_output
     from soundify_otio.library.sounds import open_library
     from soundify_otio.pipeline.api import Session
@@ -43,12 +68,14 @@ def _analyse(
         **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed")},
     )
     roots = [parse_media_root(r) for r in options.pop("media_roots")]
-    if out.resolve() == timeline_in.resolve():
-        raise click.BadParameter("OUT must differ from IN: the input timeline is never modified", param_hint="-o")
+    check_outputs(outputs, [Input(timeline_in, "IN"), *extra_inputs], force)  # the cheap checks first
     timeline = read_timeline(timeline_in)
-    check_output(out, force, timeline)  # the format can hold it: known before the analysis
+    if timeline_out is not None:
+        check_output(timeline_out, True, timeline)  # the format can hold it: known before the analysis
     library = open_library(options.pop("library_dir"), progress=ctx.obj["progress"])
+    check_outputs(outputs, _run_inputs(timeline_in, timeline, roots, library, extra_inputs), force)
     cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
+    cache = None if no_cache else check_cache_dir(cache_dir or default_cache_dir())
     model = load_model(
         ctx,
         config,
@@ -56,12 +83,12 @@ def _analyse(
         options.pop("fallback_random"),
         options.pop("runtime"),
         options.pop("precision"),
-        (cache_dir or default_cache_dir()) / "runtimes",
+        (cache or default_cache_dir()) / "runtimes",
     )
-    session = Session(model, library, config, None if no_cache else (cache_dir or default_cache_dir()))
+    session = Session(model, library, config, cache)
     return session.analyse(
         timeline,
-        base_dir=timeline_in.resolve().parent,
+        base_dir=_base(timeline_in),
         media_roots=roots,
         allow_offline=options.pop("allow_offline"),
         progress=ctx.obj["progress"],
@@ -135,36 +162,39 @@ def annotate(
         raise click.BadParameter(
             f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
         )
-    if report is not None and report.exists() and not force:
-        raise OutputError("exists; pass --force to overwrite it", report)
+    outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
+    extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
     picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
-    analysed = _analyse(ctx, timeline_in, out, force, options)
+    analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out)
     result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
-    write_timeline(
-        result, out, targets=chosen_targets, force=force, media_base=timeline_in.resolve().parent, conform=conform
-    )
-    annotation.timings["write"] = time.perf_counter() - write_started
-    if report is not None:
-        _write_report(ctx, annotation, result, report, title=timeline_in.name, soundify=analysed.soundify)
+    with staged_outputs() as staged:  # the report is made and checked first: OUT is written only if it can be
+        if report is not None:
+            _write_report(ctx, annotation, result, staged, report, title=timeline_in.name, soundify=analysed.soundify)
+            staged.verify()
+        write_timeline(result, out, targets=chosen_targets, force=force, media_base=_base(timeline_in), conform=conform)
+        annotation.timings["write"] = time.perf_counter() - write_started
     ctx.obj["progress"].close()
     summary = _summary(annotation, result, out, time.perf_counter() - started, analysed.soundify.cache)
     say(
         ctx,
-        f"wrote {out}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
+        f"wrote {terminal_safe(out)}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
         f"{summary['effect_tracks']} SFX tracks, {summary['ambient_beds']} ambient beds; "
         f"{len(annotation.skipped_shots)} shots skipped"
         + (" [PIPELINE CHECK: random weights]" if annotation.pipeline_check else ""),
     )
+    if report is not None:
+        say(ctx, f"wrote {terminal_safe(report)}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
 
 
-def _write_report(ctx: click.Context, annotation, timeline, report: Path, title: str, soundify) -> None:
-    """The HTML report with the preview audio embedded (rendered to a temporary WAV) and a listen
-    button per candidate."""
-    import tempfile
-
+def _write_report(
+    ctx: click.Context, annotation, timeline, staged: StagedOutputs, report: Path, title: str, soundify
+) -> None:
+    """The HTML report with the preview audio embedded and a listen button per candidate. The preview
+    is rendered to a scratch WAV beside the report (a full TMPDIR does not matter; a full disk fails
+    the run before anything is renamed)."""
     from soundify_otio.review.auditions import audition_files
     from soundify_otio.review.render import render_preview
     from soundify_otio.review.report import write_report
@@ -172,19 +202,17 @@ def _write_report(ctx: click.Context, annotation, timeline, report: Path, title:
 
     rate = timeline_rate(timeline)
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
-    with tempfile.TemporaryDirectory(prefix="soundify-report-") as folder:
-        preview = Path(folder) / "preview.wav"
-        render_preview(timeline, preview, progress=ctx.obj["progress"])
-        write_report(
-            annotation,
-            report,
-            title=title,
-            timecode_origin=origin,
-            frame_rate=rate,
-            preview_wav=preview,
-            auditions=audition_files(soundify.library, annotation, soundify.config.seed),
-        )
-    say(ctx, f"wrote {report}")
+    preview = staged.scratch_for(report, ".preview.wav")
+    render_preview(timeline, preview, progress=ctx.obj["progress"])
+    write_report(
+        annotation,
+        staged.temp_for(report),
+        title=title,
+        timecode_origin=origin,
+        frame_rate=rate,
+        preview_wav=preview,
+        auditions=audition_files(soundify.library, annotation, soundify.config.seed),
+    )
 
 
 @cli.command()
@@ -201,17 +229,14 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     from soundify_otio.review.choices import render_choices
     from soundify_otio.timeline.reading import timeline_rate
 
-    if out.suffix.lower() != ".toml":
-        raise click.BadParameter("the choices file must end in .toml", param_hint="-o")
-    if out.exists() and not force:
-        raise click.BadParameter(f"{out} exists; pass --force to overwrite it", param_hint="-o")
-    analysed = _analyse(ctx, timeline_in, out.with_suffix(".otio"), True, options)
+    analysed = _analyse(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options)
     timeline, analysis = analysed.timeline, analysed.analysis
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
     text = render_choices(analysed.soundify, analysis, timeline_in.name, out.name, origin, timeline_rate(timeline))
     atomic_write_text(out, text)
     ctx.obj["progress"].close()
-    say(ctx, f"wrote {out}: {len(analysis.scenes)} scenes; edit the picks, then annotate with --choices {out}")
+    shown = terminal_safe(out)
+    say(ctx, f"wrote {shown}: {len(analysis.scenes)} scenes; edit the picks, then annotate with --choices {shown}")
 
 
 def _summary(

@@ -6,16 +6,22 @@ Exit codes: 0 success; 1 internal error; 2 usage; 3 bad timeline or media; 4 bad
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import signal
 import sys
+import tempfile
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
+from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.config import SETTINGS, Config
-from soundify_otio.errors import ModelError, SoundifyError
+from soundify_otio.errors import ModelError, OutputError, SoundifyError
 from soundify_otio.vision.runtime import DEFAULT_CPU_RUNTIME, PRECISIONS, RUNTIMES
 
 log = logging.getLogger("soundify_otio")
@@ -49,16 +55,62 @@ class _Progress:
 
 
 class _StderrHandler(logging.Handler):
-    """Log records as 'warning: ...' lines on whatever stderr is at the time."""
+    """Log records as 'warning: ...' lines (terminal-safe) on whatever stderr is at the time; a
+    record with exception info also gets its traceback (only --verbose logs those)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        click.echo(f"{record.levelname.lower()}: {terminal_safe(record.getMessage())}", err=True)
+        if record.exc_info:
+            click.echo("".join(traceback.format_exception(*record.exc_info)).rstrip(), err=True)
 
 
 def say(ctx: click.Context, message: str) -> None:
-    """A line for the person at the terminal (stderr), unless --quiet."""
+    """A line for the person at the terminal (stderr), unless --quiet; untrusted parts must already
+    be terminal-safe (one line per call)."""
     if not ctx.obj["quiet"]:
         click.echo(message, err=True)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every temp and scratch file is cleaned up."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _parse_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A torch device the machine has (exit 2 for `--device banana` or a missing GPU)."""
+    if value is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError) as exc:
+        shown = terminal_safe(value, 60)
+        raise click.BadParameter(f"'{shown}' is not a torch device (cpu, cuda, cuda:1, ...)") from exc
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise click.BadParameter(f"'{terminal_safe(value, 60)}': no such CUDA device here (use cpu)")
+    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise click.BadParameter(
+            f"'{terminal_safe(value, 60)}': device type {device.type} is not supported (cpu, cuda)"
+        )
+    return value
+
+
+def check_cache_dir(folder: Path) -> Path:
+    """The frame-cache folder, created if missing; OutputError (exit 6) when it is a file or cannot be written."""
+    folder = Path(folder).expanduser()
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputError("the frame cache folder (--cache-dir) is a file, not a folder", folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputError(f"the frame cache folder (--cache-dir) cannot be written: {exc.strerror}", folder) from exc
+    return folder
 
 
 def default_cache_dir() -> Path:
@@ -111,9 +163,9 @@ def setting_option(name: str) -> Callable:
 
 def model_options(function: Callable) -> Callable:
     """--model / --pretrained / --device, shared by every command that loads CLIP."""
-    function = click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")(
-        function
-    )
+    function = click.option(
+        "--device", default=None, callback=_parse_device, help="torch device (default: cuda when available, else cpu)."
+    )(function)
     function = setting_option("pretrained")(function)
     function = setting_option("model")(function)
     return function
@@ -233,30 +285,57 @@ def parse_media_root(text: str) -> tuple[str, str]:
     return old, new
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, mapping SoundifyError subclasses to their exit codes."""
+    """Entry point: run the CLI, mapping SoundifyError subclasses to their exit codes. Every error is
+    one terminal-safe line; `--verbose` adds the traceback. SIGTERM is handled like Ctrl-C."""
     from soundify_otio.vision.decode import limit_malloc_arenas
 
     limit_malloc_arenas()
+    log.setLevel(logging.WARNING)  # until the group's --verbose says otherwise
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         result = cli.main(args=argv, prog_name="soundify-otio", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        _fail("aborted", 130)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            _fail(f"{exc.ctx.command_path}: {exc.format_message()} (see --help)", exc.exit_code)
+        _fail(f"error: {exc.format_message()}", exc.exit_code)
     except SoundifyError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _fail("interrupted", 130)
+    except Terminated:
+        _fail("terminated", 143)
+    except OSError as exc:  # disk full, read-only or forbidden place met mid-run (a cache, TMPDIR)
+        if exc.errno not in _WRITE_ERRNOS:
+            _internal(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"error: {where}cannot write: {exc.strerror} (nothing was written)", OutputError.exit_code)
     except Exception as exc:  # a bug, not bad input: one line, the traceback with --verbose
-        log.debug("internal error", exc_info=True)
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; please report it)",
-            err=True,
-        )
-        sys.exit(1)
+        _internal(exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _verbose() -> bool:
+    return log.isEnabledFor(logging.DEBUG)
+
+
+def _fail(message: str, code: int) -> None:
+    """Print one terminal-safe line (and, with --verbose, the traceback) and exit with `code`."""
+    if _verbose() and sys.exc_info()[0] is not None:
+        click.echo(traceback.format_exc().rstrip(), err=True)
+    click.echo(terminal_safe(message), err=True)
+    sys.exit(code)
+
+
+def _internal(exc: BaseException) -> None:
+    _fail(
+        f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; please report it)",
+        1,
+    )

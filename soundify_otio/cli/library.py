@@ -13,6 +13,7 @@ from soundify_otio.cli.app import (
     model_options,
     parse_config,
 )
+from soundify_otio.cli.terminal import terminal_safe
 
 
 @cli.group()
@@ -54,11 +55,11 @@ def library_index(
     ctx.obj["progress"].close()
     stats = sounds.stats()
     for path, reason in sounds.skipped:
-        click.echo(f"skipped {path}: {reason}", err=True)
+        click.echo(f"skipped {terminal_safe(path)}: {terminal_safe(reason)}", err=True)
     click.echo(
         f"{stats['files']} sounds ({stats['kinds'].get('effect', 0)} effects, "
         f"{stats['kinds'].get('ambient', 0)} ambient), {stats['skipped']} skipped; read "
-        f"{stats['indexed']['read']}, reused {stats['indexed']['reused']}; index {stats['index']}; "
+        f"{stats['indexed']['read']}, reused {stats['indexed']['reused']}; index {terminal_safe(stats['index'])}; "
         f"text embeddings for {encoder.model_id}"
     )
 
@@ -88,7 +89,7 @@ def library_search(
     results = sounds.search(encoder, query, limit)
     ctx.obj["progress"].close()
     for entry, score in results:
-        click.echo(f"{score:6.3f}  {entry.kind:7}  {entry.label:30}  {entry.path}")
+        click.echo(f"{score:6.3f}  {entry.kind:7}  {terminal_safe(entry.label):30}  {terminal_safe(entry.path, None)}")
 
 
 @library.command("stats")

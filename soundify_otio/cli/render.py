@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from soundify_otio.atomic import staged_outputs
 from soundify_otio.cli.app import (
     cli,
     log,
     parse_media_root,
     say,
 )
-from soundify_otio.errors import OutputError
+from soundify_otio.cli.terminal import terminal_safe
+from soundify_otio.outputs import Input, Output, check_outputs
 
 
 @cli.command()
@@ -47,38 +49,40 @@ def render(
     """Bake the soundify tracks of an annotated timeline into a preview you can listen to."""
     from soundify_otio.review.render import mux_preview, render_preview
     from soundify_otio.timeline.metadata import is_our_track
-    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.reading import media_files, read_timeline
 
-    for path, suffixes in ((out, (".wav",)), (with_video, (".mp4", ".mov"))):
-        if path is None:
-            continue
-        if path.suffix.lower() not in suffixes:
-            raise OutputError(f"must end in {' or '.join(suffixes)}", path)
-        if path.exists() and not force:
-            raise OutputError("exists; pass --force to overwrite it", path)
+    outputs = [Output(out, "-o", (".wav",))] + (
+        [Output(with_video, "--with-video", (".mp4", ".mov"))] if with_video else []
+    )
+    check_outputs(outputs, [Input(timeline_in, "ANNOTATED")], force)
     timeline = read_timeline(timeline_in)
+    roots = [parse_media_root(r) for r in media_roots]
+    base = timeline_in.resolve().parent
+    media = [Input(p, f"the media of clip '{name}'") for name, p in media_files(timeline, base, roots)]
+    check_outputs(outputs, [Input(timeline_in, "ANNOTATED"), *media], force)
     if not any(is_our_track(track, timeline) for track in timeline.tracks):
         log.warning(
             "%s has no soundify tracks (annotate it first): the preview holds only %s",
             timeline_in,
             "the timeline's own audio" if include_timeline_audio else "silence",
         )
-    roots = [parse_media_root(r) for r in media_roots]
-    base = timeline_in.resolve().parent
-    stats = render_preview(
-        timeline,
-        out,
-        include_timeline_audio=include_timeline_audio,
-        progress=ctx.obj["progress"],
-        base_dir=base,
-        media_roots=roots,
-    )
-    if with_video is not None:
-        mux_preview(timeline, out, with_video, progress=ctx.obj["progress"], base_dir=base, media_roots=roots)
+    with staged_outputs() as staged:  # the WAV and the video: both written, or neither
+        wav = staged.temp_for(out)
+        stats = render_preview(
+            timeline,
+            wav,
+            include_timeline_audio=include_timeline_audio,
+            progress=ctx.obj["progress"],
+            base_dir=base,
+            media_roots=roots,
+        )
+        if with_video is not None:
+            video = staged.temp_for(with_video)
+            mux_preview(timeline, wav, video, progress=ctx.obj["progress"], base_dir=base, media_roots=roots)
     ctx.obj["progress"].close()
     note = f", normalised by {stats.gain_db:.1f} dB to avoid clipping" if stats.normalised else ""
     say(
         ctx,
-        f"wrote {out}: {stats.duration:.1f} s, peak {stats.peak_dbfs:.1f} dBFS{note}"
-        + (f"; {with_video}" if with_video else ""),
+        f"wrote {terminal_safe(out)}: {stats.duration:.1f} s, peak {stats.peak_dbfs:.1f} dBFS{note}"
+        + (f"; {terminal_safe(with_video)}" if with_video else ""),
     )

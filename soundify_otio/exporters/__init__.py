@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import opentimelineio as otio
 
-from soundify_otio.atomic import atomic_output
+from soundify_otio.atomic import atomic_output, write_bytes_verified
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.media_urls import absolutise_media
 
@@ -30,7 +30,8 @@ def _write_otio(timeline: otio.schema.Timeline, path: Path, targets: Sequence[st
         add_resolve_effects(copy)
     if "premiere" in targets:
         add_premiere_effects(copy)
-    otio.adapters.write_to_file(copy, str(path), adapter_name="otio_json")
+    # written by us, not by OTIO's file writer, which returns without raising when the disk is full
+    write_bytes_verified(path, otio.adapters.write_to_string(copy, adapter_name="otio_json").encode("utf-8"))
 
 
 def _write_fcp7(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
@@ -64,6 +65,16 @@ WRITERS: dict[str, Callable[[otio.schema.Timeline, Path, Sequence[str]], None]] 
     ".fcpxml": _write_fcpxml,
     ".aaf": _write_aaf,
 }
+
+
+def _parses_as_xml(path: Path) -> None:
+    from lxml import etree
+
+    etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+VERIFIERS: dict[str, Callable[[Path], None]] = {".xml": _parses_as_xml, ".fcpxml": _parses_as_xml}
+"""Checks of a written file beyond "not empty, on disk", by suffix."""
 
 
 def _adapter_suffixes() -> set[str]:
@@ -111,7 +122,7 @@ def write_output(timeline: otio.schema.Timeline, path: Path, targets: Sequence[s
     """Write `timeline` in the format `path`'s suffix names, atomically (temp file + rename); media
     references absolute file URLs against OUT's folder where the format needs them. Errors name
     `path`, never the temporary file."""
-    with atomic_output(path) as temp:
+    with atomic_output(path, verify=VERIFIERS.get(path.suffix.lower())) as temp:
         try:
             _encode(timeline, temp, targets, base_dir=path.parent)
         except OutputError as exc:

@@ -28,6 +28,7 @@ import numpy as np
 import pyloudnorm
 import soundfile
 
+from soundify_otio.errors import OutputError
 from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
 from soundify_otio.progress import ProgressHook
@@ -226,6 +227,30 @@ CREATE TABLE IF NOT EXISTS embeddings (model_id TEXT, text TEXT, vector BLOB,
 """
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_OUR_TABLES = {"files", "embeddings"}
+
+
+def _is_ours(path: Path) -> bool:
+    """Whether an existing file may serve as (or be rebuilt into) an index: empty, or an SQLite
+    database holding no table but the index's own."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+        if not head:
+            return True
+        if head != _SQLITE_MAGIC:
+            return False
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return False
+    return tables <= _OUR_TABLES | {"_probe"}
+
+
 def _connect(target: str) -> sqlite3.Connection | None:
     """An index database with the current schema (rebuilt when older or corrupt), or None.
 
@@ -308,8 +333,19 @@ class LibraryIndex:
 
     @classmethod
     def open_for(cls, root: Path, index_path: Path | None) -> LibraryIndex:
-        """The index of ``root`` at ``index_path``, else at the default places."""
-        return cls.open([index_path] if index_path else default_index_paths(root))
+        """The index of ``root`` at ``index_path``, else at the default places.
+
+        A file the user names with ``--index`` is only ever used as an index: one that holds anything
+        else (a sound, another program's database) is refused, never replaced (OutputError)."""
+        if index_path is None:
+            return cls.open(default_index_paths(root))
+        index_path = Path(index_path)
+        if os.path.lexists(index_path) and not (index_path.is_file() and _is_ours(index_path)):
+            raise OutputError("is not a soundify library index; it is left alone: choose another --index", index_path)
+        db = _connect(str(index_path))
+        if db is None:
+            raise OutputError("the library index cannot be opened or created here", index_path)
+        return cls(db)
 
     @property
     def writable(self) -> bool:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from soundify_otio.errors import ChoicesError
 from soundify_otio.pipeline.soundify import Analysis, Choice, Soundify
@@ -20,8 +19,35 @@ HEADER = """# soundify-otio choices for {timeline}
 """
 
 
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string that reads back as the same text: quotes, backslashes and
+    control characters escaped; every other character, emoji included, written as itself. (JSON's
+    escapes are not TOML's: JSON writes an emoji as a surrogate pair, which TOML refuses.) A lone
+    surrogate (from an undecodable file name) cannot be written in TOML and becomes U+FFFD."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _comment(text: str) -> str:
+    """Text safe inside a TOML comment (no line break or control character can end it)."""
+    return toml_string(text)[1:-1]
+
+
 def _pairs(suggestions) -> str:
-    return "[" + ", ".join(f"[{json.dumps(s.label)}, {s.score:.4f}]" for s in suggestions) + "]"
+    return "[" + ", ".join(f"[{toml_string(s.label)}, {s.score:.4f}]" for s in suggestions) + "]"
 
 
 def render_choices(
@@ -35,9 +61,9 @@ def render_choices(
 ) -> str:
     """The choices file text: the picks (the defaults where `choices` has none), candidates beside them."""
     lines = [
-        HEADER.format(timeline=timeline_name, name=out_name),
-        f"timeline = {json.dumps(timeline_name)}",
-        f"model = {json.dumps(soundify.model.model_id)}",
+        HEADER.format(timeline=_comment(timeline_name), name=_comment(out_name)),
+        f"timeline = {toml_string(timeline_name)}",
+        f"model = {toml_string(soundify.model.model_id)}",
         "",
     ]
     for analysed in analysis.scenes:
@@ -46,10 +72,10 @@ def render_choices(
         ambients = soundify.rerank_ambients(analysed, choice.effects)
         lines += [
             "[[scene]]",
-            f"id = {json.dumps(scene.id)}",
+            f"id = {toml_string(scene.id)}",
             f'timecode = "{timecode(origin + scene.start, rate)} - {timecode(origin + scene.end, rate)}"',
-            f"effects = [{', '.join(json.dumps(e) for e in choice.effects)}]",
-            f"ambient = {json.dumps(choice.ambient or '')}",
+            f"effects = [{', '.join(toml_string(e) for e in choice.effects)}]",
+            f"ambient = {toml_string(choice.ambient or '')}",
             f"effect_candidates = {_pairs(analysed.effects)}",
             f"ambient_candidates = {_pairs(ambients)}",
             "",
@@ -76,14 +102,22 @@ class ChoicesFile:
 
 def read_choices(path: Path) -> ChoicesFile:
     """Read and parse a choices file (ChoicesError for unreadable or invalid TOML, naming the line)."""
+    if not path.is_file():  # missing, a folder, or a FIFO that would block the read
+        raise ChoicesError("not found" if not path.exists() else "is not a regular file", path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ChoicesError(f"cannot read it ({exc})", path) from exc
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is not content
+    except OSError as exc:
+        raise ChoicesError(f"cannot read it ({exc.strerror})", path) from exc
+    except UnicodeDecodeError as exc:
+        raise ChoicesError(f"is not UTF-8 text (byte {exc.start})", path) from exc
     try:
         return ChoicesFile(path, text, tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
-        raise ChoicesError(f"is not valid TOML: {exc}", path) from exc
+        raise ChoicesError(f"is not valid TOML: {str(exc)[:200]}", path) from exc
+    except RecursionError as exc:
+        raise ChoicesError("is not a choices file: its arrays or tables nest too deep", path) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ChoicesError(f"is not a choices file: {str(exc)[:120]}", path) from exc
 
 
 def check_choices(
@@ -100,10 +134,12 @@ def check_choices(
     for index, table in enumerate(scenes):
         at = headers[index] if index < len(headers) else 1
 
-        def fail(message: str, pattern: str | None = None) -> ChoicesError:
+        def fail(message: str, pattern: str | None = None, at: int = at) -> ChoicesError:
             line = _line_of(text, pattern, at) if pattern else at
-            return ChoicesError(f"line {line}: {message}", path)
+            return ChoicesError(f"line {line}: {_shown(message)}", path)
 
+        if not isinstance(table, dict):
+            raise fail("each `scene` entry must be a [[scene]] table")
         scene_id = table.get("id")
         if not isinstance(scene_id, str):
             raise fail("the scene has no string `id`")
@@ -120,7 +156,7 @@ def check_choices(
             raise fail('`effects` must be a list of labels, e.g. ["traffic"]', r"^\s*effects\s*=")
         for effect in picked:
             if effect not in known_effects:
-                raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(json.dumps(effect)))
+                raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(toml_string(effect)))
         ambient = table.get("ambient", "")
         if not isinstance(ambient, str):
             raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
@@ -128,6 +164,11 @@ def check_choices(
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
         result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None)
     return result
+
+
+def _shown(message: str, limit: int = 300) -> str:
+    """A message cut to `limit` characters (a pasted megabyte of label stays out of the terminal)."""
+    return message if len(message) <= limit else message[:limit] + "..."
 
 
 def known_labels(soundify: Soundify) -> Mapping[str, list[str]]:

@@ -24,6 +24,8 @@ BLOCK_SECONDS = 1.0
 """Length of one render block: memory holds one block of output per active clip, not the timeline."""
 HEADROOM_DB = -0.1
 """Peak the mix is normalised to when it would clip."""
+MAX_GAIN_DB = 48.0
+"""The loudest gain key a clip may carry (dB); the writer stays far below (loudness +24, Grad-CAM 0)."""
 BLACK_SIZE = (640, 360)
 """Picture size when the timeline has no video clip at all."""
 _SQRT2 = math.sqrt(2.0)
@@ -130,14 +132,51 @@ class _Segment:
     stereo: bool
 
 
+_VALUE_RANGES = {"pan": (-1.0, 1.0), "gain_db": (-200.0, MAX_GAIN_DB)}
+"""What each keyframed value may be (docs/metadata.md); anything else is refused, never mixed."""
+
+
 def _curve(meta: dict, key: str, clip: otio.schema.Clip) -> tuple[np.ndarray, np.ndarray]:
+    """A clip's keyframes as (times, values), checked: finite, times non-decreasing, values in range."""
+    low, high = _VALUE_RANGES[key]
     try:
         keys = np.asarray(meta["keyframes"][key], dtype=float)
         if keys.ndim != 2 or keys.shape[0] < 1 or keys.shape[1] != 2:
-            raise ValueError
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TimelineError(f"clip {clip.name!r}: malformed soundify keyframes {key!r}") from exc
+            raise ValueError("not a list of [time, value] pairs")
+        if not np.isfinite(keys).all():
+            raise ValueError("a time or value is not a finite number")
+        if np.any(np.diff(keys[:, 0]) < 0):
+            raise ValueError("times go backwards")
+        if keys[:, 1].min() < low or keys[:, 1].max() > high:
+            raise ValueError(f"a value lies outside {low:g}..{high:g}")
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise TimelineError(f"clip {_name(clip)}: malformed soundify keyframes {key!r}: {exc}") from exc
     return keys[:, 0], keys[:, 1]
+
+
+def _seconds_field(meta: dict, key: str, clip: otio.schema.Clip) -> float:
+    """A fade length from a clip's metadata: a finite number of seconds, 0 or more."""
+    try:
+        value = float(meta.get(key, 0.0) or 0.0)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TimelineError(f"clip {_name(clip)}: {key} is not a number") from exc
+    if not math.isfinite(value) or value < 0:
+        raise TimelineError(f"clip {_name(clip)}: {key} must be a finite number of seconds, 0 or more")
+    return value
+
+
+def _name(clip: otio.schema.Clip) -> str:
+    return repr(clip.name[:80])
+
+
+def _offset_seconds(transition: otio.schema.Transition | None, which: str) -> float:
+    """A transition's in or out offset in seconds (0 without a transition), finite and not negative."""
+    if transition is None:
+        return 0.0
+    value = getattr(transition, which).to_seconds()
+    if not math.isfinite(value) or value < 0:
+        raise TimelineError(f"transition {transition.name!r:.80}: {which} is not a length of time")
+    return value
 
 
 def _track_segments(
@@ -159,11 +198,12 @@ def _track_segments(
         after = items[i + 1] if i + 1 < len(items) else None
         before = before if isinstance(before, otio.schema.Transition) else None
         after = after if isinstance(after, otio.schema.Transition) else None
-        head_in = before.in_offset.to_seconds() if before else 0.0  # earlier start, into the fade
-        head_out = before.out_offset.to_seconds() if before else 0.0
-        tail_in = after.in_offset.to_seconds() if after else 0.0
-        tail = after.out_offset.to_seconds() if after else 0.0  # later end, out of the fade
+        head_in = _offset_seconds(before, "in_offset")  # earlier start, into the fade
+        head_out = _offset_seconds(before, "out_offset")
+        tail_in = _offset_seconds(after, "in_offset")
+        tail = _offset_seconds(after, "out_offset")  # later end, out of the fade
         path = _clip_path(item, base_dir, media_roots)
+        _require_regular_file(path)
         try:
             info = soundfile.info(str(path))
         except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
@@ -172,7 +212,7 @@ def _track_segments(
         meta = item.metadata.get("soundify")
         if meta and meta.get("generated"):
             pan, gain = _curve(meta, "pan", item), _curve(meta, "gain_db", item)
-            fade_in, fade_out = float(meta.get("fade_in", 0.0)), float(meta.get("fade_out", 0.0))
+            fade_in, fade_out = _seconds_field(meta, "fade_in", item), _seconds_field(meta, "fade_out", item)
             stereo = meta.get("kind") != "effect" and info.channels >= 2
         else:
             pan, gain, fade_in, fade_out, stereo = flat, flat, 0.0, 0.0, info.channels >= 2
@@ -188,8 +228,8 @@ def _track_segments(
                 gain_db=gain,
                 fade_in=fade_in,
                 fade_out=fade_out,
-                xfade_in=(-head_in, head_out) if before else None,
-                xfade_out=(dur - tail_in, dur + tail) if after else None,
+                xfade_in=(-head_in, head_out) if head_in + head_out > 0 else None,  # a 0-length transition is a cut
+                xfade_out=(dur - tail_in, dur + tail) if tail_in + tail > 0 else None,
                 stereo=stereo,
             )
         )
@@ -261,7 +301,7 @@ def render_preview(
     fmt = "RF64" if total * 8 >= 2**32 - 1024 else "WAV"
     peak, nxt = 0.0, 0
     active: list[tuple[_Segment, _Source]] = []
-    with atomic_output(out_wav, ".wav") as tmp:
+    with atomic_output(out_wav, ".wav", verify=lambda written: _check_wav(written, total, sample_rate)) as tmp:
         with soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype="FLOAT", format=fmt) as out:
             for k, b0 in enumerate(range(0, total, block)):
                 buf = np.zeros((min(block, total - b0), 2), np.float32)
@@ -273,6 +313,8 @@ def render_preview(
                 for seg, src in [a for a in active if a[0].end <= b0 + len(buf)]:
                     src.close()
                     active.remove((seg, src))
+                if not np.isfinite(buf).all():  # never written: a NaN would poison the whole preview
+                    raise TimelineError(f"the mix has non-finite samples at {b0 / sample_rate:.3f} s")
                 peak = max(peak, float(np.abs(buf).max(initial=0.0)))
                 out.write(buf)
                 if progress:
@@ -293,6 +335,20 @@ def render_preview(
         gain_db=20.0 * math.log10(gain),
         elapsed=time.perf_counter() - began,
     )
+
+
+def _check_wav(path: Path, frames: int, sample_rate: int) -> None:
+    """The written preview holds every frame it should (a short write on a full disk does not)."""
+    info = soundfile.info(str(path))
+    if (info.frames, info.samplerate, info.channels) != (frames, sample_rate, 2):
+        raise ValueError(f"{info.frames} of {frames} frames written")
+
+
+def _check_video(path: Path) -> None:
+    """The written .mp4 opens and holds a picture and a sound stream."""
+    with av.open(str(path)) as container:
+        if not (container.streams.video and container.streams.audio):
+            raise ValueError("a stream is missing")
 
 
 def _scale_in_place(path: Path, gain: float, block: int, progress: ProgressHook | None) -> None:
@@ -350,9 +406,17 @@ def _video_runs(
     return runs
 
 
-def _open_video(path: Path) -> av.container.InputContainer:
+def _require_regular_file(path: Path) -> None:
+    """MediaError for a missing path or anything but a regular file: opening a FIFO or a device
+    would block or never end."""
     if not path.exists():
         raise MediaError("missing", path)
+    if not path.is_file():
+        raise MediaError("is not a regular file (a folder, FIFO or device)", path)
+
+
+def _open_video(path: Path) -> av.container.InputContainer:
+    _require_regular_file(path)
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
@@ -422,7 +486,11 @@ def mux_preview(
     layout = "stereo" if audio.channels == 2 else "mono"
     black = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), np.uint8), format="rgb24")
     black = black.reformat(format="yuv420p")
-    with audio, atomic_output(Path(out_video), ".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as out:
+    with (
+        audio,
+        atomic_output(Path(out_video), ".mp4", verify=_check_video) as tmp,
+        av.open(str(tmp), "w", format="mp4") as out,
+    ):
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.options = {"preset": "veryfast", "crf": "20"}

@@ -9,17 +9,20 @@ Run ``python -m soundify_otio.sample.project.project DEST``.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import opentimelineio as otio
 import soundfile
 
+from soundify_otio.atomic import atomic_output, atomic_write_text
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.sample.soundgen import GENERATORS, to_channels
 from soundify_otio.types import Kind
@@ -169,16 +172,32 @@ def sample_timeline() -> otio.schema.Timeline:
 
 
 def _write_text(path: Path, text: str) -> None:
-    if not (path.is_file() and path.read_text(encoding="utf-8") == text):
-        path.write_text(text, encoding="utf-8")
+    if not _text_is(path, text):
+        atomic_write_text(path, text)
+
+
+def _text_is(path: Path, text: str) -> bool:
+    try:
+        return path.is_file() and path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
+
+
+def _timeline_texts(folder: Path) -> dict[Path, str]:
+    """What street.otio and street.xml hold, by path."""
+    timeline = sample_timeline()
+    return {
+        folder / f"{TIMELINE_NAME}.otio": otio.adapters.write_to_string(timeline, "otio_json") + "\n",
+        folder / f"{TIMELINE_NAME}.xml": otio.adapters.write_to_string(timeline, "fcp_xml"),
+    }
 
 
 def write_timelines(folder: Path) -> tuple[Path, Path]:
     """Write the sample edit as folder/street.otio and folder/street.xml (unchanged files are left alone)."""
-    timeline = sample_timeline()
-    otio_path, xml_path = folder / f"{TIMELINE_NAME}.otio", folder / f"{TIMELINE_NAME}.xml"
-    _write_text(otio_path, otio.adapters.write_to_string(timeline, "otio_json") + "\n")
-    _write_text(xml_path, otio.adapters.write_to_string(timeline, "fcp_xml"))
+    texts = _timeline_texts(folder)
+    for path, text in texts.items():
+        _write_text(path, text)
+    otio_path, xml_path = texts
     return otio_path, xml_path
 
 
@@ -211,9 +230,10 @@ def write_library(library: Path, progress: Progress | None = None) -> tuple[Path
         path = library / item.path
         if not _sound_is_complete(path, item):
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-            soundfile.write(str(tmp), render_sound(item), item.sample_rate, subtype=item.subtype, format=item.format)
-            tmp.replace(path)
+            with atomic_output(path, verify=partial(_check_sound, item=item)) as tmp:
+                soundfile.write(
+                    str(tmp), render_sound(item), item.sample_rate, subtype=item.subtype, format=item.format
+                )
         paths.append(path)
         if progress:
             progress("library", done, len(LIBRARY))
@@ -222,15 +242,69 @@ def write_library(library: Path, progress: Progress | None = None) -> tuple[Path
     return tuple(paths)
 
 
-def build_sample_project(dest: Path, progress: Progress | None = None) -> SampleProject:
-    """Build (or complete) the sample project in `dest`; see the module docstring."""
+def _check_sound(path: Path, *, item: LibraryFile) -> None:
+    if not _sound_is_complete(path, item):
+        raise ValueError("the sound file is incomplete")
+
+
+def _is_part_of(copy: Path, source: Path) -> bool:
+    """Whether `copy` is the source file or a part of it cut short (a damaged copy of ours)."""
+    try:
+        size = copy.stat().st_size
+        if not copy.is_file() or size > source.stat().st_size:
+            return False
+        with copy.open("rb") as mine, source.open("rb") as original:
+            return mine.read() == original.read(size)
+    except OSError:
+        return False
+
+
+def _sound_is_ours(path: Path, item: LibraryFile) -> bool:
+    """Whether a sound in the way is one of ours, complete or damaged (same format, rate and
+    channels, or a truncated file with no readable header), rather than the user's own."""
+    if not path.is_file():
+        return False
+    try:
+        info = soundfile.info(str(path))
+    except RuntimeError:  # unreadable: a damaged copy of ours if it is no longer than ours would be
+        return path.stat().st_size <= item.frames * item.channels * 4 + 4096
+    return (info.samplerate, info.channels, info.format) == (item.sample_rate, item.channels, item.format)
+
+
+def foreign_files(dest: Path) -> list[Path]:
+    """Files in `dest` where the sample project would write but that hold something else (the user's)."""
+    source = footage_path()
+    foreign = []
+    video = dest / "media" / FOOTAGE_NAME
+    if os.path.lexists(video) and not _is_part_of(video, source):
+        foreign.append(video)
+    for item in LIBRARY:
+        path = dest / "library" / item.path
+        if os.path.lexists(path) and not _sound_is_ours(path, item):
+            foreign.append(path)
+    rows = "\n".join(["file,label,kind"] + [",".join(row) for row in SIDECAR_ROWS]) + "\n"
+    texts = {**_timeline_texts(dest), dest / "library" / SIDECAR_NAME: rows}
+    foreign += [path for path, text in texts.items() if os.path.lexists(path) and not _text_is(path, text)]
+    return foreign
+
+
+def build_sample_project(dest: Path, progress: Progress | None = None, force: bool = False) -> SampleProject:
+    """Build (or complete) the sample project in `dest`; see the module docstring. A file in the way
+    that is not the sample's own (the user's street.otio, say) is replaced only with `force`; a folder
+    in the way never is. Nothing is written before that is checked."""
     dest = Path(dest)
     source = footage_path()
+    for path in foreign_files(dest):
+        if not path.is_file():
+            raise OutputError("is in the way of the sample project and is not a file", path)
+        if not force:
+            raise OutputError("exists and is not the sample project's own; pass --force to replace it", path)
     try:
         video = dest / "media" / FOOTAGE_NAME
         video.parent.mkdir(parents=True, exist_ok=True)
         if not (video.is_file() and video.stat().st_size == source.stat().st_size):
-            shutil.copyfile(source, video)
+            with atomic_output(video) as tmp:
+                shutil.copyfile(source, tmp)
         if progress:
             progress("footage", 1, 1)
         sounds = write_library(dest / "library", progress)

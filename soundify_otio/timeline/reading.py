@@ -7,14 +7,14 @@ at mixed rates), so neighbouring shots meet exactly and turn into floats only in
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
 from urllib.parse import unquote
 
 import opentimelineio as otio
@@ -50,6 +50,10 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
     source = path / "Info.fcpxml" if path.is_dir() and path.suffix.lower() == ".fcpxmld" else path
     if source.is_dir():
         raise TimelineError("is a folder, not a timeline file", path)
+    if not source.is_file():  # a FIFO or a device would block the reader or never end
+        raise TimelineError("is not a regular file (a FIFO, device or socket)", path)
+    if source.suffix.lower() == ".otio":
+        check_json_depth(source)
     try:
         adapter = (
             otio.adapters.from_name("fcpx_xml") if _is_fcpxml(source) else otio.adapters.from_filepath(str(source))
@@ -74,7 +78,69 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         raise TimelineError(f"holds a {type(result).__name__}, not a timeline", path)
     if adapter.name == "fcpx_xml":
         _order_fcpx_lanes(result.tracks)
+    check_times(result, path)
     return result
+
+
+MAX_JSON_DEPTH = 512
+"""Deepest nesting of arrays and objects an .otio file may have. OTIO's reader recurses: 20,000
+levels take minutes and 100,000 crash the process, while a real timeline is a few dozen deep."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def check_json_depth(path: Path, limit: int = MAX_JSON_DEPTH) -> None:
+    """TimelineError when the JSON in `path` nests deeper than `limit` (checked before parsing)."""
+    import numpy as np
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TimelineError(f"cannot read it ({exc.strerror})", path) from exc
+    codes = np.frombuffer(_JSON_STRING.sub(b"", data), dtype=np.uint8)
+    steps = np.isin(codes, (0x5B, 0x7B)).astype(np.int32) - np.isin(codes, (0x5D, 0x7D)).astype(np.int32)
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > limit:
+        raise TimelineError(
+            f"is nested {depth} levels deep (at most {limit} are read): not a timeline we can read", path
+        )
+
+
+def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
+    """TimelineError naming the item for any time whose rate is not a positive finite number or
+    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s)."""
+
+    def check(time: otio.opentime.RationalTime | None, what: str) -> None:
+        if time is None:
+            return
+        if not (math.isfinite(time.rate) and time.rate > 0):
+            raise TimelineError(f"{what} has frame rate {time.rate:g}; a rate must be a positive number", path)
+        if not math.isfinite(time.value):
+            raise TimelineError(f"{what} has a time of {time.value:g} frames", path)
+
+    def check_range(span: otio.opentime.TimeRange | None, what: str) -> None:
+        if span is not None:
+            check(span.start_time, what)
+            check(span.duration, what)
+
+    check(timeline.global_start_time, "the timeline's start time")
+    for child in [timeline.tracks, *timeline.tracks.find_children()]:
+        what = f"{type(child).__name__.lower()} {_shown_name(child)}"
+        if isinstance(child, otio.schema.Transition):
+            check(child.in_offset, what)
+            check(child.out_offset, what)
+            continue
+        if isinstance(child, otio.core.Item):
+            check_range(child.source_range, what)
+            for marker in child.markers:
+                check_range(marker.marked_range, f"marker {_shown_name(marker)} on {what}")
+        if isinstance(child, otio.schema.Clip):
+            for reference in child.media_references().values():
+                check_range(reference.available_range, f"the media of {what}")
+
+
+def _shown_name(item: otio.core.SerializableObject) -> str:
+    name = getattr(item, "name", "") or ""
+    return repr(name[:80]) if name else "(unnamed)"
 
 
 def _is_fcpxml(path: Path) -> bool:
@@ -152,6 +218,18 @@ def resolve_media_path(target_url: str, base_dir: Path, media_roots: MediaRoots 
     if path.is_absolute() or _WINDOWS_PATH.match(raw):  # a Windows path stays as written, for the warning
         return path
     return Path(base_dir) / path
+
+
+def media_files(
+    timeline: otio.schema.Timeline, base_dir: Path, media_roots: MediaRoots = ()
+) -> Iterator[tuple[str, Path]]:
+    """(clip name, local path) of every clip's file reference, on every track (remote URLs left out)."""
+    for clip in timeline.find_clips():
+        reference = clip.media_reference
+        if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
+            continue
+        if not _remote_scheme(_remap(_local_path(reference.target_url), media_roots)):
+            yield clip.name, resolve_media_path(reference.target_url, base_dir, media_roots)
 
 
 def _local_path(target_url: str) -> str:

@@ -1,0 +1,89 @@
+"""The one rule for every output path of every command, checked before any work starts.
+
+An output may never be an input of the run (IN, the choices file) or a media or sound file the run
+reads, and never another output of the same run: those are usage errors (exit 2), with or without
+`--force`. An output that exists is replaced only with `--force`, and only when it is a regular file;
+its folder must already exist and be writable (exit 6 otherwise). Missing folders are never created.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from soundify_otio.errors import OutputError, UsageError
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file a command will write: its path and the option that names it."""
+
+    path: Path
+    option: str
+    """How the user named it (`-o`, `--report`, ...), for the message."""
+    suffixes: tuple[str, ...] = ()
+    """Allowed suffixes (lower case); empty when the writer decides."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """A file the run reads: what it is, for the message."""
+
+    path: Path
+    role: str
+    """e.g. "IN", "the choices file", "media of clip 'Taxi'"."""
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (through links, `..`, hard links)."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_outputs(outputs: Sequence[Output], inputs: Iterable[Input], force: bool) -> None:
+    """Refuse, before any work, every output that would clobber an input, another output, a file
+    the user has without `--force`, or that cannot be written (see the module docstring)."""
+    inputs = list(inputs)
+    for i, output in enumerate(outputs):
+        path = output.path
+        if output.suffixes and path.suffix.lower() not in output.suffixes:
+            raise OutputError(f"{output.option} must end in {' or '.join(output.suffixes)}", path)
+        for other in outputs[:i]:
+            if _same(path, other.path):
+                raise UsageError(f"{output.option} and {other.option} name the same file", path)
+        for source in inputs:
+            if _same(path, source.path):
+                raise UsageError(
+                    f"{output.option} names {source.role}, which this run reads: inputs are never modified", path
+                )
+        _check_writable(path, force)
+
+
+def _check_writable(path: Path, force: bool) -> None:
+    if os.path.lexists(path):
+        if not path.is_file():
+            raise OutputError("exists and is not a regular file; choose another name", path)
+        if not force:
+            raise OutputError("exists; pass --force to overwrite it", path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"its folder {folder} does not exist", path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"its folder {folder} is not writable", path)
+
+
+def check_folder_output(folder: Path, option: str) -> None:
+    """A folder a command fills (sample-project DEST): it may exist; otherwise its parent must."""
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise OutputError(f"{option} exists and is not a folder", folder)
+    parent = folder if folder.is_dir() else folder.parent
+    if not parent.is_dir():
+        raise OutputError(f"its folder {parent} does not exist", folder)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent} is not writable", folder)
