@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: demo test test-fast lint bench clean check-python
+.PHONY: demo test test-fast lint bench fuzz clean check-python
 
 # tomllib (choices files) is in the standard library from 3.11; pyproject.toml says the same.
 check-python:
@@ -42,3 +42,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(OUT) .pytest_cache
+
+fuzz: $(STAMP)
+	SOUNDIFY_FUZZ_EXAMPLES=$${SOUNDIFY_FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q tests/test_fuzz.py

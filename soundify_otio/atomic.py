@@ -133,8 +133,11 @@ def atomic_write_text(out: Path, text: str) -> None:
 
 
 def _new_temp(out: Path, suffix: str) -> Path:
-    """An empty, private file next to `out`, hidden (a leading dot) and named after it."""
+    """An empty, private file next to `out`, hidden (a leading dot) and named after it. The folder is
+    created if missing: the user's output folders were checked to exist before the work (outputs.py),
+    so only folders the run itself owns (OUT_media/) are made here."""
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=out.parent)
     except OSError as exc:
         raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc

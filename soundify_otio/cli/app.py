@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="soundify-otio", standalone_mode=False)
     except click.exceptions.Abort:
-        _fail("aborted", 130)
+        _fail("interrupted", 130)  # click turns Ctrl-C into Abort
     except click.ClickException as exc:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             _fail(f"{exc.ctx.command_path}: {exc.format_message()} (see --help)", exc.exit_code)

@@ -16,7 +16,7 @@ import soundfile
 from scipy.signal import firwin, resample_poly
 
 from soundify_otio.atomic import atomic_output
-from soundify_otio.errors import MediaError, TimelineError
+from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
 from soundify_otio.timeline.reading import MediaRoots, resolve_media_path, timeline_rate
 
@@ -316,14 +316,17 @@ def render_preview(
                 if not np.isfinite(buf).all():  # never written: a NaN would poison the whole preview
                     raise TimelineError(f"the mix has non-finite samples at {b0 / sample_rate:.3f} s")
                 peak = max(peak, float(np.abs(buf).max(initial=0.0)))
-                out.write(buf)
+                _write_block(out, buf, out_wav)
                 if progress:
                     progress("render", k + 1, n_blocks)
         for _, src in active:
             src.close()
         gain = 10.0 ** (HEADROOM_DB / 20.0) / peak if peak > 1.0 else 1.0
         if gain != 1.0:
-            _scale_in_place(tmp, gain, block, progress)
+            try:
+                _scale_in_place(tmp, gain, block, progress)
+            except soundfile.LibsndfileError as exc:
+                raise OutputError(f"cannot write: {exc.error_string}", out_wav) from exc
     return RenderStats(
         path=out_wav,
         duration=total / sample_rate,
@@ -335,6 +338,14 @@ def render_preview(
         gain_db=20.0 * math.log10(gain),
         elapsed=time.perf_counter() - began,
     )
+
+
+def _write_block(out: soundfile.SoundFile, block: np.ndarray, target: Path) -> None:
+    """Append a block to the preview; libsndfile's write failure (a full disk) becomes an OutputError."""
+    try:
+        out.write(block)
+    except soundfile.LibsndfileError as exc:
+        raise OutputError(f"cannot write: {exc.error_string} (is the disk full?)", target) from exc
 
 
 def _check_wav(path: Path, frames: int, sample_rate: int) -> None:
