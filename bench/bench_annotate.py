@@ -15,16 +15,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import opentimelineio as otio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic footage helpers
-from soundify_otio.config import Config  # noqa: E402
-from soundify_otio.progress import PrintProgress  # noqa: E402
+from soundify_otio.config import Config
+from soundify_otio.progress import PrintProgress
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
 FPS, SIZE = 25, (1920, 1080)
@@ -52,8 +53,8 @@ def _shots(timeline_path: str):
 
 def _shot_range(fps: float, frame_count: int, media_start: float, duration: float) -> tuple[int, int]:
     """The frames the pipeline decodes for a shot (as Soundify._shot_frames computes them)."""
-    first = int(round(media_start * fps))
-    return first, min(frame_count, first + max(1, int(round(duration * fps))))
+    first = round(media_start * fps)
+    return first, min(frame_count, first + max(1, round(duration * fps)))
 
 
 def child_annotate(spec: dict) -> dict:
@@ -62,13 +63,15 @@ def child_annotate(spec: dict) -> dict:
     from soundify_otio.pipeline.api import Session, write_timeline
     from soundify_otio.timeline.reading import read_timeline
     from soundify_otio.vision.decode import limit_malloc_arenas
+    from soundify_otio.vision.model import load_model
 
     limit_malloc_arenas()  # as the CLI's main() does
     path = Path(spec["timeline"])
     shots, _ = _shots(spec["timeline"])
     started = time.perf_counter()
     timeline = read_timeline(path)
-    session = Session.open(Path(spec["library"]), Config(pretrained="none"), device=spec["device"])
+    model = load_model("RN50", "none", spec["device"], spec["runtime"], spec["precision"], CACHE / "runtimes")
+    session = Session.open(Path(spec["library"]), Config(pretrained="none"), model=model)
     setup = time.perf_counter() - started
     started = time.perf_counter()
     analysed = session.analyse(timeline, base_dir=path.resolve().parent)
@@ -87,6 +90,7 @@ def child_annotate(spec: dict) -> dict:
         "video_seconds": round(sum(s.duration for s in shots), 3),
         "scenes": len(annotation.scenes),
         "sampled_per_shot": list(per_shot.values()),
+        "image_tower": annotation.image_tower,
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -133,6 +137,58 @@ def child_encode(spec: dict) -> dict:
     }
 
 
+def child_runtimes(spec: dict) -> dict:
+    """Each runtime on the same decoded frames of the sample footage: one-off conversion (into an empty
+    cache), seconds per frame at the pipeline's batch size (best of 3), agreement with eager torch."""
+    from soundify_otio.vision.decode import iter_frames, probe_video
+    from soundify_otio.vision.model import load_model
+    from soundify_otio.vision.runtime import agreement
+
+    config = Config()
+    media = Path(spec["media"])
+    step = max(1, probe_video(media).frame_count // spec["frames"])
+    frames = np.concatenate([f[::step] for _, f in iter_frames(media, 0, 10**9, config.analysis_size, step * 8)])
+    frames = frames[: spec["frames"]]
+    batches = [frames[i : i + config.batch_size] for i in range(0, len(frames), config.batch_size)]
+    eager = load_model("RN50", "none", "cpu")
+    with_eager = [eager.encode_frames(b) for b in batches]
+    reference = (np.concatenate([e for e, _ in with_eager]), np.concatenate([a for _, a in with_eager]))
+
+    def per_frame(model) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            for batch in batches:
+                model.encode_frames(batch)
+            best = min(best, time.perf_counter() - started)
+        return round(best / len(frames), 4)
+
+    results: dict[str, Any] = {"frames": len(frames), "batch": config.batch_size, "torch_fp32": {}}
+    results["torch_fp32"]["s_per_frame"] = per_frame(eager)
+    with tempfile.TemporaryDirectory() as tmp:
+        for runtime, precision in spec["runs"]:
+            model = load_model("RN50", "none", "cpu", runtime, precision, Path(tmp) / runtime)
+            started = time.perf_counter()
+            if precision == "int8":
+                model.runtime.calibrate(model.pixels_for_calibration(frames))
+            model.encode_frames(batches[0])
+            first_use = time.perf_counter() - started
+            outputs = [model.encode_frames(b) for b in batches]
+            got = (np.concatenate([e for e, _ in outputs]), np.concatenate([a for _, a in outputs]))
+            match = agreement(reference, got)
+            results[f"{runtime}_{precision}"] = {
+                "first_use_s": round(first_use, 3),
+                "conversion": model.runtime_info(),
+                "s_per_frame": per_frame(model),
+                "agreement_with_eager": match,
+            }
+    base = results["torch_fp32"]["s_per_frame"]
+    for entry in results.values():
+        if isinstance(entry, dict) and "s_per_frame" in entry:
+            entry["speedup_vs_eager"] = round(base / entry["s_per_frame"], 2)
+    return results
+
+
 def child_scenes_ours(spec: dict) -> dict:
     """Our detector over whole files, decode included, with the pipeline's settings."""
     from soundify_otio.stages.scenes import HistogramDetector
@@ -144,7 +200,7 @@ def child_scenes_ours(spec: dict) -> dict:
     for media in spec["media"]:
         info = probe_video(Path(media))
         detector = HistogramDetector(
-            config.scene_threshold, config.scene_bins, max(1, int(round(config.min_scene_seconds * info.fps)))
+            config.scene_threshold, config.scene_bins, max(1, round(config.min_scene_seconds * info.fps))
         )
         for _, frames in iter_frames(Path(media), 0, info.frame_count, config.analysis_size, config.batch_size):
             detector.push(frames)
@@ -197,6 +253,7 @@ CHILDREN: dict[str, Callable[[dict], dict]] = {
     "annotate": child_annotate,
     "decode": child_decode,
     "encode": child_encode,
+    "runtimes": child_runtimes,
     "scenes_ours": child_scenes_ours,
     "scenes_pyscenedetect": child_scenes_pyscenedetect,
     "machine": child_machine,
@@ -319,57 +376,115 @@ def scene_split(timeline_path: Path, with_content: bool) -> dict[str, Any]:
     return result
 
 
-def workload(timeline_path: Path, library: Path, device: str, out_dir: Path, small: bool) -> dict[str, Any]:
-    """Annotate, its baseline (bare decode + encoding the sampled frames) and the scene-split comparison."""
+def _annotate(timeline_path: Path, library: Path, run: dict[str, str], out_dir: Path) -> dict[str, Any]:
+    spec = {"timeline": str(timeline_path), "library": str(library), **run}
+    return run_child("annotate", {**spec, "out": str(out_dir / f"{timeline_path.stem}.annotated.otio")})
+
+
+def workload(
+    timeline_path: Path, library: Path, run: dict[str, str], out_dir: Path, scenes: str | None
+) -> dict[str, Any]:
+    """Annotate, its baseline (bare decode + eager encoding of the sampled frames) and, unless `scenes`
+    is None, the scene-split comparison ("content": with PySceneDetect's ContentDetector too)."""
     steps = f"{timeline_path.name}: annotate, bare decode, encode sampled frames, scene splitting"
     PROGRESS(steps, 0, 4)
-    run = run_child(
-        "annotate",
-        {
-            "timeline": str(timeline_path),
-            "library": str(library),
-            "device": device,
-            "out": str(out_dir / f"{timeline_path.stem}.annotated.otio"),
-        },
-    )
+    annotated = _annotate(timeline_path, library, run, out_dir)
     PROGRESS(steps, 1, 4)
     decode = run_child("decode", {"timeline": str(timeline_path)})
     PROGRESS(steps, 2, 4)
-    encode = run_child("encode", {"sampled_per_shot": run["sampled_per_shot"], "device": device})
+    encode = run_child("encode", {"sampled_per_shot": annotated["sampled_per_shot"], "device": run["device"]})
     PROGRESS(steps, 3, 4)
     baseline = round(decode["seconds"] + encode["seconds"], 3)
     result: dict[str, Any] = {
         "timeline": str(timeline_path),
-        "stages": run["stages"],
-        "wall_s": run["wall_s"],
-        "setup_s": run["setup_s"],
-        "video_seconds": run["video_seconds"],
-        "video_s_per_wall_s": round(run["video_seconds"] / run["wall_s"], 2),
-        "scenes": run["scenes"],
+        "image_tower": annotated["image_tower"],
+        "stages": annotated["stages"],
+        "wall_s": annotated["wall_s"],
+        "setup_s": annotated["setup_s"],
+        "video_seconds": annotated["video_seconds"],
+        "video_s_per_wall_s": round(annotated["video_seconds"] / annotated["wall_s"], 2),
+        "scenes": annotated["scenes"],
         "frames_decoded": decode["frames"],
         "frames_encoded": encode["frames"],
-        "peak_rss_mb": run["peak_rss_mb"],
+        "peak_rss_mb": annotated["peak_rss_mb"],
         "baseline": {
             "bare_decode_s": decode["seconds"],
-            "encode_sampled_s": encode["seconds"],
+            "encode_sampled_eager_s": encode["seconds"],
             "sum_s": baseline,
             "bare_decode_peak_rss_mb": decode["peak_rss_mb"],
             "encode_peak_rss_mb": encode["peak_rss_mb"],
         },
-        "ratio_vs_baseline": round(run["wall_s"] / baseline, 3),
-        "gradcam_share": round(run["stages"].get("gradcam", 0.0) / run["wall_s"], 4),
-        "scene_split": scene_split(timeline_path, with_content=small),
+        "ratio_vs_baseline": round(annotated["wall_s"] / baseline, 3),
+        "gradcam_share": round(annotated["stages"].get("gradcam", 0.0) / annotated["wall_s"], 4),
     }
+    if scenes is not None:
+        result["scene_split"] = scene_split(timeline_path, with_content=scenes == "content")
     PROGRESS(steps, 4, 4)
     return result
 
 
+def tiny_clips_timeline(source: Path, clips: int, one_frame: bool) -> Path:
+    """`clips` consecutive frames of `source`'s first media file, as that many one-frame clips or as one clip."""
+    timeline = otio.adapters.read_from_file(str(source))
+    first = next(iter(timeline.find_clips()))
+    start = first.source_range.start_time + otio.opentime.RationalTime(100, FPS)
+    tiny = otio.schema.Timeline(name=f"{clips} {'one-frame clips' if one_frame else 'frames in one clip'}")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    tiny.tracks.append(track)
+    spans = [(i, 1) for i in range(clips)] if one_frame else [(0, clips)]
+    for offset, length in spans:
+        track.append(
+            otio.schema.Clip(
+                name=f"tiny {offset}",
+                media_reference=first.media_reference.clone(),
+                source_range=otio.opentime.TimeRange(
+                    start + otio.opentime.RationalTime(offset, FPS), otio.opentime.RationalTime(length, FPS)
+                ),
+            )
+        )
+    path = source.with_name(f"timeline-{clips}-{'one-frame-clips' if one_frame else 'frames-one-clip'}.otio")
+    otio.adapters.write_to_file(tiny, str(path))
+    return path
+
+
+def tiny_clips(source: Path, clips: int, library: Path, run: dict[str, str], out_dir: Path) -> dict[str, Any]:
+    """`clips` one-frame clips against one clip of the same frames: the per-shot tax."""
+    PROGRESS(f"{clips} one-frame clips against one {clips}-frame clip", 0, 2)
+    many = _annotate(tiny_clips_timeline(source, clips, True), library, run, out_dir)
+    PROGRESS(f"{clips} one-frame clips against one {clips}-frame clip", 1, 2)
+    one = _annotate(tiny_clips_timeline(source, clips, False), library, run, out_dir)
+    PROGRESS(f"{clips} one-frame clips against one {clips}-frame clip", 2, 2)
+
+    def brief(r: dict[str, Any]) -> dict[str, Any]:
+        return {k: r[k] for k in ("wall_s", "setup_s", "stages", "scenes", "peak_rss_mb")}
+
+    return {
+        "clips": clips,
+        "one_frame_clips": brief(many),
+        "one_clip": brief(one),
+        "ratio_wall": round(many["wall_s"] / one["wall_s"], 2),
+        "ratio_with_setup": round((many["wall_s"] + many["setup_s"]) / (one["wall_s"] + one["setup_s"]), 2),
+    }
+
+
+PARTS = ("sample", "synthetic", "tiny", "runtimes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample-only", action="store_true", help="only the sample project")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (all)")
+    parser.add_argument("--sample-only", action="store_true", help="only the sample project (--parts sample)")
     parser.add_argument("--minutes", type=float, default=10.0, help="synthetic timeline length (default 10)")
-    parser.add_argument("--quick", action="store_true", help="a 5-minute synthetic timeline (memory at 1 and 5 min)")
+    parser.add_argument("--quick", action="store_true", help="a 5-minute synthetic timeline (and its first minute)")
+    parser.add_argument("--no-scene-split", action="store_true", help="skip the scene-split comparison")
+    parser.add_argument("--tiny-clips", type=int, default=40, help="one-frame clips in the tiny case (default 40)")
     parser.add_argument("--device", default="cpu", help="torch device for CLIP (cpu, cuda)")
+    parser.add_argument(
+        "--runtime", default="auto", help="image tower runtime for annotate (auto, torch, onnx, openvino)"
+    )
+    parser.add_argument(
+        "--precision", default="auto", help="image tower precision for annotate (auto, fp32, fp16, int8)"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -378,34 +493,37 @@ def main() -> None:
         return
     from soundify_otio.sample.project import build_sample_project
 
+    parts = {"sample"} if args.sample_only else {p.strip() for p in args.parts.split(",") if p.strip()}
     minutes = 5.0 if args.quick else args.minutes
+    run = {"device": args.device, "runtime": args.runtime, "precision": args.precision}
     sample = build_sample_project(CACHE / "sample")
-    results: dict[str, Any] = {"machine": run_child("machine", {"device": args.device}), "workloads": {}}
+    results: dict[str, Any] = {"machine": run_child("machine", {"device": args.device}), "run": run, "workloads": {}}
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
-        results["workloads"]["sample"] = workload(sample.timeline_otio, sample.library, args.device, out_dir, True)
-        if not args.sample_only:
-            long_path = synthetic_timeline(minutes)
+        if "runtimes" in parts and args.device == "cpu":
+            PROGRESS("runtimes on the same frames", 0, 1)
+            runs = [["onnx", "fp32"], ["openvino", "fp32"], ["onnx", "int8"], ["openvino", "int8"]]
+            results["runtimes"] = run_child("runtimes", {"media": str(sample.video), "frames": 96, "runs": runs})
+            PROGRESS("runtimes on the same frames", 1, 1)
+        if "sample" in parts:
+            scenes = None if args.no_scene_split else "content"
+            results["workloads"]["sample"] = workload(sample.timeline_otio, sample.library, run, out_dir, scenes)
+        long_path = synthetic_timeline(minutes) if parts & {"synthetic", "tiny"} else None
+        if "synthetic" in parts and long_path is not None:
+            scenes = None if args.no_scene_split else "histogram"
             name = f"synthetic_{minutes:g}min_1080p25"
-            results["workloads"][name] = workload(long_path, sample.library, args.device, out_dir, False)
+            results["workloads"][name] = workload(long_path, sample.library, run, out_dir, scenes)
             short_minutes = minutes / 5
-            stage = f"annotate the first {short_minutes:g} min (memory)"
-            PROGRESS(stage, 0, 1)
-            short = run_child(
-                "annotate",
-                {
-                    "timeline": str(first_minutes(long_path, short_minutes)),
-                    "library": str(sample.library),
-                    "device": args.device,
-                    "out": str(out_dir / "short.annotated.otio"),
-                },
-            )
-            PROGRESS(stage, 1, 1)
+            short_name = f"synthetic_first_{short_minutes:g}min_1080p25"
+            short_path = first_minutes(long_path, short_minutes)
+            results["workloads"][short_name] = workload(short_path, sample.library, run, out_dir, None)
             results["memory"] = {
                 "minutes": [short_minutes, minutes],
-                "peak_rss_mb": [short["peak_rss_mb"], results["workloads"][name]["peak_rss_mb"]],
-                "wall_s": [short["wall_s"], results["workloads"][name]["wall_s"]],
+                "peak_rss_mb": [results["workloads"][n]["peak_rss_mb"] for n in (short_name, name)],
+                "wall_s": [results["workloads"][n]["wall_s"] for n in (short_name, name)],
             }
+        if "tiny" in parts and long_path is not None:
+            results["tiny_clips"] = tiny_clips(long_path, args.tiny_clips, sample.library, run, out_dir)
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["effect", "ambient"]
 Curve = tuple[tuple[float, float], ...]
@@ -144,3 +144,5 @@ class Annotation:
     weights: str
     pipeline_check: bool
     timings: dict[str, float] = field(default_factory=dict)
+    image_tower: dict[str, Any] = field(default_factory=dict)
+    """What ran the image tower: runtime, precision, and for int8 its measured agreement with fp32."""

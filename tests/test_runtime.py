@@ -147,3 +147,30 @@ def test_impossible_combinations_are_refused():
     assert resolve("auto", "auto", "cpu")[1] == "fp32"
     with pytest.raises(ModelError):
         load_model("RN50", "none", "cpu", runtime="torch", precision="int8")
+
+
+def test_an_int8_run_calibrates_on_its_own_frames_and_records_the_agreement(tmp_path, runtime_cache):
+    from soundify_otio.config import Config
+    from soundify_otio.pipeline.soundify import Soundify
+    from soundify_otio.types import Shot
+
+    from helpers import synthetic
+
+    video = synthetic.moving_square(tmp_path / "square.mp4", n_frames=50)
+    model = colour_model()
+    model.use_runtime("openvino", "int8", runtime_cache)
+
+    class Library:
+        def label_embeddings(self, encoder, kind):
+            return ["red"], encoder.encode_texts(["red"])
+
+    shots = [Shot(i, f"clip {i}", video.path, i * 1.0, i * 1.0, 1.0) for i in range(2)]
+    soundify = Soundify(model, Library(), Config(), cache_dir=tmp_path / "cache")
+    analysis = soundify.analyse(shots)
+    agreement = model.runtime_info()["int8_agreement_with_fp32"]
+    assert agreement["frames"] == 4  # the sampled frames 0, 12, 25, 37 (frame 0 is the only keyframe)
+    assert agreement["embedding_cosine_min"] > 0.99
+    assert analysis.scenes[0].frames.embeddings.shape == (2, 4)
+    assert model.runtime_info()["precision"] == "int8"
+    fp32 = Soundify(colour_model(), Library(), Config(), cache_dir=tmp_path / "cache")
+    assert fp32.analyse(shots) and fp32.cache.hits == 0  # int8 encodings are not served to an fp32 run

@@ -86,13 +86,25 @@ def _analyse(
         (cache or default_cache_dir()) / "runtimes",
     )
     session = Session(model, library, config, cache)
-    return session.analyse(
+    analysed = session.analyse(
         timeline,
         base_dir=_base(timeline_in),
         media_roots=roots,
         allow_offline=options.pop("allow_offline"),
         progress=ctx.obj["progress"],
     )
+    tower = model.runtime_info()
+    if "int8_agreement_with_fp32" in tower:
+        agreement = tower["int8_agreement_with_fp32"]
+        say(
+            ctx,
+            f"int8 image tower ({tower['runtime']}), calibrated on {agreement['frames']} of this run's frames: "
+            f"embedding cosine to fp32 min {agreement['embedding_cosine_min']:.6f}, "
+            f"mean {agreement['embedding_cosine_mean']:.6f} (recorded in the output's metadata)",
+        )
+    elif tower.get("fallback_reason"):
+        say(ctx, f"note: the image tower ran on eager torch ({tower['requested']} failed: {tower['fallback_reason']})")
+    return analysed
 
 
 @cli.command()
@@ -251,6 +263,7 @@ def _summary(
         "model": annotation.model,
         "weights": annotation.weights,
         "pipeline_check": annotation.pipeline_check,
+        "image_tower": annotation.image_tower,
         "scene_count": len(annotation.scenes),
         "scenes": [
             {

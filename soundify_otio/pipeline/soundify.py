@@ -20,10 +20,11 @@ import numpy as np
 from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
-from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, ShotFrames
+from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames
+from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
-from soundify_otio.stages import classify, mix, onsets, sync
-from soundify_otio.stages.scenes import HistogramDetector, cuts_from_distances
+from soundify_otio.stages import classify, mix, sync
+from soundify_otio.stages.scenes import cuts_from_distances
 from soundify_otio.types import (
     Annotation,
     Choice,
@@ -37,7 +38,7 @@ from soundify_otio.types import (
     SoundEntry,
     Suggestion,
 )
-from soundify_otio.vision.decode import VideoInfo, iter_frames, probe_video
+from soundify_otio.vision.decode import VideoInfo, probe_video
 from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
@@ -113,16 +114,12 @@ class Soundify:
         analysis = Analysis(scenes=[], skipped=list(skipped or []))
         self._seconds_total = max(1, int(np.ceil(sum(s.duration for s in shots))))
         self._seconds_done = 0.0
-        for shot in shots:
-            try:
-                frames = self._shot_frames(shot, analysis.stopwatch)
-            except MediaError as exc:
-                log.debug("skipping shot '%s': %s", shot.clip_name, exc)
-                analysis.skipped.append(SkippedShot(shot.clip_name, str(shot.media_path), exc.reason))
+        frames_of = self._frames(shots, analysis.stopwatch)
+        for shot, frames in zip(shots, frames_of, strict=True):
+            if isinstance(frames, MediaError):
+                log.debug("skipping shot '%s': %s", shot.clip_name, frames)
+                analysis.skipped.append(SkippedShot(shot.clip_name, str(shot.media_path), frames.reason))
                 continue
-            finally:
-                self._seconds_done += shot.duration
-                self._report(self._seconds_done)
             with analysis.stopwatch.time("scenes"):
                 scenes = self._split(shot, frames, len(analysis.scenes), {s.scene.id for s in analysis.scenes})
             with analysis.stopwatch.time("classify"):
@@ -137,92 +134,40 @@ class Soundify:
         """Progress of the pixel pass, in whole seconds of video."""
         self.progress("analyse", min(self._seconds_total, int(seconds)), self._seconds_total)
 
-    def _shot_frames(self, shot: Shot, stopwatch: Stopwatch) -> ShotFrames:
-        info = probe_video(shot.media_path)
-        first = int(round(shot.media_start * info.fps))
-        stop = min(info.frame_count, first + max(1, int(round(shot.duration * info.fps))))
-        if first >= info.frame_count:
-            raise MediaError(
-                f"the clip starts at frame {first}, past the file's {info.frame_count} frames", shot.media_path
-            )
-        key = self.cache.key(shot, first, stop, self.model.model_id, self.config)
-        cached = self.cache.load(key)
-        if cached is not None:
-            return cached
-        return self._decode_and_encode(shot, info, first, stop, key, stopwatch)
-
-    def _decode_and_encode(
-        self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str, stopwatch: Stopwatch
-    ) -> ShotFrames:
-        """One pass over the shot's frames: histograms of all, CLIP on the sampled ones."""
-        wanted = set(
-            np.unique(
-                np.round(np.arange(0.0, (stop - first) / info.fps, 1.0 / self.config.sample_fps) * info.fps).astype(int)
-            ).tolist()
-        )
-        store = self.cache.activation_store(key, len(wanted))
-        try:
-            return self._encode_pass(shot, info, first, stop, key, wanted, store, stopwatch)
-        except BaseException:
-            store.discard()
-            raise
-
-    def _encode_pass(
-        self,
-        shot: Shot,
-        info: VideoInfo,
-        first: int,
-        stop: int,
-        key: str,
-        wanted: set[int],
-        store: ActivationStore,
-        stopwatch: Stopwatch,
-    ) -> ShotFrames:
-        config = self.config
-        detector = HistogramDetector(config.scene_threshold, config.scene_bins, 1)
-        pending: list[np.ndarray] = []
-        sample_offsets: list[int] = []
-        embeddings: list[np.ndarray] = []
-        thumbnails: list[np.ndarray] = []
-
-        def encode_pending() -> None:
-            with stopwatch.time("encode"):
-                emb, act = self.model.encode_frames(np.stack(pending))
-            embeddings.append(emb)
-            store.append(act)
-            pending.clear()
-
-        batches = iter_frames(shot.media_path, first, stop, config.analysis_size, config.batch_size)
-        while True:
-            with stopwatch.time("decode"):
-                batch = next(batches, None)
-            if batch is None:
-                break
-            start, pixels = batch
-            self._report(self._seconds_done + (start + pixels.shape[0] - first) / info.fps)
-            with stopwatch.time("scenes"):
-                detector.push(pixels)
-            with stopwatch.time("motion"):
-                thumbnails.append(onsets.grey_thumbnails(pixels))
-            for i in range(pixels.shape[0]):
-                if start + i - first in wanted:
-                    pending.append(pixels[i])
-                    sample_offsets.append(start + i - first)
-            if len(pending) >= config.batch_size:
-                encode_pending()
-        if pending:
-            encode_pending()
-        if not embeddings:
-            raise MediaError("no frames could be decoded in the clip's range", shot.media_path)
-        return self.cache.save(
-            key,
-            info.fps,
-            detector.distances,
-            np.array(sample_offsets) / info.fps,
-            np.concatenate(embeddings),
-            store,
-            thumbnails=np.concatenate(thumbnails),
-        )
+    def _frames(self, shots: list[Shot], stopwatch: Stopwatch) -> list[ShotFrames | MediaError]:
+        """Each shot's frame analysis: from the cache, else from one pass over all uncached shots
+        (one probe and one reader per media file, CLIP batches shared across shots)."""
+        frame_pass = FramePass(self.model, self.cache, self.config, stopwatch, self._report)
+        infos: dict[Path, VideoInfo | MediaError] = {}
+        results: list[ShotFrames | MediaError | ShotJob] = []
+        jobs: dict[str, ShotJob] = {}
+        for shot in shots:
+            if shot.media_path not in infos:
+                try:
+                    with stopwatch.time("probe"):
+                        infos[shot.media_path] = probe_video(shot.media_path)
+                except MediaError as exc:
+                    infos[shot.media_path] = exc
+            info = infos[shot.media_path]
+            if isinstance(info, MediaError):
+                results.append(info)
+                continue
+            first = round(shot.media_start * info.fps)
+            stop = min(info.frame_count, first + max(1, round(shot.duration * info.fps)))
+            if first >= info.frame_count:
+                results.append(
+                    MediaError(
+                        f"the clip starts at frame {first}, past the file's {info.frame_count} frames", shot.media_path
+                    )
+                )
+                continue
+            key = self.cache.key(shot, first, stop, self.model.image_id, self.config)
+            cached = jobs.get(key) or self.cache.load(key)
+            if cached is None:
+                cached = jobs[key] = frame_pass.job(shot, info, first, stop, key)
+            results.append(cached)
+        frame_pass.run(list(jobs.values()))
+        return [_result_of(r) for r in results]
 
     def _split(
         self, shot: Shot, frames: ShotFrames, first_index: int, taken_ids: set[str]
@@ -304,6 +249,7 @@ class Soundify:
             weights=self.model.weights,
             pipeline_check=self.model.pipeline_check,
             timings=dict(analysis.stopwatch.seconds),
+            image_tower=self.model.runtime_info(),
         )
 
     def place_scene(
@@ -442,3 +388,11 @@ def use_number(scene_id: str, label: str, occasion: int, interval: int) -> int:
     the edit changes elsewhere (the id, not the scene's position, goes in)."""
     key = f"{scene_id}\0{label}\0{occasion}\0{interval}".encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+def _result_of(entry: ShotFrames | MediaError | ShotJob) -> ShotFrames | MediaError:
+    if not isinstance(entry, ShotJob):
+        return entry
+    if entry.result is None:
+        raise RuntimeError(f"the frame pass left shot '{entry.shot.clip_name}' unfinished")
+    return entry.result

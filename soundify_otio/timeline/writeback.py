@@ -74,6 +74,7 @@ def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> ot
         result.tracks.markers.append(_scene_marker(scene, rate))
     result.metadata[NAMESPACE] = {
         **run,
+        "image_tower": dict(annotation.image_tower),
         "scenes": [_scene_record(s) for s in annotation.scenes],
         "skipped_shots": [
             {"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,8 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         return
 
 
-def _open(path: Path, size: int | None = None):
-    """A decord VideoReader, or a MediaError that names the file and says why not."""
+def open_reader(path: Path, size: int | None = None):
+    """A decord VideoReader (frames scaled to size x size), or a MediaError that names the file and says why not."""
     if not path.exists():
         raise MediaError("media file not found", path)
     if not path.is_file():
@@ -71,7 +71,7 @@ def probe_video(path: Path) -> VideoInfo:
     import av
 
     if not path.is_file():
-        _open(path)  # raises the "not found" / "not a file" error
+        open_reader(path)  # raises the "not found" / "not a file" error
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -85,7 +85,7 @@ def probe_video(path: Path) -> VideoInfo:
     except av.FFmpegError as exc:
         raise MediaError(f"cannot decode video ({exc.strerror or exc})", path) from exc
     if count <= 0:
-        count = len(_open(path))
+        count = len(open_reader(path))
     if count <= 0 or fps <= 0:
         raise MediaError("holds no video frames", path)
     return VideoInfo(path=path, fps=fps, frame_count=int(count), width=int(width), height=int(height))
@@ -97,12 +97,16 @@ def iter_frames(path: Path, first: int, stop: int, size: int, batch: int = 32) -
     Frames are scaled by the decoder to size x size: the whole picture, squeezed, never cropped, so
     that a source at the frame's edge still pans to the edge.
     """
-    reader = _open(path, size)
+    reader = open_reader(path, size)
     stop = min(stop, len(reader))
     for start in range(max(first, 0), stop, batch):
-        indices = list(range(start, min(start + batch, stop)))
-        try:
-            frames = reader.get_batch(indices).asnumpy()
-        except Exception as exc:  # decord raises its own error types for broken packets
-            raise MediaError(f"cannot decode frames {indices[0]}-{indices[-1]} ({exc})", path) from exc
-        yield start, frames
+        yield start, read_frames(reader, range(start, min(start + batch, stop)), path)
+
+
+def read_frames(reader, indices: Sequence[int], path: Path) -> np.ndarray:
+    """uint8 RGB frames [n, h, w, 3] at `indices` of an open reader; MediaError naming `path` if they cannot be read."""
+    indices = list(indices)
+    try:
+        return reader.get_batch(indices).asnumpy()
+    except Exception as exc:  # decord raises its own error types for broken packets
+        raise MediaError(f"cannot decode frames {indices[0]}-{indices[-1]} ({exc})", path) from exc

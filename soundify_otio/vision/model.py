@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,7 +177,7 @@ class ClipModel:
         fp32; the fp32 runtimes agree with eager torch to ~1e-7 and share it."""
         return self.model_id if self.precision == "fp32" else f"{self.model_id}/{self.precision}"
 
-    def runtime_info(self) -> dict[str, object]:
+    def runtime_info(self) -> dict[str, Any]:
         """What ran the image tower (for the output's metadata)."""
         if self.runtime is not None:
             return self.runtime.describe()
