@@ -273,3 +273,16 @@ def test_library_search_output_cannot_be_spoofed(capsys, monkeypatch, tmp_path):
     assert exited.value.code == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and "\\n" in lines[0]
+
+
+def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
+    from soundify_otio.exporters import check_output, write_output, writable_suffixes
+
+    sound = write_tone(tmp_path / "a.wav", 0.5, 48000, 1)
+    timeline = one_clip_timeline(url=sound.as_uri())
+    out = tmp_path / "x.otioz"
+    write_output(timeline, out)
+    assert [c.name for c in otio.adapters.read_from_file(str(out)).find_clips()] == ["shot"]
+    assert ".otioz" in writable_suffixes() and ".otiod" not in writable_suffixes()
+    with pytest.raises(OutputError, match="no writer"):
+        check_output(tmp_path / "x.otiod", force=False)

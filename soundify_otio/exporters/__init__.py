@@ -53,7 +53,12 @@ def _write_aaf(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str
 
 
 def _write_with_adapter(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:
+    path.unlink(missing_ok=True)  # the atomic writer's empty placeholder: adapters (otioz) refuse to overwrite
     otio.adapters.write_to_file(timeline, str(path))
+
+
+FOLDER_SUFFIXES = {".otiod"}
+"""Formats an adapter writes as a folder, not a file: not offered as outputs (only files are written atomically)."""
 
 
 ABSOLUTE_URL_SUFFIXES = (".aaf", ".xml", ".fcpxml", ".rpp")
@@ -86,7 +91,7 @@ def _adapter_suffixes() -> set[str]:
             continue
         if adapter.has_feature("write") or adapter.has_feature("write_to_file"):
             suffixes.update(f".{s.lower()}" for s in adapter.suffixes)
-    return suffixes
+    return suffixes - FOLDER_SUFFIXES
 
 
 def writable_suffixes() -> list[str]:
