@@ -120,6 +120,14 @@ def test_render_and_mux_on_a_full_disk(tmp_path, annotated_timeline):
         with pytest.raises(OutputError):  # 8 s of 48 kHz float stereo is 3 MB
             render_preview(annotated_timeline, wav)
         assert not wav.exists() and hidden(disk) == []
+    with tmpfs(tmp_path / "full", "64k") as disk:
+        previous = disk / "previous.wav"
+        previous.write_bytes(b"the previous preview")
+        fill_up(disk)
+        with pytest.raises(OutputError) as caught:  # libsndfile cannot even write the header
+            render_preview(annotated_timeline, previous)
+        assert caught.value.path == str(previous) and previous.read_bytes() == b"the previous preview"
+        assert hidden(disk) == []
     write_video(tmp_path / "video.mp4", lambda i: np.full((48, 64, 3), i % 256, np.uint8), 250, 25.0, 64, 48)
     short = tmp_path / "short.wav"
     render_preview(annotated_timeline, short)

@@ -335,7 +335,5 @@ def _fail(message: str, code: int) -> None:
 
 
 def _internal(exc: BaseException) -> None:
-    _fail(
-        f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback; please report it)",
-        1,
-    )
+    hint = "please report it" if _verbose() else "run with --verbose for the traceback; please report it"
+    _fail(f"internal error: {type(exc).__name__}: {exc} ({hint})", 1)

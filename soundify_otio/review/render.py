@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -95,8 +96,11 @@ class _Source:
         out = np.zeros((n, self.channels), np.float32)
         lo, hi = max(start, 0), min(start + n, self._file.frames)
         if hi > lo:
-            self._file.seek(lo)
-            out[lo - start : hi - start] = self._file.read(hi - lo, dtype="float32", always_2d=True)
+            try:
+                self._file.seek(lo)
+                out[lo - start : hi - start] = self._file.read(hi - lo, dtype="float32", always_2d=True)
+            except (soundfile.LibsndfileError, RuntimeError) as exc:
+                raise MediaError(f"cannot read sound: {exc}", self.path) from exc
         return out
 
     def read(self, start: int, n: int) -> np.ndarray:
@@ -301,7 +305,10 @@ def render_preview(
     fmt = "RF64" if total * 8 >= 2**32 - 1024 else "WAV"
     peak, nxt = 0.0, 0
     active: list[tuple[_Segment, _Source]] = []
-    with atomic_output(out_wav, ".wav", verify=lambda written: _check_wav(written, total, sample_rate)) as tmp:
+    with (
+        atomic_output(out_wav, ".wav", verify=lambda written: _check_wav(written, total, sample_rate)) as tmp,
+        _writing(out_wav),
+    ):
         with soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype="FLOAT", format=fmt) as out:
             for k, b0 in enumerate(range(0, total, block)):
                 buf = np.zeros((min(block, total - b0), 2), np.float32)
@@ -316,17 +323,14 @@ def render_preview(
                 if not np.isfinite(buf).all():  # never written: a NaN would poison the whole preview
                     raise TimelineError(f"the mix has non-finite samples at {b0 / sample_rate:.3f} s")
                 peak = max(peak, float(np.abs(buf).max(initial=0.0)))
-                _write_block(out, buf, out_wav)
+                out.write(buf)
                 if progress:
                     progress("render", k + 1, n_blocks)
         for _, src in active:
             src.close()
         gain = 10.0 ** (HEADROOM_DB / 20.0) / peak if peak > 1.0 else 1.0
         if gain != 1.0:
-            try:
-                _scale_in_place(tmp, gain, block, progress)
-            except soundfile.LibsndfileError as exc:
-                raise OutputError(f"cannot write: {exc.error_string}", out_wav) from exc
+            _scale_in_place(tmp, gain, block, progress)
     return RenderStats(
         path=out_wav,
         duration=total / sample_rate,
@@ -340,10 +344,12 @@ def render_preview(
     )
 
 
-def _write_block(out: soundfile.SoundFile, block: np.ndarray, target: Path) -> None:
-    """Append a block to the preview; libsndfile's write failure (a full disk) becomes an OutputError."""
+@contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """libsndfile's errors while the preview is written (opened, appended, closed: a full disk, say)
+    become an OutputError naming `target`; reading a source raises MediaError, so none is mistaken."""
     try:
-        out.write(block)
+        yield
     except soundfile.LibsndfileError as exc:
         raise OutputError(f"cannot write: {exc.error_string} (is the disk full?)", target) from exc
 
