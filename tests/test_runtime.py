@@ -174,3 +174,17 @@ def test_an_int8_run_calibrates_on_its_own_frames_and_records_the_agreement(tmp_
     assert model.runtime_info()["precision"] == "int8"
     fp32 = Soundify(colour_model(), Library(), Config(), cache_dir=tmp_path / "cache")
     assert fp32.analyse(shots) and fp32.cache.hits == 0  # int8 encodings are not served to an fp32 run
+
+
+def test_the_half_precision_path_cuda_takes_agrees_with_fp32(frames):
+    """CUDA runs the tower in float16 (`resolve` gives fp16 there); the same code path on the CPU here."""
+    full, half = colour_model(), colour_model()
+    half.dtype = torch.float16
+    assert half.precision == "fp16" and half.image_id == "colour-test/known-answer/fp16"
+    want, want_acts = full.encode_frames(frames)
+    got, acts = half.encode_frames(frames)
+    assert got.dtype == np.float32 and acts.dtype == np.float16
+    assert _cosines(want, got).min() > 0.999
+    red = full.encode_texts(["red"])
+    cams = half.gradcam(acts[-1:], red)
+    assert cams.dtype == np.float32 and np.allclose(cams, full.gradcam(want_acts[-1:], red), atol=1e-2)

@@ -29,6 +29,8 @@ from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
 
+CUDA_ENCODE_BATCH = 256
+"""Frames per CLIP batch on a GPU (unmeasured here: no GPU on the machines this was built on)."""
 CALIBRATION_FRAMES = 64
 """Frames an int8 runtime is calibrated on: spread over the run's shots, keyframes where there are any
 (a keyframe decodes without decoding its neighbours)."""
@@ -77,6 +79,9 @@ class FramePass:
         self.config = config
         self.stopwatch = stopwatch
         self.report = report
+        self.encode_batch = (
+            config.batch_size if model.device.type != "cuda" else max(config.batch_size, CUDA_ENCODE_BATCH)
+        )
         self._queue: list[tuple[ShotJob, np.ndarray]] = []
         self._seconds = 0.0
 
@@ -177,7 +182,7 @@ class FramePass:
                     self._queue.append((job, pixels[i]))
                     job.queued += 1
                     job.sample_offsets.append(start + i - job.first)
-            if len(self._queue) >= config.batch_size:
+            if len(self._queue) >= self.encode_batch:
                 self._encode_queue()
         self._seconds += job.shot.duration
         job.decoded = True
@@ -186,7 +191,7 @@ class FramePass:
     def _encode_queue(self) -> None:
         """CLIP over the queued frames (from any shots), each shot handed its rows in order."""
         while self._queue:
-            batch, self._queue = self._queue[: self.config.batch_size], self._queue[self.config.batch_size :]
+            batch, self._queue = self._queue[: self.encode_batch], self._queue[self.encode_batch :]
             with self.stopwatch.time("encode"):
                 embeddings, activations = self.model.encode_frames(np.stack([pixels for _, pixels in batch]))
             row = 0
