@@ -93,6 +93,12 @@ class Config:
         10.0,
         "Files whose cost is within this of the best take turns (log 2: a factor of 2 in length).",
     )
+    # fine sync (ours: one-shot effects on the frames of impact)
+    fine_sync: str = _setting(
+        "auto",
+        help="auto: one-shot effects (a slam, a step, a knock) become one clip per visual impact, their hit on "
+        "its frame; off: every effect spans the intervals its source is visible.",
+    )
 
     @classmethod
     def from_overrides(cls, **overrides: Any) -> Config:
@@ -105,10 +111,13 @@ class Config:
             value = getattr(config, name)
             if setting.low is not None and setting.high is not None and not (setting.low <= value <= setting.high):
                 raise ValueError(f"{name}={value} is outside {setting.low}..{setting.high}")
+        if config.fine_sync not in FINE_SYNC_MODES:
+            raise ValueError(f"fine_sync={config.fine_sync!r} is not one of {', '.join(FINE_SYNC_MODES)}")
         if config.sync_off > config.sync_on:
             raise ValueError(f"sync_off={config.sync_off} must not exceed sync_on={config.sync_on}")
         return config
 
 
+FINE_SYNC_MODES = ("auto", "off")
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Config)}
 """The table, by setting name, in the order of the `Config` fields."""

@@ -111,6 +111,10 @@ class Placement:
     gain_db: Curve
     fade_in: float = 0.5
     fade_out: float = 0.5
+    source_start: float = 0.0
+    """Seconds into the sound file heard at `start` (a hit whose head is trimmed to fit the scene)."""
+    onset: float | None = None
+    """A hit (fine sync): timeline seconds of the visual impact its transient lands on; None for a span."""
 
 
 @dataclass(frozen=True)

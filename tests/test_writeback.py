@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,52 @@ def test_strip_generated_removes_only_soundify_tracks_and_markers(tmp_path):
     strip_generated(out)
     assert [t.name for t in out.tracks] == ["V1"]
     assert [m.name for m in out.tracks.markers] == ["editor's note"]
+
+
+def _hit(sound: SoundEntry, onset: float, transient: float, head: float = 0.0) -> Placement:
+    start = onset - transient + head
+    length = sound.duration - head
+    return replace(
+        _placement(sound, start, start + length),
+        pan=((0.0, 0.4), (length, 0.4)),
+        gain_db=((0.0, -3.0), (length, -3.0)),
+        fade_in=0.0,
+        fade_out=0.0,
+        source_start=head,
+        onset=onset,
+    )
+
+
+def test_hits_are_single_clips_starting_where_their_transient_meets_the_onset(tmp_path):
+    thud = replace(_entry(tmp_path / "thud.wav", 0.6), one_shot=True, transient=0.08)
+    hits = (_hit(thud, 1.0, 0.08), _hit(thud, 2.0, 0.08), _hit(thud, 0.04, 0.08, head=0.04))
+    result = annotated_copy(_timeline(), _annotation(*hits))
+    clips = [c for c in result.tracks[1] if isinstance(c, otio.schema.Clip)]
+    assert len(clips) == 3 and not [t for t in result.tracks[1] if isinstance(t, otio.schema.Transition)]
+    for clip in clips:
+        hit = clip.metadata["soundify"]["hit"]
+        start = clip.range_in_parent().start_time.to_seconds()
+        heard = start + hit["transient"] - clip.source_range.start_time.to_seconds()
+        assert abs(heard - hit["onset"]) <= 0.5 / RATE + 1e-9  # on the onset's frame, to half a frame
+    trimmed, whole = clips[0], clips[1]  # track order: the hit at 0.04 s had its head cut at the timeline's start
+    assert trimmed.source_range.start_time.value == 1 and trimmed.range_in_parent().start_time.value == 0
+    assert whole.source_range.start_time.value == 0 and whole.metadata["soundify"]["fade_in"] == 0.0
+    assert whole.source_range.duration.value == round(0.6 * RATE)  # the whole one-shot
+
+
+@pytest.mark.parametrize("suffix", [".otio", ".xml", ".fcpxml", ".aaf", ".rpp"])
+def test_every_exporter_writes_each_hit_as_its_own_clip(tmp_path, suffix):
+    from soundify_otio.exporters import write_output
+
+    thud = replace(_entry(tmp_path / "thud.wav", 0.6), one_shot=True, transient=0.08)
+    result = annotated_copy(_timeline(), _annotation(*(_hit(thud, t, 0.08) for t in (1.0, 2.0, 3.0, 4.5))))
+    out = tmp_path / f"out{suffix}"
+    write_output(result, out)
+    assert out.is_file() and out.stat().st_size > 0
+    if suffix in (".otio", ".xml"):
+        back = otio.adapters.read_from_file(str(out))
+        starts = sorted(
+            round(c.range_in_parent().start_time.to_seconds(), 3) for c in back.find_clips() if c.name == "thud"
+        )
+        expected = {round(round((t - 0.08) * RATE) / RATE, 3) for t in (1.0, 2.0, 3.0, 4.5)}
+        assert len(starts) >= 4 and expected <= set(starts)

@@ -65,7 +65,7 @@ def _analyse(
     config = parse_config(
         model=options.pop("model"),
         pretrained=options.pop("pretrained"),
-        **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed")},
+        **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync")},
     )
     roots = [parse_media_root(r) for r in options.pop("media_roots")]
     check_outputs(outputs, [Input(timeline_in, "IN"), *extra_inputs], force)  # the cheap checks first

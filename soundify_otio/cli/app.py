@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from soundify_otio.cli.terminal import terminal_safe
-from soundify_otio.config import SETTINGS, Config
+from soundify_otio.config import FINE_SYNC_MODES, SETTINGS, Config
 from soundify_otio.errors import ModelError, OutputError, SoundifyError
 from soundify_otio.vision.runtime import DEFAULT_CPU_RUNTIME, PRECISIONS, RUNTIMES
 
@@ -139,6 +139,8 @@ def setting_type(name: str) -> click.ParamType:
     """The click type of a setting: its bounds as a range, so an error names the flag and the range
     and --help shows it."""
     setting = SETTINGS[name]
+    if name == "fine_sync":
+        return click.Choice(FINE_SYNC_MODES)
     if isinstance(setting.default, bool) or not isinstance(setting.default, (int, float)):
         return click.STRING
     if isinstance(setting.default, int):
@@ -265,6 +267,7 @@ def analysis_options(function: Callable) -> Callable:
             setting_option("scene_threshold"),
             setting_option("effects_per_scene"),
             setting_option("seed"),
+            setting_option("fine_sync"),
         ]
     ):
         function = option(function)

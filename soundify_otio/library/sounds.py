@@ -149,16 +149,20 @@ class SoundLibrary:
     ) -> SoundEntry:
         """A file for one use of ``label``: among the best fits (cost weights from ``config``),
         taking turns by ``occasion`` in an order fixed by ``seed`` (same seed and occasion, same file)."""
-
-        def order(entry: SoundEntry) -> str:
-            key = f"{seed}\0{label}\0{kind}\0{entry.path.relative_to(self.root).as_posix()}"
-            return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
-
-        group = sorted(self._group(label, kind), key=order)
+        group = sorted(self._group(label, kind), key=lambda e: self._order(seed, label, kind, e))
         costs = [fit_cost(e, duration, kind, config) for e in group]
         best = min(costs)
         good = [e for e, c in zip(group, costs) if c <= best + config.fit_tolerance]
         return good[occasion % len(good)]
+
+    def one_shots(self, label: str, seed: int) -> tuple[SoundEntry, ...]:
+        """The label's one-shot effect files (its variations), in an order fixed by ``seed``; () when none."""
+        group = [e for e in self._groups.get((label, "effect"), []) if e.one_shot and e.transient is not None]
+        return tuple(sorted(group, key=lambda e: self._order(seed, label, "effect", e)))
+
+    def _order(self, seed: int, label: str, kind: Kind, entry: SoundEntry) -> str:
+        key = f"{seed}\0{label}\0{kind}\0{entry.path.relative_to(self.root).as_posix()}"
+        return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
     def search(self, encoder: TextEncoder, text: str, limit: int = 20) -> list[tuple[SoundEntry, float]]:
         """Sounds ranked by cosine similarity of their CLIP text to ``text``, best first."""

@@ -20,6 +20,7 @@ import numpy as np
 from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
+from soundify_otio.pipeline import finesync
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames
 from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
@@ -52,6 +53,8 @@ class SoundLibraryLike(Protocol):
     def choose(
         self, label: str, kind: Kind, duration: float, seed: int, occasion: int, config: Config
     ) -> SoundEntry: ...
+
+    def one_shots(self, label: str, seed: int) -> tuple[SoundEntry, ...]: ...
 
 
 @dataclass
@@ -263,9 +266,22 @@ class Soundify:
         placements: list[Placement] = []
         for occasion, label in enumerate(choice.effects):
             with stopwatch.time("sync"):
-                intervals[label] = self._intervals(analysed, label)
+                intervals[label] = spans = self._intervals(analysed, label)
+            variations = self.library.one_shots(label, self.config.seed)
+            if finesync.wanted(self.config, variations):
+                with stopwatch.time("finesync"):
+                    hits, spans = finesync.place_hits(
+                        analysed,
+                        label,
+                        spans,
+                        self._text("effect", label),
+                        self.model,
+                        variations,
+                        self.config,
+                    )
+                placements.extend(hits)
             with stopwatch.time("gradcam"):
-                placements.extend(self._effect_placements(analysed, label, intervals[label], occasion))
+                placements.extend(self._effect_placements(analysed, label, spans, occasion))
         if choice.ambient:
             placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
         result = SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)

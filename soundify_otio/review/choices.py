@@ -78,9 +78,18 @@ def render_choices(
             f"ambient = {toml_string(choice.ambient or '')}",
             f"effect_candidates = {_pairs(analysed.effects)}",
             f"ambient_candidates = {_pairs(ambients)}",
+            *_one_shot_note(soundify, [*choice.effects, *(s.label for s in analysed.effects)]),
             "",
         ]
     return "\n".join(lines)
+
+
+def _one_shot_note(soundify: Soundify, labels: list[str]) -> list[str]:
+    """A comment naming the labels fine sync places as one clip per visual impact (none: no line)."""
+    if soundify.config.fine_sync != "auto":
+        return []
+    shots = [label for label in dict.fromkeys(labels) if soundify.library.one_shots(label, soundify.config.seed)]
+    return [f"# one-shots, one clip per impact: [{', '.join(json.dumps(x) for x in shots)}]"] if shots else []
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int:

@@ -254,6 +254,13 @@ def _intervals_svg(result: SceneResult, placements: list[Placement], scale: _Sca
                     f'width="{max(x1 - x0, 1):.2f}" height="4" fill="{colour}">'
                     f"<title>{escape(p.sound.path.name)} placed {p.start:.2f}–{p.end:.2f} s</title></rect>"
                 )
+                if p.onset is not None:  # a fine-synced hit: a tick on the frame of the impact
+                    xh = scale.x(p.onset)
+                    out.append(
+                        f'<line class="hit" data-label="{escape(label)}" data-onset="{p.onset:.6f}" '
+                        f'x1="{xh:.2f}" y1="{y + 1:g}" x2="{xh:.2f}" y2="{y + ROW_H - 3:g}" stroke="{colour}">'
+                        f"<title>{escape(label)} hit at {p.onset:.2f} s ({escape(p.sound.path.name)})</title></line>"
+                    )
     out += scale.axis(16 + ROW_H * max(len(rows), 1) + 4, result.scene.start)
     out.append(_playhead(height))
     out.append("</svg>")

@@ -49,6 +49,18 @@ class SoundInfo:
 
 
 @dataclass(frozen=True)
+class HitInfo:
+    """`hit` of a fine-synced clip: the impact's timeline seconds (track time) and the sound's transient
+    (seconds from the file's start); the transient is heard on the impact's frame."""
+
+    onset: float
+    transient: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"onset": self.onset, "transient": self.transient}
+
+
+@dataclass(frozen=True)
 class ClipInfo:
     """`clip.metadata["soundify"]` of a generated clip."""
 
@@ -67,6 +79,8 @@ class ClipInfo:
     gain_db: Keys
     fade_in: float
     fade_out: float
+    hit: HitInfo | None = None
+    """A fine-synced one-shot: where its visual impact is and where its own transient sits."""
 
     @property
     def stereo(self) -> bool:
@@ -88,6 +102,7 @@ class ClipInfo:
             "keyframes": {"pan": self.pan, "gain_db": self.gain_db},
             "fade_in": self.fade_in,
             "fade_out": self.fade_out,
+            **({"hit": self.hit.as_dict()} if self.hit else {}),
         }
 
 
@@ -165,6 +180,7 @@ def clip_info(clip: otio.schema.Clip) -> ClipInfo | None:
             gain_db=_keys(keys["gain_db"]),
             fade_in=float(record.get("fade_in", 0.0)),
             fade_out=float(record.get("fade_out", 0.0)),
+            hit=HitInfo(float(record["hit"]["onset"]), float(record["hit"]["transient"])) if "hit" in record else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TimelineError(f"clip {clip.name!r}: malformed soundify metadata ({exc})") from exc

@@ -16,6 +16,7 @@ from soundify_otio import __version__
 from soundify_otio.timeline.metadata import (
     NAMESPACE,
     ClipInfo,
+    HitInfo,
     SoundInfo,
     is_our_marker,
     is_our_track,
@@ -125,8 +126,9 @@ def _repeats(placement: Placement, start: int, end: int, rate: float, run: dict)
     crossfades (Transitions) that use the file's own head and tail as handles."""
     length = int(np.floor(placement.sound.duration * rate))
     total = end - start
-    if length >= total or length < 4:  # fits, or too short to crossfade: one clip, maybe shorter than the span
-        return [_clip(placement, start, start, min(total, max(length, 1)), 0, rate, run, True, True)]
+    head = _frames(placement.source_start, rate)
+    if placement.onset is not None or length >= total or length < 4:  # a hit, fits, or too short to crossfade
+        return [_clip(placement, start, start, min(total, max(length - head, 1)), head, rate, run, True, True)]
     half = max(1, min(_frames(placement.fade_in + placement.fade_out, rate) // 2, length // 4))
     spans: list[tuple[int, int]] = []  # (source in, duration) per repeat
     position = 0
@@ -205,6 +207,7 @@ def _clip(
         gain_db=_slice(placement.gain_db, origin, duration / rate),
         fade_in=placement.fade_in if first else 0.0,
         fade_out=placement.fade_out if last else 0.0,
+        hit=HitInfo(placement.onset, sound.transient or 0.0) if placement.onset is not None else None,
     )
     set_clip_info(clip, info)
     return clip

@@ -1,0 +1,167 @@
+"""Fine sync end to end on footage with known contacts: the colour model's Grad-CAM finds the source,
+the thumbnails its impacts, and each one-shot's own hit lands on the contact frame."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+import soundfile
+
+from soundify_otio.config import Config
+from soundify_otio.library.sounds import open_library
+from soundify_otio.pipeline.soundify import Soundify
+from soundify_otio.review.choices import check_choices, known_labels, read_choices, render_choices
+from soundify_otio.review.render import render_preview
+from soundify_otio.review.report import render_html
+from soundify_otio.timeline.writeback import annotated_copy
+from soundify_otio.types import Choice, Shot
+
+from conftest import write_tone
+from helpers import impacts
+from helpers.known_answer import colour_model
+
+FPS = 25
+TRANSIENTS = {"red ball bounce 1.wav": 0.03, "red ball bounce 2.wav": 0.045}
+
+
+@pytest.fixture(scope="module")
+def impact_library(tmp_path_factory: pytest.TempPathFactory):
+    """One-shot effects named for the footage's colours (two variations of the ball), a texture, an ambience."""
+    root = tmp_path_factory.mktemp("impact-library")
+    for name, transient in TRANSIENTS.items():
+        soundfile.write(root / name, impacts.hit_sound(0.6, transient, 48000, seed=len(name)), 48000)
+    soundfile.write(root / "green door slam.wav", impacts.hit_sound(1.0, 0.08, 48000), 48000)
+    soundfile.write(root / "blue footsteps.wav", impacts.hit_sound(0.4, 0.02, 48000), 48000)
+    write_tone(root / "green box hum.wav", 3.0, 44100, 1)
+    (root / "ambience").mkdir()
+    write_tone(root / "ambience" / "quiet room.wav", 10.0, 48000, 2)
+    return open_library(root)
+
+
+def _run(video: impacts.ImpactVideo, library, label: str, **overrides):
+    shot = Shot(0, video.path.stem, video.path, 0.0, 0.0, video.n_frames / video.fps)
+    soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none", **overrides))
+    analysis = soundify.analyse([shot])
+    return soundify.place(analysis, {analysis.scenes[0].scene.id: Choice((label,), None)})
+
+
+def _recall(onsets: list[float], truth: tuple[int, ...], fps: float) -> float:
+    frames = np.array([o * fps for o in onsets])
+    return float(np.mean([frames.size > 0 and np.min(np.abs(frames - c)) <= 1.0 for c in truth]))
+
+
+def test_ball_bounces_become_hits_on_the_contact_frames(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4", moving_distractor=True)
+    annotation = _run(video, impact_library, "red ball bounce")
+    hits = [p for p in annotation.placements if p.onset is not None]
+    assert _recall([h.onset for h in hits], video.contacts, FPS) >= 0.9
+    assert len(hits) <= len(video.contacts) + 1  # the blue block's turns are outside the ball's region
+    for hit in hits:  # the sound's own transient, not its first sample, is on the onset
+        assert hit.start + hit.sound.transient - hit.source_start == pytest.approx(hit.onset, abs=1e-6)
+        assert hit.fade_in == 0.0 and -1.0 <= hit.pan[0][1] < -0.3  # the ball is on the left
+    assert len({h.sound.path.name for h in hits[:2]}) == 2  # consecutive hits take turns among the variations
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(hits))  # one lane: each cut where the next starts
+
+
+def test_door_slams_are_hits(tmp_path, impact_library):
+    video = impacts.slamming_door(tmp_path / "door.mp4")
+    hits = [p.onset for p in _run(video, impact_library, "green door slam").placements if p.onset is not None]
+    assert _recall(hits, video.contacts, FPS) >= 0.9 and len(hits) <= len(video.contacts) + 1
+
+
+def test_footfalls_of_a_walking_figure_are_hits(tmp_path, impact_library):
+    video = impacts.walking_figure(tmp_path / "walk.mp4")
+    hits = [p.onset for p in _run(video, impact_library, "blue footsteps").placements if p.onset is not None]
+    assert _recall(hits, video.contacts, FPS) >= 0.9
+
+
+def test_nothing_moving_gives_no_hit_and_the_span_placement_stays(tmp_path, impact_library):
+    """The static green box: a one-shot label whose source never moves falls back to today's placement."""
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    placements = _run(video, impact_library, "green door slam").placements
+    assert placements and all(p.onset is None for p in placements)
+    assert placements[0].end - placements[0].start > 1.0
+
+
+def test_fine_sync_off_and_texture_labels_keep_spanning_placements(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    off = _run(video, impact_library, "red ball bounce", fine_sync="off").placements
+    assert off and all(p.onset is None for p in off)
+    hum = _run(video, impact_library, "green box hum").placements
+    assert hum and all(p.onset is None for p in hum)
+
+
+def _timeline(video: impacts.ImpactVideo) -> otio.schema.Timeline:
+    """The footage as the only clip of a timeline at its own rate."""
+    media = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, video.fps), otio.opentime.RationalTime(video.n_frames, video.fps)
+    )
+    clip = otio.schema.Clip(
+        name=video.path.stem,
+        source_range=media,
+        media_reference=otio.schema.ExternalReference(target_url=video.path.resolve().as_uri(), available_range=media),
+    )
+    timeline = otio.schema.Timeline(name="impacts")
+    timeline.tracks.append(otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video))
+    timeline.tracks[0].append(clip)
+    return timeline
+
+
+def _audio_peaks(path: Path, min_gap: float = 0.15) -> np.ndarray:
+    """Seconds of the rendered mix's hits: local peaks of |x| above a third of the loudest, min_gap apart."""
+    data, rate = soundfile.read(str(path), always_2d=True)
+    level = np.abs(data).max(axis=1)
+    order = np.argsort(-level)
+    peaks: list[int] = []
+    for i in order:
+        if level[i] < level[order[0]] / 3:
+            break
+        if all(abs(i - p) >= min_gap * rate for p in peaks):
+            peaks.append(int(i))
+    return np.sort(np.array(peaks)) / rate
+
+
+def test_rendered_preview_hits_land_on_the_contact_frames(tmp_path, impact_library):
+    """The audio itself: the preview render's hits, against the footage's contact frames."""
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    annotation = _run(video, impact_library, "red ball bounce")
+    timeline = annotated_copy(_timeline(video), annotation)
+    hit_clips = [c for c in timeline.find_clips() if (c.metadata.get("soundify") or {}).get("hit")]
+    assert len(hit_clips) == sum(1 for p in annotation.placements if p.onset is not None) >= 5
+    assert all(c.source_range.start_time.value >= 0 for c in hit_clips)
+    render_preview(timeline, tmp_path / "preview.wav")
+    heard = _audio_peaks(tmp_path / "preview.wav")
+    contacts = np.array(video.contacts) / video.fps
+    offsets = [float(heard[np.argmin(np.abs(heard - c))] - c) for c in contacts]
+    assert np.mean(np.abs(offsets) <= 1.0 / video.fps) >= 0.9, offsets
+    assert len(heard) <= len(contacts) + 1  # no hit heard where the ball does not touch the floor
+
+
+def test_report_draws_each_hit_on_the_scene_timeline(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    annotation = _run(video, impact_library, "red ball bounce")
+    page = render_html(annotation, title="ball", report_path=tmp_path / "r.html", frame_rate=video.fps)
+    drawn = sorted(float(v) for v in re.findall(r'<line class="hit"[^>]*data-onset="([0-9.]+)"', page))
+    assert drawn == pytest.approx(sorted(p.onset for p in annotation.placements if p.onset is not None), abs=1e-5)
+    assert len(drawn) >= 5
+
+
+def test_choices_file_names_the_one_shots_and_annotate_with_it_keeps_the_hits(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    shot = Shot(0, video.path.stem, video.path, 0.0, 0.0, video.n_frames / video.fps)
+    soundify = Soundify(colour_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse([shot])
+    scene_id = analysis.scenes[0].scene.id
+    text = render_choices(
+        soundify, analysis, "t.otio", "c.toml", 0.0, video.fps, {scene_id: Choice(("red ball bounce",), None)}
+    )
+    assert '# one-shots, one clip per impact: ["red ball bounce"' in text
+    (tmp_path / "c.toml").write_text(text)
+    picks = check_choices(read_choices(tmp_path / "c.toml"), [scene_id], *known_labels(soundify).values())
+    hits = [p for p in soundify.place(analysis, picks).placements if p.onset is not None]
+    assert _recall([h.onset for h in hits], video.contacts, FPS) >= 0.9
