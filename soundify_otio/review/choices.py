@@ -89,7 +89,7 @@ def _one_shot_note(soundify: Soundify, labels: list[str]) -> list[str]:
     if soundify.config.fine_sync != "auto":
         return []
     shots = [label for label in dict.fromkeys(labels) if soundify.library.one_shots(label, soundify.config.seed)]
-    return [f"# one-shots, one clip per impact: [{', '.join(json.dumps(x) for x in shots)}]"] if shots else []
+    return [f"# one-shots, one clip per impact: [{', '.join(toml_string(x) for x in shots)}]"] if shots else []
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
