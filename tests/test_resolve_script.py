@@ -77,6 +77,17 @@ class _Object:
         return call
 
 
+def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """One request on its own connection: (status, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def install_script(project, cache_dir: Path, tmp_path: Path, *extra: str) -> Path:
     with pytest.raises(SystemExit) as exited:
         main(
@@ -187,23 +198,15 @@ def test_script_in_a_stand_in_resolve(project, cache_dir: Path, tmp_path: Path, 
 
     url = re.search(r"review page (http://127\.0\.0\.1:(\d+)/\S+/)", said)
     assert url, said
-    connection = http.client.HTTPConnection("127.0.0.1", int(url.group(2)), timeout=20)
-    token = url.group(1).rsplit("/", 2)[1]
-    connection.request("GET", f"/{token}/")
-    page = connection.getresponse()
-    assert page.status == 200 and b'data-mode="review"' in page.read()
-    connection.request(
-        "POST",
-        f"/{token}/api/close",
-        body=b"{}",
-        headers={"Origin": f"http://127.0.0.1:{url.group(2)}", "Content-Type": "application/json"},
-    )
-    assert connection.getresponse().status == 200
-    connection.close()
+    port, token = int(url.group(2)), url.group(1).rsplit("/", 2)[1]
+    status, page = _request(port, "GET", f"/{token}/")
+    assert status == 200 and b'data-mode="review"' in page
+    origin = {"Origin": f"http://127.0.0.1:{port}", "Content-Type": "application/json"}
+    assert _request(port, "POST", f"/{token}/api/close", b"{}", origin)[0] == 200
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            http.client.HTTPConnection("127.0.0.1", int(url.group(2)), timeout=2).connect()
+            http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
         except ConnectionRefusedError:
             break
         time.sleep(0.5)

@@ -221,3 +221,42 @@ def test_static_report_listen_pick_download(session: ReviewSession, tmp_path: Pa
     assert picks[second.scene.id] == Choice(second.picked_effects[1:], second.picked_ambient)
     for other in annotation.scenes[2:]:
         assert picks[other.scene.id] == Choice(other.picked_effects, other.picked_ambient)
+
+
+HOSTILE = ('door "slam" \\ </script><img class="injected" src=x onerror="window.pwned=1">', "rain\nroof \u007f 🚲")
+
+
+def test_hostile_labels_stay_text_in_the_page_and_the_choices_file(tmp_path: Path) -> None:
+    """Labels come from file names and tags: quotes, markup, a newline, DEL and emoji must survive as text."""
+    import tomllib
+
+    from soundify_otio.types import Annotation, Scene, SceneResult, Suggestion
+
+    effect, ambient = HOSTILE
+    scene = Scene(0, 'clip "1" <b>@0-2', 0, 0.0, 2.0, tmp_path / "gone.mp4", 0.0)
+    result = SceneResult(
+        scene=scene,
+        effects=(Suggestion(effect, "effect", 0.4), Suggestion("bell", "effect", 0.2)),
+        ambients=(Suggestion(ambient, "ambient", 0.3),),
+        picked_effects=(),
+        picked_ambient=None,
+    )
+    annotation = Annotation(
+        scenes=(result,), placements=(), skipped_shots=(), model="RN50", weights="none", pipeline_check=True
+    )
+    report = tmp_path / "report.html"
+    write_report(annotation, report, title='cut "A" </title><script>window.pwned=1</script>', thumbnails_per_scene=0)
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(report.as_uri())
+        page.locator("#scene-0 table.effects input.pick").first.check()
+        page.locator("#scene-0 table.ambients input.pick").first.check()
+        assert page.evaluate("window.pwned") is None
+        assert page.locator(".injected").count() == 0
+        assert page.locator("#scene-0 table.effects td.label").first.text_content().strip() == f"{effect}"
+        text = page.evaluate("window.soundify.choicesToml()")
+    data = tomllib.loads(text)
+    assert data["timeline"] == 'cut "A" </title><script>window.pwned=1</script>'
+    (table,) = data["scene"]
+    assert (table["id"], table["effects"], table["ambient"]) == (scene.id, [effect], ambient)
+    assert table["effect_candidates"] == [[effect, 0.4], ["bell", 0.2]]

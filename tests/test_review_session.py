@@ -38,3 +38,29 @@ def test_place_scene_matches_a_whole_run(analysed) -> None:
         alone, placements = soundify.place_scene(analysed_scene, choices[analysed_scene.scene.id])
         assert alone == result
         assert placements == [p for p in whole.placements if p.scene_id == analysed_scene.scene.id]
+
+
+def test_scene_section_keeps_hostile_labels_as_text(tmp_path: Path) -> None:
+    """The review page's section: a label with markup stays text in the HTML and in the mix JSON."""
+    import json
+
+    import lxml.html
+
+    from soundify_otio.review.report import PageContext, scene_section
+    from soundify_otio.types import Placement, Scene, SceneResult, SoundEntry, Suggestion
+
+    label = '</script><script>window.pwned=1</script> "x" & y'
+    sound = SoundEntry(tmp_path / "a b.wav", label, "effect", label, 48000, 2, 2.0)
+    scene = Scene(0, "s<0>", 0, 0.0, 2.0, tmp_path / "v.mp4", 0.0)
+    result = SceneResult(scene, (Suggestion(label, "effect", 0.5),), (), (label,), None)
+    placement = Placement(
+        label, "effect", sound, 0, scene.id, 0.5, 1.5, 0.5, result.effects, ((0.0, -0.5), (1.0, 0.5)), ((0.0, -6.0),)
+    )
+    page = PageContext(colours={}, sound_href=lambda p: "sound/0", media_href=lambda p: "media/0")
+    html = scene_section(result, [placement], page)
+    doc = lxml.html.fragment_fromstring(html)
+    assert [s.get("class") for s in doc.iter("script")] == ["scene-mix"]
+    (mix,) = json.loads(doc.find(".//script").text)
+    assert mix["label"] == label and mix["src"] == "sound/0" and mix["pan"] == [[0.0, -0.5], [1.0, 0.5]]
+    assert doc.get("data-scene-id") == "s<0>"
+    assert f"{label} placed" in [td.text_content().strip() for td in doc.iter("td")]

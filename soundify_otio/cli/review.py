@@ -10,6 +10,7 @@ import click
 
 from soundify_otio.cli.annotate import _analyse
 from soundify_otio.cli.app import analysis_options, cli, say
+from soundify_otio.outputs import Output
 
 
 def default_output(timeline_in: Path) -> Path:
@@ -62,10 +63,8 @@ def review(
             f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
         )
     out = out or default_output(timeline_in)
-    choices = choices_path_for(out)
-    if choices.exists() and not force:
-        raise click.BadParameter(f"{choices} exists; pass --force to overwrite it", param_hint="-o")
-    analysed = _analyse(ctx, timeline_in, out, force, options)
+    outputs = [Output(out, "-o"), Output(choices_path_for(out), "the choices file beside OUT")]
+    analysed = _analyse(ctx, timeline_in, outputs, [], force, options, timeline_out=out)
     session = ReviewSession(analysed.timeline, timeline_in, analysed.soundify, analysed.analysis, out, chosen_targets)
     server = ReviewServer(session)
     ctx.obj["progress"].close()

@@ -12,8 +12,7 @@ from typing import cast
 
 import opentimelineio as otio
 
-from soundify_otio.atomic import atomic_output
-from soundify_otio.errors import OutputError
+from soundify_otio.atomic import staged_outputs
 from soundify_otio.library.sounds import SoundLibrary
 from soundify_otio.pipeline.api import write_timeline
 from soundify_otio.pipeline.soundify import Analysis, Soundify
@@ -173,11 +172,9 @@ class ReviewSession:
                 self.rate,
                 self.choices,
             )
-            with atomic_output(self.choices_path) as temp:
-                try:
-                    temp.write_text(text, encoding="utf-8")
-                except OSError as exc:
-                    raise OutputError(f"cannot write: {exc.strerror}", self.choices_path) from exc
+            with staged_outputs() as staged:  # as annotate writes OUT and its report
+                staged.temp_for(self.choices_path).write_text(text, encoding="utf-8")
+                staged.verify()
                 media_base = self.timeline_in.resolve().parent
                 write_timeline(result, self.out, targets=self.targets, force=True, media_base=media_base)
         return self.out, self.choices_path
