@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,14 +27,33 @@ class StagedOutputs:
     def __init__(self) -> None:
         self._staged: dict[Path, tuple[Path, Verifier | None]] = {}
         self._scratch: list[Path] = []
+        self._folders: dict[Path, Path] = {}
         self._umask = _current_umask()
 
-    def temp_for(self, out: Path, suffix: str | None = None, verify: Verifier | None = None) -> Path:
-        """A fresh, empty temp file next to `out` (same suffix unless given) to write `out` into."""
+    def temp_for(
+        self, out: Path, suffix: str | None = None, verify: Verifier | None = None, *, same_name: bool = False
+    ) -> Path:
+        """A fresh, empty temp file next to `out` (same suffix unless given) to write `out` into. With
+        `same_name` it is `out`'s own name inside a hidden folder beside it, shared by every such output
+        of that folder, so files that link to each other by relative name (a report and its preview)
+        already link right before they are renamed into place."""
         out = Path(out)
-        temp = _new_temp(out, suffix or out.suffix)
+        if same_name:
+            temp = self._staging(out) / out.name
+            temp.touch()
+        else:
+            temp = _new_temp(out, suffix or out.suffix)
         self._staged[out] = (temp, verify)
         return temp
+
+    def _staging(self, out: Path) -> Path:
+        folder = out.parent.resolve()
+        if folder not in self._folders:
+            try:
+                self._folders[folder] = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=folder))
+            except OSError as exc:
+                raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc
+        return self._folders[folder]
 
     def scratch_for(self, out: Path, suffix: str) -> Path:
         """A temp file next to `out` for the run's own use, removed when the group ends (never renamed)."""
@@ -77,6 +97,8 @@ class StagedOutputs:
         """Remove every temp and scratch file still there (after a commit only the scratch ones are)."""
         for tmp in [*(t for t, _ in self._staged.values()), *self._scratch]:
             tmp.unlink(missing_ok=True)
+        for folder in self._folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

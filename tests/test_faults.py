@@ -208,6 +208,25 @@ def test_report_equal_to_out_or_in_is_refused_even_with_force(capsys, project, t
     assert not out.exists()
 
 
+def test_a_preview_too_large_to_embed_is_an_output_the_report_links_to(
+    capsys, monkeypatch, project, cache_dir, tmp_path
+):
+    """Over ~136 s the preview is linked, not embedded: it must be kept beside the report, not in a
+    deleted temp folder, and be checked like any output before the work."""
+    monkeypatch.setattr("soundify_otio.review.report.MAX_EMBED_BYTES", 100_000)
+    report = tmp_path / "street.report.html"
+    preview = tmp_path / "street.report.preview.wav"
+    preview.write_text("mine")
+    base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", "--library", project.library]
+    base += ["--pretrained", "none", "--cache-dir", cache_dir, "--report", report]
+    code, _, stderr = run(capsys, *base)
+    assert code == 6 and str(preview) in one_line(stderr) and preview.read_text() == "mine"
+    code, _, stderr = run(capsys, *base, "--force")
+    assert code == 0, stderr
+    assert 'src="street.report.preview.wav"' in report.read_text(encoding="utf-8")
+    assert soundfile.info(str(preview)).samplerate == 48000 and hidden(tmp_path) == []
+
+
 def test_render_onto_the_timelines_own_footage_is_refused(capsys, tmp_path, annotated_timeline):
     edit = tmp_path / "edit.otio"
     otio.adapters.write_to_file(annotated_timeline, str(edit))

@@ -54,6 +54,7 @@ def _analyse(
     force: bool,
     options: dict[str, Any],
     timeline_out: Path | None = None,
+    report: Path | None = None,
 ) -> TimelineAnalysis:
     """Everything up to the pixel analysis; bad input and every output that cannot be written fail
     here, before any work and before any output exists."""
@@ -70,6 +71,8 @@ def _analyse(
     roots = [parse_media_root(r) for r in options.pop("media_roots")]
     check_outputs(outputs, [Input(timeline_in, "IN"), *extra_inputs], force)  # the cheap checks first
     timeline = read_timeline(timeline_in)
+    if report is not None and preview_is_linked(timeline):  # a third output, checked like the others
+        outputs.append(Output(linked_preview(report), "--report's preview"))
     if timeline_out is not None:
         check_output(timeline_out, True, timeline)  # the format can hold it: known before the analysis
     library = open_library(options.pop("library_dir"), progress=ctx.obj["progress"])
@@ -177,7 +180,7 @@ def annotate(
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
     extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
     picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
-    analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out)
+    analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
     result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
     with staged_outputs() as staged:  # the report is made and checked first: OUT is written only if it can be
@@ -196,7 +199,13 @@ def annotate(
         + (" [PIPELINE CHECK: random weights]" if annotation.pipeline_check else ""),
     )
     if report is not None:
-        say(ctx, f"wrote {terminal_safe(report)}")
+        linked = linked_preview(report)
+        also = (
+            f" (its preview, too large to embed: {terminal_safe(linked)})"
+            if linked in (o.path for o in outputs)
+            else ""
+        )
+        say(ctx, f"wrote {terminal_safe(report)}{also}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
 
@@ -204,9 +213,10 @@ def annotate(
 def _write_report(
     ctx: click.Context, annotation, timeline, staged: StagedOutputs, report: Path, title: str, soundify
 ) -> None:
-    """The HTML report with the preview audio embedded and a listen button per candidate. The preview
-    is rendered to a scratch WAV beside the report (a full TMPDIR does not matter; a full disk fails
-    the run before anything is renamed)."""
+    """The HTML report with the preview audio and a listen button per candidate. The preview is
+    rendered beside the report (a full TMPDIR does not matter; a full disk fails the run before
+    anything is renamed): a scratch file when it is embedded, else an output of the run that the
+    report links to (REPORT.preview.wav), staged under its own name so the link is right."""
     from soundify_otio.review.auditions import audition_files
     from soundify_otio.review.render import render_preview
     from soundify_otio.review.report import write_report
@@ -214,17 +224,39 @@ def _write_report(
 
     rate = timeline_rate(timeline)
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
-    preview = staged.scratch_for(report, ".preview.wav")
+    linked = preview_is_linked(timeline)
+    if linked:
+        preview = staged.temp_for(linked_preview(report), same_name=True)
+    else:
+        preview = staged.scratch_for(report, ".preview.wav")
     render_preview(timeline, preview, progress=ctx.obj["progress"])
     write_report(
         annotation,
-        staged.temp_for(report),
+        staged.temp_for(report, same_name=linked),
         title=title,
         timecode_origin=origin,
         frame_rate=rate,
         preview_wav=preview,
         auditions=audition_files(soundify.library, annotation, soundify.config.seed),
     )
+
+
+_PREVIEW_BYTES_PER_SECOND = 48000 * 2 * 4
+"""The report's preview WAV: 48 kHz, stereo, 32-bit float."""
+
+
+def preview_is_linked(timeline: otio.schema.Timeline) -> bool:
+    """Whether the report's preview will be too large to embed (linked beside the report instead);
+    decided from the timeline's length, with a margin, before the work starts."""
+    from soundify_otio.review.report import MAX_EMBED_BYTES
+
+    seconds = timeline.tracks.duration().to_seconds()
+    return seconds * _PREVIEW_BYTES_PER_SECOND > 0.9 * MAX_EMBED_BYTES
+
+
+def linked_preview(report: Path) -> Path:
+    """Where a linked preview goes: beside the report, named after it."""
+    return report.with_name(f"{report.stem}.preview.wav")
 
 
 @cli.command()
