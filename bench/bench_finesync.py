@@ -3,7 +3,8 @@
 Run: ``nice python bench/bench_finesync.py [--repeat 2] [--out results.json]``. Prints one JSON object:
 
 - ``accuracy``: per synthetic clip (ball bouncing beside a static and a moving distractor, door slammed
-  twice, figure walking seven steps; tests/helpers/impacts.py) and over all, the hits the pipeline
+  twice, figure walking seven steps, as in the tests; and five variants with other timings and sizes;
+  tests/helpers/impacts.py) and over all, the hits the pipeline
   places with the known-answer colour model (its Grad-CAM lights the source) against the true contact
   frames: precision and recall within +-1 frame and within +-0.1 s, and the median absolute offset in
   ms of the visual onset and of the hit heard in the rendered preview (review/render.py).
@@ -44,6 +45,27 @@ CLIPS = (
     ("door", impacts.slamming_door, "green door slam"),
     ("walk", impacts.walking_figure, "blue footsteps"),
 )
+"""The clips the tests use, also timed for the cost."""
+VARIANTS = (
+    ("ball_fast", lambda p: impacts.bouncing_ball(p, contacts=(15, 40, 61, 79, 94, 106, 115)), "red ball bounce"),
+    (
+        "ball_small",
+        lambda p: impacts.bouncing_ball(p, contacts=(30, 58, 80, 97), n_frames=110, size=(256, 144)),
+        "red ball bounce",
+    ),
+    ("door_three", lambda p: impacts.slamming_door(p, slams=(36, 75, 115)), "green door slam"),
+    (
+        "walk_quick",
+        lambda p: impacts.walking_figure(p, first_step=9, step_frames=11, steps=9, n_frames=110),
+        "blue footsteps",
+    ),
+    (
+        "walk_slow_small",
+        lambda p: impacts.walking_figure(p, first_step=14, step_frames=15, steps=6, n_frames=110, size=(256, 144)),
+        "blue footsteps",
+    ),
+)
+"""Other contact timings and frame sizes than the tests', so the figures are not the tuning set's alone."""
 
 
 def _library(root: Path):
@@ -122,7 +144,7 @@ def _offsets_ms(found: np.ndarray, truth: np.ndarray) -> list[float]:
 
 def accuracy(folder: Path, library) -> dict:
     results, all_found, all_truth, visual, heard = {}, [], [], [], []
-    for name, make, label in CLIPS:
+    for name, make, label in CLIPS + VARIANTS:
         video = make(folder / f"{name}.mp4")
         soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none"))
         analysis = soundify.analyse(_shots([video]))

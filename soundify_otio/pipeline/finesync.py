@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 MARGIN_SECONDS = 0.25
 """Frames this far beyond a visible interval's sampled ends are searched too."""
+REGION_REACH_SECONDS = 1.0
+"""A frame's region is where the source's maps lit within this of it (see onsets.region_weights)."""
 HIT_FADE_SECONDS = 0.05
 """Fade at the tail of a hit cut short by the next one."""
 
@@ -66,7 +68,8 @@ def place_hits(
                 frames.activations[analysed.samples[inside]], np.repeat(text[None], inside.size, axis=0)
             )
             cam_frames = (sample_frames[inside] - first).astype(float)
-            region = onsets.region_weights(cams, cam_frames, stop - first, frames.thumbnails.shape[1])
+            reach = REGION_REACH_SECONDS * fps
+            region = onsets.region_weights(cams, cam_frames, stop - first, reach, frames.thumbnails.shape[1])
             for onset in onsets.detect_onsets(np.asarray(frames.thumbnails[first:stop]), region, fps):
                 cam = onsets.interpolate_maps(cams, cam_frames, np.array([float(onset.frame)]))[0]
                 pan, gain = mix.pan_and_gain(

@@ -36,11 +36,24 @@ MIN_MASS = 60.0
 MIN_SPEED = 0.25
 """Thumbnail pixels per frame (about 1.75 px of a 224 frame) the arriving motion needs: slower is drift."""
 MIN_LOSS = 0.8
+MIN_TURN = 1.2
+"""A motion that goes on (not stopped) must be turned back at least this much: a bounce, not a swerve."""
 """Share of the arriving velocity that must be lost at once for an impact (1 = stopped, 2 = bounced back)."""
 STOP_RATIO = 0.15
 """Change from one frame to the next falling below this share of the change before it counts as a stop."""
 SUSTAIN_FRAMES = 3
 """Frames the arriving motion must keep its direction for (a bounce's fall, a door's swing, a foot's step)."""
+SPEED_FRAMES = 1
+"""Of those, the last frames that must move at MIN_SPEED or faster."""
+MASS_CHANGE = 0.15
+"""A turn (the motion going on in another direction) counts only in a window whose moving content
+stays within this share of its amount around the turn: a centre can turn because parts appear or hide
+(legs crossing), not only because the thing bounced."""
+WHOLE_REGION_SPEED = 1.0
+"""Thumbnail pixels per frame a turn of the whole region's centre needs (a thrown or falling thing too fast
+for the small windows; parts of a figure shifting move its centre slower)."""
+STOPPED_SHARE = 0.1
+"""Leaving motion under this share of the arriving speed is a stop."""
 REGION_FLOOR = 0.5
 """Grad-CAM cells at or above this share of the map's peak are wholly inside the source's region."""
 GRID_SIDES = (1, 3, 8)
@@ -86,15 +99,24 @@ def interpolate_maps(maps: np.ndarray, map_frames: np.ndarray, frames: np.ndarra
     return (maps[left] * (1.0 - weight) + maps[right] * weight).astype(np.float32)
 
 
-def region_weights(cams: np.ndarray, cam_frames: np.ndarray, n_frames: int, size: int = THUMB_SIZE) -> np.ndarray:
+def region_weights(
+    cams: np.ndarray, cam_frames: np.ndarray, n_frames: int, reach: float, size: int = THUMB_SIZE
+) -> np.ndarray:
     """Per frame [n, size, size] in 0..1: the source's region from Grad-CAM maps [k, h, w] at `cam_frames`.
 
-    Each map is widened by one cell (the source moves between sampled frames), cells at or above
-    REGION_FLOOR of its peak count wholly, the maps are blended between the sampled frames and
-    scaled up to the thumbnails' grid."""
+    Each map is widened by one cell, cells at or above REGION_FLOOR of its peak count wholly, and a
+    frame's region is the union of the maps sampled within `reach` frames of it (the two around it at
+    least): sampled a few times a second, the maps miss where a fast source goes between them (a
+    ball's flight to the top of its bounce), and a region that blinked would make moving content
+    appear and vanish. Scaled up to the thumbnails' grid."""
     peaks = np.maximum(cams.reshape(len(cams), -1).max(axis=1), 1e-12)[:, None, None]
     soft = np.clip(_dilate(cams / peaks) / REGION_FLOOR, 0.0, 1.0)
-    per_frame = interpolate_maps(soft, np.asarray(cam_frames, float), np.arange(n_frames, dtype=float))
+    frames = np.asarray(cam_frames, float)
+    per_frame = np.empty((n_frames, *cams.shape[1:]), np.float32)
+    for t in range(n_frames):
+        after = int(np.searchsorted(frames, t))
+        near = [*np.flatnonzero(np.abs(frames - t) <= reach).tolist(), max(0, after - 1), min(len(frames) - 1, after)]
+        per_frame[t] = soft[sorted(set(near))].max(axis=0)
     uy, ux = _upsample_matrix(cams.shape[1], size), _upsample_matrix(cams.shape[2], size)
     return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
 
@@ -139,14 +161,21 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
     both = present[1:] & present[:-1]
     speed = np.linalg.norm(velocity, axis=0)
+    local = np.arange(windows.shape[1]) > 0  # every window but the whole region
     same_way = (velocity[:, 1:] * velocity[:, :-1]).sum(axis=0) > 0  # same_way[t - 2]: t-2->t-1 and t-1->t agree
     for t in range(SUSTAIN_FRAMES, n - 1):
         arriving, leaving = velocity[:, t - 1], velocity[:, t]
         sustained = both[t - SUSTAIN_FRAMES : t].all(axis=0) & same_way[t - SUSTAIN_FRAMES : t - 1].all(axis=0)
-        sustained &= speed[t - 1] >= MIN_SPEED
+        sustained &= (speed[t - SPEED_FRAMES : t] >= MIN_SPEED).all(axis=0)
         if sustained.any():
             lost = 1.0 - (leaving * arriving).sum(axis=0) / np.maximum(speed[t - 1] ** 2, 1e-9)
-            strength[t] = float(np.max(np.where(sustained & both[t], lost, 0.0)))
+            change = np.abs(mass[t - 1 : t + 2] / np.maximum(mass[t], 1e-6) - 1.0) <= MASS_CHANGE
+            steady, stays = change.all(axis=0), change[2]
+            stopped = speed[t] <= STOPPED_SHARE * speed[t - 1]
+            fast = speed[t - 1] >= WHOLE_REGION_SPEED
+            turned = (local | fast) & (lost >= MIN_TURN)
+            trusted = (stopped & stays) | (turned & steady)  # content that stays put, or did not appear or hide
+            strength[t] = float(np.max(np.where(sustained & both[t] & trusted, lost, 0.0)))
         recent = energy[max(0, t - 8) : t].max(axis=0)
         moved = (energy[t - 1] >= MIN_MASS) & (energy[t - 2] >= MIN_MASS)
         abrupt = energy[t - 2] >= 0.6 * recent
