@@ -118,13 +118,14 @@ class Soundify:
         self._seconds_total = max(1, int(np.ceil(sum(s.duration for s in shots))))
         self._seconds_done = 0.0
         frames_of = self._frames(shots, analysis.stopwatch)
+        taken_ids: set[str] = set()
         for shot, frames in zip(shots, frames_of, strict=True):
             if isinstance(frames, MediaError):
                 log.debug("skipping shot '%s': %s", shot.clip_name, frames)
                 analysis.skipped.append(SkippedShot(shot.clip_name, str(shot.media_path), frames.reason))
                 continue
             with analysis.stopwatch.time("scenes"):
-                scenes = self._split(shot, frames, len(analysis.scenes), {s.scene.id for s in analysis.scenes})
+                scenes = self._split(shot, frames, len(analysis.scenes), taken_ids)
             with analysis.stopwatch.time("classify"):
                 analysis.scenes.extend(self._rank(scene, frames, samples, offset) for scene, samples, offset in scenes)
         self.progress("analyse", self._seconds_total, self._seconds_total)
