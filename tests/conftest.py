@@ -4,103 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import opentimelineio as otio
 import pytest
-import soundfile
 
-SHARED_INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
-RATE = 24.0
-
-
-def _rt(seconds: float, rate: float = RATE) -> otio.opentime.RationalTime:
-    return otio.opentime.RationalTime(round(seconds * rate), rate)
-
-
-def _range(start: float, duration: float, rate: float = RATE) -> otio.opentime.TimeRange:
-    return otio.opentime.TimeRange(_rt(start, rate), _rt(duration, rate))
-
-
-def generated_clips(timeline: otio.schema.Timeline):
-    """(track, clip, the clip's live metadata["soundify"] mapping) of every generated clip, read
-    straight from the metadata (independent of the package's own reader)."""
-    for track in timeline.tracks:
-        for item in track:
-            if isinstance(item, otio.schema.Clip) and item.metadata.get("soundify", {}).get("generated"):
-                yield track, item, item.metadata["soundify"]
-
-
-def write_tone(path: Path, seconds: float, sample_rate: int, channels: int, freq: float = 440.0) -> Path:
-    """Write a sine tone of the given shape (a stand-in sound file with known content)."""
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    mono = 0.25 * np.sin(2 * np.pi * freq * t)
-    data = np.repeat(mono[:, None], channels, axis=1)
-    soundfile.write(path, data, sample_rate)
-    return path
-
-
-def sound_clip(
-    path: Path,
-    name: str,
-    kind: str,
-    source_start: float,
-    duration: float,
-    pan: list[list[float]],
-    gain_db: list[list[float]],
-    sample_rate: int,
-    channels: int,
-    file_seconds: float,
-    fade_in: float = 0.5,
-    fade_out: float = 0.5,
-) -> otio.schema.Clip:
-    """A soundify clip as the writer makes it (docs/metadata.md)."""
-    ref = otio.schema.ExternalReference(
-        target_url=path.resolve().as_uri(),
-        available_range=otio.opentime.TimeRange(
-            otio.opentime.RationalTime(0, sample_rate),
-            otio.opentime.RationalTime(round(file_seconds * sample_rate), sample_rate),
-        ),
-    )
-    clip = otio.schema.Clip(name=name, media_reference=ref, source_range=_range(source_start, duration))
-    clip.metadata["soundify"] = {
-        "generated": True,
-        "label": name,
-        "kind": kind,
-        "score": 0.5,
-        "alternatives": [[name, 0.5], ["other", 0.2]],
-        "scene": 0,
-        "scene_id": "video.mp4@0.000-4.000",
-        "model": "RN50",
-        "weights": "none",
-        "pipeline_check": True,
-        "sound": {
-            "path": str(path.resolve()),
-            "sample_rate": sample_rate,
-            "channels": channels,
-            "duration": file_seconds,
-        },
-        "keyframes": {"pan": pan, "gain_db": gain_db},
-        "fade_in": fade_in,
-        "fade_out": fade_out,
-    }
-    return clip
-
-
-def append_sfx_track(timeline: otio.schema.Timeline, folder: Path, rate: float) -> otio.schema.Clip:
-    """An SFX track with one keyframed 2 s stereo effect a second in (a stand-in soundify result)."""
-    tone = write_tone(folder / "whoosh.wav", 3.0, 48000, 2)
-    clip = sound_clip(
-        tone, "whoosh", "effect", 0.0, 2.0, [[0.0, -1.0], [2.0, 1.0]], [[0.0, -20.0], [1.0, 0.0]], 48000, 2, 3.0
-    )
-    clip.source_range = otio.opentime.TimeRange(
-        otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(2 * rate, rate)
-    )
-    sfx = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
-    sfx.metadata["soundify"] = {"generated": True, "role": "effects"}
-    sfx.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(rate, rate))))
-    sfx.append(clip)
-    timeline.tracks.append(sfx)
-    return clip
+from helpers.timelines import RATE, rt, sound_clip, time_range, write_tone
 
 
 @pytest.fixture(scope="session")
@@ -133,18 +40,18 @@ def annotated_timeline(tmp_path: Path) -> otio.schema.Timeline:
         picture.append(
             otio.schema.Clip(
                 name=name,
-                source_range=_range(start, dur),
+                source_range=time_range(start, dur),
                 media_reference=otio.schema.ExternalReference(
-                    target_url=video.as_uri(), available_range=_range(0.0, 60.0)
+                    target_url=video.as_uri(), available_range=time_range(0.0, 60.0)
                 ),
             )
         )
-    picture[0].markers.append(otio.schema.Marker(name="note", marked_range=_range(11.0, 0.0)))
+    picture[0].markers.append(otio.schema.Marker(name="note", marked_range=time_range(11.0, 0.0)))
     timeline.tracks.append(picture)
 
     sfx1 = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
     sfx1.metadata["soundify"] = {"generated": True, "role": "effects"}
-    sfx1.append(otio.schema.Gap(source_range=_range(0.0, 1.0)))
+    sfx1.append(otio.schema.Gap(source_range=time_range(0.0, 1.0)))
     sfx1.append(
         sound_clip(
             bell,
@@ -162,7 +69,7 @@ def annotated_timeline(tmp_path: Path) -> otio.schema.Timeline:
     )
     sfx1.append(
         otio.schema.Transition(
-            transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=_rt(0.25), out_offset=_rt(0.25)
+            transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=rt(0.25), out_offset=rt(0.25)
         )
     )
     sfx1.append(
@@ -184,7 +91,7 @@ def annotated_timeline(tmp_path: Path) -> otio.schema.Timeline:
 
     sfx2 = otio.schema.Track(name="SFX 2", kind=otio.schema.TrackKind.Audio)
     sfx2.metadata["soundify"] = {"generated": True, "role": "effects"}
-    sfx2.append(otio.schema.Gap(source_range=_range(0.0, 2.0)))
+    sfx2.append(otio.schema.Gap(source_range=time_range(0.0, 2.0)))
     sfx2.append(
         sound_clip(
             traffic,

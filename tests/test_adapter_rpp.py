@@ -11,7 +11,7 @@ import opentimelineio as otio
 import pytest
 import rpp
 
-from conftest import SHARED_INTEROP
+from helpers.timelines import SHARED_INTEROP
 
 FRAME = 1 / 24
 VENV_BIN = Path(sys.executable).parent
@@ -162,6 +162,7 @@ def _all_items(element: rpp.Element) -> list[rpp.Element]:
     return [e for e in element.iter() if isinstance(e, rpp.Element) and e.tag == "ITEM"]
 
 
+@pytest.mark.interop
 @needs_rpp
 @pytest.mark.parametrize(
     "name",
@@ -182,6 +183,7 @@ def test_real_projects_keep_tracks_and_items(name):
     assert len(list(timeline.find_clips())) == len(_all_items(reference))
 
 
+@pytest.mark.interop
 @needs_rpp
 def test_real_take_envelopes_become_keyframes():
     path = RPP_DIR / "FastTrackStudio_track_chunk_with_take_envelopes.rpp-chunk.txt"

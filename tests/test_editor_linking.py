@@ -22,7 +22,7 @@ from soundify_otio.exporters import WRITERS, check_output, write_output
 from soundify_otio.exporters.conform import conform_media, media_folder, read_bext_description, wants_conform
 from soundify_otio.exporters.resolve import add_resolve_effects
 
-from conftest import SHARED_INTEROP, append_sfx_track, generated_clips, sound_clip, write_tone
+from helpers.timelines import SHARED_INTEROP, append_sfx_track, generated_clips, sound_clip, write_tone
 
 COMBINER = "6b46dd7a-132d-4856-ab21-8b751d8462ec"
 
@@ -245,6 +245,7 @@ def _stereo_aaf_layout(path: Path) -> tuple:
     raise AssertionError(f"{path}: no stereo track")
 
 
+@pytest.mark.interop
 def test_aaf_stereo_layout_matches_premiere(annotated_timeline, tmp_path):
     out = tmp_path / "cut.aaf"
     conform_media(annotated_timeline, out)  # as annotate does: the FLAC becomes a linked WAV

@@ -12,7 +12,7 @@ import pytest
 
 from soundify_otio.exporters.aaf import write_aaf
 
-from conftest import SHARED_INTEROP
+from helpers.timelines import SHARED_INTEROP
 
 GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
 PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"
@@ -162,6 +162,7 @@ def _layout(timeline: otio.schema.Timeline) -> list:
 AAF_SAMPLES = sorted((SHARED_INTEROP / "aaf").glob("*.aaf")) if (SHARED_INTEROP / "aaf").is_dir() else []
 
 
+@pytest.mark.interop
 @pytest.mark.skipif(not AAF_SAMPLES, reason=f"no AAF samples in {SHARED_INTEROP / 'aaf'}")
 @pytest.mark.parametrize("sample", AAF_SAMPLES, ids=lambda p: p.name)
 def test_real_aaf_keeps_clips_and_gain(sample: Path, tmp_path: Path):

@@ -12,7 +12,7 @@ from lxml import etree
 from soundify_otio.exporters.fcp7 import write_fcp7_xml
 from soundify_otio.exporters.keyframes import value_at
 
-from conftest import SHARED_INTEROP, append_sfx_track, generated_clips
+from helpers.timelines import SHARED_INTEROP, append_sfx_track, generated_clips
 
 RATE = 24
 EFFECT_ORDER = ["name", "effectid", "effectcategory", "effecttype", "mediatype", "parameter"]
@@ -110,6 +110,7 @@ def _counts(root: etree._Element) -> tuple[int, int, int]:
     )
 
 
+@pytest.mark.interop
 @pytest.mark.skipif(not _interop_files(), reason=f"real xmeml samples not found under {SHARED_INTEROP}/fcp7xml")
 @pytest.mark.parametrize("source", _interop_files(), ids=lambda p: p.name)
 def test_real_premiere_export_keeps_its_tracks(source, tmp_path):

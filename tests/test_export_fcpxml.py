@@ -12,7 +12,7 @@ from lxml import etree
 from soundify_otio.exporters.fcpxml import write_fcpxml
 from soundify_otio.exporters.keyframes import value_at
 
-from conftest import SHARED_INTEROP, append_sfx_track, generated_clips
+from helpers.timelines import SHARED_INTEROP, append_sfx_track, generated_clips
 
 FRAME = Fraction(1, 24)
 
@@ -103,6 +103,7 @@ def _interop_files() -> list[Path]:
     return sorted((SHARED_INTEROP / "fcpxml").glob("*.fcpxml")) if SHARED_INTEROP.is_dir() else []
 
 
+@pytest.mark.interop
 @pytest.mark.skipif(not _interop_files(), reason=f"real FCPXML samples not found under {SHARED_INTEROP}/fcpxml")
 @pytest.mark.parametrize("source", _interop_files(), ids=lambda p: p.name)
 def test_real_fcp_export_keeps_its_clips(source, tmp_path):

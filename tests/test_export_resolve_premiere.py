@@ -12,7 +12,7 @@ from soundify_otio.exporters.keyframes import value_at
 from soundify_otio.exporters.premiere import add_premiere_effects
 from soundify_otio.exporters.resolve import add_resolve_effects
 
-from conftest import generated_clips
+from helpers.timelines import generated_clips
 
 RATE = 24.0
 

@@ -11,7 +11,7 @@ import pytest
 from soundify_otio.cli import main
 from soundify_otio.timeline.reading import read_timeline
 
-from conftest import SHARED_INTEROP, write_tone
+from helpers.timelines import SHARED_INTEROP, write_tone
 
 CASES = [
     ("fcp7xml/otio-fcp-adapter_premiere_example.xml", ".xml"),
@@ -53,6 +53,7 @@ def _automation(timeline: otio.schema.Timeline) -> list[str]:
     return found
 
 
+@pytest.mark.interop
 @pytest.mark.parametrize("name, suffix", CASES, ids=[c[0].split("/")[1] for c in CASES])
 def test_offline_editor_file_passes_through(tmp_path, capsys, library, name, suffix):
     source = SHARED_INTEROP / name
@@ -88,6 +89,7 @@ def test_offline_editor_file_passes_through(tmp_path, capsys, library, name, suf
     assert all(entry in after for entry in before), set(before) - set(after)
 
 
+@pytest.mark.interop
 def test_offline_without_the_flag_is_an_error(tmp_path, capsys, library):
     source = SHARED_INTEROP / "fcp7xml/otio-fcp-adapter_premiere_example.xml"
     if not source.is_file():

@@ -14,7 +14,7 @@ import soundfile
 from soundify_otio.errors import MediaError
 from soundify_otio.review.render import mux_preview, render_preview
 
-from conftest import RATE, _range, _rt, sound_clip, write_tone
+from helpers.timelines import RATE, rt, sound_clip, time_range, write_tone
 
 SR = 48000
 
@@ -121,7 +121,7 @@ def test_gain_curve_rises_20_db_and_holds_outside_keys(tmp_path):
 
 def test_clip_placed_at_two_seconds_starts_at_sample_96000(tmp_path):
     noise = write_noise(tmp_path / "noise.wav", 1.0, 44100)
-    track = sfx_track(otio.schema.Gap(source_range=_range(0.0, 2.0)), flat_clip(noise, 1.0, sample_rate=44100))
+    track = sfx_track(otio.schema.Gap(source_range=time_range(0.0, 2.0)), flat_clip(noise, 1.0, sample_rate=44100))
     data, _ = render(timeline_with(track), tmp_path)
     onset = int(np.flatnonzero(np.abs(data[:, 0]) > 0.01)[0])
     assert abs(onset - 96000) <= SR / RATE  # global_start_time (01:00:00:00) is not added
@@ -144,7 +144,7 @@ def test_crossfade_across_transition_keeps_level(tmp_path):
     a = flat_clip(noise, 1.0, 0.0, file_seconds=3.0)
     b = flat_clip(noise, 1.0, 1.5, file_seconds=3.0)
     fade = otio.schema.Transition(
-        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=_rt(0.25), out_offset=_rt(0.25)
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve, in_offset=rt(0.25), out_offset=rt(0.25)
     )
     data, _ = render(timeline_with(sfx_track(a, fade, b)), tmp_path)
     steady = rms_db(window(data, 0.3, 0.4))
@@ -193,7 +193,7 @@ def test_timeline_audio_is_included_only_on_request(tmp_path):
     own.append(
         otio.schema.Clip(
             name="dialogue",
-            source_range=_range(0.0, 1.0),
+            source_range=time_range(0.0, 1.0),
             media_reference=otio.schema.ExternalReference(target_url="dialogue.wav"),
         )
     )
@@ -229,15 +229,15 @@ def write_video(path: Path, seconds: float = 2.0) -> Path:
 
 
 def video_clip(url: str, start: float, duration: float) -> otio.schema.Clip:
-    ref = otio.schema.ExternalReference(target_url=url, available_range=_range(0.0, 2.0))
-    return otio.schema.Clip(name="v", source_range=_range(start, duration), media_reference=ref)
+    ref = otio.schema.ExternalReference(target_url=url, available_range=time_range(0.0, 2.0))
+    return otio.schema.Clip(name="v", source_range=time_range(start, duration), media_reference=ref)
 
 
 def test_mux_gives_mp4_with_picture_gaps_and_top_track(tmp_path):
     video = write_video(tmp_path / "my clip.mp4")
     v1 = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     v1.append(video_clip(video.as_uri(), 1.0, 1.0))  # blue
-    v1.append(otio.schema.Gap(source_range=_range(0.0, 0.5)))
+    v1.append(otio.schema.Gap(source_range=time_range(0.0, 0.5)))
     v1.append(video_clip("my clip.mp4", 0.0, 0.5))  # red, relative path
     v2 = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
     v2.append(video_clip(video.as_uri(), 0.0, 0.25))  # red on top of V1's blue

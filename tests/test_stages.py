@@ -13,9 +13,9 @@ from soundify_otio.pipeline.soundify import Choice, Soundify, use_number
 from soundify_otio.stages.classify import softmax
 from soundify_otio.types import Shot
 
-from conftest import write_tone
 from helpers.known_answer import colour_model
 from helpers.synthetic import hard_cuts, moving_square
+from helpers.timelines import write_tone
 
 FPS = 25
 

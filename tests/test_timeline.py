@@ -14,9 +14,9 @@ from soundify_otio.timeline.reading import find_shots, read_timeline, resolve_me
 from soundify_otio.vision.decode import probe_video
 
 from helpers.synthetic import write_video
+from helpers.timelines import SHARED_INTEROP
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
 BASE = Path("/project")
 
 
@@ -341,6 +341,7 @@ def _shared(relative: str) -> Path:
     return path
 
 
+@pytest.mark.interop
 def test_shared_fcpxml_reads_through_the_stock_adapter() -> None:
     timeline = read_timeline(_shared("fcpxml/DAWFileKit_SyncClipRoles2.fcpxml"))
     assert len(timeline.video_tracks()) == 2
@@ -349,6 +350,7 @@ def test_shared_fcpxml_reads_through_the_stock_adapter() -> None:
     assert [s.clip_name for s in skipped] == ["ILA_005_0015_techfinal_v001", "B003C011_200304_RO6B"]
 
 
+@pytest.mark.interop
 def test_shared_premiere_xml_honours_disabled_clips_and_tracks() -> None:
     timeline = read_timeline(_shared("fcp7xml/otio-fcp-adapter_premiere_enable_property.xml"))
     shots, _ = find_shots(timeline, BASE)

@@ -12,7 +12,7 @@ import pytest
 from soundify_otio.timeline.writeback import annotated_copy, strip_generated
 from soundify_otio.types import Annotation, Placement, Scene, SceneResult, SoundEntry, Suggestion
 
-from conftest import write_tone
+from helpers.timelines import write_tone
 
 RATE = 25.0
 
