@@ -60,6 +60,7 @@ def session(project) -> so.Session:
     return so.Session.open(project.library, so.Config.from_overrides(pretrained="none"), device="cpu")
 
 
+@pytest.mark.slow
 def test_session_places_new_picks_without_decoding(session: so.Session, project, cache_dir: Path) -> None:
     session.cache_dir = cache_dir
     reports: list[tuple[str, int, int | None]] = []
@@ -76,6 +77,7 @@ def test_session_places_new_picks_without_decoding(session: so.Session, project,
     assert timeline.metadata["soundify"]["scenes"][0]["id"] == scene_id
 
 
+@pytest.mark.slow
 def test_unknown_picks_are_choices_errors(session: so.Session, project, cache_dir: Path) -> None:
     session.cache_dir = cache_dir
     analysed = session.analyse(project.timeline_otio)

@@ -53,6 +53,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
+@pytest.mark.slow
 def test_annotate_sample_project_end_to_end(capsys, project, cache_dir, tmp_path):
     before = digest(project.timeline_otio)
     out = tmp_path / "street.soundify.otio"
@@ -86,6 +87,7 @@ def test_annotate_sample_project_end_to_end(capsys, project, cache_dir, tmp_path
     assert len(result.tracks.markers) == 6 + len(original.tracks.markers)
 
 
+@pytest.mark.slow
 def test_output_keeps_every_original_item(capsys, project, cache_dir):
     out = project.root / "kept.otio"  # beside IN, so relative media paths stay as they are
     assert annotate(capsys, project, out, cache_dir)[0] == 0
@@ -100,6 +102,7 @@ def test_output_keeps_every_original_item(capsys, project, cache_dir):
     assert result.global_start_time == original.global_start_time
 
 
+@pytest.mark.slow
 def test_reannotating_replaces_the_soundify_tracks(capsys, project, cache_dir, tmp_path):
     """Also: OUT in another folder gets its relative media paths rebased, so it can be annotated again."""
     first, second = tmp_path / "first.otio", tmp_path / "second.otio"
@@ -115,6 +118,7 @@ def test_reannotating_replaces_the_soundify_tracks(capsys, project, cache_dir, t
     assert len(second_timeline.tracks.markers) == len(first_timeline.tracks.markers)
 
 
+@pytest.mark.slow
 def test_fcp7_xml_in_and_out(capsys, project, cache_dir, tmp_path):
     out = tmp_path / "street.soundify.xml"
     code, _, stderr = annotate(capsys, project, out, cache_dir, timeline=project.timeline_xml)
@@ -124,6 +128,7 @@ def test_fcp7_xml_in_and_out(capsys, project, cache_dir, tmp_path):
     assert b"Audio Levels" in out.read_bytes()
 
 
+@pytest.mark.slow
 def test_choices_round_trip_reuses_the_analysis(capsys, project, cache_dir, tmp_path):
     choices = tmp_path / "choices.toml"
     code, _, stderr = run(
@@ -207,6 +212,7 @@ def test_missing_media_everywhere_is_an_error_naming_the_file(capsys, project, c
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_one_missing_shot_is_skipped_and_the_rest_annotated(capsys, project, cache_dir, tmp_path):
     timeline = read(_copy_project_timeline(project, tmp_path, project.video))
     clip = next(iter(timeline.find_clips()))

@@ -24,8 +24,8 @@ from soundify_otio.errors import OutputError
 from soundify_otio.exporters import write_output
 from soundify_otio.review.render import mux_preview, render_preview
 
-from conftest import RATE, append_sfx_track, sound_clip, write_tone
 from helpers.synthetic import write_video
+from helpers.timelines import RATE, append_sfx_track, sound_clip, write_tone
 
 
 def run(capsys, *args: object) -> tuple[int, str, str]:

@@ -21,9 +21,9 @@ from soundify_otio.review.report import render_html
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice, Shot
 
-from conftest import write_tone
 from helpers import impacts
 from helpers.known_answer import colour_model
+from helpers.timelines import write_tone
 
 FPS = 25
 TRANSIENTS = {"red ball bounce 1.wav": 0.03, "red ball bounce 2.wav": 0.045}

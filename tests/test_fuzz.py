@@ -28,7 +28,7 @@ from soundify_otio.review.choices import check_choices, read_choices, toml_strin
 from soundify_otio.timeline.reading import find_shots, read_timeline
 from soundify_otio_adapters.reaper_project import read_rpp, write_rpp
 
-from conftest import _range
+from helpers.timelines import time_range
 
 LONG_RUN = int(os.environ.get("SOUNDIFY_FUZZ_EXAMPLES", "0"))
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_projects"
@@ -216,9 +216,9 @@ def named_timeline(track_name: str, clip_name: str, media: str) -> otio.schema.T
         otio.schema.Clip(
             name=clip_name,
             media_reference=otio.schema.ExternalReference(
-                target_url=Path("/media", media or "x").as_uri(), available_range=_range(0, 10)
+                target_url=Path("/media", media or "x").as_uri(), available_range=time_range(0, 10)
             ),
-            source_range=_range(0, 2),
+            source_range=time_range(0, 2),
         )
     )
     timeline.tracks.append(track)

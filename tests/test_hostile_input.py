@@ -21,7 +21,7 @@ from soundify_otio.review.render import render_preview
 from soundify_otio.timeline.reading import MAX_JSON_DEPTH, read_timeline
 from soundify_otio_adapters.reaper_project import read_rpp, write_rpp
 
-from conftest import RATE, _range, sound_clip, write_tone
+from helpers.timelines import RATE, sound_clip, time_range, write_tone
 
 
 def one_clip_timeline(name: str = "shot", url: str = "video.mp4") -> otio.schema.Timeline:
@@ -29,7 +29,7 @@ def one_clip_timeline(name: str = "shot", url: str = "video.mp4") -> otio.schema
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     track.append(
         otio.schema.Clip(
-            name=name, media_reference=otio.schema.ExternalReference(target_url=url), source_range=_range(0, 2)
+            name=name, media_reference=otio.schema.ExternalReference(target_url=url), source_range=time_range(0, 2)
         )
     )
     timeline.tracks.append(track)
@@ -276,7 +276,7 @@ def test_library_search_output_cannot_be_spoofed(capsys, monkeypatch, tmp_path):
 
 
 def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
-    from soundify_otio.exporters import check_output, write_output, writable_suffixes
+    from soundify_otio.exporters import check_output, writable_suffixes, write_output
 
     sound = write_tone(tmp_path / "a.wav", 0.5, 48000, 1)
     timeline = one_clip_timeline(url=sound.as_uri())

@@ -8,6 +8,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from soundify_otio.library import index as library_index
 from soundify_otio.library.index import FileFacts, LibraryIndex
@@ -25,6 +26,7 @@ def _write_many(path: str, writer: int) -> int:
     return len(index.embeddings("RN50/none", [f"w{writer} t{n}" for n in range(ROUNDS)]))
 
 
+@pytest.mark.slow
 def test_workers_opening_and_writing_one_index_at_once_lose_nothing(tmp_path: Path) -> None:
     path = str(tmp_path / "shared" / ".soundify-index.sqlite")
     with ProcessPoolExecutor(WRITERS, mp_context=get_context("spawn")) as pool:

@@ -53,6 +53,7 @@ def _automation(timeline: otio.schema.Timeline) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.interop
 @pytest.mark.parametrize("name, suffix", CASES, ids=[c[0].split("/")[1] for c in CASES])
 def test_offline_editor_file_passes_through(tmp_path, capsys, library, name, suffix):

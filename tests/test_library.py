@@ -272,6 +272,7 @@ def test_corrupt_index_is_rebuilt_and_explicit_index_path_is_used(tmp_path: Path
     assert lib.stats()["index"] == str(elsewhere) and elsewhere.exists()
 
 
+@pytest.mark.slow
 def test_process_pool_probes_give_the_same_facts(tmp_path: Path, monkeypatch) -> None:
     for i in range(6):
         tone(tmp_path / f"ambience/wind {i}.wav", seconds=0.5 + i * 0.1)

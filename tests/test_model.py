@@ -29,6 +29,7 @@ def test_unknown_names_list_the_valid_options():
         load_model("RN50", "laion2b", "cpu")
 
 
+@pytest.mark.slow
 def test_local_checkpoint_file_is_loaded_and_identified(tmp_path):
     """A checkpoint saved from a model with changed weights loads as those weights, not the random ones."""
     import open_clip
@@ -50,6 +51,7 @@ def test_local_checkpoint_file_is_loaded_and_identified(tmp_path):
     assert not np.allclose(random.encode_texts(text), expected, atol=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["RN50", "ViT-S-32"])
 def test_gradcam_maps_have_the_grid_shape_and_range(name):
     model = load_model(name, "none", "cpu")
@@ -63,6 +65,7 @@ def test_gradcam_maps_have_the_grid_shape_and_range(name):
     assert np.all(cams >= 0.0) and np.all(cams <= 1.0 + 1e-6)
 
 
+@pytest.mark.slow
 def test_same_random_weights_every_load():
     """Random weights are seeded, so caches keyed on 'RN50/none' stay valid across runs."""
     model_module._create.cache_clear()
@@ -72,6 +75,7 @@ def test_same_random_weights_every_load():
     np.testing.assert_allclose(first, second, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_first_token_pool_equals_open_clips_attention_pool():
     """The cheaper head must embed exactly as open_clip's own image encoder does."""
     model = load_model("RN50", "none", "cpu")
@@ -83,6 +87,7 @@ def test_first_token_pool_equals_open_clips_attention_pool():
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_pixels_are_normalised_with_the_weights_own_statistics(monkeypatch):
     """A tower trained on other statistics than OpenAI's gets its own mean/std, not OpenAI's."""
     real_create = model_module._create

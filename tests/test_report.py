@@ -300,6 +300,7 @@ def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_browser_screenshot(report: Path, tmp_path: Path) -> None:
     png = tmp_path / "shot.png"
@@ -313,6 +314,7 @@ def test_browser_screenshot(report: Path, tmp_path: Path) -> None:
     assert len(np.unique(pixels.reshape(-1, 3)[::7], axis=0)) > 50  # thumbnails, colours, text
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_browser_dom(annotation: Annotation, report: Path, tmp_path: Path) -> None:
     run = _chromium("--dump-dom", "--virtual-time-budget=2000", report.as_uri(), tmp=tmp_path)

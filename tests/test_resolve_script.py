@@ -162,6 +162,7 @@ def test_the_installed_script_carries_its_settings(project, cache_dir: Path, tmp
     assert not (tmp_path / "work").exists()
 
 
+@pytest.mark.slow
 def test_script_in_a_stand_in_resolve(project, cache_dir: Path, tmp_path: Path, capsys) -> None:
     """As Resolve runs it (the `resolve` global set): export, annotate, import beside, review page."""
     path = install_script(project, cache_dir, tmp_path, "--no-browser")
@@ -214,6 +215,7 @@ def test_script_in_a_stand_in_resolve(project, cache_dir: Path, tmp_path: Path, 
         pytest.fail("the review page's server did not end after the page closed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("exports", "imports", "message", "last_call"),
     [

@@ -36,6 +36,8 @@ from soundify_otio.timeline.reading import find_shots
 
 from helpers.known_answer import colour_model
 
+pytestmark = pytest.mark.slow  # nearly every test here reads one end-to-end run of the sample project
+
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 SILENT_DBFS = -60.0
 LINE_WITH_SCORE = re.compile(r"^\s*(-?\d+\.\d{3})\s+(effect|ambient)\s+(.+?)\s{2,}(\S.*)$")

@@ -218,6 +218,7 @@ def test_closing_the_page_ends_the_server(session: ReviewSession, monkeypatch: p
         server.server_close()
 
 
+@pytest.mark.slow
 def test_review_command_prints_one_url_and_ends_on_ctrl_c(project, cache_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "street.soundify.otio"
     command = [

@@ -26,6 +26,7 @@ def analysed(project, cache_dir: Path):
     return timeline, soundify, soundify.analyse(shots, skipped)
 
 
+@pytest.mark.slow
 def test_place_scene_matches_a_whole_run(analysed) -> None:
     _, soundify, analysis = analysed
     labels = soundify.labels("effect")[0]

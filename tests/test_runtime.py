@@ -54,6 +54,7 @@ def _assert_matches_eager(model: ClipModel, frames: np.ndarray, what: str) -> No
     assert model.runtime.active and model.runtime_info()["precision"] == "fp32"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runtime", FAST)
 def test_random_weight_rn50_matches_eager(runtime, frames, runtime_cache):
     model = load_model("RN50", "none", "cpu", runtime=runtime, runtime_cache=runtime_cache)
@@ -119,6 +120,7 @@ def test_a_tower_that_cannot_be_exported_stays_on_eager_torch(tmp_path, frames):
     )
 
 
+@pytest.mark.slow
 def test_int8_is_calibrated_on_given_frames_and_measured(runtime_cache):
     model = load_model("RN50", "none", "cpu", runtime="openvino", precision="int8", runtime_cache=runtime_cache)
     assert model.image_id == "RN50/none/int8"

@@ -25,6 +25,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> sample.SampleProject:
     return built
 
 
+@pytest.mark.slow
 def test_footage_copied_and_decodes(project: sample.SampleProject) -> None:
     assert project.video.read_bytes() == sample.footage_path().read_bytes()
     with av.open(str(project.video)) as container:
