@@ -21,7 +21,7 @@ import numpy as np
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from soundify_otio.library.sounds import open_library  # noqa: E402
+from soundify_otio.library.sounds import open_library
 
 NAMES = [
     "Door Slam",

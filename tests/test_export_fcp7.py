@@ -45,7 +45,7 @@ def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
         assert [tracks[i].get("currentExplodedTrackIndex") for i in pair] == ["0", "1"]
     assert tracks[0].get("premiereTrackType") is None
     files = {f.findtext("pathurl"): f for f in seq.iter("file") if f.find("pathurl") is not None}
-    for track, clip, meta, item in [
+    for _track, clip, meta, item in [
         (track, clip, meta, item)
         for track, clip, meta in expected
         for item in [

@@ -350,7 +350,7 @@ def test_search_ranks_by_text_similarity_and_stats_count(tmp_path: Path) -> None
     lib = open_library(tmp_path)
     encoder = FakeEncoder()
     ranked = lib.search(encoder, "a small dog", limit=2)
-    assert [e.path.name for e, _ in ranked][0] == "Dog Bark Small.wav"
+    assert next(e.path.name for e, _ in ranked) == "Dog Bark Small.wav"
     assert len(ranked) == 2 and ranked[0][1] >= ranked[1][1]
     lib.search(encoder, "bell", limit=3)
     assert encoder.encoded.count("bicycle bell") == 1

@@ -23,7 +23,7 @@ def test_missing_weights_say_how_to_get_them(monkeypatch):
 
 
 def test_unknown_names_list_the_valid_options():
-    with pytest.raises(ModelError, match="RN50.*RN101"):
+    with pytest.raises(ModelError, match=r"RN50.*RN101"):
         load_model("RN49", "openai", "cpu")
     with pytest.raises(ModelError, match="openai, yfcc15m, cc12m"):
         load_model("RN50", "laion2b", "cpu")

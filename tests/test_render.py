@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def test_pan_sweep_moves_from_left_to_right_at_constant_power(tmp_path):
         ratios.append(rms_db(w[:, 0]) - rms_db(w[:, 1]))
         powers.append(10 * np.log10(np.mean(np.square(w[:, 0])) + np.mean(np.square(w[:, 1]))))
     assert ratios[0] > 20 and ratios[-1] < -20 and abs(ratios[2]) < 0.5
-    assert all(a > b for a, b in zip(ratios, ratios[1:]))
+    assert all(a > b for a, b in itertools.pairwise(ratios))
     assert max(powers) - min(powers) < 0.2  # cos/sin law: L^2 + R^2 constant
     assert abs(powers[2] - 10 * np.log10(0.25**2 / 2)) < 0.2  # no gain at centre beyond the law
 
@@ -134,8 +135,8 @@ def test_fades_ramp_in_and_out(tmp_path):
     head = [rms_db(window(data, t)) for t in np.arange(0.0, 0.5, 0.05)]
     tail = [rms_db(window(data, t)) for t in np.arange(1.5, 1.99, 0.05)]
     steady = rms_db(window(data, 1.0))
-    assert all(a < b for a, b in zip(head, head[1:])) and head[0] < steady - 20
-    assert all(a > b for a, b in zip(tail, tail[1:])) and tail[-1] < steady - 20
+    assert all(a < b for a, b in itertools.pairwise(head)) and head[0] < steady - 20
+    assert all(a > b for a, b in itertools.pairwise(tail)) and tail[-1] < steady - 20
     assert abs(rms_db(window(data, 0.5, 0.2)) - steady) < 0.1
 
 
@@ -207,7 +208,7 @@ def test_timeline_audio_is_included_only_on_request(tmp_path):
 
 def test_missing_sound_is_a_media_error_and_writes_nothing(annotated_timeline, tmp_path):
     (tmp_path / "bell.wav").unlink()
-    with pytest.raises(MediaError, match="bell.wav"):
+    with pytest.raises(MediaError, match=r"bell\.wav"):
         render_preview(annotated_timeline, tmp_path / "out.wav")
     assert not list(tmp_path.glob("*out*"))
 
@@ -275,6 +276,6 @@ def test_mux_gives_mp4_with_picture_gaps_and_top_track(tmp_path):
 
 def test_mux_with_unreadable_video_is_a_media_error(annotated_timeline, tmp_path):
     render_preview(annotated_timeline, tmp_path / "p.wav")
-    with pytest.raises(MediaError, match="video.mp4"):
+    with pytest.raises(MediaError, match=r"video\.mp4"):
         mux_preview(annotated_timeline, tmp_path / "p.wav", tmp_path / "p.mp4")
     assert not (tmp_path / "p.mp4").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import os
 import re
 import shutil
@@ -201,7 +202,7 @@ def test_thumbnails_show_their_scene(annotation: Annotation, report: Path) -> No
     for section in q(doc, "//section.scene"):
         src = q(section, ".//div.strip//img")[0].get("src").split(",", 1)[1]
         greys.append(np.median(np.asarray(Image.open(io.BytesIO(base64.b64decode(src))).convert("L"))))
-    assert min(abs(a - b) for a, b in zip(greys, greys[1:])) > 20
+    assert min(abs(a - b) for a, b in itertools.pairwise(greys)) > 20
 
 
 def test_interval_bars_and_curves_match_the_data(annotation: Annotation, report: Path) -> None:

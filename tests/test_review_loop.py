@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -77,7 +78,7 @@ def read(path: Path) -> otio.schema.Timeline:
 def plain(value):
     """OTIO metadata (AnyDictionary / AnyVector) as plain dicts and lists, so == compares contents."""
     if hasattr(value, "keys"):
-        return {k: plain(value[k]) for k in value.keys()}
+        return {k: plain(value[k]) for k in value}
     if isinstance(value, (str, bytes)):
         return value
     if hasattr(value, "__iter__"):
@@ -321,7 +322,7 @@ def test_render_is_heard_where_soundify_clips_play_and_silent_elsewhere(annotate
             )
     else:  # soundify sound everywhere: then where only an ambient bed plays, the level follows the beds
         effect_spans = [(s, e) for role, _, s, e in clips if role == "effects"]
-        for role, clip, start, end in clips:
+        for role, _clip, start, end in clips:
             if role != "ambient":
                 continue
             for a, b in uncovered(
@@ -457,7 +458,7 @@ def test_progress_hook_reports_analyse_up_to_its_total_and_mix_per_scene(project
     assert mix == [(k, len(annotation.scenes)) for k in range(1, len(annotation.scenes) + 1)]
     dones = [d for d, _ in analyse]
     assert all(0 <= d <= total for d in dones), (dones, total)
-    assert all(b >= a for a, b in zip(dones, dones[1:])), dones
+    assert all(b >= a for a, b in itertools.pairwise(dones)), dones
     assert dones[-1] == total, f"the analyse bar stops at {dones[-1]} of {total}: {dones}"
 
 

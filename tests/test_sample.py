@@ -126,7 +126,7 @@ def test_sample_timeline_structure_and_media(project: sample.SampleProject, name
         handles = [t for t in items[max(0, index - 1) : index + 2] if isinstance(t, otio.schema.Transition)]
         lo = first - sum(t.in_offset.value for t in handles if items.index(t) < index)
         hi = end + sum(t.out_offset.value for t in handles if items.index(t) > index)
-        assert 0 <= lo and hi <= sample.FOOTAGE_FRAMES, item.name
+        assert lo >= 0 and hi <= sample.FOOTAGE_FRAMES, item.name
         spanning += any(first < cut < end for cut in sample.FOOTAGE_CUTS)
     assert spanning >= 1
 

@@ -23,7 +23,7 @@ def _footage() -> Path:
 def _our_cuts(path: Path, config: Config) -> list[int]:
     """Cuts as the pipeline finds them: the streaming detector, then the configured minimum scene length."""
     info = probe_video(path)
-    min_frames = max(1, int(round(config.min_scene_seconds * info.fps)))
+    min_frames = max(1, round(config.min_scene_seconds * info.fps))
     detector = HistogramDetector(config.scene_threshold, config.scene_bins, min_frames)
     for _, frames in iter_frames(path, 0, info.frame_count, config.analysis_size, config.batch_size):
         detector.push(frames)

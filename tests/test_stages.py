@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ def test_red_square_moving_left_to_right_pans_left_to_right(tmp_path, colour_lib
     (effect,) = [p for p in annotation.placements if p.kind == "effect"]
     pans = [v for _, v in effect.pan]
     assert pans[0] < -0.5 and pans[-1] > 0.5
-    assert all(b >= a - 1e-9 for a, b in zip(pans, pans[1:])), pans
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(pans)), pans
     assert len(effect.pan) >= 4  # one key per ~1 s chunk over 4 s, plus the closing key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_short_sound_repeats_with_crossfades_covering_the_interval(tmp_path):
     assert clips[0].range_in_parent().start_time.to_seconds() == pytest.approx(2.0)
     assert clips[-1].range_in_parent().end_time_exclusive().to_seconds() == pytest.approx(7.0)
     file_frames = 1.5 * RATE
-    for clip, after in zip(clips, transitions + [None]):
+    for clip, after in zip(clips, [*transitions, None]):
         source = clip.source_range
         tail = after.in_offset.value if after is not None else 0
         assert source.start_time.value >= 0 and source.end_time_exclusive().value + tail <= file_frames
@@ -78,7 +79,7 @@ def test_short_sound_repeats_with_crossfades_covering_the_interval(tmp_path):
     assert all(m["fade_out"] == 0.0 for m in metas[:-1]) and all(m["fade_in"] == 0.0 for m in metas[1:])
     # the pan sweep continues across the joins: each clip starts where the previous one ended
     pans = [m["keyframes"]["pan"] for m in metas]
-    for previous, following in zip(pans, pans[1:]):
+    for previous, following in itertools.pairwise(pans):
         assert previous[-1][1] == pytest.approx(following[0][1], abs=1e-6)
     assert pans[0][0][1] == pytest.approx(-1.0) and pans[-1][-1][1] == pytest.approx(1.0)
     assert all(np.all(np.diff([k[1] for k in p]) >= 0) for p in pans)

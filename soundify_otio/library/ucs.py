@@ -286,5 +286,5 @@ def parse_ucs_name(stem: str) -> UcsName | None:
     category = _catalog().get(match.group(1)) or _catalog().get(match.group(1).upper())
     if category is None:
         return None
-    rest = fields[1:] + ["", ""]
+    rest = [*fields[1:], "", ""]
     return UcsName(category, match.group(2) or "", rest[0], rest[1], "_".join(fields[3:]))

@@ -9,6 +9,7 @@ the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -179,11 +180,11 @@ class Soundify:
         """The shot cut at histogram peaks into scenes: each with its sampled frames' indices and
         its offset in seconds from the shot's start. Ids name the media range; a range the edit
         uses again gets '#2', '#3'..."""
-        min_frames = max(1, int(round(self.config.min_scene_seconds * frames.fps)))
+        min_frames = max(1, round(self.config.min_scene_seconds * frames.fps))
         cuts = cuts_from_distances(frames.distances, self.config.scene_threshold, min_frames)
         bounds = [0.0] + [c / frames.fps for c in cuts] + [shot.duration]
         scenes = []
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in itertools.pairwise(bounds):
             samples = np.flatnonzero((frames.sample_times >= a - 1e-6) & (frames.sample_times < b - 1e-6))
             if samples.size == 0:  # a scene shorter than the sampling step: use its nearest frame
                 samples = np.array([int(np.argmin(np.abs(frames.sample_times - a)))])
@@ -319,7 +320,7 @@ class Soundify:
         a closing key at the interval's last frame, so the curve ends where the source does."""
         config, scene = self.config, analysed.scene
         half_step = 0.5 / config.sample_fps
-        keys_per_interval = [mix.chunk_starts(i, config.chunk_seconds) + [i.end] for i in intervals]
+        keys_per_interval = [[*mix.chunk_starts(i, config.chunk_seconds), i.end] for i in intervals]
         look_at = [
             min(max(t, i.start), i.end - half_step) - scene.start
             for i, keys in zip(intervals, keys_per_interval)

@@ -64,7 +64,7 @@ class LibraryFile:
     @property
     def frames(self) -> int:
         seconds = GENERATORS[self.generator].seconds if self.seconds is None else self.seconds
-        return int(round(seconds * self.sample_rate))
+        return round(seconds * self.sample_rate)
 
 
 LIBRARY: tuple[LibraryFile, ...] = (

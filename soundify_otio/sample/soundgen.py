@@ -7,8 +7,8 @@ mono sources return one channel, moving or diffuse ones two. Output is peak-norm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import interpolate, signal
@@ -23,7 +23,7 @@ Generator = Callable[[float, int, np.random.Generator], np.ndarray]
 
 
 def _n(seconds: float, sr: int) -> int:
-    return max(1, int(round(seconds * sr)))
+    return max(1, round(seconds * sr))
 
 
 def _t(n: int, sr: int) -> np.ndarray:

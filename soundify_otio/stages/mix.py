@@ -9,7 +9,7 @@ from soundify_otio.types import Curve, Interval
 
 def chunk_starts(interval: Interval, chunk_seconds: float) -> list[float]:
     """The interval cut into equal chunks of about chunk_seconds; their start times."""
-    count = max(1, int(round(interval.duration / chunk_seconds)))
+    count = max(1, round(interval.duration / chunk_seconds))
     return [interval.start + i * interval.duration / count for i in range(count)]
 
 

@@ -369,7 +369,7 @@ def _walk_stack(
         start, end = _bounds(track)
         inner = (max(window[0], shift), window[1] if end is None else min(window[1], shift + end - start))
         yield from _walk_track(
-            track, shift - start, inner, layer + (i,), i if top_index is None else top_index, retimed or _retime(track)
+            track, shift - start, inner, (*layer, i), i if top_index is None else top_index, retimed or _retime(track)
         )
 
 

@@ -85,7 +85,7 @@ def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> ot
 
 
 def _frames(seconds: float, rate: float) -> int:
-    return int(round(seconds * rate))
+    return round(seconds * rate)
 
 
 def _pack(placements: list[Placement], rate: float) -> list[list[Placement]]:
@@ -93,7 +93,7 @@ def _pack(placements: list[Placement], rate: float) -> list[list[Placement]]:
     lanes: list[list[Placement]] = []
     for placement in sorted(placements, key=lambda p: (p.start, p.end)):
         start = _frames(placement.start, rate)
-        lane = next((l for l in lanes if _frames(l[-1].end, rate) <= start), None)
+        lane = next((free for free in lanes if _frames(free[-1].end, rate) <= start), None)
         if lane is None:
             lanes.append([placement])
         else:
@@ -184,7 +184,7 @@ def _clip(
     last: bool,
 ) -> otio.schema.Clip:
     sound = placement.sound
-    sample_count = int(round(sound.duration * sound.sample_rate))
+    sample_count = round(sound.duration * sound.sample_rate)
     reference = otio.schema.ExternalReference(
         target_url=sound.path.resolve().as_uri(), available_range=_range(0, sample_count, sound.sample_rate)
     )

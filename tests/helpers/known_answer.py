@@ -8,7 +8,7 @@ the cells holding the label's colour, so a red square moving left to right must 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

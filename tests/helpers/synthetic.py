@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import av
 import numpy as np
@@ -183,7 +184,9 @@ def long_timeline(
         path = Path(path_dir) / f"synthetic_{index:03d}.mp4"
         write_video(
             path,
-            lambda i: _segment_yuv(first + int(np.searchsorted(cuts, i, side="right")), i, width, height),
+            lambda i, first=first, cuts=cuts: _segment_yuv(
+                first + int(np.searchsorted(cuts, i, side="right")), i, width, height
+            ),
             n,
             fps,
             width,
