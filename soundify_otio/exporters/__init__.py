@@ -8,8 +8,8 @@ the plugin adapter). Any other suffix an installed OTIO adapter writes is passed
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import opentimelineio as otio
 

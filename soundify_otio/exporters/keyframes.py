@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -50,7 +51,7 @@ def densify_db(curve: list[list[float]], max_step_db: float = 3.0) -> list[tuple
     about 0.15 dB of the dB-linear one.
     """
     out = [(float(curve[0][0]), float(curve[0][1]))]
-    for (t0, v0), (t1, v1) in zip(curve, curve[1:]):
+    for (t0, v0), (t1, v1) in itertools.pairwise(curve):
         steps = max(1, math.ceil(abs(float(v1) - float(v0)) / max_step_db))
         out.extend(
             (float(t0) + (float(t1) - float(t0)) * i / steps, float(v0) + (float(v1) - float(v0)) * i / steps)

@@ -59,7 +59,7 @@ def add_premiere_effects(timeline: otio.schema.Timeline) -> None:
             False,
             [{"DisplayName": "Balance" if stereo else "Pan", "ID": 0, "Keyframes": _keyframes(pan, start)}],
         )
-        clip.effects[:] = kept + [volume, panner]
+        clip.effects[:] = [*kept, volume, panner]
 
 
 def _first_free_link_id(timeline: otio.schema.Timeline) -> int:

@@ -51,7 +51,7 @@ def _add_effects(clip: otio.schema.Clip, info: ClipInfo) -> None:
         _static("faderOut", round(info.fade_out * rate), frames),
     ]
     pan = _parameter("pan", [[t, v * 100.0] for t, v in info.pan], rate, -100.0, 100.0)
-    clip.effects[:] = kept + [_effect(VOLUME, "Volume", 62, [volume, *fades]), _effect(PAN, "Pan", 72, [pan])]
+    clip.effects[:] = [*kept, _effect(VOLUME, "Volume", 62, [volume, *fades]), _effect(PAN, "Pan", 72, [pan])]
 
 
 def _namespace(metadata: otio.core.AnyDictionary) -> otio.core.AnyDictionary:
