@@ -148,13 +148,12 @@ def probe(root: str, rel: str) -> FileFacts:
         return FileFacts(rel, 0, 0, "", "permission denied: the file cannot be read")
     except OSError as exc:
         return FileFacts(rel, 0, 0, "", f"unreadable: {exc.strerror or exc}")
-    identity = (rel, stat.st_size, stat.st_mtime_ns, digest)
     try:
-        return FileFacts(*identity, "", *_audio_facts(path))
+        return FileFacts(rel, stat.st_size, stat.st_mtime_ns, digest, "", *_audio_facts(path))
     except _Skip as skip:
-        return FileFacts(*identity, str(skip))
+        return FileFacts(rel, stat.st_size, stat.st_mtime_ns, digest, str(skip))
     except OSError as exc:
-        return FileFacts(*identity, f"unreadable: {exc.strerror or exc}")
+        return FileFacts(rel, stat.st_size, stat.st_mtime_ns, digest, f"unreadable: {exc.strerror or exc}")
 
 
 class _Skip(Exception):
@@ -329,7 +328,11 @@ class LibraryIndex:
                 if index.writable:
                     return index
                 opened.append(index)
-        return opened[0] if opened else cls(_connect(":memory:"))
+        if opened:
+            return opened[0]
+        memory = _connect(":memory:")  # an in-memory index cannot be locked or read-only
+        assert memory is not None
+        return cls(memory)
 
     @classmethod
     def open_for(cls, root: Path, index_path: Path | None) -> LibraryIndex:
@@ -519,9 +522,9 @@ def sync(root: Path, index: LibraryIndex, progress: ProgressHook) -> SyncReport:
     probed = _probe_all(root, to_probe, progress) if to_probe else []
     changed = [f for f in kept.values() if f != known.get(f.rel)] + probed
     index.write(changed, removed)
-    facts = {**kept, **{f.rel: f for f in probed}}
+    by_rel = {**kept, **{f.rel: f for f in probed}}
     return SyncReport(
-        tuple(facts[r] for r in sounds),
+        tuple(by_rel[r] for r in sounds),
         tuple(unlisted),
         tuple(csvs),
         read=len(probed),

@@ -222,7 +222,8 @@ def _check_root(root: Path) -> None:
 
 def _csv_sources(root: Path, csvs: Sequence[str]) -> tuple[dict[str, SidecarRow], dict[str, dict[str, EmbeddedTags]]]:
     """Sidecar rows keyed by lower-case relative path; metadata CSVs keyed by their folder."""
-    sidecar, metadata = {}, {}
+    sidecar: dict[str, SidecarRow] = {}
+    metadata: dict[str, dict[str, EmbeddedTags]] = {}
     for rel in csvs:
         path, folder = root / rel, PurePosixPath(rel).parent
         if path.name.lower() == SIDECAR_NAME:

@@ -102,7 +102,8 @@ def read_riff(path: Path) -> RiffInfo | None:
         head = f.read(12)
         if head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
             return None
-        pos, chunks, declared, available = 12, {}, None, 0
+        chunks: dict[bytes, bytes] = {}
+        pos, declared, available = 12, None, 0
         while pos + 8 <= size:
             f.seek(pos)
             header = f.read(8)
@@ -214,7 +215,8 @@ def read_ogg_comments(path: Path) -> dict[str, list[str]]:
     """The comment header (second packet) of an Ogg Vorbis or Opus stream."""
     with path.open("rb") as f:
         data = f.read(1 << 18)
-    packets, current, pos = [], b"", 0
+    packets: list[bytes] = []
+    current, pos = b"", 0
     while len(packets) < 2 and data[pos : pos + 4] == b"OggS" and pos + 27 <= len(data):
         nseg = data[pos + 26]
         lacing = data[pos + 27 : pos + 27 + nseg]
@@ -473,6 +475,7 @@ def describe(rel_path: PurePosixPath, tags: EmbeddedTags, sidecar: SidecarRow | 
     category = ucs_category(rel_path.name, tags)
     label = (sidecar.label if sidecar else None) or _label(rel_path, tags, category)
     kind = (sidecar.kind if sidecar else None) or _kind(rel_path, tags, category)
+    name: str | None
     if category is not None:
         words, name = category.words, f"{category.category}-{category.subcategory}"
     else:

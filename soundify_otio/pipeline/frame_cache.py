@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -79,8 +80,11 @@ class FrameCache:
 
     def __init__(self, root: Path | None) -> None:
         self.persistent = root is not None
-        self._scratch = None if root is not None else tempfile.TemporaryDirectory(prefix="soundify-frames-")
-        self.root = Path(root) if root is not None else Path(self._scratch.name)
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="soundify-frames-")
+            root = Path(self._scratch.name)
+        self.root = Path(root)
         self.hits = 0
         self.misses = 0
 
@@ -170,7 +174,7 @@ class ActivationStore:
         self.path = path
         self.count = count
         self.filled = 0
-        self._file = None
+        self._file: BinaryIO | None = None
         self._row: tuple[np.dtype, tuple[int, ...]] | None = None
         self._header_bytes = 0
 

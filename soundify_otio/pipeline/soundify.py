@@ -183,7 +183,7 @@ class Soundify:
         min_frames = max(1, round(self.config.min_scene_seconds * frames.fps))
         cuts = cuts_from_distances(frames.distances, self.config.scene_threshold, min_frames)
         bounds = [0.0] + [c / frames.fps for c in cuts] + [shot.duration]
-        scenes = []
+        scenes: list[tuple[Scene, np.ndarray, float]] = []
         for a, b in itertools.pairwise(bounds):
             samples = np.flatnonzero((frames.sample_times >= a - 1e-6) & (frames.sample_times < b - 1e-6))
             if samples.size == 0:  # a scene shorter than the sampling step: use its nearest frame

@@ -201,7 +201,9 @@ def car_horn(seconds: float, sample_rate: int, rng: np.random.Generator) -> np.n
     """Two-tone car horn: two short honks and a long one."""
     n = _n(seconds, sample_rate)
     t = _t(n, sample_rate)
-    tone = sum(_harmonic(np.full(n, f), sample_rate, (1, 0.5, 0.6, 0.25, 0.3, 0.12, 0.1)) for f in (415, 520))
+    tone = np.sum(
+        [_harmonic(np.full(n, f), sample_rate, (1, 0.5, 0.6, 0.25, 0.3, 0.12, 0.1)) for f in (415, 520)], axis=0
+    )
     tone = _resonate(tone, sample_rate, 1800, 1.5) + tone * 0.3
     gate = np.zeros(n)
     for start, length in ((0.1, 0.18), (0.38, 0.18), (0.7, min(1.0, max(0.2, seconds - 0.9)))):

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import opentimelineio as otio
@@ -344,7 +345,7 @@ def _fcp7_speed(effect: otio.schema.Effect) -> float | None:
     parameters = data.get("parameter", [])
     if isinstance(parameters, Mapping):
         parameters = [parameters]
-    values = {str(p.get("parameterid")): p.get("value") for p in parameters if isinstance(p, Mapping)}
+    values: dict[str, Any] = {str(p.get("parameterid")): p.get("value") for p in parameters if isinstance(p, Mapping)}
     try:
         speed = float(values.get("speed", 100))
     except (TypeError, ValueError):
