@@ -83,7 +83,7 @@ VERIFIERS: dict[str, Callable[[Path], None]] = {".xml": _parses_as_xml, ".fcpxml
 
 
 def _adapter_suffixes() -> set[str]:
-    suffixes = set()
+    suffixes: set[str] = set()
     for name in otio.adapters.available_adapter_names():
         try:
             adapter = otio.adapters.from_name(name)

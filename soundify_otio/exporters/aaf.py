@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import aaf2
 import aaf2.ama
@@ -460,7 +461,7 @@ def _curve_within(curve: list[list[float]], start: float, end: float) -> list[tu
     return inside
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: Any) -> bool:
     """Whether an AAF parameter value read by the stock adapter is a plain number ("3/4", 0.5)."""
     try:
         Fraction(value)

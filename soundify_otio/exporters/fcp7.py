@@ -178,7 +178,7 @@ def _decorate(clipitem: etree._Element, tagged: _Tagged) -> None:
     children = list(clipitem)
     for child in children:
         clipitem.remove(child)
-    first = {}
+    first: dict[str, etree._Element] = {}
     for child in children:
         first.setdefault(child.tag, child)
     order = ("name", "enabled", "duration", "rate", "start", "end", "in", "out", "file")

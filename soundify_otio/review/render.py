@@ -449,10 +449,13 @@ def _shot_frames(shot: _Shot, first: int, count: int, rate: float) -> Iterator[a
     with _open_video(shot.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        origin = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        time_base = stream.time_base
+        if time_base is None:
+            raise MediaError("its video stream has no time base", shot.path)
+        origin = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
         t0 = origin + shot.source + (first - shot.start) / rate
         tolerance = 0.5 / rate
-        container.seek(max(0, int(t0 / stream.time_base)), stream=stream)
+        container.seek(max(0, int(t0 / time_base)), stream=stream)
         k, current = 0, None
         try:
             for frame in container.decode(stream):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,9 +110,9 @@ class _Thumbnails:
     """Small frames of each media file, decoded by decord at thumbnail size; errors become reasons."""
 
     def __init__(self) -> None:
-        self._readers: dict[Path, tuple[VideoInfo, object] | MediaError] = {}
+        self._readers: dict[Path, tuple[VideoInfo, Any] | MediaError] = {}
 
-    def _reader(self, path: Path) -> tuple[VideoInfo, object]:
+    def _reader(self, path: Path) -> tuple[VideoInfo, Any]:
         if path not in self._readers:
             import decord
 

@@ -156,8 +156,7 @@ class ReviewSession:
     def search(self, text: str, limit: int = 12) -> list[tuple[SoundEntry, float]]:
         """The library's text search (CLIP text similarity over every sound)."""
         with self._lock:
-            model = self.soundify.model  # ClipModel.model_id is a property; the TextEncoder protocol says attribute
-            return self.library.search(model, text, limit)  # type: ignore[arg-type]
+            return self.library.search(self.soundify.model, text, limit)
 
     def write(self) -> tuple[Path, Path]:
         """Write OUT (as `annotate` does: write_timeline) and the choices file beside it: both or neither."""

@@ -41,7 +41,7 @@ class TowerSplit:
     """The module holding trunk's and head's parameters (for export to another runtime)."""
 
 
-def _first_token_attention_pool(pool: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+def _first_token_attention_pool(pool: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     """open_clip's AttentionPool2d, asking only the pooled (first) token's query.
 
     The original attends from all 1 + h*w tokens and keeps the first; the others' outputs are
@@ -78,7 +78,7 @@ def _first_token_attention_pool(pool: torch.nn.Module) -> Callable[[torch.Tensor
     return head
 
 
-def _resnet_split(visual: torch.nn.Module) -> TowerSplit:
+def _resnet_split(visual: Any) -> TowerSplit:
     """ModifiedResNet: Grad-CAM at the last ReLU of layer4 (the authors' `layer4.2.relu`)."""
 
     def trunk(x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +88,7 @@ def _resnet_split(visual: torch.nn.Module) -> TowerSplit:
     return TowerSplit(trunk=trunk, head=_first_token_attention_pool(visual.attnpool), to_maps=lambda a: a, owner=visual)
 
 
-def _vit_split(visual: torch.nn.Module) -> TowerSplit:
+def _vit_split(visual: Any) -> TowerSplit:
     """VisionTransformer: Grad-CAM on the tokens entering the last block, patches reshaped to a grid."""
     blocks = visual.transformer.resblocks
     batch_first = getattr(visual.transformer, "batch_first", True)
@@ -297,7 +297,7 @@ def _file_weights_id(path: Path) -> str:
     return f"file:{path.name}#{digest.hexdigest()[:12]}"
 
 
-def image_statistics(visual: torch.nn.Module, name: str, tag: str | None) -> dict[str, tuple[float, ...]]:
+def image_statistics(visual: Any, name: str, tag: str | None) -> dict[str, tuple[float, ...]]:
     """The pixel mean and std the weights were trained with: a weights tag's own (also when its
     checkpoint is read from a local cache file, which open_clip cannot tie to the tag), else what
     open_clip set on the tower, else OpenAI's. ViT-L-14/laion2b_s32b_b82k, for one, uses 0.5/0.5."""
@@ -376,6 +376,7 @@ def load_model(
             if reason:
                 raise ModelError(_missing_weights_message(name, pretrained, reason))
         source, weights, tag = (str(cached) if cached else pretrained), pretrained, pretrained
+    model: Any  # open_clip's CLIP: its towers and attributes are not typed
     try:
         model = _create(name, source, str(device), quick_gelu, resolved_precision == "fp16")
     except Exception as exc:  # open_clip raises bare RuntimeErrors for download and state-dict problems
