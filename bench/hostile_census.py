@@ -57,6 +57,8 @@ class Case:
     """A Python prelude run before the CLI (fault injection)."""
     one_line: bool = True
     """Whether a failure must be one line (not with --verbose, which adds the traceback)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment (TMPDIR, say)."""
 
 
 # ---- fixtures -----------------------------------------------------------------------------------
@@ -187,7 +189,9 @@ def run_case(case: Case, env: dict[str, str]) -> dict:
     existed = {p: p.exists() for p in case.outputs}
     command = [sys.executable, "-c", (case.python or "") + "\nfrom soundify_otio.cli import main\nmain()\n", *case.argv]
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, **case.env}
+    )
     if case.signal_after is not None:
         while process.poll() is None and not temp_files(case.watch) and time.monotonic() - started < TIMEOUT:
             time.sleep(0.02)
@@ -545,6 +549,14 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         6,
         outputs=[f / "p.wav", disk / "p.mp4"],
         watch=[disk, f],
+    )
+    yield Case(
+        "annotate with a full TMPDIR (--no-cache)",
+        ["annotate", str(edit), "-o", str(f / "tmpdir.otio"), *base, "--no-cache"],
+        6,
+        outputs=[f / "tmpdir.otio"],
+        watch=[f],
+        env={"TMPDIR": str(disk)},
     )
     yield Case(
         "suggest -o on a full disk",

@@ -200,7 +200,7 @@ def load_model(
     except ModelError as exc:
         if not fallback_random or config.pretrained == RANDOM_WEIGHTS:
             raise
-        click.echo(f"note: {exc}", err=True)
+        click.echo(f"note: {terminal_safe(exc)}", err=True)
         click.echo(
             "note: falling back to RANDOM weights: this run is a PIPELINE CHECK only; "
             "the sounds it picks mean nothing.",
