@@ -91,7 +91,11 @@ def test_mutated_sample_timelines_read_or_fail_cleanly(name, data):
 
 
 _JSON_ATOMS = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=20)
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_subnormal=False),
+    st.text(max_size=20),
 )
 _JSON = st.recursive(
     _JSON_ATOMS,
