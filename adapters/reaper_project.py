@@ -12,9 +12,9 @@ Soundify clips also get take envelopes after their SOURCE, times in seconds from
 (shifted by the item's head overlap), linear shape:
 
 * ``<VOLENV``: linear amplitude 10^(dB/20), clamped to REAPER's 0..2 (+6 dB); no VOLTYPE line, so
-  the values are plain amplitude (INTERCHANGE.md 5.3).
+  the values are plain amplitude (docs/editors.md, REAPER).
 * ``<PANENV``: REAPER's pan envelope runs +1 = left, -1 = right, the opposite of item/track pan
-  (INTERCHANGE.md 5.3: inferred from an AAF->RPP importer that negates pan "otherwise panning is
+  (docs/editors.md, REAPER: inferred from an AAF->RPP importer that negates pan "otherwise panning is
   reversed"), so the value written is -pan (ours: -1 = left).
 
 Reading: each ``<TRACK>`` (or a bare ``<TRACK>`` chunk) becomes an OTIO track, video if all its

@@ -1,7 +1,7 @@
 """Conform the sounds an output uses to broadcast WAV that every editor links.
 
 Final Cut links neither OGG nor FLAC, Pro Tools links WAV/AIFF from an AAF, Premiere and Media
-Composer are safest with WAV (INTERCHANGE 9). Each sound that is not already a WAV at a usable
+Composer are safest with WAV (docs/editors.md, media). Each sound that is not already a WAV at a usable
 rate is written once as PCM WAV into `<OUT stem>_media/` beside OUT: its own channel count, its own
 rate where that is one of USABLE_RATES (else CONFORM_RATE), 16-bit where the source is 16-bit or
 less, else 24-bit; a `bext` chunk whose description names the label and the original file. The name

@@ -1,4 +1,4 @@
-"""Final Cut Pro 7 XML (xmeml) with clip "Audio Levels" / "Audio Pan" keyframes (INTERCHANGE 3, 9).
+"""Final Cut Pro 7 XML (xmeml) with clip "Audio Levels" / "Audio Pan" keyframes (docs/editors.md, FCP7 XML).
 
 The stock otio-fcp-adapter writes the picture and every track; this module then lays out the
 soundify clips the way Premiere's own xmeml does:

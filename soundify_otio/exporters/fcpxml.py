@@ -1,4 +1,4 @@
-"""FCPXML 1.10 writer with `<adjust-volume>`/`<adjust-panner>` keyframes (INTERCHANGE 4).
+"""FCPXML 1.10 writer with `<adjust-volume>`/`<adjust-panner>` keyframes (docs/editors.md, Final Cut Pro).
 
 Own writer: the stock otio-fcpx-xml-adapter wraps audio clips in `<clip><gap><audio>` and loses their
 sample rate. The first video track becomes the primary storyline; every other track becomes connected

@@ -1,6 +1,6 @@
 """Adobe Premiere Pro native OTIO (25.6+): clip level/pan keyframes as `PremierePro_OTIO` effects.
 
-Reverse-engineered only (INTERCHANGE 2): no Adobe documentation and no real Premiere export was
+Reverse-engineered only (docs/editors.md, Premiere): no Adobe documentation and no real Premiere export was
 available, so the layout follows third-party exporters and is unverified against Premiere. Volume is
 "Internal Volume Mono"/"Internal Volume Stereo" by the sound's channel count, `Level` =
 10^((dB - 15)/20); pan is "PanProcessor" (`Pan` for mono, `Balance` for stereo), 0..1 with 0.5 =

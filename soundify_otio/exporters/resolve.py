@@ -1,4 +1,4 @@
-"""DaVinci Resolve native OTIO: clip volume/pan keyframes as `Resolve_OTIO` effects (INTERCHANGE 1).
+"""DaVinci Resolve native OTIO: clip volume/pan keyframes as `Resolve_OTIO` effects (docs/editors.md, Resolve).
 
 Volume is "Fairlight Clip Volume and Fades" (Type 62, dB, with faderIn/faderOut in frames), pan is
 "Fairlight Clip Pan" (Type 72, -100..100, negative = left). `Key Frames` are keyed by the frame
