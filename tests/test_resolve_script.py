@@ -4,6 +4,7 @@ annotation and the review page the script starts are the real ones."""
 
 from __future__ import annotations
 
+import ast
 import http.client
 import py_compile
 import re
@@ -147,6 +148,7 @@ def test_install_refuses_a_library_that_is_not_a_folder(tmp_path: Path, capsys) 
 def test_the_installed_script_carries_its_settings(project, cache_dir: Path, tmp_path: Path) -> None:
     path = install_script(project, cache_dir, tmp_path, "--no-review", "--seed", "7")
     py_compile.compile(str(path), doraise=True)
+    ast.parse(path.read_text(encoding="utf-8"), feature_version=(3, 6))  # Resolve's Python may be 3.6
     config = runpy.run_path(str(path), run_name="installed")["CONFIG"]  # no `resolve` global: nothing runs
     assert config["library"] == str(project.library.resolve())
     assert config["work_dir"] == str((tmp_path / "work").resolve())
