@@ -143,7 +143,7 @@ def _offsets_ms(found: np.ndarray, truth: np.ndarray) -> list[float]:
 
 
 def accuracy(folder: Path, library) -> dict:
-    results, all_found, all_truth, visual, heard = {}, [], [], [], []
+    results, all_found, all_heard, all_truth, visual, heard = {}, [], [], [], [], []
     for name, make, label in CLIPS + VARIANTS:
         video = make(folder / f"{name}.mp4")
         soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none"))
@@ -162,11 +162,13 @@ def accuracy(folder: Path, library) -> dict:
         }
         offset = len(all_truth) and max(all_truth) + 10.0
         all_found += list(onsets + offset)
+        all_heard += list(audio + offset)
         all_truth += list(truth + offset)
         visual += _offsets_ms(onsets, truth)
         heard += _offsets_ms(audio, truth)
     results["all"] = {
         **_scores(np.array(all_found), np.array(all_truth), 25.0),
+        "audio": _scores(np.array(all_heard), np.array(all_truth), 25.0),
         "median_abs_offset_ms": round(float(np.median(np.abs(visual))), 1),
         "audio_median_abs_offset_ms": round(float(np.median(np.abs(heard))), 1),
     }

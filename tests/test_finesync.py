@@ -4,6 +4,7 @@ the thumbnails its impacts, and each one-shot's own hit lands on the contact fra
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -165,3 +166,35 @@ def test_choices_file_names_the_one_shots_and_annotate_with_it_keeps_the_hits(tm
     picks = check_choices(read_choices(tmp_path / "c.toml"), [scene_id], *known_labels(soundify).values())
     hits = [p for p in soundify.place(analysis, picks).placements if p.onset is not None]
     assert _recall([h.onset for h in hits], video.contacts, FPS) >= 0.9
+
+
+@pytest.mark.slow
+def test_cli_flag_is_a_choice_and_off_places_no_hit(capsys, tmp_path, impact_library, cache_dir):
+    """Through the command line (RN50, random weights: the pick is forced by a choices file; whether its
+    random Grad-CAM finds the ball is not asserted, only that off never places a hit)."""
+    from soundify_otio.cli.app import main
+
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4", n_frames=75, contacts=(22, 46, 66))
+    timeline = tmp_path / "ball.otio"
+    otio.adapters.write_to_file(_timeline(video), str(timeline))
+    choices = tmp_path / "c.toml"
+    choices.write_text('[[scene]]\nid = "ball.mp4@0.000-3.000"\neffects = ["red ball bounce"]\nambient = ""\n')
+
+    def annotate(mode: str) -> tuple[int, str, str]:
+        out = tmp_path / f"{mode}.otio"
+        args = ["--quiet", "annotate", timeline, "-o", out, "--library", impact_library.root, "--pretrained", "none"]
+        args += ["--cache-dir", cache_dir, "--choices", choices, "--fine-sync", mode, "--json", "--runtime", "torch"]
+        with pytest.raises(SystemExit) as exited:
+            main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return exited.value.code, captured.out, captured.err
+
+    code, _, err = annotate("sometimes")
+    assert code == 2 and "auto" in err and "off" in err
+    for mode in ("auto", "off"):
+        code, out, err = annotate(mode)
+        assert code == 0, err
+        summary = json.loads(out)
+        assert summary["hits"] == sum(1 for p in summary["placements"] if "hit" in p)
+        if mode == "off":
+            assert summary["hits"] == 0 and summary["effect_clips"] >= 1

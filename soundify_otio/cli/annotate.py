@@ -316,10 +316,12 @@ def _summary(
                 "start": round(p.start, 3),
                 "end": round(p.end, 3),
                 "sound": str(p.sound.path),
+                **({"hit": round(p.onset, 3)} if p.onset is not None else {}),
             }
             for p in annotation.placements
         ],
         "effect_clips": sum(1 for p in annotation.placements if p.kind == "effect"),
+        "hits": sum(1 for p in annotation.placements if p.onset is not None),
         "effect_tracks": roles.count("effects"),
         "ambient_beds": sum(1 for p in annotation.placements if p.kind == "ambient"),
         "skipped_shots": [
