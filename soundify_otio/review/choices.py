@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +110,8 @@ class ChoicesFile:
 
 
 def read_choices(path: Path) -> ChoicesFile:
-    """Read and parse a choices file (ChoicesError for unreadable or invalid TOML, naming the line)."""
+    """Read, parse and shape-check a choices file (ChoicesError for an unreadable file, invalid TOML or
+    a malformed [[scene]] table, naming the line); which scenes and labels exist is checked later."""
     if not path.is_file():  # missing, a folder, or a FIFO that would block the read
         raise ChoicesError("not found" if not path.exists() else "is not a regular file", path)
     try:
@@ -120,26 +121,26 @@ def read_choices(path: Path) -> ChoicesFile:
     except UnicodeDecodeError as exc:
         raise ChoicesError(f"is not UTF-8 text (byte {exc.start})", path) from exc
     try:
-        return ChoicesFile(path, text, tomllib.loads(text))
+        choices = ChoicesFile(path, text, tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ChoicesError(f"is not valid TOML: {str(exc)[:200]}", path) from exc
     except RecursionError as exc:
         raise ChoicesError("is not a choices file: its arrays or tables nest too deep", path) from exc
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         raise ChoicesError(f"is not a choices file: {str(exc)[:120]}", path) from exc
+    for _ in _scene_tables(choices):  # the shapes now, so a malformed file fails before the long work
+        pass
+    return choices
 
 
-def check_choices(
-    choices: ChoicesFile, scene_ids: Sequence[str], effects: Sequence[str], ambients: Sequence[str]
-) -> dict[str, Choice]:
-    """The picks per scene id; ChoicesError naming the line for anything malformed or unknown."""
-    path, text, data = choices.path, choices.text, choices.data
-    scenes = data.get("scene")
+def _scene_tables(choices: ChoicesFile) -> Iterator[tuple[dict, Callable[..., ChoicesError]]]:
+    """Each [[scene]] table, checked for shape (a string id, a list of string effects, a string
+    ambient), with a function that makes a ChoicesError naming the table's line."""
+    path, text = choices.path, choices.text
+    scenes = choices.data.get("scene")
     if not isinstance(scenes, list) or not scenes:
         raise ChoicesError("has no [[scene]] tables", path)
     headers = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[scene]]"]
-    known_scenes, known_effects, known_ambients = set(scene_ids), set(effects), set(ambients)
-    result: dict[str, Choice] = {}
     for index, table in enumerate(scenes):
         at = headers[index] if index < len(headers) else 1
 
@@ -149,9 +150,24 @@ def check_choices(
 
         if not isinstance(table, dict):
             raise fail("each `scene` entry must be a [[scene]] table")
-        scene_id = table.get("id")
-        if not isinstance(scene_id, str):
+        if not isinstance(table.get("id"), str):
             raise fail("the scene has no string `id`")
+        picked = table.get("effects", [])
+        if not isinstance(picked, list) or not all(isinstance(e, str) for e in picked):
+            raise fail('`effects` must be a list of labels, e.g. ["traffic"]', r"^\s*effects\s*=")
+        if not isinstance(table.get("ambient", ""), str):
+            raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
+        yield table, fail
+
+
+def check_choices(
+    choices: ChoicesFile, scene_ids: Sequence[str], effects: Sequence[str], ambients: Sequence[str]
+) -> dict[str, Choice]:
+    """The picks per scene id; ChoicesError naming the line for anything malformed or unknown."""
+    known_scenes, known_effects, known_ambients = set(scene_ids), set(effects), set(ambients)
+    result: dict[str, Choice] = {}
+    for table, fail in _scene_tables(choices):
+        scene_id, picked, ambient = table["id"], table.get("effects", []), table.get("ambient", "")
         if scene_id not in known_scenes:
             raise fail(
                 f"scene '{scene_id}' is not in this timeline's analysis "
@@ -160,15 +176,9 @@ def check_choices(
             )
         if scene_id in result:
             raise fail(f"scene '{scene_id}' is listed twice", r"^\s*id\s*=")
-        picked = table.get("effects", [])
-        if not isinstance(picked, list) or not all(isinstance(e, str) for e in picked):
-            raise fail('`effects` must be a list of labels, e.g. ["traffic"]', r"^\s*effects\s*=")
         for effect in picked:
             if effect not in known_effects:
                 raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(toml_string(effect)))
-        ambient = table.get("ambient", "")
-        if not isinstance(ambient, str):
-            raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
         if ambient and ambient not in known_ambients:
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
         result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None)
