@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import opentimelineio as otio
 import pytest
@@ -24,6 +24,7 @@ from soundify_otio.review.choices import check_choices, known_labels, read_choic
 from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.timeline.writeback import annotated_copy
+from soundify_otio.types import Choice
 
 from helpers.review import sample_session
 
@@ -267,3 +268,51 @@ def test_review_refuses_an_existing_out_without_force(project, tmp_path: Path, c
     assert exited.value.code == 6
     assert str(out) in capsys.readouterr().err
     assert out.read_text() == "{}"
+
+
+def test_a_session_can_start_from_picks_and_conform_its_sounds(session: ReviewSession, tmp_path: Path) -> None:
+    first = session.analysis.scenes[0].scene.id
+    label = session.soundify.labels("effect")[0][-1]
+    start = {first: Choice((label,), None)}
+    again = ReviewSession(
+        session.timeline,
+        session.timeline_in,
+        session.soundify,
+        session.analysis,
+        tmp_path / "cut.otio",
+        ["resolve"],
+        choices=start,
+        conform="wav",
+    )
+    assert again.choices[first] == start[first]
+    assert again.annotation().scenes[0].picked_effects == (label,)
+    again.write()
+    written = otio.adapters.read_from_file(str(again.out))
+    sounds = [
+        Path(unquote(urlsplit(c.media_reference.target_url).path))
+        for c in written.find_clips()
+        if "soundify" in c.metadata
+    ]
+    assert sounds and all(s.suffix == ".wav" and s.is_file() for s in sounds)
+
+
+def test_review_refuses_a_bad_choices_file_before_any_work(project, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "picks.toml"
+    bad.write_text("[[scene]\n")
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "--quiet",
+                "review",
+                str(project.timeline_otio),
+                "-o",
+                str(tmp_path / "o.otio"),
+                "--library",
+                str(project.library),
+                "--choices",
+                str(bad),
+            ]
+        )
+    assert exited.value.code == 7
+    assert str(bad) in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picks.toml"]

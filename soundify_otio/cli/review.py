@@ -10,7 +10,7 @@ import click
 
 from soundify_otio.cli.annotate import _analyse
 from soundify_otio.cli.app import analysis_options, cli, say
-from soundify_otio.outputs import Output
+from soundify_otio.outputs import Input, Output
 
 
 def default_output(timeline_in: Path) -> Path:
@@ -37,6 +37,20 @@ def default_output(timeline_in: Path) -> Path:
     show_default=True,
     help="Editors whose automation an .otio output carries (resolve, premiere).",
 )
+@click.option(
+    "--choices",
+    "choices_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Start from the picks in a choices file (from `suggest`, the report's download or an earlier review).",
+)
+@click.option(
+    "--conform-media",
+    "conform",
+    type=click.Choice(["wav", "none"]),
+    default=None,
+    help="As for `annotate`: copy the sounds OUT uses to broadcast WAV in OUT_media/ (default: by OUT's format).",
+)
 @click.option("--force", is_flag=True, help="Let the Write button overwrite an OUT that exists already.")
 @click.option("--no-browser", is_flag=True, help="Print the page's URL only; do not open a browser.")
 @click.pass_context
@@ -45,6 +59,8 @@ def review(
     timeline_in: Path,
     out: Path | None,
     targets: str,
+    choices_file: Path | None,
+    conform: str | None,
     force: bool,
     no_browser: bool,
     **options: Any,
@@ -53,6 +69,7 @@ def review(
 
     Prints the page's URL (with its secret token) as one line on stdout."""
     from soundify_otio.exporters import OTIO_TARGETS
+    from soundify_otio.review.choices import read_choices
     from soundify_otio.review.server import ReviewServer
     from soundify_otio.review.session import ReviewSession, choices_path_for
 
@@ -64,8 +81,19 @@ def review(
         )
     out = out or default_output(timeline_in)
     outputs = [Output(out, "-o"), Output(choices_path_for(out), "the choices file beside OUT")]
-    analysed = _analyse(ctx, timeline_in, outputs, [], force, options, timeline_out=out)
-    session = ReviewSession(analysed.timeline, timeline_in, analysed.soundify, analysed.analysis, out, chosen_targets)
+    extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
+    picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
+    analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out)
+    session = ReviewSession(
+        analysed.timeline,
+        timeline_in,
+        analysed.soundify,
+        analysed.analysis,
+        out,
+        chosen_targets,
+        choices=analysed.check_choices(picks),
+        conform=conform,
+    )
     server = ReviewServer(session)
     ctx.obj["progress"].close()
     click.echo(server.url)

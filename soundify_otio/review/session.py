@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
@@ -65,16 +65,20 @@ class ReviewSession:
         analysis: Analysis,
         out: Path,
         targets: Sequence[str],
+        choices: Mapping[str, Choice] | None = None,
+        conform: str | None = None,
     ) -> None:
+        """`choices`: the picks to start from (checked ones, e.g. TimelineAnalysis.check_choices), else the
+        defaults; `conform`: how Write timeline conforms the sounds (as `annotate --conform-media`)."""
         self.timeline, self.timeline_in, self.soundify, self.analysis = timeline, timeline_in, soundify, analysis
         self.library = cast(SoundLibrary, soundify.library)
-        self.out, self.targets = out, tuple(targets)
+        self.out, self.targets, self.conform = out, tuple(targets), conform
         self.choices_path = choices_path_for(out)
         self.origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
         self.rate = timeline_rate(timeline)
         self._lock = threading.Lock()
         self._scenes = {s.scene.id: s for s in analysis.scenes}
-        self._base = soundify.place(analysis)
+        self._base = soundify.place(analysis, choices)
         self._results: dict[str, SceneResult] = {r.scene.id: r for r in self._base.scenes}
         self._placements: dict[str, list[Placement]] = {scene_id: [] for scene_id in self._results}
         for placement in self._base.placements:
@@ -175,5 +179,7 @@ class ReviewSession:
                 staged.temp_for(self.choices_path).write_text(text, encoding="utf-8")
                 staged.verify()
                 media_base = self.timeline_in.resolve().parent
-                write_timeline(result, self.out, targets=self.targets, force=True, media_base=media_base)
+                write_timeline(
+                    result, self.out, targets=self.targets, force=True, media_base=media_base, conform=self.conform
+                )
         return self.out, self.choices_path
