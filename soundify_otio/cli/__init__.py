@@ -1,6 +1,14 @@
 """The `soundify-otio` command line: the group and shared options in `app`, one module per command group."""
 
-from soundify_otio.cli import annotate, install, library, render, review, sample  # noqa: F401  (each registers its commands)
+from soundify_otio.cli import (  # noqa: F401  (each registers its commands)
+    annotate,
+    batch,
+    install,
+    library,
+    render,
+    review,
+    sample,
+)
 from soundify_otio.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,235 @@
+"""A whole batch: plan the jobs (check each, skip the current), run the rest, write each output as
+its result arrives, and summarise.
+
+Outputs are written here, by the process that was given --out-dir: each atomically, its currency
+record after it. A job that fails leaves nothing; the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from soundify_otio.batch.currency import JobInputs, is_current, is_ours, job_inputs, library_identity, write_record
+from soundify_otio.batch.jobs import Job
+from soundify_otio.batch.progress import BatchProgress
+from soundify_otio.batch.worker import JobResult, JobSpec, WorkerSettings
+from soundify_otio.config import Config
+from soundify_otio.errors import OutputError, SoundifyError
+from soundify_otio.pipeline.frame_cache import media_identity
+from soundify_otio.types import Shot
+
+if TYPE_CHECKING:
+    import opentimelineio as otio
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The batch's shared choices (per-job settings override `settings`)."""
+
+    settings: dict[str, Any]
+    """Setting overrides from the command line (None: the default)."""
+    worker: WorkerSettings
+    media_roots: tuple[tuple[str, str], ...] = ()
+    allow_offline: bool = False
+    targets: tuple[str, ...] = ("resolve", "premiere")
+    force: bool = False
+    workers: int | None = None
+    ray_address: str | None = None
+
+
+@dataclass
+class Outcome:
+    """One job's line in the summary."""
+
+    job: Job
+    status: str
+    """'done', 'current' (skipped: output up to date) or 'failed'."""
+    reason: str = ""
+    exit_code: int = 0
+    video_seconds: float = 0.0
+    seconds: float = 0.0
+    scenes: int = 0
+    placements: int = 0
+    skipped_shots: list[dict] = field(default_factory=list)
+    pipeline_check: bool = False
+    """Made with random weights: the picks mean nothing."""
+
+
+@dataclass
+class _Planned:
+    job: Job
+    spec: JobSpec
+    timeline: otio.schema.Timeline
+    shots: list[Shot]
+    inputs: JobInputs
+
+    @property
+    def video_seconds(self) -> float:
+        return sum(s.duration for s in self.shots)
+
+
+@dataclass
+class BatchRun:
+    """Everything the summary reports."""
+
+    outcomes: list[Outcome]
+    runner: str
+    workers: int
+    wall_seconds: float
+    startup: dict[str, float] = field(default_factory=dict)
+
+
+def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None] | None) -> BatchRun:
+    """Plan, run and write every job; `say` gets the progress lines (None: quiet)."""
+    from soundify_otio.library.sounds import open_library
+
+    started = time.perf_counter()
+    library = open_library(options.worker.library_dir)  # the index brought up to date once, by one writer
+    library_id = library_identity(library.entries, library.root)
+    outcomes: dict[int, Outcome] = {}
+    todo: list[_Planned] = []
+    claimed: dict[Path, int] = {}
+    for job in jobs:
+        planned = _plan(job, options, library_id, claimed)
+        if isinstance(planned, Outcome):
+            outcomes[job.number] = planned
+        else:
+            todo.append(planned)
+    progress = BatchProgress(len(todo), sum(p.video_seconds for p in todo), say)
+    by_number = {p.job.number: p for p in todo}
+
+    def on_result(result: JobResult) -> None:
+        planned = by_number[result.number]
+        outcome = _write(planned, result, options)
+        outcomes[result.number] = outcome
+        progress.finished(result.number, planned.video_seconds, f"{planned.job.name}: {_said(outcome)}")
+
+    runner, startup, workers = "local", {}, options.workers or 1
+    if todo and options.ray_address:
+        from soundify_otio.batch.cluster import WorkerFailure, run_on_ray
+
+        runner = "ray"
+        try:
+            ray_startup = run_on_ray(
+                options.ray_address,
+                [(p.spec, p.shots) for p in todo],
+                options.worker,
+                options.workers,
+                on_result,
+                lambda number, shot: progress.add(number, shot.duration),
+            )
+            startup = {
+                "connect_seconds": round(ray_startup.connect_seconds, 3),
+                "workers_ready_seconds": round(ray_startup.workers_ready_seconds, 3),
+            }
+            workers = ray_startup.workers
+        except WorkerFailure as failure:
+            for planned in todo:
+                on_result(JobResult(planned.job.number, False, failure.reason, failure.exit_code))
+    elif todo:
+        from soundify_otio.batch.local import run_local
+
+        run_local([p.spec for p in todo], options.worker, workers, on_result, progress.advance)
+    for planned in todo:  # a job no runner answered for (should not happen): never silently missing
+        outcomes.setdefault(planned.job.number, Outcome(planned.job, "failed", "no result came back", 1))
+    return BatchRun([outcomes[j.number] for j in jobs], runner, workers, time.perf_counter() - started, startup)
+
+
+def _said(outcome: Outcome) -> str:
+    return outcome.status if outcome.status != "failed" else f"FAILED ({outcome.reason})"
+
+
+def _plan(job: Job, options: BatchOptions, library_id: str, claimed: dict[Path, int]) -> _Planned | Outcome:
+    """A runnable job, or its outcome already: failed (bad input, bad output) or current."""
+    from soundify_otio.exporters import check_output
+    from soundify_otio.review.choices import read_choices
+    from soundify_otio.timeline.reading import find_shots, read_timeline
+
+    if job.problem:
+        return Outcome(job, "failed", job.problem, 2)
+    try:
+        config = Config.from_overrides(**{**options.settings, **job.settings})
+    except ValueError as exc:
+        return Outcome(job, "failed", f"{job.input}: {exc}", 2)
+    output = job.output
+    try:
+        if output.resolve() == job.input.resolve():
+            raise OutputError("is the job's input: the input timeline is never modified", output)
+        if output.resolve() in claimed:
+            raise OutputError(f"is also the output of job {claimed[output.resolve()]}", output)
+        claimed[output.resolve()] = job.number
+        timeline = read_timeline(job.input)
+        shots, skipped = find_shots(timeline, job.input.resolve().parent, list(options.media_roots))
+        choices = read_choices(job.choices) if job.choices is not None else None
+        output.parent.mkdir(parents=True, exist_ok=True)
+        check_output(output, force=True)
+    except SoundifyError as exc:
+        return Outcome(job, "failed", str(exc), exc.exit_code)
+    except OSError as exc:
+        return Outcome(job, "failed", f"{output.parent}: cannot create the folder ({exc.strerror})", 6)
+    media = [_media_state(shot.media_path) for shot in shots] + [f"skipped: {s.media}: {s.reason}" for s in skipped]
+    inputs = job_inputs(
+        job.input,
+        media,
+        library_id,
+        config,
+        _requested_weights(options.worker.pretrained),
+        options.media_roots,
+        options.allow_offline,
+        job.choices,
+        output,
+        options.targets,
+    )
+    if is_current(output, inputs.fingerprint()):
+        return Outcome(job, "current", video_seconds=sum(s.duration for s in shots))
+    if output.exists() and not options.force and not is_ours(output):
+        reason = "exists and is not an unedited output of a batch; pass --force to replace it"
+        return Outcome(job, "failed", f"{output}: {reason}", 6)
+    spec = JobSpec(job.number, job.input, config, options.media_roots, options.allow_offline, choices)
+    return _Planned(job, spec, timeline, shots, inputs)
+
+
+def _media_state(path: Path) -> str:
+    try:
+        return media_identity(path)
+    except OSError as exc:
+        return f"unreadable: {path}: {exc.strerror}"
+
+
+def _requested_weights(pretrained: str) -> str:
+    """The weights asked for: a tag as given, a checkpoint file by its content."""
+    candidate = Path(pretrained).expanduser()
+    return f"file:{media_identity(candidate)}" if candidate.is_file() else pretrained
+
+
+def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outcome:
+    """The job's output and its currency record, or why they could not be written."""
+    from soundify_otio.exporters import write_output
+    from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
+    from soundify_otio.vision.model import RANDOM_WEIGHTS
+
+    job, annotation = planned.job, result.annotation
+    if not result.ok or annotation is None:
+        return Outcome(job, "failed", result.reason, result.exit_code, planned.video_seconds, result.seconds)
+    try:
+        timeline = annotated_copy(planned.timeline, annotation)
+        rebase_relative_media(timeline, job.input.resolve().parent, job.output.resolve().parent)
+        write_output(timeline, job.output, list(options.targets))
+        fallback = annotation.pipeline_check and options.worker.pretrained != RANDOM_WEIGHTS
+        write_record(job.output, planned.inputs.fingerprint(), fallback)
+    except SoundifyError as exc:
+        return Outcome(job, "failed", str(exc), exc.exit_code, planned.video_seconds, result.seconds)
+    return Outcome(
+        job,
+        "done",
+        video_seconds=planned.video_seconds,
+        seconds=result.seconds,
+        scenes=len(annotation.scenes),
+        placements=len(annotation.placements),
+        skipped_shots=[{"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots],
+        pipeline_check=annotation.pipeline_check,
+    )
