@@ -10,9 +10,11 @@ cluster has GPUs. A worker process that dies is restarted by Ray and its task re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -92,19 +94,19 @@ def run_on_ray(
     on_result: Callable[[JobResult], None],
     on_shot: Callable[[int, Shot], None],
 ) -> StartUp:
-    """Run the jobs on the cluster; `on_result` sees each job's outcome, `on_shot` each shot done."""
+    """Run the jobs on the cluster; `on_result` sees each job's outcome, `on_shot` each shot done.
+    Ray's own notices (a task retried, a worker lost) go to stderr, so stdout stays the summary's."""
     import ray
 
-    startup = StartUp(connect_seconds=connect(address))
-    try:
-        ready_started = time.perf_counter()
-        actors = _start_actors(settings, workers, startup)
-        startup.workers_ready_seconds = time.perf_counter() - ready_started
-        if not actors:
-            return startup
-        _Scheduler(actors, specs, on_result, on_shot).run()
-    finally:
-        ray.shutdown()
+    with contextlib.redirect_stdout(sys.stderr):
+        startup = StartUp(connect_seconds=connect(address))
+        try:
+            ready_started = time.perf_counter()
+            actors = _start_actors(settings, workers, startup)
+            startup.workers_ready_seconds = time.perf_counter() - ready_started
+            _Scheduler(actors, specs, on_result, on_shot).run()
+        finally:
+            ray.shutdown()
     return startup
 
 

@@ -72,6 +72,7 @@ class JobInputs:
     library: str
     model: str
     weights: str
+    """The weights asked for (a tag, or a checkpoint by content) and the image tower's runtime/precision."""
     config: dict[str, Any]
     media_roots: tuple[tuple[str, str], ...]
     allow_offline: bool

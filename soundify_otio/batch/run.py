@@ -19,11 +19,14 @@ from soundify_otio.batch.progress import BatchProgress
 from soundify_otio.batch.worker import JobResult, JobSpec, WorkerSettings
 from soundify_otio.config import Config
 from soundify_otio.errors import OutputError, SoundifyError
+from soundify_otio.outputs import Input, Output, check_outputs
 from soundify_otio.pipeline.frame_cache import media_identity
 from soundify_otio.types import Shot
 
 if TYPE_CHECKING:
     import opentimelineio as otio
+
+    from soundify_otio.library.sounds import SoundLibrary
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class BatchOptions:
     media_roots: tuple[tuple[str, str], ...] = ()
     allow_offline: bool = False
     targets: tuple[str, ...] = ("resolve", "premiere")
+    conform: str | None = None
+    """Sounds conformed to WAV beside each output: "wav", "none", None = as the format needs."""
     force: bool = False
     workers: int | None = None
     ray_address: str | None = None
@@ -57,6 +62,8 @@ class Outcome:
     skipped_shots: list[dict] = field(default_factory=list)
     pipeline_check: bool = False
     """Made with random weights: the picks mean nothing."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage of the run that made the annotation (on Ray: the assembly's)."""
 
 
 @dataclass
@@ -94,7 +101,7 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
     todo: list[_Planned] = []
     claimed: dict[Path, int] = {}
     for job in jobs:
-        planned = _plan(job, options, library_id, claimed)
+        planned = _plan(job, options, library, library_id, claimed)
         if isinstance(planned, Outcome):
             outcomes[job.number] = planned
         else:
@@ -143,11 +150,13 @@ def _said(outcome: Outcome) -> str:
     return outcome.status if outcome.status != "failed" else f"FAILED ({outcome.reason})"
 
 
-def _plan(job: Job, options: BatchOptions, library_id: str, claimed: dict[Path, int]) -> _Planned | Outcome:
+def _plan(
+    job: Job, options: BatchOptions, library: SoundLibrary, library_id: str, claimed: dict[Path, int]
+) -> _Planned | Outcome:
     """A runnable job, or its outcome already: failed (bad input, bad output) or current."""
     from soundify_otio.exporters import check_output
     from soundify_otio.review.choices import read_choices
-    from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.timeline.reading import find_shots, media_files, read_timeline
 
     if job.problem:
         return Outcome(job, "failed", job.problem, 2)
@@ -157,16 +166,19 @@ def _plan(job: Job, options: BatchOptions, library_id: str, claimed: dict[Path, 
         return Outcome(job, "failed", f"{job.input}: {exc}", 2)
     output = job.output
     try:
-        if output.resolve() == job.input.resolve():
-            raise OutputError("is the job's input: the input timeline is never modified", output)
         if output.resolve() in claimed:
             raise OutputError(f"is also the output of job {claimed[output.resolve()]}", output)
         claimed[output.resolve()] = job.number
         timeline = read_timeline(job.input)
-        shots, skipped = find_shots(timeline, job.input.resolve().parent, list(options.media_roots))
+        base = job.input.resolve().parent
+        shots, skipped = find_shots(timeline, base, list(options.media_roots))
         choices = read_choices(job.choices) if job.choices is not None else None
+        read = [Input(job.input, "the job's input"), *([Input(job.choices, "its choices file")] if job.choices else [])]
+        read += [Input(p, f"the media of clip '{n}'") for n, p in media_files(timeline, base, options.media_roots)]
+        read += [Input(e.path, "a sound of the library") for e in library.entries]
         output.parent.mkdir(parents=True, exist_ok=True)
-        check_output(output, force=True)
+        check_outputs([Output(output, "the job's output")], read, force=True)  # ours to replace: decided below
+        check_output(output, True, timeline)
     except SoundifyError as exc:
         return Outcome(job, "failed", str(exc), exc.exit_code)
     except OSError as exc:
@@ -177,7 +189,7 @@ def _plan(job: Job, options: BatchOptions, library_id: str, claimed: dict[Path, 
         media,
         library_id,
         config,
-        _requested_weights(options.worker.pretrained),
+        f"{_requested_weights(options.worker.pretrained)} on {options.worker.runtime}/{options.worker.precision}",
         options.media_roots,
         options.allow_offline,
         job.choices,
@@ -208,8 +220,8 @@ def _requested_weights(pretrained: str) -> str:
 
 def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outcome:
     """The job's output and its currency record, or why they could not be written."""
-    from soundify_otio.exporters import write_output
-    from soundify_otio.timeline.writeback import annotated_copy, rebase_relative_media
+    from soundify_otio.pipeline.api import write_timeline
+    from soundify_otio.timeline.writeback import annotated_copy
     from soundify_otio.vision.model import RANDOM_WEIGHTS
 
     job, annotation = planned.job, result.annotation
@@ -217,8 +229,10 @@ def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outco
         return Outcome(job, "failed", result.reason, result.exit_code, planned.video_seconds, result.seconds)
     try:
         timeline = annotated_copy(planned.timeline, annotation)
-        rebase_relative_media(timeline, job.input.resolve().parent, job.output.resolve().parent)
-        write_output(timeline, job.output, list(options.targets))
+        media_base = job.input.resolve().parent
+        write_timeline(
+            timeline, job.output, targets=options.targets, force=True, media_base=media_base, conform=options.conform
+        )
         fallback = annotation.pipeline_check and options.worker.pretrained != RANDOM_WEIGHTS
         write_record(job.output, planned.inputs.fingerprint(), fallback)
     except SoundifyError as exc:
@@ -232,4 +246,5 @@ def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outco
         placements=len(annotation.placements),
         skipped_shots=[{"clip": s.clip_name, "media": s.media, "reason": s.reason} for s in annotation.skipped_shots],
         pipeline_check=annotation.pipeline_check,
+        timings={k: round(v, 3) for k, v in annotation.timings.items()},
     )

@@ -36,6 +36,7 @@ def summary(run: BatchRun) -> dict:
                 "placements": o.placements,
                 "skipped_shots": o.skipped_shots,
                 "pipeline_check": o.pipeline_check,
+                "timings": o.timings,
             }
             for o in run.outcomes
         ],

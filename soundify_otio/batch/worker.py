@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ class WorkerSettings:
     library_dir: Path
     cache_dir: Path | None
     """A folder every worker sees (shared between machines on a cluster); None: scratch per job."""
+    runtime: str = "auto"
+    precision: str = "auto"
+    runtime_cache: Path | None = None
+    """Where the image tower's converted runtime is kept (converted once per machine)."""
     torch_threads: int | None = None
 
 
@@ -118,13 +123,23 @@ class BatchWorker:
     def _load_model(settings: WorkerSettings):
         from soundify_otio.vision.model import RANDOM_WEIGHTS, load_model
 
+        def load(pretrained: str):
+            return load_model(
+                settings.model,
+                pretrained,
+                settings.device,
+                settings.runtime,
+                settings.precision,
+                settings.runtime_cache,
+            )
+
         try:
-            return load_model(settings.model, settings.pretrained, settings.device)
+            return load(settings.pretrained)
         except ModelError as exc:
             if not settings.fallback_random or settings.pretrained == RANDOM_WEIGHTS:
                 raise
             log.warning("%s; falling back to RANDOM weights (a pipeline check: the picks mean nothing)", exc)
-            return load_model(settings.model, RANDOM_WEIGHTS, settings.device)
+            return load(RANDOM_WEIGHTS)
 
     def prepare(self) -> tuple[str, int] | None:
         """Encode the library's label texts (kept in the index, so the workers after the first only
@@ -137,16 +152,25 @@ class BatchWorker:
                 self.failure = (str(exc), exc.exit_code)
         return self.failure
 
-    def _soundify(self, spec: JobSpec, cache: FrameCache, progress: ProgressHook = null_progress):
+    def _soundify(self, spec: JobSpec, cache: FrameCache):
         from soundify_otio.pipeline.soundify import Soundify
 
-        soundify = Soundify(self.model, self.library, spec.config, progress)
+        soundify = Soundify(self.model, self.library, spec.config)
         soundify.cache = cache
         return soundify
 
     def run_job(self, spec: JobSpec, progress: ProgressHook = null_progress) -> JobResult:
-        """The whole job here: read, analyse every shot, place, return the annotated timeline."""
-        return self._finish(spec, _RecordingCache(self.settings.cache_dir), (), progress)
+        """The whole job here, through the public Session: read, analyse every shot, place."""
+        from soundify_otio.pipeline.api import Session
+
+        def annotate() -> Annotation:
+            session = Session(self.model, self.library, spec.config, self.settings.cache_dir)
+            choices = spec.choices
+            return session.annotate(
+                spec.input, choices, progress, media_roots=spec.media_roots, allow_offline=spec.allow_offline
+            )[1]
+
+        return self._finish(spec, annotate, ())
 
     def analyse_shot(self, spec: JobSpec, shot: Shot) -> ShotResult:
         """One shot's decode and encode (the bulk of a job's work), kept for the assembly."""
@@ -164,16 +188,16 @@ class BatchWorker:
         """The timeline from its shots' results (shots not given are analysed here), then the
         picks placed: exactly what `annotate` does for one timeline."""
         primed = {key: frames for shot in shots for key, frames in shot.frames.items()}
-        return self._finish(spec, _RecordingCache(self.settings.cache_dir, primed), shots, null_progress)
+        return self._finish(
+            spec, lambda: self._assembled(spec, _RecordingCache(self.settings.cache_dir, primed)), shots
+        )
 
-    def _finish(
-        self, spec: JobSpec, cache: FrameCache, shots: tuple[ShotResult, ...], progress: ProgressHook
-    ) -> JobResult:
+    def _finish(self, spec: JobSpec, annotate: Callable[[], Annotation], shots: tuple[ShotResult, ...]) -> JobResult:
         if self.failure is not None:
             return JobResult(spec.number, False, *self.failure)
         started = time.perf_counter()
         try:
-            result = self._annotate(spec, cache, progress)
+            result = JobResult(spec.number, True, annotation=annotate())
         except SoundifyError as exc:
             result = JobResult(spec.number, False, str(exc), exc.exit_code)
         except Exception as exc:  # a bug: the job fails with one line, the batch goes on
@@ -182,17 +206,14 @@ class BatchWorker:
         result.seconds = time.perf_counter() - started + sum(s.seconds for s in shots)
         return result
 
-    def _annotate(self, spec: JobSpec, cache: FrameCache, progress: ProgressHook) -> JobResult:
-        from soundify_otio.review.choices import check_choices, known_labels
+    def _assembled(self, spec: JobSpec, cache: FrameCache) -> Annotation:
+        """The job's annotation with its shots' frame data served from `cache` (the same steps as
+        Session.annotate, with the frame cache given instead of made)."""
+        from soundify_otio.pipeline.api import TimelineAnalysis
         from soundify_otio.timeline.reading import find_shots, read_timeline
 
         timeline = read_timeline(spec.input)
-        shots, skipped = find_shots(timeline, spec.input.resolve().parent, list(spec.media_roots))
-        soundify = self._soundify(spec, cache, progress)
+        shots, skipped = find_shots(timeline, spec.input.resolve().parent, spec.media_roots)
+        soundify = self._soundify(spec, cache)
         analysis = soundify.analyse(shots, skipped, allow_empty=spec.allow_offline)
-        choices = None
-        if spec.choices is not None:
-            labels = known_labels(soundify)
-            scene_ids = [s.scene.id for s in analysis.scenes]
-            choices = check_choices(spec.choices, scene_ids, labels["effect"], labels["ambient"])
-        return JobResult(spec.number, True, annotation=soundify.place(analysis, choices))
+        return TimelineAnalysis(timeline, soundify, analysis).annotate(spec.choices)[1]

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from soundify_otio.cli.app import analysis_options, cli, default_cache_dir, parse_config, parse_media_root, say
+from soundify_otio.cli.app import (
+    analysis_options,
+    check_cache_dir,
+    cli,
+    default_cache_dir,
+    parse_config,
+    parse_media_root,
+    say,
+)
 
 
 @cli.command()
@@ -45,6 +53,13 @@ from soundify_otio.cli.app import analysis_options, cli, default_cache_dir, pars
     help="Local: worker processes (default 1). Ray: actors (default: one per GPU, else one per CPU).",
 )
 @click.option(
+    "--conform-media",
+    "conform",
+    type=click.Choice(["wav", "none"]),
+    default=None,
+    help="Copy the sounds each output uses to broadcast WAV beside it (default: as annotate, by format).",
+)
+@click.option(
     "--force", is_flag=True, help="Replace existing outputs that a batch did not write (or that were edited)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -57,6 +72,7 @@ def batch(
     targets: str,
     ray_address: str | None,
     workers: int | None,
+    conform: str | None,
     force: bool,
     as_json: bool,
     **options: Any,
@@ -77,13 +93,13 @@ def batch(
         raise click.BadParameter(
             f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
         )
-    settings = {k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed")}
+    settings = {k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync")}
     config = parse_config(model=options["model"], pretrained=options["pretrained"], **settings)
     try:
         jobs = read_jobs(jobs_source, out_dir, "." + output_format.lstrip(".").lower())
     except ManifestError as exc:
         raise click.BadParameter(str(exc), param_hint="JOBS") from exc
-    cache_dir = None if options["no_cache"] else (options["cache_dir"] or default_cache_dir())
+    cache_dir = None if options["no_cache"] else check_cache_dir(options["cache_dir"] or default_cache_dir())
     worker = WorkerSettings(
         model=config.model,
         pretrained=config.pretrained,
@@ -91,6 +107,9 @@ def batch(
         fallback_random=options["fallback_random"],
         library_dir=options["library_dir"],
         cache_dir=cache_dir,
+        runtime=options["runtime"],
+        precision=options["precision"],
+        runtime_cache=(cache_dir or default_cache_dir()) / "runtimes",
     )
     batch_options = BatchOptions(
         settings=settings,
@@ -98,6 +117,7 @@ def batch(
         media_roots=tuple(parse_media_root(r) for r in options["media_roots"]),
         allow_offline=options["allow_offline"],
         targets=chosen_targets,
+        conform=conform,
         force=force,
         workers=workers,
         ray_address=ray_address,
