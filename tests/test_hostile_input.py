@@ -286,3 +286,18 @@ def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
     assert ".otioz" in writable_suffixes() and ".otiod" not in writable_suffixes()
     with pytest.raises(OutputError, match="no writer"):
         check_output(tmp_path / "x.otiod", force=False)
+
+
+def test_found_by_fuzzing_invalid_utf8_and_a_missing_active_reference_are_timeline_errors(tmp_path):
+    text = otio.adapters.write_to_string(one_clip_timeline("Taxi"))
+    assert '"DEFAULT_MEDIA": {' in text
+    bad_bytes = tmp_path / "bytes.otio"
+    bad_bytes.write_bytes(
+        text.replace('"DEFAULT_MEDIA": {', '"\x80EFAULT": {').encode("utf-8").replace(b"\xc2\x80", b"\x80")
+    )
+    with pytest.raises(TimelineError, match="UTF-8"):
+        read_timeline(bad_bytes)
+    no_reference = tmp_path / "ref.otio"
+    no_reference.write_text(text.replace('"DEFAULT_MEDIA": {', '"OTHER_MEDIA": {'))
+    with pytest.raises(TimelineError, match="media reference"):
+        read_timeline(no_reference)

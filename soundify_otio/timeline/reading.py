@@ -90,13 +90,17 @@ _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def check_json_depth(path: Path, limit: int = MAX_JSON_DEPTH) -> None:
-    """TimelineError when the JSON in `path` nests deeper than `limit` (checked before parsing)."""
+    """TimelineError when the JSON in `path` is not UTF-8 or nests deeper than `limit` (checked before parsing)."""
     import numpy as np
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise TimelineError(f"cannot read it ({exc.strerror})", path) from exc
+    try:  # OTIO keeps invalid UTF-8 in its strings, and its bindings fail on them later
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TimelineError(f"is not UTF-8 text (byte {exc.start})", path) from exc
     codes = np.frombuffer(_JSON_STRING.sub(b"", data), dtype=np.uint8)
     steps = np.isin(codes, (0x5B, 0x7B)).astype(np.int32) - np.isin(codes, (0x5D, 0x7D)).astype(np.int32)
     depth = int(np.cumsum(steps).max(initial=0))
@@ -108,7 +112,8 @@ def check_json_depth(path: Path, limit: int = MAX_JSON_DEPTH) -> None:
 
 def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
     """TimelineError naming the item for any time whose rate is not a positive finite number or
-    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s)."""
+    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s), and for a
+    clip whose active media reference is missing."""
 
     def check(time: otio.opentime.RationalTime | None, what: str) -> None:
         if time is None:
@@ -135,6 +140,10 @@ def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
             for marker in child.markers:
                 check_range(marker.marked_range, f"marker {_shown_name(marker)} on {what}")
         if isinstance(child, otio.schema.Clip):
+            if child.media_reference is None:
+                raise TimelineError(
+                    f"{what} names a media reference it does not have ({child.active_media_reference_key!r:.80})", path
+                )
             for reference in child.media_references().values():
                 check_range(reference.available_range, f"the media of {what}")
 
