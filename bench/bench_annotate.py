@@ -507,7 +507,7 @@ def main() -> None:
         if "runtimes" in parts and args.device == "cpu":
             PROGRESS("runtimes on the same frames", 0, 1)
             runs = [["onnx", "fp32"], ["openvino", "fp32"], ["onnx", "int8"], ["openvino", "int8"]]
-            results["runtimes"] = run_child("runtimes", {"media": str(sample.video), "frames": 96, "runs": runs})
+            results["runtimes"] = run_child("runtimes", {"media": str(sample.video), "frames": 64, "runs": runs})
             PROGRESS("runtimes on the same frames", 1, 1)
         if "sample" in parts:
             scenes = None if args.no_scene_split else "content"

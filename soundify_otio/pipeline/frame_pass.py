@@ -86,7 +86,7 @@ class FramePass:
         self._seconds = 0.0
 
     def job(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str) -> ShotJob:
-        """A shot's pass, ready to run (its activation file opened in the cache)."""
+        """A shot's pass, ready to run (its activations go to a temporary file in the cache folder)."""
         wanted = set(sampled_offsets(stop - first, info.fps, self.config.sample_fps))
         return ShotJob(
             shot=shot,
@@ -103,14 +103,14 @@ class FramePass:
         """Fill each job's `result`: its ShotFrames, or the MediaError that stopped it. An int8 runtime
         is first calibrated on these shots' frames."""
         runtime = self.model.runtime
-        if jobs and runtime is not None and runtime.needs_calibration:
-            with self.stopwatch.time("calibrate"):
-                agreement = runtime.calibrate(self.model.pixels_for_calibration(self.calibration_frames(jobs)))
-            log.info("int8 image tower calibrated; agreement with fp32: %s", agreement)
         by_media: dict[Path, list[ShotJob]] = {}
         for job in jobs:
             by_media.setdefault(job.shot.media_path, []).append(job)
         try:
+            if jobs and runtime is not None and runtime.needs_calibration:
+                with self.stopwatch.time("calibrate"):
+                    agreement = runtime.calibrate(self.model.pixels_for_calibration(self.calibration_frames(jobs)))
+                log.info("int8 image tower calibrated; agreement with fp32: %s", agreement)
             for path, media_jobs in by_media.items():
                 self._run_media(path, sorted(media_jobs, key=lambda j: (j.first, j.stop)))
             self._encode_queue()

@@ -345,8 +345,10 @@ def load_model(
         resolved_runtime, resolved_precision = resolve(runtime, precision, device.type)
     except ValueError as exc:
         raise ModelError(str(exc), f"{runtime}/{precision}") from exc
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)  # denormal floats in conv activations cost up to 40% on x86
+    if device.type == "cpu" and resolved_runtime == "torch":
+        # denormal floats in conv activations cost up to 40% on x86; process-wide, so only where eager
+        # torch runs the tower (the fast runtimes flush denormals in their own threads)
+        torch.set_flush_denormal(True)
     known = open_clip.list_models()
     if name not in known and not name.startswith(("local-dir:", "hf-hub:")):
         resnets_and_vits = [m for m in known if m.startswith(("RN", "ViT-B"))]
