@@ -12,10 +12,11 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -298,7 +299,8 @@ def main(argv: list[str] | None = None) -> None:
 
     limit_malloc_arenas()
     log.setLevel(logging.WARNING)  # until the group's --verbose says otherwise
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         result = cli.main(args=argv, prog_name="soundify-otio", standalone_mode=False)
     except click.exceptions.Abort:
@@ -321,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug, not bad input: one line, the traceback with --verbose
         _internal(exc)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -329,7 +332,7 @@ def _verbose() -> bool:
     return log.isEnabledFor(logging.DEBUG)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     """Print one terminal-safe line (and, with --verbose, the traceback) and exit with `code`."""
     if _verbose() and sys.exc_info()[0] is not None:
         click.echo(traceback.format_exc().rstrip(), err=True)
@@ -337,6 +340,6 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _internal(exc: BaseException) -> None:
+def _internal(exc: BaseException) -> NoReturn:
     hint = "please report it" if _verbose() else "run with --verbose for the traceback; please report it"
     _fail(f"internal error: {type(exc).__name__}: {exc} ({hint})", 1)
