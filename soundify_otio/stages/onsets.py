@@ -20,13 +20,13 @@ THUMB_SIZE = 32
 
 
 def grey_thumbnails(frames: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    """BT.601 grey block means [n, size, size] (uint8) of uint8 RGB frames [n, h, w, 3]."""
+    """BT.601 grey of the block means [n, size, size] (uint8) of uint8 RGB frames [n, h, w, 3]."""
     n, h, w = frames.shape[:3]
     by, bx = max(1, h // size), max(1, w // size)
-    rgb = frames[:, : by * size, : bx * size].astype(np.uint16)
-    grey = (rgb[..., 0] * 77 + rgb[..., 1] * 150 + rgb[..., 2] * 29) >> 8
-    blocks = grey.reshape(n, size, by, size, bx).sum(axis=(2, 4), dtype=np.uint32)
-    return ((blocks + by * bx // 2) // (by * bx)).astype(np.uint8)
+    rows = frames[:, : by * size, : bx * size].reshape(n, size, by, size * bx * 3).sum(axis=2, dtype=np.uint32)
+    blocks = rows.reshape(n, size, size, bx, 3).sum(axis=3)
+    grey = (blocks[..., 0] * 77 + blocks[..., 1] * 150 + blocks[..., 2] * 29) >> 8
+    return ((grey + by * bx // 2) // (by * bx)).astype(np.uint8)
 
 
 NOISE_LEVEL = 6.0
@@ -139,14 +139,14 @@ def _windows(size: int) -> np.ndarray:
 def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Per frame: the largest share of arriving velocity lost at that frame in any window (0 = none).
 
-    Frame t is an impact when the motion from t-1 to t is turned back or stopped from t to t+1
-    (the window's centre of moving content), or when the change from t-1 to t is followed by
-    almost none (STOP_RATIO: a door shut into its frame, where the moving content itself vanishes).
-    The arriving motion must be sustained over two frames; windows where too little moves, or
-    slower than MIN_SPEED, count 0."""
+    Frame t is an impact when the motion from t-1 to t, the same way for SUSTAIN_FRAMES and at
+    MIN_SPEED at least, is stopped from t to t+1 where the content stays, or turned back (MIN_TURN)
+    where it neither appears nor hides (the window's centre of moving content); or when the change
+    from t-1 to t, near its recent peak, is followed by almost none (STOP_RATIO: a door shut into its
+    frame, where the moving content itself vanishes). Every frame at once, in numpy."""
     n, size = thumbnails.shape[0], thumbnails.shape[1]
     strength = np.zeros(n, np.float32)
-    if n < 4:
+    if n < SUSTAIN_FRAMES + 2:
         return strength
     grey = thumbnails.astype(np.float32)
     windows = _windows(size)
@@ -157,30 +157,30 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     mass = moving @ windows
     safe = np.maximum(mass, 1e-6)
     centre = np.stack([moving @ (windows * yy.ravel()[:, None]), moving @ (windows * xx.ravel()[:, None])]) / safe
-    present = mass >= MIN_MASS
     velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
-    both = present[1:] & present[:-1]
+    present = mass >= MIN_MASS
+    both = present[1:] & present[:-1]  # both[t - 1]: followed from t - 1 to t
     speed = np.linalg.norm(velocity, axis=0)
-    local = np.arange(windows.shape[1]) > 0  # every window but the whole region
     same_way = (velocity[:, 1:] * velocity[:, :-1]).sum(axis=0) > 0  # same_way[t - 2]: t-2->t-1 and t-1->t agree
-    for t in range(SUSTAIN_FRAMES, n - 1):
-        arriving, leaving = velocity[:, t - 1], velocity[:, t]
-        sustained = both[t - SUSTAIN_FRAMES : t].all(axis=0) & same_way[t - SUSTAIN_FRAMES : t - 1].all(axis=0)
-        sustained &= (speed[t - SPEED_FRAMES : t] >= MIN_SPEED).all(axis=0)
-        if sustained.any():
-            lost = 1.0 - (leaving * arriving).sum(axis=0) / np.maximum(speed[t - 1] ** 2, 1e-9)
-            change = np.abs(mass[t - 1 : t + 2] / np.maximum(mass[t], 1e-6) - 1.0) <= MASS_CHANGE
-            steady, stays = change.all(axis=0), change[2]
-            stopped = speed[t] <= STOPPED_SHARE * speed[t - 1]
-            fast = speed[t - 1] >= WHOLE_REGION_SPEED
-            turned = (local | fast) & (lost >= MIN_TURN)
-            trusted = (stopped & stays) | (turned & steady)  # content that stays put, or did not appear or hide
-            strength[t] = float(np.max(np.where(sustained & both[t] & trusted, lost, 0.0)))
-        recent = energy[max(0, t - 8) : t].max(axis=0)
-        moved = (energy[t - 1] >= MIN_MASS) & (energy[t - 2] >= MIN_MASS)
-        abrupt = energy[t - 2] >= 0.6 * recent
-        if (moved & abrupt & (energy[t] < STOP_RATIO * energy[t - 1])).any():
-            strength[t] = max(strength[t], 1.0)
+    t = np.arange(SUSTAIN_FRAMES, n - 1)  # frames that can be impacts: enough before, one after
+    sustained = np.all([both[t - k] for k in range(1, SUSTAIN_FRAMES + 1)], axis=0)
+    sustained &= np.all([same_way[t - k] for k in range(2, SUSTAIN_FRAMES + 1)], axis=0)
+    sustained &= np.all([speed[t - k] >= MIN_SPEED for k in range(1, SPEED_FRAMES + 1)], axis=0)
+    arriving, leaving = velocity[:, t - 1], velocity[:, t]
+    lost = 1.0 - (leaving * arriving).sum(axis=0) / np.maximum(speed[t - 1] ** 2, 1e-9)
+    kept = [np.abs(mass[t + k] / np.maximum(mass[t], 1e-6) - 1.0) <= MASS_CHANGE for k in (-1, 1)]
+    stopped = (speed[t] <= STOPPED_SHARE * speed[t - 1]) & kept[1]
+    local = np.arange(windows.shape[1]) > 0  # every window but the whole region
+    turned = (local | (speed[t - 1] >= WHOLE_REGION_SPEED)) & (lost >= MIN_TURN) & kept[0] & kept[1]
+    valid = sustained & both[t] & (stopped | turned)
+    strength[t] = np.where(valid, lost, 0.0).max(axis=1)
+    padded = np.concatenate([np.zeros((7, energy.shape[1]), energy.dtype), energy])
+    recent = np.lib.stride_tricks.sliding_window_view(padded, 8, axis=0).max(axis=-1)  # recent[t]: energy[t-7..t]
+    e = t[t >= 2]
+    moved = (energy[e - 1] >= MIN_MASS) & (energy[e - 2] >= MIN_MASS)
+    abrupt = energy[e - 2] >= 0.6 * recent[e - 1]
+    shut = (moved & abrupt & (energy[e] < STOP_RATIO * energy[e - 1])).any(axis=1)
+    strength[e[shut]] = np.maximum(strength[e[shut]], 1.0)
     return strength
 
 
