@@ -13,7 +13,6 @@ import os
 import shutil
 import sys
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,10 +23,9 @@ import soundfile
 
 from soundify_otio.atomic import atomic_output, atomic_write_text
 from soundify_otio.errors import MediaError, OutputError
+from soundify_otio.progress import ProgressHook
 from soundify_otio.sample.soundgen import GENERATORS, to_channels
 from soundify_otio.types import Kind
-
-Progress = Callable[[str, int, int], None]
 
 FPS = 25
 FOOTAGE_NAME = "bikes.mp4"
@@ -223,7 +221,7 @@ def render_sound(item: LibraryFile) -> np.ndarray:
     return data[: item.frames]
 
 
-def write_library(library: Path, progress: Progress | None = None) -> tuple[Path, ...]:
+def write_library(library: Path, progress: ProgressHook | None = None) -> tuple[Path, ...]:
     """Render LIBRARY into `library` (skipping complete files) and write the sidecar."""
     paths = []
     for done, item in enumerate(LIBRARY, start=1):
@@ -288,7 +286,7 @@ def foreign_files(dest: Path) -> list[Path]:
     return foreign
 
 
-def build_sample_project(dest: Path, progress: Progress | None = None, force: bool = False) -> SampleProject:
+def build_sample_project(dest: Path, progress: ProgressHook | None = None, force: bool = False) -> SampleProject:
     """Build (or complete) the sample project in `dest`; see the module docstring. A file in the way
     that is not the sample's own (the user's street.otio, say) is replaced only with `force`; a folder
     in the way never is. Nothing is written before that is checked."""
