@@ -11,8 +11,9 @@ transition (REAPER crossfades overlapping items).
 Soundify clips also get take envelopes after their SOURCE, times in seconds from the item start
 (shifted by the item's head overlap), linear shape:
 
-* ``<VOLENV``: linear amplitude 10^(dB/20), clamped to REAPER's 0..2 (+6 dB); no VOLTYPE line, so
-  the values are plain amplitude (docs/editors.md, REAPER).
+* ``<VOLENV``: linear amplitude 10^(dB/20), no VOLTYPE line, so the values are plain amplitude
+  (docs/editors.md, REAPER); capped at +24 dB, the largest volume range REAPER offers (its own files hold
+  take volume up to +18 dB; the range is a preference of +6/+12/+24 dB), not at +6 dB.
 * ``<PANENV``: REAPER's pan envelope runs +1 = left, -1 = right, the opposite of item/track pan
   (docs/editors.md, REAPER: inferred from an AAF->RPP importer that negates pan "otherwise panning is
   reversed"), so the value written is -pan (ours: -1 = left).
@@ -52,7 +53,8 @@ SOURCE_TYPES = {
     ".ogg": "VORBIS",
     ".opus": "OPUS",
 }
-MAX_AMPLITUDE = 2.0
+MAX_AMPLITUDE = 10.0 ** (24.0 / 20.0)
+"""+24 dB: the top of REAPER's widest volume range."""
 _NS = uuid.UUID("6f1c2f51-4d0e-4a53-9a52-3f4e8b0b7a11")
 
 

@@ -6,11 +6,13 @@ OTIO adapters) and, where ../shared/interop has them, compared with the editors'
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import aaf2
+import numpy as np
 import opentimelineio as otio
 import pytest
 import rpp
@@ -261,3 +263,64 @@ def test_aaf_stereo_layout_matches_premiere(annotated_timeline, tmp_path):
     if not real.is_file():
         pytest.skip(f"{real} is absent (../shared/interop ships with the team's checkout only)")
     assert _stereo_aaf_layout(real) == ours
+
+
+def _with_scene_marker(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """The fixture as annotate leaves it: a scene marker naming the picks, and a dialog track of the user's."""
+    marker = otio.schema.Marker(
+        name="SFX: bicycle bell, traffic | AMB: city street",
+        marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(96, 24)),
+    )
+    marker.metadata["soundify"] = {"generated": True, "scene_id": "s0", "scene": 0, "effects": [], "ambients": []}
+    timeline.tracks.markers.append(marker)
+    return timeline
+
+
+@pytest.mark.parametrize("suffix", [".xml", ".rpp"])
+def test_render_reads_our_own_outputs(annotated_timeline, tmp_path, suffix):
+    from soundify_otio.review.render import render_preview
+    from soundify_otio.timeline.reading import read_timeline
+
+    timeline = _with_scene_marker(annotated_timeline)
+    out = tmp_path / f"cut{suffix}"
+    write_output(timeline, out)
+    back = read_timeline(out)
+    assert not any(t.metadata.get("soundify") for t in back.tracks)  # the format kept none of our metadata
+    ours = render_preview(timeline, tmp_path / "original.wav", base_dir=tmp_path)
+    theirs = render_preview(back, tmp_path / "read back.wav", base_dir=tmp_path)
+    assert theirs.clips == ours.clips and theirs.tracks == ours.tracks
+    a, _ = soundfile.read(str(tmp_path / "original.wav"))
+    b, _ = soundfile.read(str(tmp_path / "read back.wav"))
+    n = min(len(a), len(b))
+    assert abs(len(a) - len(b)) <= 48000 / 24
+    # the same mix: levels and pan recovered from the format (xmeml carries no fades, hence not identical)
+    correlation = float((a[:n] * b[:n]).sum() / math.sqrt((a[:n] ** 2).sum() * (b[:n] ** 2).sum()))
+    assert correlation > 0.95
+    for channel in (0, 1):
+        assert abs(20 * math.log10(np.abs(b[:n, channel]).max() / np.abs(a[:n, channel]).max())) < 1.5
+
+
+@pytest.mark.parametrize("suffix", [".xml", ".rpp", ".otio"])
+def test_reannotating_a_round_trip_replaces_our_tracks(annotated_timeline, tmp_path, suffix):
+    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.writeback import strip_generated
+
+    timeline = _with_scene_marker(annotated_timeline)
+    dialog = otio.schema.Track(name="AMB", kind=otio.schema.TrackKind.Audio)  # the user's own, named like ours
+    tone = write_tone(tmp_path / "dialog.wav", 2.0, 48000, 1)
+    two_seconds = otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(48, 24))
+    reference = otio.schema.ExternalReference(tone.as_uri(), available_range=two_seconds)
+    dialog.append(otio.schema.Clip(name="line 1", media_reference=reference, source_range=two_seconds))
+    timeline.tracks.insert(1, dialog)
+    out = tmp_path / f"cut{suffix}"
+    write_output(timeline, out)
+    back = read_timeline(out)
+    if suffix == ".otio":  # as Resolve gives it back: only its own track keys survive
+        for track in back.tracks:
+            track.metadata.pop("soundify", None)
+        for clip in back.find_clips():
+            clip.metadata.pop("soundify", None)
+    strip_generated(back)
+    kept = [(t.kind, [c.name for c in t.find_clips()]) for t in back.tracks]
+    assert kept == [("Video", ["shot A", "shot B"]), ("Audio", ["line 1"])]
+    assert not back.tracks.markers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import opentimelineio as otio
@@ -43,16 +42,17 @@ def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
     for pair in ([1, 2], [3, 4]):
         assert [tracks[i].get("premiereTrackType") for i in pair] == ["Stereo", "Stereo"]
         assert [tracks[i].get("currentExplodedTrackIndex") for i in pair] == ["0", "1"]
-    assert tracks[0].get("premiereTrackType") is None
+    assert (tracks[0].get("premiereTrackType"), tracks[0].get("monotrack")) == ("Mono", "TRUE")
+    assert [t.get("MZ.TrackName") for t in tracks] == ["SFX 1", "SFX 2", "SFX 2", "AMB", "AMB"]
     files = {f.findtext("pathurl"): f for f in seq.iter("file") if f.find("pathurl") is not None}
-    for _track, clip, meta, item in [
-        (track, clip, meta, item)
-        for track, clip, meta in expected
+    for clip, meta, item in [
+        (clip, meta, item)
+        for otio_track, clip, meta in expected
         for item in [
             [c for c in tracks[i].findall("clipitem") if c.findtext("name") == clip.name][
-                [c for c in track if isinstance(c, otio.schema.Clip)].index(clip)
+                [c for c in otio_track if isinstance(c, otio.schema.Clip)].index(clip)
             ]
-            for i in layout[track.name]
+            for i in layout[otio_track.name]
         ]
     ]:
         placed = clip.range_in_parent()
@@ -67,14 +67,23 @@ def test_fixture_levels_and_pan(annotated_timeline, tmp_path):
             assert [c.tag for c in effect] == EFFECT_ORDER
             assert [c.tag for c in effect.find("parameter")][:5] == PARAM_ORDER
         media_in = round(clip.source_range.start_time.value)
-        for effect_id, curve, to_neutral, tol in (
-            ("audiolevels", meta["keyframes"]["gain_db"], lambda v: 20 * math.log10(v), 0.1),
-            ("audiopan", meta["keyframes"]["pan"], lambda v: v, 0.01),
+        length = clip.duration().to_seconds()
+
+        def faded(t: float, meta=meta, length=length) -> float:
+            """Premiere's fades: the level ramps linearly from 0 over each fade."""
+            rise = t / meta["fade_in"] if meta["fade_in"] else 1.0
+            fall = (length - t) / meta["fade_out"] if meta["fade_out"] else 1.0
+            return max(0.0, min(1.0, rise, fall))
+
+        for effect_id, curve, expected, tol in (
+            ("audiolevels", meta["keyframes"]["gain_db"], lambda c, t: 10 ** (value_at(c, t) / 20) * faded(t), 0.03),
+            ("audiopan", meta["keyframes"]["pan"], value_at, 0.01),
         ):
             keys = _keys(_filter(item, effect_id))
             assert len(keys) >= 2
-            for when, value in keys:
-                assert abs(to_neutral(value) - value_at(curve, (when - media_in) / RATE)) < tol
+            for when, value in keys:  # levels within 3 % (0.25 dB): keys inside a fade are scaled by it
+                want = expected(curve, (when - media_in) / RATE)
+                assert abs(value - want) <= tol * max(abs(want), 1.0 if effect_id == "audiopan" else 1e-3)
             for t, _v in curve:
                 assert min(abs((when - media_in) / RATE - t) for when, _ in keys) <= 1 / RATE
         sound = files[clip.media_reference.target_url.replace("file:///", "file://localhost/")]
@@ -133,7 +142,9 @@ def test_real_premiere_export_keeps_its_tracks(source, tmp_path):
     assert all(int(c.findtext("start")) == round(rate) for c in new)
     for clipitem in new:
         levels = _keys(_filter(clipitem, "audiolevels"))
-        assert levels[0] == (0, pytest.approx(0.1, abs=1e-5)) and levels[-1] == (round(rate), 1.0)
+        # 0.5 s fades baked into the levels, as Premiere writes fades: silent at both edges
+        assert levels[0] == (0, 0.0) and levels[-1] == (2 * round(rate), 0.0)
+        assert (round(rate), 1.0) in levels
         assert [v for _w, v in _keys(_filter(clipitem, "audiopan"))] == [-1.0, 1.0]
     assert _stereo_layout(pair) == _stereo_layout(_premiere_pair(etree.parse(str(source)).getroot()))
 

@@ -51,7 +51,7 @@ from aaf2.auid import AUID
 from aaf2.rational import AAFRational
 
 from soundify_otio.errors import OutputError
-from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, value_at
+from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, keys_on_frames, value_at
 from soundify_otio.timeline.metadata import clip_info, is_generated
 
 MONO_AUDIO_GAIN = AUID("9d2ea894-0968-11d3-8a38-0050040ef7d2")
@@ -384,8 +384,8 @@ class _Writer:
         group.segments.append(source)
         span = (-head / float(self.rate), (length - head) / float(self.rate))
         points = [
-            (Fraction(self.frames(t) + head, length), _rational(db_to_gain(v)))
-            for t, v in _curve_within(gain_db, *span)
+            (Fraction(frame + head, length), _rational(db_to_gain(v)))
+            for frame, v in keys_on_frames(_curve_within(gain_db, *span), float(self.rate))
         ]
         group.parameters.append(self.varying(self.param_def(AMPLITUDE, "Amplitude"), points))
         return group
@@ -430,16 +430,17 @@ class _Writer:
         return seq
 
     def pan_points(self, track: otio.schema.Track, length: int) -> list[tuple[Fraction, Fraction]]:
-        """Each soundify clip's pan keys on the track axis, normalised over the track."""
+        """Each soundify clip's pan keys on the track axis, normalised over the track; one key per frame
+        within a clip (keys_on_frames), two at a cut where one clip ends and the next begins (a step)."""
         points = []
         for clip in track.find_clips(shallow_search=True):
             info = clip_info(clip)
             if info is None:
                 continue
-            start = clip_timeline_start(clip)
+            start = self.frames(clip_timeline_start(clip))
             duration = clip.duration().to_seconds()
-            for t, v in _curve_within(info.pan, 0.0, duration):
-                points.append((Fraction(self.frames(start + t), max(1, length)), _rational((v + 1.0) / 2.0)))
+            for frame, v in keys_on_frames(_curve_within(info.pan, 0.0, duration), float(self.rate)):
+                points.append((Fraction(start + frame, max(1, length)), _rational((v + 1.0) / 2.0)))
         if not points:
             points = [(Fraction(0), Fraction(1, 2)), (Fraction(1), Fraction(1, 2))]
         return points

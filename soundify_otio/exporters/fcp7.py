@@ -7,8 +7,12 @@ soundify clips the way Premiere's own xmeml does:
   `currentExplodedTrackIndex` 0 and 1, `<sourcetrack>` 1 and 2, `premiereChannelType="stereo"`,
   `<link>`s naming both), as in interop/fcp7xml/otio-fcp-adapter_premiere_example.xml. An OTIO track
   holding stereo and mono sounds becomes the pair plus a mono track for the mono clips.
+* Our tracks carry Premiere's track attributes: `MZ.TrackName` (so the name survives), the exploded
+  track indices, `premiereTrackType` ("Mono" with `monotrack="TRUE"` for mono tracks) and its default
+  centred panner, as in xmemlsamples "Fade inn og ut.xml" (Premiere CC, havardgulldahl/xmeml).
 * Each clipitem carries Premiere-style level and pan filters keyed on the clip's source-media frame
-  axis (the axis of `<in>`); both clipitems of a pair carry the same keys. Premiere's own stereo
+  axis (the axis of `<in>`); both clipitems of a pair carry the same keys. Fades are level keys
+  ramping from 0, as Premiere writes them (xmeml has no fade element of its own). Premiere's own stereo
   clipitems carry one "Audio Pan" filter each (and a Balance panner in attributes whose keyframe
   syntax no available export shows), so the pan curve goes into both clipitems' "Audio Pan".
 * `<file>` holds the sound's sample rate and channel count; every `<pathurl>` is an absolute
@@ -28,7 +32,7 @@ import opentimelineio as otio
 from lxml import etree
 
 from soundify_otio.errors import OutputError
-from soundify_otio.exporters.keyframes import db_to_gain, densify_db, keys_on_frames
+from soundify_otio.exporters.keyframes import db_to_gain, densify_db, keys_on_frames, value_at
 from soundify_otio.exporters.media_urls import fcp7_pathurl
 from soundify_otio.timeline.metadata import ClipInfo, clip_info, is_generated
 from soundify_otio.timeline.reading import timecode
@@ -36,7 +40,13 @@ from soundify_otio.timeline.reading import timecode
 MARK = "soundifyIndex"
 """Temporary clipitem attribute that tells which soundify clip (and channel) an element came from."""
 TRACK_MARK = "soundifyTrack"
-"""Temporary track attribute: "<pair id>:<channel>" for the tracks of an exploded stereo pair."""
+"""Temporary track attribute: "<track number>:<channel>" for our tracks (channel 0: mono)."""
+PANNER = {
+    "PannerCurrentValue": "0.5",
+    "PannerIsInverted": "true",
+    "PannerStartKeyframe": "-91445760000000000,0.5,0,0,0,0,0,0",
+}
+"""Premiere's centred track panner, as its own exports write it."""
 LEVEL_MAX = 3.98109
 """Premiere's Audio Levels ceiling (+12 dB)."""
 
@@ -47,6 +57,8 @@ class _Tagged:
     media_in: int
     channel: int
     """0 for a mono clip, 1 or 2 for the clipitems of a stereo pair."""
+    seconds: float
+    """The clip's length on the timeline (xmeml's in/out also span transition handles)."""
 
 
 def write_fcp7_xml(timeline: otio.schema.Timeline, path: Path) -> None:
@@ -102,13 +114,13 @@ def _adapter_copy(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline,
     copy.tracks[:] = []
     for number, track in enumerate(tracks):
         for channel, part in _split(track):
-            if channel:
-                part.metadata["fcp_xml"] = {"@" + TRACK_MARK: f"{number}:{channel}"}
+            if is_generated(track):
+                part.metadata["fcp_xml"] = {"@" + TRACK_MARK: f"{number}:{channel}", "@MZ.TrackName": track.name}
             for clip in part.find_clips(shallow_search=True):
                 info = clip_info(clip)
                 if info is not None:
                     clip.metadata["fcp_xml"] = {"@" + MARK: str(len(tagged))}
-                    tagged.append(_Tagged(info, _media_in(clip), channel))
+                    tagged.append(_Tagged(info, _media_in(clip), channel, clip.duration().to_seconds()))
             copy.tracks.append(part)
     return copy, tagged
 
@@ -191,7 +203,12 @@ def _decorate(clipitem: etree._Element, tagged: _Tagged) -> None:
     etree.SubElement(track, "trackindex").text = str(max(1, tagged.channel))
     if tagged.channel:
         clipitem.set("premiereChannelType", "stereo")
-    level = [(t, min(LEVEL_MAX, db_to_gain(db))) for t, db in densify_db(tagged.info.gain_db)]
+    level = _with_fades(
+        [(t, min(LEVEL_MAX, db_to_gain(db))) for t, db in densify_db(tagged.info.gain_db)],
+        tagged.info.fade_in,
+        tagged.info.fade_out,
+        tagged.seconds,
+    )
     clipitem.append(
         _filter("Audio Levels", "audiolevels", "level", "Level", 0.0, LEVEL_MAX, 1.0, level, tagged.media_in, rate)
     )
@@ -200,8 +217,26 @@ def _decorate(clipitem: etree._Element, tagged: _Tagged) -> None:
     clipitem.extend(c for c in children if c.tag not in order and c.tag != "sourcetrack")
 
 
+def _with_fades(
+    level: list[tuple[float, float]], fade_in: float, fade_out: float, length: float
+) -> list[tuple[float, float]]:
+    """Level keys (linear) with the fades baked in as Premiere writes them: 0 at the clip's edge,
+    a linear ramp to the curve's level over the fade (keys inside a fade scaled by it)."""
+    if length <= 0 or (fade_in <= 0 and fade_out <= 0):
+        return level
+    fade_in, fade_out = min(fade_in, length), min(fade_out, length)
+
+    def envelope(t: float) -> float:
+        rise = t / fade_in if fade_in > 0 else 1.0
+        fall = (length - t) / fade_out if fade_out > 0 else 1.0
+        return max(0.0, min(1.0, rise, fall))
+
+    times = sorted({t for t, _ in level} | {0.0, fade_in, length - fade_out, length})
+    return [(t, value_at(level, t) * envelope(t)) for t in times if 0.0 <= t <= length]
+
+
 def _explode_pairs(root: etree._Element) -> None:
-    """Premiere's attributes on the tracks of each stereo pair, and `<link>`s joining each clipitem
+    """Premiere's attributes on our tracks, and for each stereo pair `<link>`s joining each clipitem
     to its other channel (link entries by track number and clip number, as Premiere writes them)."""
     audio = root.findall(".//sequence/media/audio/track")
     pairs: dict[str, dict[int, etree._Element]] = {}
@@ -211,8 +246,18 @@ def _explode_pairs(root: etree._Element) -> None:
             pair, channel = mark.split(":")
             pairs.setdefault(pair, {})[int(channel)] = track
     for pair in pairs.values():
+        if 0 in pair:
+            mono = pair[0]
+            mono.set("monotrack", "TRUE")
+            mono.attrib.update({**PANNER, "PannerName": "Pan"})
+            mono.attrib.update(
+                {"currentExplodedTrackIndex": "0", "totalExplodedTrackCount": "1", "premiereTrackType": "Mono"}
+            )
+        if 1 not in pair:
+            continue
         left, right = pair[1], pair[2]
         for index, track in enumerate((left, right)):
+            track.attrib.update({**PANNER, "PannerName": "Balance"})
             track.set("currentExplodedTrackIndex", str(index))
             track.set("totalExplodedTrackCount", "2")
             track.set("premiereTrackType", "Stereo")

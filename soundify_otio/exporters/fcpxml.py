@@ -4,8 +4,15 @@ Own writer: the stock otio-fcpx-xml-adapter wraps audio clips in `<clip><gap><au
 sample rate. The first video track becomes the primary storyline; every other track becomes connected
 clips on its own lane (video 1, 2, ..; audio -1, -2, ..) attached to the storyline element under
 their start. Keyframe times are in the clip's local time (the axis of its `start`), snapped to
-frames; volume in dB strings, panner amount -100..100. Transitions are not written (the repeats of
-a sound butt-join); clips without media become offline assets under file:///offline/.
+frames (keys_on_frames' rule) and marked `curve="linear"` (the DTD's default is smooth, which is
+not what the keys mean); volume in dB strings, panner amount -100..100. Transitions are not written
+(the repeats of a sound butt-join); clips without media become offline assets under file:///offline/.
+
+As in Final Cut's own exports (interop/fcpxml): the sequence's `<format>` carries name, width and
+height (`FFVideoFormat1080p25`; a size or rate without a Final Cut preset gets no name, like the
+custom format of DAWFileKit_SyncClipRoles2); audio-only clips use an `FFVideoFormatRateUndefined`
+format and an `<audio-channel-source>` with their role; fades are `<fadeIn type="easeIn">` (Final
+Cut's) and `<fadeOut type="easeOut">` (its mirror: no export with a fade-out was available).
 """
 
 from __future__ import annotations
@@ -18,11 +25,25 @@ from urllib.parse import quote, unquote
 import opentimelineio as otio
 from lxml import etree
 
-from soundify_otio.errors import OutputError
-from soundify_otio.exporters.keyframes import value_at
-from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.errors import MediaError, OutputError
+from soundify_otio.exporters.keyframes import keys_on_frames, value_at
+from soundify_otio.timeline.metadata import ClipInfo, clip_info
+from soundify_otio.timeline.reading import resolve_media_path, timeline_rate
 
 VERSION = "1.10"
+DEFAULT_SIZE = (1920, 1080)
+"""Picture size when no video file of the timeline can be probed."""
+_RATE_NAMES = {
+    Fraction(24000, 1001): "2398",
+    Fraction(24): "24",
+    Fraction(25): "25",
+    Fraction(30000, 1001): "2997",
+    Fraction(30): "30",
+    Fraction(50): "50",
+    Fraction(60000, 1001): "5994",
+    Fraction(60): "60",
+}
+_SIZE_NAMES = {(1280, 720): "720", (1920, 1080): "1080", (3840, 2160): "3840x2160", (4096, 2160): "4096x2160"}
 
 
 def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
@@ -33,7 +54,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
             etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype="<!DOCTYPE fcpxml>")
         )
     except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror}", path) from exc
+        raise OutputError(f"cannot write: {exc.strerror}") from exc
 
 
 def seconds(t: Fraction) -> str:
@@ -55,7 +76,16 @@ class _Writer:
         self.rate = Fraction(timeline_rate(timeline)).limit_denominator(1001)
         self.resources = etree.Element("resources")
         self.assets: dict[str, etree._Element] = {}
-        etree.SubElement(self.resources, "format", id="r1", frameDuration=seconds(1 / self.rate))
+        width, height = _picture_size(timeline)
+        video_format = etree.SubElement(self.resources, "format", id="r1")
+        name = _format_name(self.rate, width, height)
+        if name:
+            video_format.set("name", name)
+        video_format.set("frameDuration", seconds(1 / self.rate))
+        video_format.set("width", str(width))
+        video_format.set("height", str(height))
+        video_format.set("colorSpace", "1-1-1 (Rec. 709)")
+        self.audio_format: str | None = None
 
     def frac(self, rt: otio.opentime.RationalTime) -> Fraction:
         """A RationalTime as exact seconds, on the timeline's frame grid."""
@@ -137,12 +167,12 @@ class _Writer:
         self, clip: otio.schema.Clip, offset: Fraction, lane: int | None, kind: str
     ) -> tuple[etree._Element, Fraction]:
         """An `<asset-clip>` and its local start; soundify clips get volume/pan adjustments."""
-        meta = clip.metadata.get("soundify", {})
+        info = clip_info(clip)
         local = self.frac(clip.source_range.start_time) if clip.source_range else Fraction(0)
         duration = self.frac(clip.source_range.duration if clip.source_range else clip.duration())
         elem = etree.Element(
             "asset-clip",
-            ref=self.asset(clip, kind, meta),
+            ref=self.asset(clip, kind, info),
             offset=seconds(offset),
             name=clip.name or "",
             start=seconds(local),
@@ -150,12 +180,23 @@ class _Writer:
         )
         if lane is not None:
             elem.set("lane", str(lane))
-        if meta.get("generated"):
+        if kind == "audio":
+            elem.set("format", self.undefined_rate_format())
+        if info is not None:
             elem.set("audioRole", "effects")
-            self.automation(elem, meta, local)
+            self.automation(elem, info, local)
+            channels = ", ".join(str(c) for c in range(1, min(2, info.sound.channels) + 1))
+            etree.SubElement(elem, "audio-channel-source", srcCh=channels, role="effects.effects-1")
         return elem, local
 
-    def asset(self, clip: otio.schema.Clip, kind: str, meta: dict) -> str:
+    def undefined_rate_format(self) -> str:
+        """The id of Final Cut's format for audio-only clips, created on first use."""
+        if self.audio_format is None:
+            self.audio_format = f"r{len(self.assets) + 2}"
+            etree.SubElement(self.resources, "format", id=self.audio_format, name="FFVideoFormatRateUndefined")
+        return self.audio_format
+
+    def asset(self, clip: otio.schema.Clip, kind: str, info: ClipInfo | None) -> str:
         """The id of the asset for the clip's media, created on first use."""
         ref = clip.media_reference
         if isinstance(ref, otio.schema.ExternalReference):
@@ -167,7 +208,7 @@ class _Writer:
             asset = etree.SubElement(
                 self.resources,
                 "asset",
-                id=f"r{len(self.assets) + 2}",
+                id=f"r{len(self.assets) + 2 + (self.audio_format is not None)}",
                 name=unquote(Path(url).stem),
                 start="0s",
                 hasVideo="0",
@@ -187,31 +228,29 @@ class _Writer:
         else:
             asset.set("hasAudio", "1")
             asset.set("audioSources", "1")
-            sound = meta.get("sound")
-            if sound:
-                asset.set("audioChannels", str(int(sound["channels"])))
-                asset.set("audioRate", str(int(sound["sample_rate"])))
+            if info is not None:
+                asset.set("audioChannels", str(info.sound.channels))
+                asset.set("audioRate", str(info.sound.sample_rate))
         return asset.get("id")
 
-    def automation(self, elem: etree._Element, meta: dict, local: Fraction) -> None:
+    def automation(self, elem: etree._Element, info: ClipInfo, local: Fraction) -> None:
         """`<adjust-volume>` (with fades) and `<adjust-panner>`, keyframed in local time."""
-        keys = meta["keyframes"]
-        volume = etree.SubElement(elem, "adjust-volume", amount=_db(value_at(keys["gain_db"], 0.0)))
+        volume = etree.SubElement(elem, "adjust-volume", amount=_db(value_at(info.gain_db, 0.0)))
         param = etree.SubElement(volume, "param", name="amount")
         for tag, kind, length in (
-            ("fadeIn", "easeIn", meta.get("fade_in", 0.0)),
-            ("fadeOut", "easeOut", meta.get("fade_out", 0.0)),
+            ("fadeIn", "easeIn", info.fade_in),
+            ("fadeOut", "easeOut", info.fade_out),
         ):
             frames = round(float(length) * self.rate)
             if frames > 0:
                 etree.SubElement(param, tag, type=kind, duration=seconds(frames / self.rate))
-        self.keyframes(param, keys["gain_db"], local, _db)
+        self.keyframes(param, info.gain_db, local, _db)
         panner = etree.SubElement(
-            elem, "adjust-panner", mode="1 (Stereo Left/Right)", amount=f"{value_at(keys['pan'], 0.0) * 100:g}"
+            elem, "adjust-panner", mode="1 (Stereo Left/Right)", amount=f"{value_at(info.pan, 0.0) * 100:g}"
         )
         self.keyframes(
             etree.SubElement(panner, "param", name="amount"),
-            [[t, v * 100.0] for t, v in keys["pan"]],
+            [[t, v * 100.0] for t, v in info.pan],
             local,
             lambda v: f"{v:.4g}",
         )
@@ -219,16 +258,16 @@ class _Writer:
     def keyframes(
         self, param: etree._Element, curve: list[list[float]], local: Fraction, fmt: Callable[[float], str]
     ) -> None:
-        """A `<keyframeAnimation>` of at least two keys at frame times `local` + t."""
-        frames: dict[int, float] = {}
-        for t, value in curve:
-            frames.setdefault(round(float(t) * self.rate), float(value))
-        if len(frames) == 1:
-            ((only, value),) = frames.items()
-            frames[only + 1] = value
+        """A `<keyframeAnimation>` of at least two linear keys at frame times `local` + t (Resolve drops
+        an animation of one key)."""
+        keys = keys_on_frames(curve, float(self.rate))
+        if len(keys) == 1:
+            keys.append((keys[0][0] + 1, keys[0][1]))
         animation = etree.SubElement(param, "keyframeAnimation")
-        for frame, value in frames.items():
-            etree.SubElement(animation, "keyframe", time=seconds(local + frame / self.rate), value=fmt(value))
+        for frame, value in keys:
+            etree.SubElement(
+                animation, "keyframe", time=seconds(local + frame / self.rate), value=fmt(value), curve="linear"
+            )
 
     def markers(self, clip: otio.schema.Clip) -> list[etree._Element]:
         """The clip's markers, in its local time, at least one frame long."""
@@ -244,3 +283,27 @@ class _Writer:
                 )
             )
         return out
+
+
+def _format_name(rate: Fraction, width: int, height: int) -> str | None:
+    """Final Cut's preset name for a picture format (FFVideoFormat1080p25), None for a custom one."""
+    size, fps = _SIZE_NAMES.get((width, height)), _RATE_NAMES.get(rate)
+    return f"FFVideoFormat{size}p{fps}" if size and fps else None
+
+
+def _picture_size(timeline: otio.schema.Timeline) -> tuple[int, int]:
+    """Width and height of the timeline's first readable video file, else DEFAULT_SIZE."""
+    from soundify_otio.vision.decode import probe_video
+
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        if not isinstance(ref, otio.schema.ExternalReference) or not ref.target_url:
+            continue
+        if clip.parent() is None or clip.parent().kind != otio.schema.TrackKind.Video:
+            continue
+        try:
+            info = probe_video(resolve_media_path(ref.target_url, Path.cwd()))
+        except (MediaError, OSError):
+            continue
+        return info.width, info.height
+    return DEFAULT_SIZE

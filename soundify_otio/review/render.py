@@ -19,7 +19,9 @@ from scipy.signal import firwin, resample_poly
 from soundify_otio.atomic import atomic_output
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
+from soundify_otio.timeline.metadata import clip_info, is_generated
 from soundify_otio.timeline.reading import MediaRoots, resolve_media_path, timeline_rate
+from soundify_otio.timeline.recover import recovered
 
 BLOCK_SECONDS = 1.0
 """Length of one render block: memory holds one block of output per active clip, not the timeline."""
@@ -140,11 +142,11 @@ _VALUE_RANGES = {"pan": (-1.0, 1.0), "gain_db": (-200.0, MAX_GAIN_DB)}
 """What each keyframed value may be (docs/metadata.md); anything else is refused, never mixed."""
 
 
-def _curve(meta: dict, key: str, clip: otio.schema.Clip) -> tuple[np.ndarray, np.ndarray]:
+def _curve(raw: list[list[float]], key: str, clip: otio.schema.Clip) -> tuple[np.ndarray, np.ndarray]:
     """A clip's keyframes as (times, values), checked: finite, times non-decreasing, values in range."""
     low, high = _VALUE_RANGES[key]
     try:
-        keys = np.asarray(meta["keyframes"][key], dtype=float)
+        keys = np.asarray(raw, dtype=float)
         if keys.ndim != 2 or keys.shape[0] < 1 or keys.shape[1] != 2:
             raise ValueError("not a list of [time, value] pairs")
         if not np.isfinite(keys).all():
@@ -213,11 +215,12 @@ def _track_segments(
         except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
             reason = "missing" if not path.exists() else f"not a readable sound file ({exc})"
             raise MediaError(reason, path) from exc
-        meta = item.metadata.get("soundify")
-        if meta and meta.get("generated"):
-            pan, gain = _curve(meta, "pan", item), _curve(meta, "gain_db", item)
+        record = clip_info(item)  # our record, or rebuilt from the format by recovered()
+        if record is not None:
+            meta = item.metadata["soundify"]
+            pan, gain = _curve(record.pan, "pan", item), _curve(record.gain_db, "gain_db", item)
             fade_in, fade_out = _seconds_field(meta, "fade_in", item), _seconds_field(meta, "fade_out", item)
-            stereo = meta.get("kind") != "effect" and info.channels >= 2
+            stereo = record.kind != "effect" and info.channels >= 2
         else:
             pan, gain, fade_in, fade_out, stereo = flat, flat, 0.0, 0.0, info.channels >= 2
         segments.append(
@@ -274,8 +277,7 @@ def _audio_tracks(timeline: otio.schema.Timeline, include_timeline_audio: bool) 
     for track in timeline.tracks:
         if not isinstance(track, otio.schema.Track) or not track.enabled:
             continue
-        generated = bool((track.metadata.get("soundify") or {}).get("generated"))
-        if generated or (include_timeline_audio and track.kind == otio.schema.TrackKind.Audio):
+        if is_generated(track) or (include_timeline_audio and track.kind == otio.schema.TrackKind.Audio):
             tracks.append(track)
     return tracks
 
@@ -295,6 +297,7 @@ def render_preview(
     Progress stages: "render" and "normalise" (blocks done, total)."""
     began = time.perf_counter()
     out_wav = Path(out_wav)
+    timeline = recovered(timeline, base_dir or Path.cwd(), media_roots)  # our tracks, read back from any format
     tracks = _audio_tracks(timeline, include_timeline_audio)
     segments = sorted(
         (s for tr in tracks for s in _track_segments(tr, sample_rate, base_dir, media_roots)), key=lambda s: s.start

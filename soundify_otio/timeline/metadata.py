@@ -123,15 +123,59 @@ def is_our_marker(marker: otio.schema.Marker) -> bool:
 
 
 def is_our_track(track: otio.schema.Track, timeline: otio.schema.Timeline | None = None) -> bool:
-    """A track of ours: by metadata, or (after an editor dropped it) an audio track named `SFX n` or
-    `AMB` in a timeline that also holds our scene markers, so a user's own "AMB" track alone is kept."""
+    """A track of ours: by metadata, or where an editor dropped it, by convention: an audio track named
+    `SFX n` or `AMB` whose every clip is named after a label our scene markers picked or carries the
+    format's own automation (REAPER take envelopes, FCP7 level filters, AAF clip gain); or an audio
+    track whose every clip is named after a picked label (xmeml keeps clip names and markers, not
+    track names). A user's own "AMB" track of dialog lines is kept."""
     if is_generated(track):
         return True
-    if _record(track) is not None or track.kind != otio.schema.TrackKind.Audio:
+    if _record(track) is not None or track.kind != otio.schema.TrackKind.Audio or timeline is None:
         return False
-    if TRACK_NAME.fullmatch(track.name or "") is None or timeline is None:
-        return False
-    return any(is_our_marker(m) for m in timeline.tracks.markers)
+    clips = list(track.find_clips(shallow_search=True))
+    labels = picked_labels(timeline)
+    if TRACK_NAME.fullmatch(track_name(track)):
+        if not clips:
+            return _record(timeline) is not None or bool(labels)
+        return all(c.name in labels or _carries_automation(c) for c in clips)
+    return bool(clips) and bool(labels) and all(c.name in labels for c in clips)
+
+
+def track_name(track: otio.schema.Track) -> str:
+    """The track's name; for xmeml read by the stock adapter (which drops it), Premiere's MZ.TrackName."""
+    fcp = track.metadata.get("fcp_xml")
+    return track.name or (str(fcp.get("@MZ.TrackName", "")) if hasattr(fcp, "get") else "")
+
+
+def picked_labels(timeline: otio.schema.Timeline) -> set[str]:
+    """The labels our scene markers name as picks ("SFX: a, b | AMB: c")."""
+    labels: set[str] = set()
+    for marker in timeline.tracks.markers:
+        if not is_our_marker(marker):
+            continue
+        effects, _, ambient = (marker.name or "").partition(" | AMB: ")
+        labels.update(e.strip() for e in effects.removeprefix("SFX: ").split(",") if e.strip() != "no effect")
+        if ambient.strip() != "none":
+            labels.add(ambient.strip())
+    return labels
+
+
+_AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
+
+
+def _carries_automation(clip: otio.schema.Clip) -> bool:
+    """Whether a clip read from an editor's file carries gain automation in that format's own form."""
+    record = _record(clip)
+    if record is not None and record.get("keyframes"):
+        return True
+    for effect in clip.effects:
+        fcp = effect.metadata.get("fcp_xml")
+        aaf = effect.metadata.get("AAF")
+        if hasattr(fcp, "get") and fcp.get("effectid") == "audiolevels":
+            return True
+        if hasattr(aaf, "get") and str(aaf.get("Operation", {}).get("Identification", "")) == _AAF_GAIN:
+            return True
+    return False
 
 
 def track_role(track: otio.schema.Track) -> str | None:
@@ -139,7 +183,7 @@ def track_role(track: otio.schema.Track) -> str | None:
     record = _record(track)
     if record is not None and record.get("role"):
         return str(record["role"])
-    name = track.name or ""
+    name = track_name(track)
     return "ambient" if name == "AMB" else "effects" if TRACK_NAME.fullmatch(name) else None
 
 
