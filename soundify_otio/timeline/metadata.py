@@ -132,7 +132,7 @@ def is_our_track(track: otio.schema.Track, timeline: otio.schema.Timeline | None
         return True
     if _record(track) is not None or track.kind != otio.schema.TrackKind.Audio or timeline is None:
         return False
-    clips = list(track.find_clips(shallow_search=True))
+    clips = [i for i in track if isinstance(i, (otio.schema.Clip, otio.schema.Stack))]  # AAF reads stereo as Stack
     labels = picked_labels(timeline)
     if TRACK_NAME.fullmatch(track_name(track)):
         if not clips:
@@ -163,7 +163,7 @@ def picked_labels(timeline: otio.schema.Timeline) -> set[str]:
 _AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
 
 
-def _carries_automation(clip: otio.schema.Clip) -> bool:
+def _carries_automation(clip: otio.core.Item) -> bool:
     """Whether a clip read from an editor's file carries gain automation in that format's own form."""
     record = _record(clip)
     if record is not None and record.get("keyframes"):

@@ -79,6 +79,8 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         raise TimelineError(f"holds a {type(result).__name__}, not a timeline", path)
     if adapter.name == "fcpx_xml":
         _order_fcpx_lanes(result.tracks)
+    if adapter.name == "AAF":
+        _name_aaf_tracks(result, source)
     check_times(result, path)
     return result
 
@@ -151,6 +153,32 @@ def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
 def _shown_name(item: otio.core.SerializableObject) -> str:
     name = getattr(item, "name", "") or ""
     return repr(name[:80]) if name else "(unnamed)"
+
+
+def _name_aaf_tracks(timeline: otio.schema.Timeline, path: Path) -> None:
+    """Track names as the AAF's slots hold them: the stock reader names a track whose slot wraps its
+    Sequence in a pan OperationGroup (Premiere, Media Composer, ours) "Sequence"."""
+    import aaf2
+
+    kinds = {"Picture": otio.schema.TrackKind.Video, "Sound": otio.schema.TrackKind.Audio}
+    try:
+        with aaf2.open(str(path)) as f:
+            top = next(iter(f.content.toplevel()), None)
+            slots = [
+                (kinds[slot.media_kind], slot.name or "")
+                for slot in (top.slots if top is not None else [])
+                if isinstance(slot, aaf2.mobslots.TimelineMobSlot) and slot.media_kind in kinds
+            ]
+    except Exception:  # the stock reader already read the file; a name is not worth failing for
+        return
+    for kind in kinds.values():
+        names = [name for k, name in slots if k == kind]
+        tracks = [t for t in timeline.tracks if isinstance(t, otio.schema.Track) and t.kind == kind]
+        if len(names) != len(tracks):  # the reader skipped a slot: names cannot be matched safely
+            continue
+        for track, name in zip(tracks, names, strict=True):
+            if track.name == "Sequence" and name:
+                track.name = name
 
 
 def _is_fcpxml(path: Path) -> bool:

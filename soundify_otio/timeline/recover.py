@@ -6,7 +6,11 @@ module finds our tracks by the conventions of timeline/metadata.py and rebuilds 
 (keyframes, fades, the sound's format) from what the format itself carries:
 
 * REAPER take envelopes (the adapter reads them into `metadata["soundify"]["keyframes"]`) and fades;
-* FCP7 "Audio Levels" / "Audio Pan" filters (linear level, -1..1 pan, `<when>` on the source axis).
+* FCP7 "Audio Levels" / "Audio Pan" filters (linear level, -1..1 pan, `<when>` on the source axis);
+* AAF clip gain (MonoAudioGain Amplitude points, time normalised over the group, which starts a
+  transition's overlap before the clip) and track pan (MonoAudioPan, normalised over the track,
+  0 = left); a stereo clip the stock reader returns as a Stack (the channel combiner) becomes a clip
+  of its first channel again.
 
 Clips whose format carries no automation keep 0 dB and centre pan.
 """
@@ -46,15 +50,35 @@ def recovered(timeline: otio.schema.Timeline, base_dir: Path, media_roots: Media
             continue
         if not is_generated(track):
             mark_track(track, track_role(track) or "effects")
+        _flatten_channel_stacks(track)
         for clip in track.find_clips(shallow_search=True):
             if clip_info(clip) is None:
                 _rebuild(clip, track, base_dir, media_roots)
     return copy
 
 
+def _flatten_channel_stacks(track: otio.schema.Track) -> None:
+    """Each Stack item (a stereo clip as the stock AAF reader returns it) replaced by a clip of its
+    first channel over the stack's range, carrying the stack's effects."""
+    for index, item in enumerate(list(track)):
+        if not isinstance(item, otio.schema.Stack):
+            continue
+        inner = next(iter(item.find_clips()), None)
+        if inner is None:
+            continue
+        clip = inner.deepcopy()
+        clip.source_range = otio.opentime.TimeRange(inner.trimmed_range().start_time, item.duration())
+        clip.effects[:] = [e.deepcopy() for e in item.effects] + [e.deepcopy() for e in inner.effects]
+        clip.name = item.name or inner.name
+        del track[index]
+        track.insert(index, clip)
+
+
 def _rebuild(clip: otio.schema.Clip, track: otio.schema.Track, base_dir: Path, media_roots: MediaRoots) -> None:
     duration = clip.duration().to_seconds()
     gain_db, pan = _format_keys(clip)
+    aaf_gain, aaf_pan = _aaf_keys(clip, track)
+    gain_db, pan = gain_db or aaf_gain, pan or aaf_pan
     own = clip.metadata.get(NAMESPACE)
     keys = own.get("keyframes", {}) if hasattr(own, "get") else {}
     gain_db = _keys(keys.get("gain_db")) or gain_db or [[0.0, 0.0], [duration, 0.0]]
@@ -92,6 +116,49 @@ def _neighbours(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[bool,
     before = i > 0 and isinstance(items[i - 1], otio.schema.Transition)
     after = i + 1 < len(items) and isinstance(items[i + 1], otio.schema.Transition)
     return before, after
+
+
+_AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
+_AAF_PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"
+
+
+def _aaf_points(effect: otio.schema.Effect, op_id: str) -> tuple[list[tuple[float, float]], float] | None:
+    """(normalised time, value) points of an AAF gain/pan effect as the stock reader keeps them, and
+    the length of the group they are normalised over (edit units)."""
+    aaf = effect.metadata.get("AAF")
+    if not hasattr(aaf, "get") or str(aaf.get("Operation", {}).get("Identification", "")) != op_id:
+        return None
+    for value in aaf.get("Parameters", {}).values():
+        if hasattr(value, "get") and value.get("_aaf_keyframed_property"):
+            points = [(float(t), float(v)) for t, v in value.get("keyframe_values", [])]
+            return points, float(aaf.get("Length") or 0)
+    return None
+
+
+def _aaf_keys(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[Keys, Keys]:
+    """(gain_db, pan) keys from the clip's AAF gain group and its track's pan group."""
+    rate = clip.duration().rate
+    items = list(track)
+    index = next(n for n, item in enumerate(items) if item is clip or item == clip)
+    before = items[index - 1] if index and isinstance(items[index - 1], otio.schema.Transition) else None
+    head = before.in_offset.rescaled_to(rate).value if before is not None else 0.0
+    gain: Keys = []
+    for effect in clip.effects:
+        found = _aaf_points(effect, _AAF_GAIN)
+        if found and found[1]:
+            points, length = found
+            gain = [[(t * length - head) / rate, gain_to_db(v)] for t, v in points]
+    pan: Keys = []
+    start = clip.range_in_parent().start_time.to_seconds()
+    end = start + clip.duration().to_seconds()
+    for effect in track.effects:
+        found = _aaf_points(effect, _AAF_PAN)
+        if found and found[1]:
+            points, length = found
+            on_track = [(t * length / rate, 2.0 * v - 1.0) for t, v in points]
+            inside = [[t - start, v] for t, v in on_track if start - 1e-6 <= t <= end + 1e-6]
+            pan = inside if len(inside) >= 1 else []
+    return gain, pan
 
 
 def _keys(raw: Any) -> Keys:
