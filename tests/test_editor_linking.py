@@ -375,3 +375,31 @@ def test_fcpxml_formats_and_fades_like_final_cut(annotated_timeline, tmp_path):
     ]
     assert audio_only and their_formats[audio_only[0].get("format")].get("name") == "FFVideoFormatRateUndefined"
     assert {f.get("type") for f in theirs.iter("fadeIn")} == {fade_types["fadeIn"]}
+
+
+@pytest.mark.parametrize("suffix", [".otio", ".xml", ".rpp"])
+def test_the_inputs_own_tracks_are_untouched(annotated_timeline, tmp_path, suffix):
+    dialog = otio.schema.Track(name="Dialog", kind=otio.schema.TrackKind.Audio, metadata={"editor": {"lane": 3}})
+    tone = write_tone(tmp_path / "line.wav", 2.0, 48000, 2)
+    span = otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(48, 24))
+    dialog.append(
+        otio.schema.Clip(
+            name="line 1",
+            media_reference=otio.schema.ExternalReference(tone.as_uri(), available_range=span),
+            source_range=span,
+            metadata={"editor": {"take": 2}},
+        )
+    )
+    annotated_timeline.tracks.insert(1, dialog)
+    before = [otio.adapters.write_to_string(t, "otio_json") for t in list(annotated_timeline.tracks)[:2]]
+    out = tmp_path / f"cut{suffix}"
+    write_output(annotated_timeline, out)
+    assert [otio.adapters.write_to_string(t, "otio_json") for t in list(annotated_timeline.tracks)[:2]] == before
+    if suffix == ".otio":  # Resolve's and Premiere's keys go on our tracks and clips only
+        back = otio.adapters.read_from_file(str(out))
+        assert [otio.adapters.write_to_string(t, "otio_json") for t in list(back.tracks)[:2]] == before
+        return
+    back = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml" if suffix == ".xml" else None)
+    line = next(c for c in back.find_clips() if c.name == "line 1")
+    assert line.source_range.duration.to_seconds() == pytest.approx(2.0)
+    assert not [e for e in line.effects if "Audio Levels" in (e.name or "")]  # no automation added to it

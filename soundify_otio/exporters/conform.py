@@ -90,7 +90,8 @@ def _conform(source: Path, label: str, folder: Path, created: list[Path]) -> Sou
     """The conformed copy of `source`, encoded unless a file of that content is already there."""
     try:
         info = soundfile.info(str(source))
-        digest = hashlib.sha256(source.read_bytes())
+        with source.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256")
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise MediaError(f"cannot read sound to conform it: {exc}", source) from exc
     rate = info.samplerate if info.samplerate in USABLE_RATES else CONFORM_RATE
