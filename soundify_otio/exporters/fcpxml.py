@@ -3,10 +3,11 @@
 Own writer: the stock otio-fcpx-xml-adapter wraps audio clips in `<clip><gap><audio>` and loses their
 sample rate. The first video track becomes the primary storyline; every other track becomes connected
 clips on its own lane (video 1, 2, ..; audio -1, -2, ..) attached to the storyline element under
-their start. Keyframe times are in the clip's local time (the axis of its `start`), snapped to
-frames (keys_on_frames' rule) and marked `curve="linear"` (the DTD's default is smooth, which is
-not what the keys mean); volume in dB strings, panner amount -100..100. Transitions are not written
-(the repeats of a sound butt-join); clips without media become offline assets under file:///offline/.
+their start; timeline markers (our scene markers) go on that element too. Keyframe times are in
+the clip's local time (the axis of its `start`), snapped to frames (keys_on_frames' rule) and marked
+`curve="linear"` (the DTD's default is smooth, which is not what the keys mean); volume in dB strings,
+panner amount -100..100. Transitions are not written (the repeats of a sound butt-join); clips
+without media become offline assets under file:///offline/.
 
 As in Final Cut's own exports (interop/fcpxml): the sequence's `<format>` carries name, width and
 height (`FFVideoFormat1080p25`; a size or rate without a Final Cut preset gets no name, like the
@@ -143,6 +144,10 @@ class _Writer:
                 elem, _ = self.clip(item, local + start - offset, lane, kind)
                 markers.append((elem, self.markers(item)))
                 parent.append(elem)
+        for marker in tl.tracks.markers:  # timeline markers (our scene markers) on the storyline under them
+            start = self.frac(marker.marked_range.start_time)
+            offset, _dur, local, parent = next(s for s in reversed(slots) if s[0] <= start)
+            markers.append((parent, [self.marker(marker, local + start - offset)]))
         for elem, marks in markers:
             elem.extend(marks)
         sequence = etree.Element(
@@ -268,6 +273,18 @@ class _Writer:
             etree.SubElement(
                 animation, "keyframe", time=seconds(local + frame / self.rate), value=fmt(value), curve="linear"
             )
+
+    def marker(self, marker: otio.schema.Marker, start: Fraction) -> etree._Element:
+        """A `<marker>` at `start` (local time of the element it goes into), its comment as the note."""
+        elem = etree.Element(
+            "marker",
+            start=seconds(start),
+            duration=seconds(max(self.frac(marker.marked_range.duration), 1 / self.rate)),
+            value=marker.name or "",
+        )
+        if marker.comment:
+            elem.set("note", marker.comment)
+        return elem
 
     def markers(self, clip: otio.schema.Clip) -> list[etree._Element]:
         """The clip's markers, in its local time, at least one frame long."""

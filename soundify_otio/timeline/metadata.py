@@ -147,15 +147,24 @@ def track_name(track: otio.schema.Track) -> str:
     return track.name or (str(fcp.get("@MZ.TrackName", "")) if hasattr(fcp, "get") else "")
 
 
-def picked_labels(timeline: otio.schema.Timeline) -> set[str]:
-    """The labels our scene markers name as picks ("SFX: a, b | AMB: c")."""
+def all_markers(timeline: otio.schema.Timeline) -> list[otio.schema.Marker]:
+    """The markers of the stack and of every item in it."""
+    holders = [timeline.tracks, *timeline.tracks.find_children()]
+    return [m for holder in holders for m in getattr(holder, "markers", [])]
+
+
+def picked_labels(timeline: otio.schema.Timeline, kind: str | None = None) -> set[str]:
+    """The labels our scene markers name as picks ("SFX: a, b | AMB: c"), wherever a reader put the
+    markers (the stack; FCPXML readers attach them to the storyline clip under them); `kind`
+    "effect" or "ambient" for one side only."""
     labels: set[str] = set()
-    for marker in timeline.tracks.markers:
+    for marker in all_markers(timeline):
         if not is_our_marker(marker):
             continue
         effects, _, ambient = (marker.name or "").partition(" | AMB: ")
-        labels.update(e.strip() for e in effects.removeprefix("SFX: ").split(",") if e.strip() != "no effect")
-        if ambient.strip() != "none":
+        if kind != "ambient":
+            labels.update(e.strip() for e in effects.removeprefix("SFX: ").split(",") if e.strip() != "no effect")
+        if kind != "effect" and ambient.strip() != "none":
             labels.add(ambient.strip())
     return labels
 

@@ -79,6 +79,9 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         raise TimelineError(f"holds a {type(result).__name__}, not a timeline", path)
     if adapter.name == "fcpx_xml":
         _order_fcpx_lanes(result.tracks)
+        from soundify_otio.timeline.recover import attach_fcpxml_automation  # it imports this module
+
+        attach_fcpxml_automation(result, source)
     if adapter.name == "AAF":
         _name_aaf_tracks(result, source)
     check_times(result, path)

@@ -7,6 +7,8 @@ module finds our tracks by the conventions of timeline/metadata.py and rebuilds 
 
 * REAPER take envelopes (the adapter reads them into `metadata["soundify"]["keyframes"]`) and fades;
 * FCP7 "Audio Levels" / "Audio Pan" filters (linear level, -1..1 pan, `<when>` on the source axis);
+* FCPXML `<adjust-volume>` / `<adjust-panner>` keyframes and fades (`attach_fcpxml_automation`, run
+  by read_timeline: the stock reader drops them);
 * AAF clip gain (MonoAudioGain Amplitude points, time normalised over the group, which starts a
   transition's overlap before the clip) and track pan (MonoAudioPan, normalised over the track,
   0 = left); a stereo clip the stock reader returns as a Stack (the channel combiner) becomes a clip
@@ -17,7 +19,9 @@ Clips whose format carries no automation keep 0 dB and centre pan.
 
 from __future__ import annotations
 
+import itertools
 import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ from soundify_otio.timeline.metadata import (
     is_generated,
     is_our_track,
     mark_track,
+    picked_labels,
     set_clip_info,
     track_role,
 )
@@ -45,6 +50,7 @@ def recovered(timeline: otio.schema.Timeline, base_dir: Path, media_roots: Media
     """A copy of the timeline whose tracks of ours all carry our metadata again (found by name and
     markers where an editor dropped it), every clip on them with a record rebuilt from the format."""
     copy = timeline.deepcopy()
+    ambients = picked_labels(copy, "ambient")  # where track names are gone (FCPXML lanes)
     for track in copy.tracks:
         if not isinstance(track, otio.schema.Track) or not is_our_track(track, copy):
             continue
@@ -53,7 +59,7 @@ def recovered(timeline: otio.schema.Timeline, base_dir: Path, media_roots: Media
         _flatten_channel_stacks(track)
         for clip in track.find_clips(shallow_search=True):
             if clip_info(clip) is None:
-                _rebuild(clip, track, base_dir, media_roots)
+                _rebuild(clip, track, ambients, base_dir, media_roots)
     return copy
 
 
@@ -74,7 +80,9 @@ def _flatten_channel_stacks(track: otio.schema.Track) -> None:
         track.insert(index, clip)
 
 
-def _rebuild(clip: otio.schema.Clip, track: otio.schema.Track, base_dir: Path, media_roots: MediaRoots) -> None:
+def _rebuild(
+    clip: otio.schema.Clip, track: otio.schema.Track, ambients: set[str], base_dir: Path, media_roots: MediaRoots
+) -> None:
     duration = clip.duration().to_seconds()
     gain_db, pan = _format_keys(clip)
     aaf_gain, aaf_pan = _aaf_keys(clip, track)
@@ -84,15 +92,17 @@ def _rebuild(clip: otio.schema.Clip, track: otio.schema.Track, base_dir: Path, m
     gain_db = _keys(keys.get("gain_db")) or gain_db or [[0.0, 0.0], [duration, 0.0]]
     pan = _keys(keys.get("pan")) or pan or [[0.0, 0.0], [duration, 0.0]]
     rpp = clip.metadata.get("rpp")
+    fades = own if hasattr(own, "get") and ("fade_in" in own or "fade_out" in own) else rpp
+    fades = fades if hasattr(fades, "get") else {}
     before, after = _neighbours(clip, track)
     # an item's fade beside a transition is the crossfade itself, which render plays from the transition
-    fade_in = float(rpp.get("fade_in", 0.0)) if hasattr(rpp, "get") and not before else 0.0
-    fade_out = float(rpp.get("fade_out", 0.0)) if hasattr(rpp, "get") and not after else 0.0
+    fade_in = float(fades.get("fade_in", 0.0)) if not before else 0.0
+    fade_out = float(fades.get("fade_out", 0.0)) if not after else 0.0
     set_clip_info(
         clip,
         ClipInfo(
             label=clip.name,
-            kind="ambient" if track_role(track) == "ambient" else "effect",
+            kind="ambient" if track_role(track) == "ambient" or clip.name in ambients else "effect",
             score=0.0,
             alternatives=[],
             scene=0,
@@ -161,6 +171,16 @@ def _aaf_keys(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[Keys, K
     return gain, pan
 
 
+def _linear_level_as_db(keys: Keys, rate: float) -> Keys:
+    """xmeml levels interpolate linearly in gain (a fade is a ramp from 0); as dB keys (which render
+    interpolates in dB) that needs a key on every frame where the level moves."""
+    out = [[keys[0][0], gain_to_db(keys[0][1])]]
+    for (t0, v0), (t1, v1) in itertools.pairwise(keys):
+        steps = max(1, round((t1 - t0) * rate)) if v0 != v1 else 1
+        out.extend([t0 + (t1 - t0) * i / steps, gain_to_db(v0 + (v1 - v0) * i / steps)] for i in range(1, steps + 1))
+    return out
+
+
 def _keys(raw: Any) -> Keys:
     try:
         return [[float(t), float(v)] for t, v in raw] if raw else []
@@ -200,7 +220,110 @@ def _format_keys(clip: otio.schema.Clip) -> tuple[Keys, Keys]:
         frames = [frames] if hasattr(frames, "get") else list(frames)
         keys = [[(float(k["when"]) - media_in) / rate, float(k["value"])] for k in frames]
         if fcp.get("effectid") == "audiolevels" and keys:
-            gain = [[t, gain_to_db(v)] for t, v in keys]
+            gain = _linear_level_as_db(keys, rate)
         elif fcp.get("effectid") == "audiopan" and keys:
             pan = [[t, max(-1.0, min(1.0, v))] for t, v in keys if not math.isnan(v)]
     return gain, pan
+
+
+def attach_fcpxml_automation(timeline: otio.schema.Timeline, path: Path) -> None:
+    """What the stock FCPXML reader drops, put back: each clip's media (from its asset's `media-rep`)
+    where it gave a MissingReference, each audio clip's volume/pan keyframes and fades as
+    `metadata["soundify"]` keyframes (no "generated": `recovered` decides whose clips they are), and
+    the sequence's start timecode as global_start_time instead of a leading gap on every track.
+    Clips are matched to `<asset-clip>`s by name and timeline position."""
+    from lxml import etree
+
+    try:
+        root = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    except (OSError, etree.XMLSyntaxError):
+        return
+    sequence = root.find(".//sequence")
+    if sequence is None:
+        return
+    origin = _fcpx_time(sequence.get("tcStart", "0s"))
+    rate = 1.0 / float(_fcpx_time(_frame_duration(root, sequence)) or Fraction(1, 24))
+    sources = {a.get("id"): a.find("media-rep") for a in root.iter("asset")}
+    found: dict[tuple[str, int], tuple[dict[str, Any], str | None]] = {}
+    spine = sequence.find("spine")
+    for clip in sequence.iter("asset-clip"):
+        parent = clip.getparent()
+        connected = parent is not None and parent.tag in ("asset-clip", "gap") and parent.getparent() is spine
+        if spine is None or not (parent is spine or (connected and clip.get("lane"))):
+            continue  # inside a sync-clip or compound: the reader makes that one clip of its own
+        start = _fcpx_time(clip.get("offset", "0s"))
+        if parent is not spine:  # a connected clip: its offset is in the parent's local time
+            start = _fcpx_time(parent.get("offset", "0s")) + start - _fcpx_time(parent.get("start", "0s"))
+        rep = sources.get(clip.get("ref"))
+        found[(clip.get("name", ""), round(float(start) * rate))] = (
+            _fcpx_record(clip),
+            rep.get("src") if rep is not None else None,
+        )
+    for clip in timeline.find_clips():
+        at = clip.range_in_parent().start_time.to_seconds()
+        match = found.get((clip.name, round(at * rate))) or found.get((clip.name, round((at + float(origin)) * rate)))
+        if match is None:
+            continue
+        record, src = match
+        if record and NAMESPACE not in clip.metadata:
+            clip.metadata[NAMESPACE] = record
+        if src and isinstance(clip.media_reference, otio.schema.MissingReference):
+            available = clip.media_reference.available_range
+            clip.media_reference = otio.schema.ExternalReference(target_url=src, available_range=available)
+    _start_timecode_from_gaps(timeline, origin)
+
+
+def _start_timecode_from_gaps(timeline: otio.schema.Timeline, origin: Fraction) -> None:
+    """Where every track opens with a gap of at least the start timecode, shorten it by that much and
+    make the timecode the timeline's global_start_time (OTIO's way of saying where the edit starts)."""
+    if origin <= 0 or (timeline.global_start_time is not None and timeline.global_start_time.value):
+        return
+    tracks = [t for t in timeline.tracks if isinstance(t, otio.schema.Track) and len(t)]
+    if not tracks or not all(isinstance(t[0], otio.schema.Gap) for t in tracks):
+        return
+    if any(t[0].duration().to_seconds() + 1e-9 < float(origin) for t in tracks):
+        return
+    for track in tracks:
+        gap = track[0]
+        rate = gap.duration().rate
+        left = gap.duration() - otio.opentime.RationalTime(float(origin) * rate, rate)
+        gap.source_range = otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), left)
+    timeline.global_start_time = otio.opentime.RationalTime(
+        float(origin) * tracks[0][0].duration().rate, tracks[0][0].duration().rate
+    )
+
+
+def _fcpx_time(text: str) -> Fraction:
+    """FCPXML rational seconds ("3600s", "1001/24000s") as a Fraction."""
+    return Fraction(text.rstrip("s") or "0")
+
+
+def _frame_duration(root: Any, sequence: Any) -> str:
+    for fmt in root.iter("format"):
+        if fmt.get("id") == sequence.get("format") and fmt.get("frameDuration"):
+            return str(fmt.get("frameDuration"))
+    return "1/24s"
+
+
+def _fcpx_record(clip: Any) -> dict[str, Any]:
+    """Keyframes (seconds from the clip's first frame) and fades of one `<asset-clip>`."""
+    local = _fcpx_time(clip.get("start", "0s"))
+    record: dict[str, Any] = {"keyframes": {}}
+    for tag, key, parse in (
+        ("adjust-volume", "gain_db", lambda v: float(v.removesuffix("dB"))),
+        ("adjust-panner", "pan", lambda v: float(v) / 100.0),
+    ):
+        adjust = clip.find(tag)
+        if adjust is None:
+            continue
+        keys = [
+            [float(_fcpx_time(k.get("time", "0s")) - local), parse(k.get("value", "0"))]
+            for k in adjust.iterfind("param[@name='amount']/keyframeAnimation/keyframe")
+        ]
+        if keys:
+            record["keyframes"][key] = keys
+        for fade, name in (("fadeIn", "fade_in"), ("fadeOut", "fade_out")):
+            element = adjust.find(f"param[@name='amount']/{fade}")
+            if element is not None:
+                record[name] = float(_fcpx_time(element.get("duration", "0s")))
+    return record if record["keyframes"] else {}

@@ -30,13 +30,17 @@ from soundify_otio.types import Annotation, Curve, Placement, SceneResult
 
 def strip_generated(timeline: otio.schema.Timeline) -> None:
     """Remove the tracks and markers an earlier run added, so re-annotating never stacks two sets;
-    they are found by metadata or, after an editor dropped it, by their names."""
+    they are found by metadata or, after an editor dropped it, by their names (scene markers also
+    where a reader attached them to a clip)."""
     for index in range(len(timeline.tracks) - 1, -1, -1):
         if is_our_track(timeline.tracks[index], timeline):
             del timeline.tracks[index]
-    keep = [m for m in timeline.tracks.markers if not is_our_marker(m)]
-    del timeline.tracks.markers[:]
-    timeline.tracks.markers.extend(keep)
+    for holder in [timeline.tracks, *timeline.tracks.find_children()]:
+        markers = getattr(holder, "markers", None)
+        if markers is not None and any(is_our_marker(m) for m in markers):
+            keep = [m for m in markers if not is_our_marker(m)]
+            del markers[:]
+            markers.extend(keep)
 
 
 def absolutise_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> None:
