@@ -56,7 +56,7 @@ class StartUp:
     connect_seconds: float = 0.0
     workers_ready_seconds: float = 0.0
     workers: int = 0
-    gpus_per_worker: int = 0
+    gpus_per_worker: float = 0.0
 
 
 def connect(address: str) -> float:
@@ -111,14 +111,15 @@ def run_on_ray(
 
 
 def _start_actors(settings: WorkerSettings, workers: int | None, startup: StartUp) -> list[Any]:
-    """One actor per GPU where the cluster has GPUs, else one per CPU (or `workers`); the first
-    prepares the shared index, the others then read it. Actors that cannot work are dropped."""
+    """One actor per GPU where the cluster has GPUs, else one per CPU (or `workers`: with GPUs they
+    share them, a fraction each); the first prepares the shared index, the others then read it.
+    Actors that cannot work are dropped."""
     import ray
 
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     count = workers or gpus or max(1, int(resources.get("CPU", 1)))
-    startup.gpus_per_worker = 1 if gpus >= count else 0
+    startup.gpus_per_worker = min(1.0, gpus / count) if gpus else 0.0
     actor_class = ray.remote(BatchWorker).options(
         num_cpus=1, num_gpus=startup.gpus_per_worker, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES
     )

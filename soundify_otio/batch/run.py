@@ -88,6 +88,9 @@ class BatchRun:
     workers: int
     wall_seconds: float
     startup: dict[str, float] = field(default_factory=dict)
+    """Ray only: seconds to connect and to have every actor ready (model loaded)."""
+    resources: dict[str, float] = field(default_factory=dict)
+    """Ray only: what each actor asked for beyond its CPU (gpus_per_worker)."""
 
 
 def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None] | None) -> BatchRun:
@@ -116,6 +119,7 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
         progress.finished(result.number, planned.video_seconds, f"{planned.job.name}: {_said(outcome)}")
 
     runner, startup, workers = "local", {}, options.workers or 1
+    gpus: dict[str, float] = {}
     if todo and options.ray_address:
         from soundify_otio.batch.cluster import WorkerFailure, run_on_ray
 
@@ -133,6 +137,7 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
                 "connect_seconds": round(ray_startup.connect_seconds, 3),
                 "workers_ready_seconds": round(ray_startup.workers_ready_seconds, 3),
             }
+            gpus = {"gpus_per_worker": round(ray_startup.gpus_per_worker, 3)}
             workers = ray_startup.workers
         except WorkerFailure as failure:
             for planned in todo:
@@ -143,7 +148,7 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
         run_local([p.spec for p in todo], options.worker, workers, on_result, progress.advance)
     for planned in todo:  # a job no runner answered for (should not happen): never silently missing
         outcomes.setdefault(planned.job.number, Outcome(planned.job, "failed", "no result came back", 1))
-    return BatchRun([outcomes[j.number] for j in jobs], runner, workers, time.perf_counter() - started, startup)
+    return BatchRun([outcomes[j.number] for j in jobs], runner, workers, time.perf_counter() - started, startup, gpus)
 
 
 def _said(outcome: Outcome) -> str:

@@ -22,6 +22,7 @@ def summary(run: BatchRun) -> dict:
         "jobs_per_hour": round(len(done) * 3600 / wall, 2),
         "video_seconds_per_wall_second": round(processed / wall, 4),
         "startup": run.startup,
+        "resources": run.resources,
         "results": [
             {
                 "number": o.job.number,
