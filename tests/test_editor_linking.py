@@ -408,3 +408,20 @@ def test_the_inputs_own_tracks_are_untouched(annotated_timeline, tmp_path, suffi
     line = next(c for c in back.find_clips() if c.name == "line 1")
     assert line.source_range.duration.to_seconds() == pytest.approx(2.0)
     assert not [e for e in line.effects if "Audio Levels" in (e.name or "")]  # no automation added to it
+
+
+def test_a_failed_write_leaves_no_conformed_media(annotated_timeline, tmp_path, monkeypatch):
+    from soundify_otio.exporters import write_with_media
+
+    def broken(timeline, path, targets):
+        raise ValueError("disk on fire")
+
+    monkeypatch.setitem(WRITERS, ".aaf", broken)
+    out = tmp_path / "cut.aaf"
+    with pytest.raises(OutputError):
+        write_with_media(annotated_timeline, out)  # the fixture's FLAC would be conformed
+    assert not out.exists() and not media_folder(out).exists()
+    monkeypatch.undo()
+    write_with_media(annotated_timeline, out)
+    # the FLAC and the 22.05 kHz WAV are conformed; the 48 kHz WAV is used as it is
+    assert out.is_file() and [p.suffix for p in media_folder(out).iterdir()] == [".wav", ".wav"]

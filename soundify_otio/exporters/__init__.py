@@ -147,9 +147,13 @@ def write_with_media(
         created = conform_media(timeline, path)
     try:
         write_output(timeline, path, targets)
-    except BaseException:  # all outputs or none
+    except BaseException:  # all outputs or none: the copies made for it go, and their folder if now empty
         for made in created:
             made.unlink(missing_ok=True)
+        folders = {made.parent for made in created}
+        for folder in folders:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         raise
 
 
