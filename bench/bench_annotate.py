@@ -120,7 +120,7 @@ def child_encode(spec: dict) -> dict:
     from soundify_otio.vision.model import load_model
 
     config = Config()
-    model = load_model("RN50", "none", spec["device"])
+    model = load_model("RN50", "none", spec["device"], runtime="torch")  # the eager floor
     frames = np.random.default_rng(0).integers(
         0, 256, (config.batch_size, config.analysis_size, config.analysis_size, 3), dtype=np.uint8
     )
@@ -152,7 +152,7 @@ def child_runtimes(spec: dict) -> dict:
     frames = np.concatenate([f[::step] for _, f in iter_frames(media, 0, 10**9, config.analysis_size, step * 8)])
     frames = frames[: spec["frames"]]
     batches = [frames[i : i + config.batch_size] for i in range(0, len(frames), config.batch_size)]
-    eager = load_model("RN50", "none", "cpu")
+    eager = load_model("RN50", "none", "cpu", runtime="torch")
     with_eager = [eager.encode_frames(b) for b in batches]
     reference = (np.concatenate([e for e, _ in with_eager]), np.concatenate([a for _, a in with_eager]))
 

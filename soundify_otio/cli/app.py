@@ -179,7 +179,7 @@ def load_model(
     config: Config,
     device: str | None,
     fallback_random: bool = False,
-    runtime: str = "torch",
+    runtime: str = "auto",
     precision: str = "auto",
     runtime_cache: Path | None = None,
 ):

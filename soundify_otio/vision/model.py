@@ -328,13 +328,13 @@ def load_model(
     name: str = "RN50",
     pretrained: str = "openai",
     device: torch.device | str | None = None,
-    runtime: str = "torch",
+    runtime: str = "auto",
     precision: str = "auto",
     runtime_cache: Path | None = None,
 ) -> ClipModel:
     """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random).
 
-    `runtime` runs the image tower on eager torch, ONNX Runtime or OpenVINO ('auto': the measured
+    `runtime` runs the image tower on eager torch, ONNX Runtime or OpenVINO ("auto", the default: the measured
     default for the device), converted on first use and cached under `runtime_cache`; `precision`
     is fp32, fp16 (CUDA) or int8 (calibrate with the run's frames first). ModelError for a
     combination that cannot run."""
