@@ -33,6 +33,9 @@ import opentimelineio as otio
 import soundfile
 
 TIMEOUT = 120.0
+"""Seconds a case may run before it counts as a hang (an annotate run analyses the sample first)."""
+BLOCKING = 20.0
+"""The limit for cases whose only way to take long is to block (FIFOs)."""
 RATE = 24.0
 
 
@@ -59,6 +62,7 @@ class Case:
     """Whether a failure must be one line (not with --verbose, which adds the traceback)."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment (TMPDIR, say)."""
+    timeout: float = TIMEOUT
 
 
 # ---- fixtures -----------------------------------------------------------------------------------
@@ -193,17 +197,17 @@ def run_case(case: Case, env: dict[str, str]) -> dict:
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, **case.env}
     )
     if case.signal_after is not None:
-        while process.poll() is None and not temp_files(case.watch) and time.monotonic() - started < TIMEOUT:
+        while process.poll() is None and not temp_files(case.watch) and time.monotonic() - started < case.timeout:
             time.sleep(0.02)
         time.sleep(case.signal_after)
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     try:
-        stdout, stderr = process.communicate(timeout=max(1.0, TIMEOUT - (time.monotonic() - started)))
+        stdout, stderr = process.communicate(timeout=max(1.0, case.timeout - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, stderr = process.communicate()
-        return {"case": case.name, "outcome": "hang", "seconds": TIMEOUT}
+        return {"case": case.name, "outcome": "hang", "seconds": case.timeout}
     seconds = round(time.monotonic() - started, 1)
     done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     result = {"case": case.name, "exit": done.returncode, "expected": case.expect, "seconds": seconds}
@@ -217,7 +221,8 @@ def run_case(case: Case, env: dict[str, str]) -> dict:
     else:
         lost += [reason for p in case.outputs if (reason := valid_output(p))]
     extra = case.check(done) if case.check else None
-    if done.returncode < 0 or done.returncode in (134, 139):
+    killed_by_us = case.signal_after is not None and done.returncode == -signal.SIGTERM
+    if (done.returncode < 0 and not killed_by_us) or done.returncode in (134, 139):
         outcome = "crash"
     elif lost:
         outcome = "data lost"
@@ -298,7 +303,13 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
     )
     f = folder("fifo-in")
     os.mkfifo(f / "edit.otio")
-    yield Case("IN is a FIFO", ["render", str(f / "edit.otio"), "-o", str(f / "p.wav")], 3, outputs=[f / "p.wav"])
+    yield Case(
+        "IN is a FIFO",
+        ["render", str(f / "edit.otio"), "-o", str(f / "p.wav")],
+        3,
+        outputs=[f / "p.wav"],
+        timeout=BLOCKING,
+    )
     f = folder("dir-in")
     (f / "edit.otio").mkdir()
     yield Case("IN is a folder", ["render", str(f / "edit.otio"), "-o", str(f / "p.wav")], 3)
@@ -310,7 +321,13 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
     f = folder("fifo-sound")
     os.mkfifo(f / "bell.wav")
     tl = annotated(f, [sound_clip(f / "bell.wav", 1.0, [[0.0, 0.0]])])
-    yield Case("render: a sound is a FIFO", ["render", str(tl), "-o", str(f / "p.wav")], 3, outputs=[f / "p.wav"])
+    yield Case(
+        "render: a sound is a FIFO",
+        ["render", str(tl), "-o", str(f / "p.wav")],
+        3,
+        outputs=[f / "p.wav"],
+        timeout=BLOCKING,
+    )
     f = folder("fifo-video")
     os.mkfifo(f / "shot.mp4")
     tl = annotated(f, [sound_clip(tone(f / "bell.wav", 2.0), 1.0, [[0.0, 0.0]])], video=f / "shot.mp4")
@@ -319,6 +336,7 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         ["render", str(tl), "-o", str(f / "p.wav"), "--with-video", str(f / "p.mp4")],
         3,
         outputs=[f / "p.wav", f / "p.mp4"],
+        timeout=BLOCKING,
     )
     for label, gain in (("NaN", float("nan")), ("1e308 dB", 1e308)):
         f = folder(f"gain-{label.split()[0]}")
@@ -422,6 +440,7 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
             ["annotate", str(edit), "-o", str(f / "o.otio"), "--choices", str(f / "c.toml"), *base],
             7,
             outputs=[f / "o.otio"],
+            timeout=BLOCKING if body is None else TIMEOUT,
         )
 
     # options and caches
