@@ -194,7 +194,12 @@ def run_case(case: Case, env: dict[str, str]) -> dict:
     command = [sys.executable, "-c", (case.python or "") + "\nfrom soundify_otio.cli import main\nmain()\n", *case.argv]
     started = time.monotonic()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, **case.env}
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, **case.env},
+        cwd=env["CENSUS_CWD"],
     )
     if case.signal_after is not None:
         while process.poll() is None and not temp_files(case.watch) and time.monotonic() - started < case.timeout:
@@ -604,6 +609,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="soundify-census-") as scratch, contextlib.ExitStack() as stack:
         work = Path(scratch)
         sample, cache = work / "sample", work / "cache"
+        env["CENSUS_CWD"] = str(work)
         subprocess.run(
             [
                 sys.executable,
@@ -615,6 +621,7 @@ def main() -> None:
             ],
             env=env,
             check=True,
+            cwd=work,  # not the checkout: `python -c` puts the current folder first on sys.path
         )
         results = []
         for case in cases(work / "cases", sample, cache, stack):
