@@ -36,32 +36,43 @@ class Input:
     """e.g. "IN", "the choices file", "media of clip 'Taxi'"."""
 
 
-def _same(a: Path, b: Path) -> bool:
-    """Whether two paths name the same file (through links, `..`, hard links)."""
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file: the same for every name of it (links, `..`, hard links)."""
     try:
-        return os.path.samefile(a, b)
+        stat = os.stat(path)
     except OSError:
-        return Path(a).resolve() == Path(b).resolve()
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def check_outputs(outputs: Sequence[Output], inputs: Iterable[Input], force: bool) -> None:
     """Refuse, before any work, every output that would clobber an input, another output, a file
-    the user has without `--force`, or that cannot be written (see the module docstring)."""
-    inputs = list(inputs)
-    for i, output in enumerate(outputs):
+    the user has without `--force`, or that cannot be written (see the module docstring).
+
+    Each input is looked at once (one stat), so a library of 20,000 sounds costs milliseconds."""
+    existing: dict[tuple[int, int], Input] = {}
+    missing: dict[str, Input] = {}  # inputs not on disk (offline media) can only match by name
+    for given in inputs:
+        identity = _identity(given.path)
+        if identity is not None:
+            existing.setdefault(identity, given)
+        else:
+            missing.setdefault(os.path.realpath(given.path), given)
+    seen: dict[object, Output] = {}
+    for output in outputs:
         path = output.path
         if output.suffixes and path.suffix.lower() not in output.suffixes:
             raise OutputError(f"{output.option} must end in {' or '.join(output.suffixes)}", path)
-        for other in outputs[:i]:
-            if _same(path, other.path):
-                raise UsageError(f"{output.option} and {other.option} name the same file", path)
-        for source in inputs:
-            if _same(path, source.path):
-                raise UsageError(
-                    f"{output.option} names {source.role}, which this run reads: inputs are never modified", path
-                )
+        identity = _identity(path)
+        source = existing.get(identity) if identity is not None else missing.get(os.path.realpath(path))
+        if source is not None:
+            raise UsageError(
+                f"{output.option} names {source.role}, which this run reads: inputs are never modified", path
+            )
+        key = identity or os.path.realpath(path)
+        if key in seen:
+            raise UsageError(f"{output.option} and {seen[key].option} name the same file", path)
+        seen[key] = output
         _check_writable(path, force)
 
 

@@ -150,6 +150,7 @@ def test_outputs_never_name_an_input_or_each_other(tmp_path):
     media = tmp_path / "clip.mp4"
     media.write_bytes(b"x")
     inputs = [Input(edit, "IN"), Input(media, "the media of clip 'a'")]
+    (tmp_path / "sub").mkdir()
     for path in (edit, link, tmp_path / "sub" / ".." / "edit.otio"):
         with pytest.raises(UsageError, match="IN"):
             check_outputs([Output(path, "-o")], inputs, force=True)
