@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from soundify_otio.batch.currency import is_batch_output
 from soundify_otio.config import SETTINGS, Config
 
 TIMELINE_SUFFIXES = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".rpp", ".aaf", ".edl")
@@ -69,8 +70,6 @@ def read_jobs(source: Path, out_dir: Path, suffix: str) -> list[Job]:
 
 
 def _folder_jobs(folder: Path, out_dir: Path, suffix: str) -> list[Job]:
-    from soundify_otio.batch.currency import is_batch_output
-
     found = sorted(
         p
         for p in folder.iterdir()
