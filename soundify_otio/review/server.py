@@ -11,6 +11,7 @@ import json
 import mimetypes
 import re
 import secrets
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -46,6 +47,12 @@ class ReviewServer(ThreadingHTTPServer):
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self._closing: threading.Timer | None = None
         self._last_page = 0.0
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser dropping a connection (a seek, a closed tab) is normal: no traceback for it."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     @property
     def url(self) -> str:
