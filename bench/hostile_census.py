@@ -598,6 +598,16 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         )
 
 
+def restore(folder: Path, pristine: Path) -> None:
+    """Put back every file of `pristine` that a case changed or removed in `folder`."""
+    for original in pristine.rglob("*"):
+        if original.is_file():
+            copy = folder / original.relative_to(pristine)
+            if digest(copy) != digest(original):
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(original, copy)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code-root", type=Path, help="run this checkout of soundify_otio instead")
@@ -623,12 +633,15 @@ def main() -> None:
             check=True,
             cwd=work,  # not the checkout: `python -c` puts the current folder first on sys.path
         )
+        pristine = work / "pristine"
+        shutil.copytree(sample, pristine)
         results = []
         for case in cases(work / "cases", sample, cache, stack):
             if args.only and args.only not in case.name:
                 continue
             results.append(run_case(case, env))
             print(json.dumps(results[-1]), file=sys.stderr)
+            restore(sample, pristine)  # a case that destroyed the sample must not spoil the ones after it
     counts = {k: sum(r["outcome"] == k for r in results) for k in ("clean", "wrong", "crash", "hang", "data lost")}
     print(json.dumps({"cases": len(results), **counts, "results": results}, indent=1))
 
