@@ -86,6 +86,7 @@ def test_review_page_pick_listen_write(session: ReviewSession) -> None:
 
         before = curves(page, 0)
         page.locator(f'#scene-0 table.effects input.pick[value="{label}"]').check()
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('re-placed')")
         page.locator("#scene-0 input.pick[data-kind='ambient'][value='']").check()
         page.wait_for_function(
             "label => [...document.querySelectorAll('#scene-0 polyline.gain-curve')].every(e => e.dataset.kind"

@@ -16,13 +16,12 @@
   }
 
   /* Picks of one scene go to the server one at a time, in order; each sends the picks the page
-     shows when its turn comes (or what `change` asks for), and the latest answer wins. */
+     showed when the editor made the change, and the latest answer wins. */
   const queues = new Map();
 
-  function replace(index, change) {
+  function replace(index, chosen) {
     const run = async () => {
       const section = document.getElementById(`scene-${index}`);
-      const chosen = change ? change(window.soundify.picks(section)) : window.soundify.picks(section);
       say(`re-placing scene ${index + 1} ...`);
       section.classList.add('busy');
       try {
@@ -43,7 +42,9 @@
 
   document.addEventListener('change', event => {
     const input = event.target.closest('input.pick');
-    if (input) replace(+input.closest('section.scene').dataset.index);
+    if (!input) return;
+    const section = input.closest('section.scene');
+    replace(+section.dataset.index, window.soundify.picks(section));
   });
 
   function resultItem(section, hit) {
@@ -53,11 +54,13 @@
     const use = document.createElement('button');
     use.type = 'button'; use.className = 'use-sound';
     use.textContent = hit.kind === 'effect' ? 'add effect' : 'use as ambient';
-    use.addEventListener('click', () => replace(+section.dataset.index, chosen => {
+    use.addEventListener('click', () => {
+      const current = document.getElementById(section.id);
+      const chosen = window.soundify.picks(current);
       if (hit.kind === 'effect') chosen.effects = [...new Set([...chosen.effects, hit.label])];
       else chosen.ambient = hit.label;
-      return chosen;
-    }));
+      replace(+current.dataset.index, chosen);
+    });
     const text = document.createElement('span');
     text.textContent = `${hit.label} (${hit.kind}, ${hit.score.toFixed(3)}) ${hit.file}`;
     item.append(listen, text, use);
