@@ -81,7 +81,10 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         _order_fcpx_lanes(result.tracks)
         from soundify_otio.timeline.recover import attach_fcpxml_automation  # it imports this module
 
-        attach_fcpxml_automation(result, source)
+        try:
+            attach_fcpxml_automation(result, source)
+        except (ArithmeticError, ValueError) as exc:  # frameDuration="1/0s" and the like
+            raise TimelineError(f"holds a time that is not a number ({exc})", path) from exc
     if adapter.name == "AAF":
         _name_aaf_tracks(result, source)
     check_times(result, path)
