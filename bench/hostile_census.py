@@ -577,7 +577,7 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
     yield Case(
         "annotate with a full TMPDIR (--no-cache)",
         ["annotate", str(edit), "-o", str(f / "tmpdir.otio"), *base, "--no-cache"],
-        6,
+        0,  # nothing needs TMPDIR's space any more: it must succeed with a valid output
         outputs=[f / "tmpdir.otio"],
         watch=[f],
         env={"TMPDIR": str(disk)},
