@@ -246,6 +246,8 @@ def test_audio_embedded_or_linked(
     assert src.startswith("data:audio/wav;base64,")
     data, rate = soundfile.read(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
     assert rate == 24000 and data.shape == (24000, 2)
+    # an embedded preview names no file: the one it was read from is scratch, gone after the run
+    assert "preview.wav" not in doc.xpath("string(//div[@class='player'])")
 
     import soundify_otio.review.report as report_module
 

@@ -504,7 +504,7 @@ def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
         raise MediaError(f"cannot read preview audio: {exc.strerror}", preview_wav) from exc
     return (
         f'<div class="player"><audio id="preview-audio" controls preload="metadata" '
-        f'src="data:audio/wav;base64,{data}"></audio><span class="muted">preview mix ({escape(preview_wav.name)})'
+        f'src="data:audio/wav;base64,{data}"></audio><span class="muted">preview mix (embedded in this file)'
         f"</span></div>"
     ), True
 
