@@ -14,11 +14,13 @@ from soundify_otio.cli.app import (
     analysis_options,
     check_cache_dir,
     cli,
+    conform_media_option,
     default_cache_dir,
     load_model,
     parse_config,
     parse_media_root,
     say,
+    target_option,
 )
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output, check_outputs
@@ -128,13 +130,7 @@ def _analyse(
     default=None,
     help="Picks edited in a file written by `suggest` (default: the top candidates).",
 )
-@click.option(
-    "--target",
-    "targets",
-    default="resolve,premiere",
-    show_default=True,
-    help="Editors whose automation an .otio output carries (resolve, premiere).",
-)
+@target_option
 @click.option(
     "--report",
     "report",
@@ -142,14 +138,7 @@ def _analyse(
     default=None,
     help="Also write a self-contained HTML report (thumbnails, candidates, curves, preview audio).",
 )
-@click.option(
-    "--conform-media",
-    "conform",
-    type=click.Choice(["wav", "none"]),
-    default=None,
-    help="Copy the sounds OUT uses to broadcast WAV in OUT_media/ (default: wav for .aaf .xml .fcpxml .rpp "
-    "and Premiere .otio; none otherwise).",
-)
+@conform_media_option
 @click.option("--force", is_flag=True, help="Overwrite OUT (and the report) if they exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.pass_context
@@ -158,7 +147,7 @@ def annotate(
     timeline_in: Path,
     out: Path,
     choices_file: Path | None,
-    targets: str,
+    targets: tuple[str, ...],
     report: Path | None,
     conform: str | None,
     force: bool,
@@ -166,17 +155,11 @@ def annotate(
     **options: Any,
 ) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
-    from soundify_otio.exporters import OTIO_TARGETS
     from soundify_otio.pipeline.api import write_timeline
     from soundify_otio.review.choices import read_choices
 
     started = time.perf_counter()
-    chosen_targets = [t.strip() for t in targets.split(",") if t.strip()]
-    unknown = set(chosen_targets) - set(OTIO_TARGETS)
-    if unknown:
-        raise click.BadParameter(
-            f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
-        )
+    chosen_targets = targets
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
     extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
     picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work

@@ -217,6 +217,38 @@ def load_model(
     return model
 
 
+def _parse_targets(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    """--target as a tuple of known editors (a usage error names the unknown ones and the valid ones)."""
+    from soundify_otio.exporters import OTIO_TARGETS
+
+    chosen = tuple(t.strip() for t in value.split(",") if t.strip())
+    unknown = set(chosen) - set(OTIO_TARGETS)
+    if unknown:
+        raise click.BadParameter(f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}")
+    return chosen
+
+
+target_option = click.option(
+    "--target",
+    "targets",
+    default="resolve,premiere",
+    show_default=True,
+    callback=_parse_targets,
+    help="Editors whose automation an .otio output carries (resolve, premiere).",
+)
+"""--target, shared by every command that writes a timeline."""
+
+conform_media_option = click.option(
+    "--conform-media",
+    "conform",
+    type=click.Choice(["wav", "none"]),
+    default=None,
+    help="Copy the sounds OUT uses to broadcast WAV in OUT_media/ (default: wav for .aaf .xml .fcpxml .rpp "
+    "and Premiere .otio; none otherwise).",
+)
+"""--conform-media, shared by every command that writes a timeline."""
+
+
 def analysis_options(function: Callable) -> Callable:
     """Options shared by every command that analyses a timeline (annotate, suggest)."""
     for option in reversed(

@@ -12,10 +12,12 @@ from soundify_otio.cli.app import (
     analysis_options,
     check_cache_dir,
     cli,
+    conform_media_option,
     default_cache_dir,
     parse_config,
     parse_media_root,
     say,
+    target_option,
 )
 
 
@@ -32,13 +34,7 @@ from soundify_otio.cli.app import (
     help="Output format of jobs without an explicit output: otio, xml, fcpxml, aaf, rpp.",
 )
 @analysis_options
-@click.option(
-    "--target",
-    "targets",
-    default="resolve,premiere",
-    show_default=True,
-    help="Editors whose automation an .otio output carries (resolve, premiere).",
-)
+@target_option
 @click.option(
     "--ray",
     "ray_address",
@@ -52,13 +48,7 @@ from soundify_otio.cli.app import (
     default=None,
     help="Local: worker processes (default 1). Ray: actors (default: one per GPU, else one per CPU).",
 )
-@click.option(
-    "--conform-media",
-    "conform",
-    type=click.Choice(["wav", "none"]),
-    default=None,
-    help="Copy the sounds each output uses to broadcast WAV beside it (default: as annotate, by format).",
-)
+@conform_media_option
 @click.option(
     "--force", is_flag=True, help="Replace existing outputs that a batch did not write (or that were edited)."
 )
@@ -69,7 +59,7 @@ def batch(
     jobs_source: Path,
     out_dir: Path,
     output_format: str,
-    targets: str,
+    targets: tuple[str, ...],
     ray_address: str | None,
     workers: int | None,
     conform: str | None,
@@ -85,14 +75,8 @@ def batch(
     from soundify_otio.batch.run import BatchOptions, run_batch
     from soundify_otio.batch.summary import exit_code, summary, summary_lines
     from soundify_otio.batch.worker import WorkerSettings
-    from soundify_otio.exporters import OTIO_TARGETS
 
-    chosen_targets = tuple(t.strip() for t in targets.split(",") if t.strip())
-    unknown = set(chosen_targets) - set(OTIO_TARGETS)
-    if unknown:
-        raise click.BadParameter(
-            f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
-        )
+    chosen_targets = targets
     settings = {k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync")}
     config = parse_config(model=options["model"], pretrained=options["pretrained"], **settings)
     try:

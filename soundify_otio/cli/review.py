@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from soundify_otio.cli.annotate import _analyse
-from soundify_otio.cli.app import analysis_options, cli, say
+from soundify_otio.cli.app import analysis_options, cli, conform_media_option, say, target_option
 from soundify_otio.outputs import Input, Output
 
 
@@ -30,13 +30,7 @@ def default_output(timeline_in: Path) -> Path:
     "the format, and the choices file goes beside it.",
 )
 @analysis_options
-@click.option(
-    "--target",
-    "targets",
-    default="resolve,premiere",
-    show_default=True,
-    help="Editors whose automation an .otio output carries (resolve, premiere).",
-)
+@target_option
 @click.option(
     "--choices",
     "choices_file",
@@ -44,13 +38,7 @@ def default_output(timeline_in: Path) -> Path:
     default=None,
     help="Start from the picks in a choices file (from `suggest`, the report's download or an earlier review).",
 )
-@click.option(
-    "--conform-media",
-    "conform",
-    type=click.Choice(["wav", "none"]),
-    default=None,
-    help="As for `annotate`: copy the sounds OUT uses to broadcast WAV in OUT_media/ (default: by OUT's format).",
-)
+@conform_media_option
 @click.option("--force", is_flag=True, help="Let the Write button overwrite an OUT that exists already.")
 @click.option("--no-browser", is_flag=True, help="Print the page's URL only; do not open a browser.")
 @click.pass_context
@@ -58,7 +46,7 @@ def review(
     ctx: click.Context,
     timeline_in: Path,
     out: Path | None,
-    targets: str,
+    targets: tuple[str, ...],
     choices_file: Path | None,
     conform: str | None,
     force: bool,
@@ -68,17 +56,11 @@ def review(
     """Pick and audition each scene's sounds in the browser (a local page); Ctrl-C or closing it ends it.
 
     Prints the page's URL (with its secret token) as one line on stdout."""
-    from soundify_otio.exporters import OTIO_TARGETS
     from soundify_otio.review.choices import read_choices
     from soundify_otio.review.server import ReviewServer
     from soundify_otio.review.session import ReviewSession, choices_path_for
 
-    chosen_targets = [t.strip() for t in targets.split(",") if t.strip()]
-    unknown = set(chosen_targets) - set(OTIO_TARGETS)
-    if unknown:
-        raise click.BadParameter(
-            f"{', '.join(sorted(unknown))}; valid: {', '.join(OTIO_TARGETS)}", param_hint="--target"
-        )
+    chosen_targets = targets
     out = out or default_output(timeline_in)
     outputs = [Output(out, "-o"), Output(choices_path_for(out), "the choices file beside OUT")]
     extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
