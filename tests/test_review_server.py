@@ -202,7 +202,7 @@ def test_search_covers_the_whole_library(session: ReviewSession) -> None:
 
 
 def test_closing_the_page_ends_the_server(session: ReviewSession, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_module, "CLOSE_GRACE_SECONDS", 1.5)
+    monkeypatch.setattr(server_module, "CLOSE_GRACE_SECONDS", 4.0)
     server = ReviewServer(session)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -210,7 +210,7 @@ def test_closing_the_page_ends_the_server(session: ReviewSession, monkeypatch: p
         page = f"/{server.token}/"
         assert request(server, "POST", page + "api/close", {}, own(server))[0] == 200
         assert request(server, "GET", page)[0] == 200  # a reload inside the grace period keeps it
-        time.sleep(2.0)
+        time.sleep(4.5)
         assert thread.is_alive()
         assert request(server, "POST", page + "api/close", {}, own(server))[0] == 200
         thread.join(5)
