@@ -6,6 +6,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -217,6 +218,29 @@ def test_closing_the_page_ends_the_server(session: ReviewSession, monkeypatch: p
         assert not thread.is_alive()
     finally:
         server.server_close()
+
+
+def test_closing_the_server_ends_and_joins_its_request_threads(session: ReviewSession) -> None:
+    """A client holding a connection open (a keep-alive, a stream) must not leave a thread that holds the
+    session past the close: freed later, while the interpreter shuts down, it aborts the process."""
+    before = set(threading.enumerate())
+    server = ReviewServer(session)
+    serve = threading.Thread(target=server.serve_forever, daemon=True)
+    serve.start()
+    idle = socket.create_connection(("127.0.0.1", server.port), timeout=10)  # connected, no request sent
+    try:
+        assert request(server, "GET", f"/{server.token}/")[0] == 200
+        deadline = time.monotonic() + 10
+        while len(set(threading.enumerate()) - before - {serve}) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the idle connection's thread has started
+        assert set(threading.enumerate()) - before - {serve}
+        server.shutdown()
+        server.server_close()
+        serve.join(5)
+        assert set(threading.enumerate()) - before == set()
+        assert idle.recv(1) == b""  # its connection was ended, not left waiting for a request
+    finally:
+        idle.close()
 
 
 @pytest.mark.slow

@@ -7,10 +7,12 @@ a cross-site fetch is refused with 403 before anything else is looked at.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mimetypes
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -24,6 +26,8 @@ from soundify_otio.review.session import PickError, ReviewSession
 
 CLOSE_GRACE_SECONDS = 3.0
 """After the page closes, the server waits this long for it to come back (a reload) before ending."""
+CLOSE_JOIN_SECONDS = 5.0
+"""How long closing the server waits for its request threads once their connections are ended."""
 CHUNK = 1 << 16
 MAX_BODY = 1 << 16
 PAGE_POLICY = (
@@ -34,7 +38,13 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 class ReviewServer(ThreadingHTTPServer):
-    """One session behind a token, on 127.0.0.1 and a port the system picks."""
+    """One session behind a token, on 127.0.0.1 and a port the system picks.
+
+    Each request runs in a thread of its own; closing the server ends their connections and joins them,
+    so none is left holding the session (its model, its tensors) while the interpreter shuts down: a
+    daemon thread freeing torch tensors then aborts the process ("terminate called without an active
+    exception").
+    """
 
     daemon_threads = True
 
@@ -47,6 +57,38 @@ class ReviewServer(ThreadingHTTPServer):
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         self._closing: threading.Timer | None = None
         self._last_page = 0.0
+        self._requests: dict[threading.Thread, socket.socket] = {}
+        self._requests_lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """Serve the request in a thread of its own, kept so that closing the server can join it."""
+        thread = threading.Thread(target=self._serve_request, args=(request, client_address), daemon=True)
+        with self._requests_lock:
+            self._requests[thread] = request
+        thread.start()
+
+    def _serve_request(self, request: socket.socket, client_address: object) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._requests_lock:
+                self._requests.pop(threading.current_thread(), None)
+
+    def server_close(self) -> None:
+        """Stop listening, end every open connection and wait (bounded) for the threads serving them."""
+        super().server_close()
+        closing, self._closing = self._closing, None
+        if closing is not None:
+            closing.cancel()
+        with self._requests_lock:
+            requests = dict(self._requests)
+        for request in requests.values():
+            with contextlib.suppress(OSError):  # OSError: its own thread has closed it already
+                request.shutdown(socket.SHUT_RDWR)  # a keep-alive wait or a stream ends at once
+        deadline = time.monotonic() + CLOSE_JOIN_SECONDS
+        for thread in [*requests, *([closing] if closing is not None else [])]:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A browser dropping a connection (a seek, a closed tab) is normal: no traceback for it."""
