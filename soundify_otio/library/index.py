@@ -25,7 +25,6 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
 import soundfile
 
 from soundify_otio.errors import OutputError
@@ -128,6 +127,8 @@ def quick_digest(path: Path, size: int) -> str:
 def integrated_loudness(data: np.ndarray, sample_rate: int) -> float | None:
     """ITU-R BS.1770 integrated loudness in LUFS; None for silence. Short sounds are looped to
     the 0.4 s gating block; more than five channels are measured on the first five."""
+    import pyloudnorm  # imports scipy.signal (about 1 s): only where a sound is measured, not to read an index
+
     data = data[:, :5] if data.ndim == 2 else data
     block = int(0.4 * sample_rate) + 1
     if len(data) < block:
