@@ -116,3 +116,63 @@ def test_a_weights_tag_brings_its_statistics_even_from_a_cached_file():
     assert laion == {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
     assert model_module.image_statistics(tower, "RN50", "openai")["mean"] == tower.image_mean
     assert model_module.image_statistics(torch.nn.Module(), "RN50", None)["std"] == model_module._STD
+
+
+@pytest.mark.slow
+def test_a_checkpoint_is_assigned_to_a_model_built_on_meta(tmp_path, monkeypatch):
+    """A checkpoint file's model is built on the meta device (no random initialisation) and its tensors
+    assigned: the same embeddings, layer-4 activations and text embeddings as the module it was saved
+    from, and nothing left on meta. --pretrained none still initialises a real model."""
+    import open_clip
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(123)  # weights unlike the seed-0 ones of --pretrained none
+        donor = open_clip.create_model("RN50", pretrained=None).eval()
+    path = tmp_path / "rn50-random.pt"
+    torch.save(donor.state_dict(), path)
+    initialised: list[str] = []  # the device of every tensor open_clip's and torch's initialisers fill
+
+    def spy(init):
+        def recorded(tensor, *args, **kwargs):
+            initialised.append(tensor.device.type)
+            return init(tensor, *args, **kwargs)
+
+        return recorded
+
+    for name in ("normal_", "kaiming_uniform_", "uniform_"):
+        monkeypatch.setattr(torch.nn.init, name, spy(getattr(torch.nn.init, name)))
+    model_module._create.cache_clear()
+    built = model_module._create("RN50", str(path), "cpu", False)
+    assert initialised and set(initialised) == {"meta"}  # initialisers ran on meta tensors only: nothing paid
+    tensors = dict(built.named_parameters()) | dict(built.named_buffers())
+    assert not [key for key, tensor in tensors.items() if tensor.is_meta]
+    donor_tensors = dict(donor.named_parameters()) | dict(donor.named_buffers())
+    assert {k: t.dtype for k, t in tensors.items()} == {k: t.dtype for k, t in donor_tensors.items()}
+    assert torch.equal(built.attn_mask, donor.attn_mask)  # not in the state dict: rebuilt
+
+    loaded = load_model("RN50", str(path), "cpu", runtime="torch")
+    frames = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    reference = model_module.TOWER_SPLITS["ModifiedResNet"](donor.visual)
+    with torch.inference_mode():
+        pixels = loaded._pixels(frames)
+        activations = reference.trunk(pixels)
+        embeddings = torch.nn.functional.normalize(reference.head(activations), dim=-1)
+        assert torch.equal(loaded.split.trunk(pixels), activations)
+        texts = open_clip.get_tokenizer("RN50")(["a dog barking", "rain on a window"])
+        text_embeddings = torch.nn.functional.normalize(donor.encode_text(texts), dim=-1).numpy()
+    np.testing.assert_array_equal(loaded.encode_frames(frames)[0], embeddings.numpy())
+    np.testing.assert_array_equal(loaded.encode_texts(["a dog barking", "rain on a window"]), text_embeddings)
+
+    half = tmp_path / "rn50-random-fp16.pt"  # OpenAI's checkpoints hold float16: the model stays float32
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in donor.state_dict().items()}, half)
+    from_half = model_module._create("RN50", str(half), "cpu", False)
+    assert from_half.visual.layer4[2].conv3.weight.dtype == torch.float32
+    torch.testing.assert_close(
+        from_half.visual.layer4[2].conv3.weight, donor.visual.layer4[2].conv3.weight, atol=1e-3, rtol=1e-3
+    )
+
+    initialised.clear()
+    random = model_module._create("RN50", None, "cpu", False)
+    assert initialised and set(initialised) == {"cpu"}  # random weights are really drawn
+    assert not any(tensor.is_meta for tensor in random.parameters())
+    assert not torch.equal(random.visual.attnpool.c_proj.weight, donor.visual.attnpool.c_proj.weight)

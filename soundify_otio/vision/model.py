@@ -313,15 +313,57 @@ def image_statistics(visual: Any, name: str, tag: str | None) -> dict[str, tuple
 @functools.lru_cache(maxsize=2)
 def _create(name: str, source: str | None, device: str, quick_gelu: bool, half_tower: bool = False) -> torch.nn.Module:
     """An open_clip model in eval mode (its image tower in float16 if asked); kept, so a process that
-    annotates twice loads once."""
+    annotates twice loads once. `source`: a checkpoint file (its weights assigned to a model built
+    without initialisation), a weights tag, or None (random weights, or those a hf-hub:/local-dir: name brings)."""
     import open_clip
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)  # random weights are the same every run, so caches keyed on them hold
-        model = open_clip.create_model(name, pretrained=source, device=device, force_quick_gelu=quick_gelu)
+    if source is not None and Path(source).is_file():
+        model = _from_checkpoint(name, Path(source), quick_gelu)
+        model.to(device)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # random weights are the same every run, so caches keyed on them hold
+            model = open_clip.create_model(name, pretrained=source, device=device, force_quick_gelu=quick_gelu)
     if half_tower:
         model.visual.half()
     return model.eval()
+
+
+def _from_checkpoint(name: str, path: Path, quick_gelu: bool) -> torch.nn.Module:
+    """The model built on the meta device (no random initialisation, which a checkpoint would overwrite:
+    about 1 s for RN50), then its checkpoint's tensors assigned in place of the meta ones, each in the
+    dtype the model declares. open_clip's own load_checkpoint reads the file, so its conversions of
+    other formats and resized position embeddings still apply."""
+    import open_clip
+
+    with torch.device("meta"):
+        model = open_clip.create_model(name, pretrained=None, device="meta", force_quick_gelu=quick_gelu)
+    declared = {key: tensor.dtype for key, tensor in model.state_dict().items()}
+    load_state_dict = model.load_state_dict
+
+    def assign(state_dict: dict[str, torch.Tensor], strict: bool = True, assign: bool = False) -> Any:
+        typed = {key: value.to(declared.get(key, value.dtype)) for key, value in state_dict.items()}
+        return load_state_dict(typed, strict=strict, assign=True)
+
+    model.load_state_dict = assign  # what open_clip's load_checkpoint calls
+    try:
+        open_clip.load_checkpoint(model, str(path), strict=True, device="cpu")
+    finally:
+        del model.load_state_dict
+    _materialise_attention_masks(model)
+    left = [key for key, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
+    if left:
+        raise RuntimeError(f"the checkpoint leaves {', '.join(left[:5])} without values")
+    return model
+
+
+def _materialise_attention_masks(model: torch.nn.Module) -> None:
+    """open_clip's only buffers outside the state dict are the text towers' causal attention masks
+    (-inf above the diagonal); built here, as their modules build them, for those left on meta."""
+    for module in model.modules():
+        mask = module._buffers.get("attn_mask")
+        if mask is not None and mask.is_meta:
+            module._buffers["attn_mask"] = torch.full(mask.shape, float("-inf"), dtype=mask.dtype).triu_(1)
 
 
 def load_model(
