@@ -284,6 +284,23 @@ def test_review_command_prints_one_url_and_ends_on_ctrl_c(project, cache_dir: Pa
     assert not out.exists()  # nothing is written until the page asks
 
 
+@pytest.mark.slow
+def test_review_prints_a_hostile_timeline_name_escaped(
+    project, cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    hostile = tmp_path / "cut\x1b[2J\u202e.otio"
+    hostile.write_bytes(project.timeline_otio.read_bytes())
+    (tmp_path / "media").symlink_to(project.timeline_otio.parent / "media")  # its media paths are relative
+    monkeypatch.setattr(ReviewServer, "serve_forever", lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
+    arguments = ["review", str(hostile), "--library", str(project.library), "--pretrained", "none"]
+    with pytest.raises(SystemExit) as exited:
+        main([*arguments, "--cache-dir", str(cache_dir), "--no-browser"])
+    assert exited.value.code == 0
+    err = capsys.readouterr().err
+    assert "review page for " in err and "cut\\x1b[2J\\u202e.otio" in err
+    assert "\x1b" not in err and "\u202e" not in err
+
+
 def test_review_refuses_an_existing_out_without_force(project, tmp_path: Path, capsys) -> None:
     out = tmp_path / "taken.otio"
     out.write_text("{}")

@@ -10,6 +10,7 @@ import click
 
 from soundify_otio.cli.annotate import _analyse
 from soundify_otio.cli.app import analysis_options, cli, conform_media_option, say, target_option
+from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output
 
 
@@ -79,7 +80,8 @@ def review(
     server = ReviewServer(session)
     ctx.obj["progress"].close()
     click.echo(server.url)
-    say(ctx, f"review page for {timeline_in}: {len(analysed.analysis.scenes)} scenes; Ctrl-C or close the page to end")
+    scenes = len(analysed.analysis.scenes)
+    say(ctx, f"review page for {terminal_safe(timeline_in)}: {scenes} scenes; Ctrl-C or close the page to end")
     if not no_browser:
         webbrowser.open(server.url)
     try:
