@@ -4,11 +4,21 @@ by shot gave."""
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from soundify_otio.config import Config
+from soundify_otio.pipeline.frame_cache import RunActivations
+from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.timeline.reading import Coverage
+from soundify_otio.types import Shot
+
+from helpers import synthetic
+from helpers.known_answer import colour_model
 
 
 def naive_gaps(
@@ -44,3 +54,48 @@ def test_coverage_leaves_visible_what_subtracting_each_range_left(clips: list[tu
         coverage.add(start, end)
     assert all(a < b for a, b in zip(coverage.starts, coverage.ends))
     assert all(b < a for b, a in zip(coverage.ends, coverage.starts[1:]))  # disjoint, touching ranges merged
+
+
+class _Library:
+    def label_embeddings(self, encoder, kind):
+        labels = ["red car", "green tree"] if kind == "effect" else ["blue sky"]
+        return labels, encoder.encode_texts(labels)
+
+
+@pytest.fixture(scope="module")
+def square(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SquareVideo:
+    return synthetic.moving_square(tmp_path_factory.mktemp("media") / "square.mp4", n_frames=60)
+
+
+def _one_frame_shots(path: Path, count: int) -> list[Shot]:
+    return [Shot(i, f"clip {i}", path, i / 25.0, i * 10.0, 1 / 25.0) for i in range(count)]
+
+
+def test_a_scratch_cache_keeps_a_runs_activations_in_one_file_with_the_same_rows(square, tmp_path):
+    shots = [*_one_frame_shots(square.path, 40), Shot(40, "long", square.path, 0.0, 500.0, 2.0)]
+    config = Config(batch_size=16)
+    kept = Soundify(colour_model(), _Library(), config, cache_dir=tmp_path / "cache").analyse(shots)
+    scratch = Soundify(colour_model(), _Library(), config, cache_dir=None)
+    run = scratch.analyse(shots)
+    assert [p.name for p in scratch.cache.root.iterdir()] == ["activations.bin"]
+    assert len(list((tmp_path / "cache").iterdir())) == 2 * len(shots)  # a kept entry is still one per shot
+    for mine, theirs in zip(run.scenes, kept.scenes, strict=True):
+        assert mine.scene.id == theirs.scene.id
+        np.testing.assert_array_equal(mine.frames.embeddings, theirs.frames.embeddings)
+        np.testing.assert_array_equal(np.asarray(mine.frames.activations), np.asarray(theirs.frames.activations))
+        np.testing.assert_array_equal(mine.frames.distances, theirs.frames.distances)
+        np.testing.assert_array_equal(mine.frames.thumbnails, theirs.frames.thumbnails)
+
+
+def test_a_run_segment_reads_back_its_own_rows_and_refuses_interleaving(tmp_path):
+    rows = np.random.default_rng(3).random((7, 4, 2, 2)).astype(np.float16)
+    run = RunActivations(tmp_path / "run.bin")
+    first, second = run.segment(), run.segment()
+    first.append(rows[:2])
+    first.append(rows[2:3])
+    mapped_first = first.mapped()
+    second.append(rows[3:])
+    np.testing.assert_array_equal(mapped_first, rows[:3])
+    np.testing.assert_array_equal(second.mapped(), rows[3:])
+    with pytest.raises(RuntimeError, match="interleaved"):
+        first.append(rows[:1])

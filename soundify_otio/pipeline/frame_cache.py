@@ -75,16 +75,19 @@ class FrameCache:
 
     Grad-CAM activations (the bulk: ~200 KB per sampled frame for RN50) are written to a .npy file
     as they are encoded and read back memory-mapped, so a long timeline's never sit in memory.
-    Without a cache folder a scratch folder holds them for the run and is removed after it.
+    Without a cache folder nothing is kept for later runs: the run's activations go to one file in a
+    scratch folder (removed after the run), the rest stays in memory, so a shot costs no files.
     """
 
     def __init__(self, root: Path | None) -> None:
         self.persistent = root is not None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._run: RunActivations | None = None
         if root is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="soundify-frames-")
             root = Path(self._scratch.name)
         self.root = Path(root)
+        self._root_made = False
         self.hits = 0
         self.misses = 0
 
@@ -128,9 +131,15 @@ class FrameCache:
         self.hits += 1
         return frames
 
-    def activation_store(self, key: str, count: int) -> ActivationStore:
+    def activation_store(self, key: str, count: int) -> ActivationStore | RunSegment:
         """Where an encoding pass writes its activations, `count` frames in all."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.persistent:
+            if self._run is None:
+                self._run = RunActivations(self.root / "activations.bin")
+            return self._run.segment()
+        if not self._root_made:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._root_made = True
         return ActivationStore(self.root / f".{key}.{uuid.uuid4().hex}.activations.npy", count)
 
     def save(
@@ -140,13 +149,15 @@ class FrameCache:
         distances: np.ndarray,
         sample_times: np.ndarray,
         embeddings: np.ndarray,
-        store: ActivationStore,
+        store: ActivationStore | RunSegment,
         *,
         thumbnails: np.ndarray,
     ) -> ShotFrames:
         """Keep a finished pass (atomically) and return it with its activations memory-mapped."""
+        if isinstance(store, RunSegment):
+            return ShotFrames(fps, distances, sample_times, embeddings, store.mapped(), thumbnails)
         summary, activations = self._paths(key)
-        store.close(activations)
+        mapped = store.close(activations)
         temp = self.root / f".{key}.{uuid.uuid4().hex}.npz"
         try:
             np.savez(
@@ -158,9 +169,10 @@ class FrameCache:
                 thumbnails=thumbnails,
             )
             temp.replace(summary)
-        finally:
+        except BaseException:
             temp.unlink(missing_ok=True)
-        return ShotFrames(fps, distances, sample_times, embeddings, np.load(activations, mmap_mode="r"), thumbnails)
+            raise
+        return ShotFrames(fps, distances, sample_times, embeddings, mapped, thumbnails)
 
 
 class ActivationStore:
@@ -180,7 +192,7 @@ class ActivationStore:
 
     def append(self, batch: np.ndarray) -> None:
         if self._file is None:
-            self._file = self.path.open("wb")
+            self._file = self.path.open("w+b")  # readable too: the finished rows are mapped from it
             self._row = (batch.dtype, batch.shape[1:])
             header = {
                 "descr": np.lib.format.dtype_to_descr(batch.dtype),
@@ -198,14 +210,18 @@ class ActivationStore:
             self._file.close()
         self.path.unlink(missing_ok=True)
 
-    def close(self, final: Path) -> None:
-        """Finish the file and move it into place (re-written shorter if fewer frames came than planned)."""
+    def close(self, final: Path) -> np.memmap:
+        """Finish the file, move it into place (re-written shorter if fewer frames came than planned) and
+        return its rows memory-mapped."""
         if self._file is None or self._row is None:
             raise ValueError("no frame was encoded")
-        self._file.close()
         if self.filled == self.count:
-            self.path.replace(final)
-            return
+            dtype, shape = self._row
+            rows = np.memmap(self._file, dtype=dtype, mode="r", offset=self._header_bytes, shape=(self.count, *shape))
+            self._file.close()
+            self.path.replace(final)  # the map holds the file itself, whatever its name
+            return rows
+        self._file.close()
         dtype, shape = self._row
         rows = np.memmap(self.path, dtype=dtype, mode="r", offset=self._header_bytes, shape=(self.filled, *shape))
         shorter = self.path.with_name(f"{self.path.stem}.short.npy")
@@ -216,3 +232,59 @@ class ActivationStore:
         finally:
             shorter.unlink(missing_ok=True)
             self.path.unlink()
+        return np.load(final, mmap_mode="r")
+
+
+class RunActivations:
+    """One file holding the activations of every shot of a run that keeps nothing for later runs (a
+    scratch cache): each shot's rows are appended as they are encoded and read back memory-mapped
+    from the same open file, so a shot costs no file of its own."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("w+b")
+        self.size = 0
+
+    def segment(self) -> RunSegment:
+        return RunSegment(self)
+
+    def write(self, data: bytes) -> int:
+        """Append `data`; its offset in the file."""
+        offset = self.size
+        self._file.seek(offset)  # a map made since may have moved the position
+        self._file.write(data)
+        self._file.flush()  # what is mapped next reads the file, not this buffer
+        self.size += len(data)
+        return offset
+
+    def map(self, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> np.memmap:
+        return np.memmap(self._file, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
+class RunSegment:
+    """One shot's rows in a RunActivations file (what ActivationStore is for a kept entry). A shot's
+    rows are encoded together (its sampled frames are queued one after another), so they lie end to end."""
+
+    def __init__(self, run: RunActivations) -> None:
+        self.run = run
+        self.filled = 0
+        self._offset: int | None = None
+        self._end = 0
+        self._row: tuple[np.dtype, tuple[int, ...]] | None = None
+
+    def append(self, batch: np.ndarray) -> None:
+        offset = self.run.write(np.ascontiguousarray(batch).tobytes())
+        if self._offset is None:
+            self._offset, self._row = offset, (batch.dtype, batch.shape[1:])
+        elif offset != self._end:
+            raise RuntimeError("a shot's activations were interleaved with another shot's")
+        self._end = self.run.size
+        self.filled += batch.shape[0]
+
+    def discard(self) -> None:
+        """Nothing to remove: the rows stay unused in the run's file, which goes with the run."""
+
+    def mapped(self) -> np.memmap:
+        if self._offset is None or self._row is None:
+            raise ValueError("no frame was encoded")
+        dtype, shape = self._row
+        return self.run.map(dtype, (self.filled, *shape), self._offset)

@@ -19,7 +19,7 @@ import numpy as np
 
 from soundify_otio.config import Config
 from soundify_otio.errors import MediaError
-from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, ShotFrames
+from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, RunSegment, ShotFrames
 from soundify_otio.progress import Stopwatch
 from soundify_otio.stages import onsets
 from soundify_otio.stages.scenes import HistogramDetector
@@ -52,7 +52,7 @@ class ShotJob:
     stop: int
     key: str
     wanted: set[int]
-    store: ActivationStore
+    store: ActivationStore | RunSegment
     detector: HistogramDetector
     thumbnails: list[np.ndarray] = field(default_factory=list)
     sample_offsets: list[int] = field(default_factory=list)
