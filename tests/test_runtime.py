@@ -95,6 +95,24 @@ def test_conversion_is_cached_per_model_and_weights(runtime_cache):
     assert other.runtime is not None and other.runtime.fp32_path != first.runtime.fp32_path
 
 
+def test_openvino_keeps_its_compiled_model_and_a_later_run_loads_it(tmp_path, frames):
+    first = colour_model()
+    first.use_runtime("openvino", "fp32", tmp_path)
+    assert first.runtime is not None
+    want = first.runtime(first.pixels_for_calibration(frames))
+    blobs = sorted((tmp_path / "openvino").iterdir())
+    assert len(blobs) == 1 and blobs[0].stat().st_size > 0
+    written = blobs[0].stat().st_mtime_ns
+    again = colour_model()
+    again.use_runtime("openvino", "fp32", tmp_path)
+    assert again.runtime is not None
+    got = again.runtime(again.pixels_for_calibration(frames))
+    assert again.runtime.from_cache and sorted((tmp_path / "openvino").iterdir()) == blobs
+    assert blobs[0].stat().st_mtime_ns == written  # read, not compiled and written again
+    for have, expected in zip(got, want, strict=True):
+        np.testing.assert_array_equal(have, expected)
+
+
 def test_a_tower_that_cannot_be_exported_stays_on_eager_torch(tmp_path, frames):
     def trunk(x: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_tracing():
