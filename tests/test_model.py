@@ -150,7 +150,7 @@ def test_a_checkpoint_is_assigned_to_a_model_built_on_meta(tmp_path, monkeypatch
     assert {k: t.dtype for k, t in tensors.items()} == {k: t.dtype for k, t in donor_tensors.items()}
     assert torch.equal(built.attn_mask, donor.attn_mask)  # not in the state dict: rebuilt
 
-    loaded = load_model("RN50", str(path), "cpu", runtime="torch")
+    loaded = load_model("RN50", str(path), "cpu", runtime="torch", runtime_cache=tmp_path / "cache")
     frames = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
     reference = model_module.TOWER_SPLITS["ModifiedResNet"](donor.visual)
     with torch.inference_mode():
@@ -176,3 +176,30 @@ def test_a_checkpoint_is_assigned_to_a_model_built_on_meta(tmp_path, monkeypatch
     assert initialised and set(initialised) == {"cpu"}  # random weights are really drawn
     assert not any(tensor.is_meta for tensor in random.parameters())
     assert not torch.equal(random.visual.attnpool.c_proj.weight, donor.visual.attnpool.c_proj.weight)
+
+
+def test_a_checkpoints_digest_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+    import time
+
+    checkpoint = tmp_path / "weights.pt"
+    checkpoint.write_bytes(b"first weights")
+    memo = tmp_path / "memo"
+    first = model_module._file_weights_id(checkpoint, memo)
+    assert first == f"file:weights.pt#{hashlib.sha256(b'first weights').hexdigest()[:12]}"
+    assert len(list(memo.iterdir())) == 1
+
+    with monkeypatch.context() as patched:  # a second run does not read the file for its digest
+        patched.setattr(model_module.hashlib, "sha256", lambda *a: pytest.fail("the checkpoint was hashed again"))
+        assert model_module._file_weights_id(checkpoint, memo) == first
+
+    time.sleep(0.01)
+    checkpoint.write_bytes(b"other weights")  # the same size: its mtime and ctime tell it apart
+    assert model_module._file_weights_id(checkpoint, memo) == (
+        f"file:weights.pt#{hashlib.sha256(b'other weights').hexdigest()[:12]}"
+    )
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    assert model_module._file_weights_id(checkpoint, blocked).endswith(
+        hashlib.sha256(b"other weights").hexdigest()[:12]
+    )
