@@ -11,6 +11,7 @@ import opentimelineio as otio
 import pytest
 
 from soundify_otio.exporters.aaf import write_aaf
+from soundify_otio.timeline.metadata import all_markers, mark_marker, picked_labels
 
 from helpers.timelines import SHARED_INTEROP
 
@@ -122,6 +123,38 @@ def test_input_tracks_and_soundify_clips_read_back(annotated_timeline, written):
         ] == [(n, round(r.start_time.to_seconds() * RATE), round(r.duration.to_seconds() * RATE)) for n, r in want]
     transitions = [i for i in back.tracks[1] if isinstance(i, otio.schema.Transition)]
     assert any(t.in_offset.to_seconds() > 0 and t.out_offset.to_seconds() > 0 for t in transitions)
+
+
+def test_stack_markers_are_written_as_media_composer_writes_them(annotated_timeline, tmp_path):
+    """Scene markers (and a user's timeline marker) as DescriptiveMarkers in EventMobSlots on V1, read
+    back by the stock adapter with their names, colours and picks (the interop export's layout)."""
+    scenes = [("SFX: bicycle bell | AMB: rain light", 0.0), ("SFX: no effect | AMB: none", 2.5)]
+    for name, start in scenes:
+        marker = otio.schema.Marker(
+            name=name, marked_range=otio.opentime.TimeRange(otio.opentime.from_seconds(start, RATE)), color="PURPLE"
+        )
+        mark_marker(marker, {"scene_id": name})
+        annotated_timeline.tracks.markers.append(marker)
+    annotated_timeline.tracks.markers.append(
+        otio.schema.Marker(
+            name="client note", marked_range=otio.opentime.TimeRange(otio.opentime.from_frames(90, RATE))
+        )
+    )
+    path = tmp_path / "markers.aaf"
+    write_aaf(annotated_timeline, path)
+    with aaf2.open(str(path)) as f:
+        comp = next(f.content.toplevel())
+        picture = next(s for s in comp.slots if s.name == annotated_timeline.video_tracks()[0].name)
+        events = [s for s in comp.slots if isinstance(s, aaf2.mobslots.EventMobSlot)]
+        points = [s.segment.components[0] for s in events]
+        assert [s.slot_id for s in events] == [1001, 1002, 1003]
+        assert [p["Comment"].value for p in points] == [name for name, _ in scenes] + ["client note"]
+        assert [p["Position"].value for p in points] == [0, round(2.5 * RATE), 90]
+        assert all(p["DescribedSlots"].value == {picture.slot_id} for p in points)
+    back = otio.adapters.read_from_file(str(path), adapter_name="AAF")
+    read = {m.name: m.color for m in all_markers(back) if m.name in {n for n, _ in scenes} | {"client note"}}
+    assert read == {scenes[0][0]: "MAGENTA", scenes[1][0]: "MAGENTA", "client note": "RED"}
+    assert picked_labels(back) == {"bicycle bell", "rain light"}
 
 
 def _gain(item: otio.core.Item) -> list:

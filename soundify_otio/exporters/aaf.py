@@ -34,6 +34,12 @@ Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
   (0 = left, 0.5 = centre, 1 = right). Each clip contributes its keys plus its curve's values at its
   first and last frame, so every effect keeps its own pan curve (only clips overlapping in a
   crossfade share one).
+* The timeline's own markers (our scene markers among them) as Media Composer exports them
+  (interop/aaf/otio-aaf-adapter_multitrack.aaf): one EventMobSlot (slot 1000 + n, physical track n)
+  per marker, holding a Sequence of one DescriptiveMarker on the first picture track
+  (``DescribedSlots``) at the marker's first frame, its name as ``Comment``, its colour as
+  ``CommentMarkerColor`` and ``_ATN_CRM_COLOR``. Like the export, the markers are points (no
+  ``Length``): a scene marker keeps where its scene starts and its picks.
 """
 
 from __future__ import annotations
@@ -64,6 +70,22 @@ LEVEL = AUID("e4962320-2267-11d3-8a4c-0050040ef7d2")
 CHANNEL_COMBINER = AUID("6b46dd7a-132d-4856-ab21-8b751d8462ec")
 TRACK_FORMAT = "_TRACK_FORMAT"
 """Premiere's slot attribute for a track's channel layout: 1 mono, 2 stereo."""
+MARKER_SLOT_BASE = 1000
+"""Event slots are numbered from here, as in Media Composer's exports (1008, 1009, ...)."""
+_AVID_COLORS = {
+    otio.schema.MarkerColor.RED: ("Red", (65535, 0, 0)),
+    otio.schema.MarkerColor.GREEN: ("Green", (0, 65535, 0)),
+    otio.schema.MarkerColor.BLUE: ("Blue", (0, 0, 65535)),
+    otio.schema.MarkerColor.CYAN: ("Cyan", (0, 65535, 65535)),
+    otio.schema.MarkerColor.MAGENTA: ("Magenta", (65535, 0, 65535)),
+    otio.schema.MarkerColor.PURPLE: ("Magenta", (65535, 0, 65535)),
+    otio.schema.MarkerColor.PINK: ("Magenta", (65535, 0, 65535)),
+    otio.schema.MarkerColor.YELLOW: ("Yellow", (65535, 65535, 0)),
+    otio.schema.MarkerColor.ORANGE: ("Yellow", (65535, 65535, 0)),
+    otio.schema.MarkerColor.BLACK: ("Black", (0, 0, 0)),
+    otio.schema.MarkerColor.WHITE: ("White", (65535, 65535, 65535)),
+}
+"""OTIO marker colours as Media Composer's eight (its name in the attribute list, 16-bit RGB)."""
 _BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
 _RATIONAL_LIMIT = 2**29
 
@@ -168,6 +190,7 @@ class _Writer:
         tc.start = 0 if start is None else self.frames(start.to_seconds())
         tc_slot.segment = tc
         numbers = {"picture": 0, "sound": 0}
+        first_picture: aaf2.mobslots.MobSlot | None = None
         for track in timeline.tracks:
             kind = "picture" if track.kind == otio.schema.TrackKind.Video else "sound"
             numbers[kind] += 1
@@ -180,6 +203,37 @@ class _Writer:
                 )
             seq = self.sequence(track, kind)
             slot.segment = self.track_pan(track, seq) if kind == "sound" else seq
+            if kind == "picture" and numbers[kind] == 1:
+                first_picture = slot
+        if timeline.tracks.markers and first_picture is not None:
+            self.markers(comp, timeline.tracks.markers, first_picture)
+
+    def markers(
+        self, comp: aaf2.mobs.CompositionMob, markers: list[otio.schema.Marker], picture: aaf2.mobslots.MobSlot
+    ) -> None:
+        """Each marker as a DescriptiveMarker in an EventMobSlot of its own, on the picture slot."""
+        for number, marker in enumerate(markers, start=1):
+            color_name, (red, green, blue) = _AVID_COLORS.get(marker.color, _AVID_COLORS[otio.schema.MarkerColor.RED])
+            point = self.f.create.DescriptiveMarker()
+            point["Position"].value = self.frames(marker.marked_range.start_time.to_seconds())
+            point["Comment"].value = marker.name
+            point["DescribedSlots"].value = {picture.slot_id}
+            point["CommentMarkerColor"].value = {"red": red, "green": green, "blue": blue}
+            point["CommentMarkerUser"].value = "soundify-otio"
+            for key, value in (
+                ("_ATN_CRM_COLOR", color_name),
+                ("_ATN_CRM_COM", marker.name),
+                ("_ATN_CRM_USER", "soundify-otio"),
+            ):
+                point["CommentMarkerAttributeList"].append(self.f.create.TaggedValue(key, value))
+            events = self.f.create.Sequence(media_kind="DescriptiveMetadata")
+            events.components.append(point)
+            slot = self.f.create.EventMobSlot()
+            slot.slot_id = MARKER_SLOT_BASE + number
+            slot.edit_rate = self.rate
+            slot["PhysicalTrackNumber"].value = number
+            slot.segment = events
+            comp.slots.append(slot)
 
     def sequence(self, track: otio.schema.Track, kind: str) -> aaf2.components.Sequence:
         """The track's items as a Sequence (fillers, clips, transitions, fades)."""
