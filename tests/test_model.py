@@ -203,3 +203,22 @@ def test_a_checkpoints_digest_is_remembered_until_the_file_changes(tmp_path, mon
     assert model_module._file_weights_id(checkpoint, blocked).endswith(
         hashlib.sha256(b"other weights").hexdigest()[:12]
     )
+
+
+@pytest.mark.slow
+def test_a_checkpoint_that_leaves_a_tensor_on_meta_is_built_the_usual_way(tmp_path, monkeypatch):
+    """Where the meta build would leave a tensor without a value (here: the masks not rebuilt), the model is
+    built with initialisation and the checkpoint loaded into it, as before."""
+    import open_clip
+
+    donor = open_clip.create_model("ViT-S-32", pretrained=None).eval()
+    path = tmp_path / "vit-s-32.pt"
+    torch.save(donor.state_dict(), path)
+    monkeypatch.setattr(model_module, "_materialise_attention_masks", lambda model: None)
+    model_module._create.cache_clear()
+    built = model_module._create("ViT-S-32", str(path), "cpu", False)
+    assert not any(tensor.is_meta for tensor in [*built.parameters(), *built.buffers()])
+    assert torch.equal(built.attn_mask, donor.attn_mask)
+    texts = open_clip.get_tokenizer("ViT-S-32")(["a dog barking"])
+    with torch.no_grad():
+        assert torch.equal(built.encode_text(texts), donor.encode_text(texts))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import re
 import socket
@@ -26,6 +27,8 @@ import torch.nn.functional as F
 from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import ModelError, OutputError
 from soundify_otio.vision.runtime import ImageRuntime, default_cache_root, resolve, tower_module
+
+log = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS = "none"
 _MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -334,8 +337,8 @@ def _create(name: str, source: str | None, device: str, quick_gelu: bool, half_t
     without initialisation), a weights tag, or None (random weights, or those a hf-hub:/local-dir: name brings)."""
     import open_clip
 
-    if source is not None and Path(source).is_file():
-        model = _from_checkpoint(name, Path(source), quick_gelu)
+    model = _from_checkpoint(name, Path(source), quick_gelu) if source and Path(source).is_file() else None
+    if model is not None:
         model.to(device)
     else:
         with torch.random.fork_rng(devices=[]):
@@ -346,11 +349,12 @@ def _create(name: str, source: str | None, device: str, quick_gelu: bool, half_t
     return model.eval()
 
 
-def _from_checkpoint(name: str, path: Path, quick_gelu: bool) -> torch.nn.Module:
+def _from_checkpoint(name: str, path: Path, quick_gelu: bool) -> torch.nn.Module | None:
     """The model built on the meta device (no random initialisation, which a checkpoint would overwrite:
     about 1 s for RN50), then its checkpoint's tensors assigned in place of the meta ones, each in the
     dtype the model declares. open_clip's own load_checkpoint reads the file, so its conversions of
-    other formats and resized position embeddings still apply."""
+    other formats and resized position embeddings still apply. None where a tensor outside the state dict
+    (other than the attention masks built here) would be left without a value."""
     import open_clip
 
     with torch.device("meta"):
@@ -369,8 +373,9 @@ def _from_checkpoint(name: str, path: Path, quick_gelu: bool) -> torch.nn.Module
         del model.load_state_dict
     _materialise_attention_masks(model)
     left = [key for key, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
-    if left:
-        raise RuntimeError(f"the checkpoint leaves {', '.join(left[:5])} without values")
+    if left:  # a tower with other buffers the checkpoint does not hold (timm's, say): build it the usual way
+        log.debug("%s: %s not in the checkpoint; building with initialisation", name, ", ".join(left[:5]))
+        return None
     return model
 
 
