@@ -10,34 +10,18 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from soundify_otio.cli import main
-
+from helpers.cli import analysis_args, run
 from helpers.synthetic import corrupt_copy
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exited:
-        main(["--quiet", *map(str, args)])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
-
-
-def annotate(capsys, project, out: Path, cache_dir: Path, *extra: str, timeline: Path | None = None):
+def annotate(capsys, project, out: Path, cache_dir: Path, *extra: object, timeline: Path | None = None):
     return run(
-        capsys,
-        "annotate",
-        timeline or project.timeline_otio,
-        "-o",
-        out,
-        "--library",
-        project.library,
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        cache_dir,
-        *extra,
+        capsys, "annotate", timeline or project.timeline_otio, "-o", out, *analysis_args(project, cache_dir), *extra
     )
+
+
+def suggest(capsys, project, choices: Path, cache_dir: Path):
+    return run(capsys, "suggest", project.timeline_otio, "-o", choices, *analysis_args(project, cache_dir))
 
 
 def read(path: Path) -> otio.schema.Timeline:
@@ -131,19 +115,7 @@ def test_fcp7_xml_in_and_out(capsys, project, cache_dir, tmp_path):
 @pytest.mark.slow
 def test_choices_round_trip_reuses_the_analysis(capsys, project, cache_dir, tmp_path):
     choices = tmp_path / "choices.toml"
-    code, _, stderr = run(
-        capsys,
-        "suggest",
-        project.timeline_otio,
-        "-o",
-        choices,
-        "--library",
-        project.library,
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        cache_dir,
-    )
+    code, _, stderr = suggest(capsys, project, choices, cache_dir)
     assert code == 0, stderr
     text = choices.read_text()
     assert text.count("[[scene]]") == 6
@@ -169,22 +141,7 @@ def test_choices_round_trip_reuses_the_analysis(capsys, project, cache_dir, tmp_
 )
 def test_bad_choices_name_the_line_and_write_nothing(capsys, project, cache_dir, tmp_path, edit, problem):
     choices = tmp_path / "choices.toml"
-    assert (
-        run(
-            capsys,
-            "suggest",
-            project.timeline_otio,
-            "-o",
-            choices,
-            "--library",
-            project.library,
-            "--pretrained",
-            "none",
-            "--cache-dir",
-            cache_dir,
-        )[0]
-        == 0
-    )
+    assert suggest(capsys, project, choices, cache_dir)[0] == 0
     choices.write_text(edit(choices.read_text()))
     out = tmp_path / "out.otio"
     code, _, stderr = annotate(capsys, project, out, cache_dir, "--choices", choices)
@@ -265,27 +222,8 @@ def test_unknown_suffixes_and_existing_output(capsys, project, cache_dir, tmp_pa
 
 
 def test_unknown_model_and_tag_list_the_valid_options(capsys, project, tmp_path):
-    code, _, stderr = run(
-        capsys,
-        "annotate",
-        project.timeline_otio,
-        "-o",
-        tmp_path / "o.otio",
-        "--library",
-        project.library,
-        "--model",
-        "RN49",
-    )
+    base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", "--library", project.library]
+    code, _, stderr = run(capsys, *base, "--model", "RN49")
     assert code == 5 and "RN50" in stderr
-    code, _, stderr = run(
-        capsys,
-        "annotate",
-        project.timeline_otio,
-        "-o",
-        tmp_path / "o.otio",
-        "--library",
-        project.library,
-        "--pretrained",
-        "laion9",
-    )
+    code, _, stderr = run(capsys, *base, "--pretrained", "laion9")
     assert code == 5 and "openai" in stderr and "none" in stderr

@@ -12,32 +12,17 @@ import pytest
 import soundfile
 from lxml import etree
 
-from soundify_otio.cli import main
 from soundify_otio.exporters import WRITERS
 from soundify_otio.exporters.conform import USABLE_RATES, media_folder
 from soundify_otio.timeline.metadata import is_our_track
 from soundify_otio.timeline.reading import read_timeline
 
+from helpers.cli import analysis_args, run
+
 
 def _annotate(capsys, project, timeline: Path, out: Path, cache_dir: Path, *extra: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(
-            [
-                "--quiet",
-                "annotate",
-                str(timeline),
-                "-o",
-                str(out),
-                "--library",
-                str(project.library),
-                "--pretrained",
-                "none",
-                "--cache-dir",
-                str(cache_dir),
-                *extra,
-            ]
-        )
-    return exited.value.code, capsys.readouterr().err
+    code, _, err = run(capsys, "annotate", timeline, "-o", out, *analysis_args(project, cache_dir), *extra)
+    return code, err
 
 
 def _local(url: str, prefix: str) -> Path:

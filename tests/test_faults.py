@@ -24,15 +24,9 @@ from soundify_otio.errors import OutputError
 from soundify_otio.exporters import write_output
 from soundify_otio.review.render import mux_preview, render_preview
 
+from helpers.cli import analysis_args, run
 from helpers.synthetic import write_video
 from helpers.timelines import RATE, append_sfx_track, sound_clip, write_tone
-
-
-def run(capsys, *args: object) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["--quiet", *map(str, args)])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
 
 
 def one_line(stderr: str) -> str:
@@ -168,11 +162,11 @@ def test_outputs_into_a_read_only_folder_are_refused_before_the_work(capsys, tmp
 def test_cache_dir_that_is_a_file_or_read_only_exits_6(capsys, project, tmp_path):
     a_file = tmp_path / "cache"
     a_file.write_text("not a folder")
-    base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", "--library", project.library]
-    code, _, stderr = run(capsys, *base, "--pretrained", "none", "--cache-dir", a_file)
+    base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", *analysis_args(project)]
+    code, _, stderr = run(capsys, *base, "--cache-dir", a_file)
     assert code == 6 and "--cache-dir" in one_line(stderr) and a_file.read_text() == "not a folder"
     with tmpfs(tmp_path / "ro", "64k", read_only=True) as ro:
-        code, _, stderr = run(capsys, *base, "--pretrained", "none", "--cache-dir", ro)
+        code, _, stderr = run(capsys, *base, "--cache-dir", ro)
         assert code == 6 and "cannot be written" in one_line(stderr)
     assert not (tmp_path / "o.otio").exists()
 
@@ -194,7 +188,7 @@ def test_disk_full_mid_run_is_exit_6_in_one_line(capsys, monkeypatch, tmp_path, 
 
 
 def test_report_equal_to_out_or_in_is_refused_even_with_force(capsys, project, tmp_path):
-    base = ["annotate", project.timeline_otio, "--library", project.library, "--pretrained", "none"]
+    base = ["annotate", project.timeline_otio, *analysis_args(project)]
     out = tmp_path / "o.otio"
     code, _, stderr = run(capsys, *base, "-o", out, "--report", out)
     assert code == 2 and "same file" in one_line(stderr)
@@ -217,8 +211,8 @@ def test_a_preview_too_large_to_embed_is_an_output_the_report_links_to(
     report = tmp_path / "street.report.html"
     preview = tmp_path / "street.report.preview.wav"
     preview.write_text("mine")
-    base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", "--library", project.library]
-    base += ["--pretrained", "none", "--cache-dir", cache_dir, "--report", report]
+    base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", *analysis_args(project, cache_dir)]
+    base += ["--report", report]
     code, _, stderr = run(capsys, *base)
     assert code == 6 and str(preview) in one_line(stderr) and preview.read_text() == "mine"
     code, _, stderr = run(capsys, *base, "--force")
@@ -275,16 +269,9 @@ def test_missing_output_folders_are_refused_by_every_command(capsys, tmp_path, a
 
 
 def test_device_banana_is_a_usage_error(capsys, project, tmp_path):
+    out = tmp_path / "o.otio"
     code, _, stderr = run(
-        capsys,
-        "annotate",
-        project.timeline_otio,
-        "-o",
-        tmp_path / "o.otio",
-        "--library",
-        project.library,
-        "--device",
-        "banana",
+        capsys, "annotate", project.timeline_otio, "-o", out, "--library", project.library, "--device", "banana"
     )
     assert code == 2 and "banana" in one_line(stderr) and "--device" in stderr
 

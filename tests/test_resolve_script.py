@@ -19,6 +19,8 @@ import pytest
 from soundify_otio.cli import main
 from soundify_otio.integrations.resolve import SCRIPT_NAME, scripts_folder
 
+from helpers.cli import analysis_args
+
 EXPORT_OTIO, EXPORT_NONE = 1001, 1002  # stand-in values: the script must pass Resolve's own constants through
 
 
@@ -96,12 +98,7 @@ def install_script(project, cache_dir: Path, tmp_path: Path, *extra: str) -> Pat
                 "--quiet",
                 "install",
                 "resolve",
-                "--library",
-                str(project.library),
-                "--pretrained",
-                "none",
-                "--cache-dir",
-                str(cache_dir),
+                *analysis_args(project, cache_dir),
                 "--sample-fps",
                 "2.0",
                 "--scripts-dir",

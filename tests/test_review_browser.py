@@ -4,8 +4,6 @@ listen, pick, see the scene re-placed, write / download, and check what was writ
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,13 +12,11 @@ import pytest
 import soundfile
 
 from soundify_otio.review.auditions import audition_files
-from soundify_otio.review.choices import check_choices, known_labels, read_choices
 from soundify_otio.review.report import write_report
-from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.types import Choice
 
-from helpers.review import chromium, needs_browser, sample_session
+from helpers.review import chromium, needs_browser, picks_in, sample_session, serving
 
 pytestmark = needs_browser
 TIMEOUT_MS = 20_000
@@ -29,19 +25,6 @@ TIMEOUT_MS = 20_000
 @pytest.fixture
 def session(project, cache_dir: Path, tmp_path: Path) -> ReviewSession:
     return sample_session(project, cache_dir, tmp_path / "street.soundify.otio")
-
-
-@contextmanager
-def serving(session: ReviewSession) -> Iterator[ReviewServer]:
-    server = ReviewServer(session)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def listen_and_check_duration(page, button, path_of) -> None:
@@ -111,13 +94,7 @@ def test_review_page_pick_listen_write(session: ReviewSession) -> None:
         if "soundify" in c.metadata and c.metadata["soundify"].get("scene_id") == scene.scene.id
     )
     assert placed == sorted(p.label for p in want)
-    labels = known_labels(session.soundify)
-    picks = check_choices(
-        read_choices(session.choices_path),
-        [s.scene.id for s in session.analysis.scenes],
-        labels["effect"],
-        labels["ambient"],
-    )
+    picks = picks_in(session, session.choices_path)
     assert picks[scene.scene.id] == Choice((*scene.picked_effects, label), None)
 
 
@@ -212,10 +189,7 @@ def test_static_report_listen_pick_download(session: ReviewSession, tmp_path: Pa
         saved = tmp_path / "choices.toml"
         download.value.save_as(saved)
         suggested = download.value.suggested_filename
-    labels = known_labels(session.soundify)
-    picks = check_choices(
-        read_choices(saved), [s.scene.id for s in session.analysis.scenes], labels["effect"], labels["ambient"]
-    )
+    picks = picks_in(session, saved)
     assert suggested == "choices.toml"
     assert picks[scene.scene.id] == Choice((label,), ambient)
     second = annotation.scenes[1]

@@ -35,6 +35,7 @@ from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.timeline.reading import find_shots
 
+from helpers.cli import analysis_args, run
 from helpers.known_answer import colour_model
 
 pytestmark = pytest.mark.slow  # nearly every test here reads one end-to-end run of the sample project
@@ -61,14 +62,6 @@ def run_cli(*args: object) -> tuple[int, str, str]:
     with redirect_stdout(out), redirect_stderr(err), pytest.raises(SystemExit) as exited:
         main([str(a) for a in args])
     return exited.value.code, out.getvalue(), err.getvalue()
-
-
-def run(capsys, *args: object) -> tuple[int, str, str]:
-    """The CLI in-process with --quiet, output through capsys (as tests/test_cli.py does)."""
-    with pytest.raises(SystemExit) as exited:
-        main(["--quiet", *map(str, args)])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
 
 
 def read(path: Path) -> otio.schema.Timeline:
@@ -107,19 +100,7 @@ def annotated(project, cache_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("annotated")
     out, report = folder / "street.soundify.otio", folder / "street.report.html"
     code, stdout, stderr = run_cli(
-        "annotate",
-        project.timeline_otio,
-        "-o",
-        out,
-        "--library",
-        project.library,
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        cache_dir,
-        "--report",
-        report,
-        "--json",
+        "annotate", project.timeline_otio, "-o", out, *analysis_args(project, cache_dir), "--report", report, "--json"
     )
     assert code == 0, stderr
     timeline = read(out)
@@ -138,18 +119,7 @@ def annotated_xml(project, cache_dir, annotated, tmp_path_factory):
     """annotate -> FCP7 .xml with --quiet and --json (stderr a terminal); after `annotated`, so the cache is warm."""
     out = tmp_path_factory.mktemp("annotated_xml") / "street.soundify.xml"
     code, stdout, stderr = run_cli(
-        "--quiet",
-        "annotate",
-        project.timeline_otio,
-        "-o",
-        out,
-        "--library",
-        project.library,
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        cache_dir,
-        "--json",
+        "--quiet", "annotate", project.timeline_otio, "-o", out, *analysis_args(project, cache_dir), "--json"
     )
     assert code == 0, stderr
     return SimpleNamespace(out=out, stdout=stdout, stderr=stderr)
@@ -271,19 +241,7 @@ def test_existing_report_is_refused_without_force_and_left_alone(capsys, project
     report, out = tmp_path / "report.html", tmp_path / "out.otio"
     report.write_text("keep me")
     code, _, stderr = run(
-        capsys,
-        "annotate",
-        project.timeline_otio,
-        "-o",
-        out,
-        "--library",
-        project.library,
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        cache_dir,
-        "--report",
-        report,
+        capsys, "annotate", project.timeline_otio, "-o", out, *analysis_args(project, cache_dir), "--report", report
     )
     assert code == 6 and str(report) in stderr and "--force" in stderr
     assert report.read_text() == "keep me"

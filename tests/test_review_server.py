@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -21,31 +19,18 @@ import pytest
 
 import soundify_otio.review.server as server_module
 from soundify_otio.cli import main
-from soundify_otio.review.choices import check_choices, known_labels, read_choices
 from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 
-from helpers.review import sample_session
+from helpers.cli import analysis_args
+from helpers.review import picks_in, sample_session, serving
 
 
 @pytest.fixture(scope="module")
 def session(project, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ReviewSession:
     return sample_session(project, cache_dir, tmp_path_factory.mktemp("review") / "street.soundify.otio")
-
-
-@contextmanager
-def serving(session: ReviewSession) -> Iterator[ReviewServer]:
-    server = ReviewServer(session)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def request(
@@ -178,13 +163,7 @@ def test_write_gives_out_and_choices_that_reproduce_it(session: ReviewSession) -
         if "soundify" in c.metadata and c.metadata["soundify"].get("kind") == "effect"
     }
     assert {lbl for sid, lbl in placed if sid == scene_id} == {label}
-    labels = known_labels(session.soundify)
-    picks = check_choices(
-        read_choices(session.choices_path),
-        [s.scene.id for s in session.analysis.scenes],
-        labels["effect"],
-        labels["ambient"],
-    )
+    picks = picks_in(session, session.choices_path)
     assert picks == session.choices
     again = annotated_copy(session.timeline, session.soundify.place(session.analysis, picks))
     names = [[c.name for c in t.find_clips()] for t in again.tracks if t.kind == otio.schema.TrackKind.Audio]
@@ -254,12 +233,7 @@ def test_review_command_prints_one_url_and_ends_on_ctrl_c(project, cache_dir: Pa
         str(project.timeline_otio),
         "-o",
         str(out),
-        "--library",
-        str(project.library),
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        str(cache_dir),
+        *analysis_args(project, cache_dir),
         "--no-browser",
     ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -292,9 +266,8 @@ def test_review_prints_a_hostile_timeline_name_escaped(
     hostile.write_bytes(project.timeline_otio.read_bytes())
     (tmp_path / "media").symlink_to(project.timeline_otio.parent / "media")  # its media paths are relative
     monkeypatch.setattr(ReviewServer, "serve_forever", lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
-    arguments = ["review", str(hostile), "--library", str(project.library), "--pretrained", "none"]
     with pytest.raises(SystemExit) as exited:
-        main([*arguments, "--cache-dir", str(cache_dir), "--no-browser"])
+        main(["review", str(hostile), *analysis_args(project, cache_dir), "--no-browser"])
     assert exited.value.code == 0
     err = capsys.readouterr().err
     assert "review page for " in err and "cut\\x1b[2J\\u202e.otio" in err

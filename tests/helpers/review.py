@@ -1,7 +1,9 @@
-"""A review session over the sample project with the known-answer model, and a headless chromium."""
+"""A review session over the sample project with the known-answer model, its server in a thread, and a headless
+chromium."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,8 +13,11 @@ import pytest
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
+from soundify_otio.review.choices import check_choices, known_labels, read_choices
+from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.timeline.reading import find_shots, read_timeline
+from soundify_otio.types import Choice
 
 from helpers.known_answer import colour_model
 
@@ -31,6 +36,27 @@ def sample_session(project, cache_dir: Path, out: Path) -> ReviewSession:
         colour_model(), open_library(project.library), Config.from_overrides(pretrained="none"), cache_dir=cache_dir
     )
     return ReviewSession(timeline, project.timeline_otio, soundify, soundify.analyse(shots, skipped), out, ["resolve"])
+
+
+def picks_in(session: ReviewSession, choices: Path) -> dict[str, Choice]:
+    """A choices file read and checked as annotate --choices would, against the session's scenes and labels."""
+    labels = known_labels(session.soundify)
+    scene_ids = [s.scene.id for s in session.analysis.scenes]
+    return check_choices(read_choices(choices), scene_ids, labels["effect"], labels["ambient"])
+
+
+@contextmanager
+def serving(session: ReviewSession) -> Iterator[ReviewServer]:
+    """The session's review server (127.0.0.1, a free port) answering in a daemon thread; shut and joined after."""
+    server = ReviewServer(session)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 @contextmanager
