@@ -13,14 +13,17 @@ from soundify_otio.atomic import StagedOutputs, staged_outputs
 from soundify_otio.cli.app import (
     analysis_options,
     check_cache_dir,
+    choices_option,
     cli,
     conform_media_option,
     default_cache_dir,
     load_model,
+    output_option,
     parse_config,
     parse_media_root,
     say,
     target_option,
+    timeline_argument,
 )
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output, check_outputs
@@ -30,6 +33,7 @@ if TYPE_CHECKING:  # the heavy modules load only when a command needs them
 
     from soundify_otio.pipeline.api import TimelineAnalysis
     from soundify_otio.pipeline.frame_cache import FrameCache
+    from soundify_otio.review.choices import ChoicesFile
     from soundify_otio.types import Annotation
 
 
@@ -46,6 +50,15 @@ def _run_inputs(timeline_in: Path, timeline: otio.schema.Timeline, roots, librar
 
 def _base(timeline_in: Path) -> Path:
     return timeline_in.resolve().parent
+
+
+def read_picks(choices_file: Path | None) -> tuple[list[Input], ChoicesFile | None]:
+    """--choices as an input of the run (never overwritten) and its picks, read now to fail before the long work."""
+    if choices_file is None:
+        return [], None
+    from soundify_otio.review.choices import read_choices
+
+    return [Input(choices_file, "the choices file")], read_choices(choices_file)
 
 
 def _analyse(
@@ -113,23 +126,10 @@ def _analyse(
 
 
 @cli.command()
-@click.argument("timeline_in", metavar="IN", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Annotated timeline to write; its suffix picks the format (.otio .xml .fcpxml .aaf .rpp).",
-)
+@timeline_argument()
+@output_option("Annotated timeline to write; its suffix picks the format (.otio .xml .fcpxml .aaf .rpp).")
 @analysis_options
-@click.option(
-    "--choices",
-    "choices_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Picks edited in a file written by `suggest` (default: the top candidates).",
-)
+@choices_option("Picks edited in a file written by `suggest` (default: the top candidates).")
 @target_option
 @click.option(
     "--report",
@@ -156,13 +156,11 @@ def annotate(
 ) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
     from soundify_otio.pipeline.api import write_timeline
-    from soundify_otio.review.choices import read_choices
 
     started = time.perf_counter()
     chosen_targets = targets
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
-    extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
-    picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
+    extra, picks = read_picks(choices_file)
     analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
     result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
@@ -243,10 +241,8 @@ def linked_preview(report: Path) -> Path:
 
 
 @cli.command()
-@click.argument("timeline_in", metavar="IN", type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--output", "out", required=True, type=click.Path(path_type=Path), help="Choices file to write (.toml)."
-)
+@timeline_argument()
+@output_option("Choices file to write (.toml).")
 @analysis_options
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @click.pass_context

@@ -218,6 +218,21 @@ def load_model(
     return model
 
 
+def timeline_argument(metavar: str = "IN") -> Callable:
+    """The timeline a command reads (`timeline_in`; shown as `metavar`)."""
+    return click.argument("timeline_in", metavar=metavar, type=click.Path(path_type=Path))
+
+
+def output_option(help: str, required: bool = True) -> Callable:
+    """-o / --output (`out`), the file a command writes; `help` says what it is in that command's words."""
+    return click.option("-o", "--output", "out", required=required, type=click.Path(path_type=Path), help=help)
+
+
+def choices_option(help: str) -> Callable:
+    """--choices (`choices_file`), picks to start from; `help` says how the command uses them."""
+    return click.option("--choices", "choices_file", type=click.Path(path_type=Path), default=None, help=help)
+
+
 def _parse_targets(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     """--target as a tuple of known editors (a usage error names the unknown ones and the valid ones)."""
     from soundify_otio.exporters import OTIO_TARGETS

@@ -7,26 +7,14 @@ from pathlib import Path
 import click
 
 from soundify_otio.atomic import staged_outputs
-from soundify_otio.cli.app import (
-    cli,
-    log,
-    parse_media_root,
-    say,
-)
+from soundify_otio.cli.app import cli, log, output_option, parse_media_root, say, timeline_argument
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output, check_outputs
 
 
 @cli.command()
-@click.argument("timeline_in", metavar="ANNOTATED", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Preview WAV to write (48 kHz stereo).",
-)
+@timeline_argument("ANNOTATED")
+@output_option("Preview WAV to write (48 kHz stereo).")
 @click.option(
     "--with-video",
     type=click.Path(path_type=Path),

@@ -8,10 +8,19 @@ from typing import Any
 
 import click
 
-from soundify_otio.cli.annotate import _analyse
-from soundify_otio.cli.app import analysis_options, cli, conform_media_option, say, target_option
+from soundify_otio.cli.annotate import _analyse, read_picks
+from soundify_otio.cli.app import (
+    analysis_options,
+    choices_option,
+    cli,
+    conform_media_option,
+    output_option,
+    say,
+    target_option,
+    timeline_argument,
+)
 from soundify_otio.cli.terminal import terminal_safe
-from soundify_otio.outputs import Input, Output
+from soundify_otio.outputs import Output
 
 
 def default_output(timeline_in: Path) -> Path:
@@ -20,25 +29,15 @@ def default_output(timeline_in: Path) -> Path:
 
 
 @cli.command()
-@click.argument("timeline_in", metavar="IN", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Timeline the page's Write button writes (default: IN.soundify.SUFFIX beside IN); its suffix picks "
+@timeline_argument()
+@output_option(
+    "Timeline the page's Write button writes (default: IN.soundify.SUFFIX beside IN); its suffix picks "
     "the format, and the choices file goes beside it.",
+    required=False,
 )
 @analysis_options
 @target_option
-@click.option(
-    "--choices",
-    "choices_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Start from the picks in a choices file (from `suggest`, the report's download or an earlier review).",
-)
+@choices_option("Start from the picks in a choices file (from `suggest`, the report's download or an earlier review).")
 @conform_media_option
 @click.option("--force", is_flag=True, help="Let the Write button overwrite an OUT that exists already.")
 @click.option("--no-browser", is_flag=True, help="Print the page's URL only; do not open a browser.")
@@ -57,15 +56,13 @@ def review(
     """Pick and audition each scene's sounds in the browser (a local page); Ctrl-C or closing it ends it.
 
     Prints the page's URL (with its secret token) as one line on stdout."""
-    from soundify_otio.review.choices import read_choices
     from soundify_otio.review.server import ReviewServer
     from soundify_otio.review.session import ReviewSession, choices_path_for
 
     chosen_targets = targets
     out = out or default_output(timeline_in)
     outputs = [Output(out, "-o"), Output(choices_path_for(out), "the choices file beside OUT")]
-    extra = [Input(choices_file, "the choices file")] if choices_file is not None else []
-    picks = read_choices(choices_file) if choices_file is not None else None  # fail before the long work
+    extra, picks = read_picks(choices_file)
     analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out)
     session = ReviewSession(
         analysed.timeline,
