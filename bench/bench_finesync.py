@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import opentimelineio as otio
 import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,7 +36,7 @@ from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.review.render import render_preview
 from soundify_otio.timeline.writeback import annotated_copy
-from soundify_otio.types import Choice, Shot
+from soundify_otio.types import Choice
 
 from helpers import impacts
 from helpers.known_answer import colour_model
@@ -80,48 +79,6 @@ def _library(root: Path):
     return open_library(root)
 
 
-def _timeline(videos: list[impacts.ImpactVideo]) -> otio.schema.Timeline:
-    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    for video in videos:
-        media = otio.opentime.TimeRange(
-            otio.opentime.RationalTime(0, video.fps), otio.opentime.RationalTime(video.n_frames, video.fps)
-        )
-        track.append(
-            otio.schema.Clip(
-                name=video.path.stem,
-                source_range=media,
-                media_reference=otio.schema.ExternalReference(
-                    target_url=video.path.resolve().as_uri(), available_range=media
-                ),
-            )
-        )
-    timeline = otio.schema.Timeline(name="impacts")
-    timeline.tracks.append(track)
-    return timeline
-
-
-def _shots(videos: list[impacts.ImpactVideo]) -> list[Shot]:
-    shots, start = [], 0.0
-    for index, video in enumerate(videos):
-        duration = video.n_frames / video.fps
-        shots.append(Shot(index, video.path.stem, video.path, 0.0, start, duration))
-        start += duration
-    return shots
-
-
-def _audio_peaks(path: Path, min_gap: float = 0.15) -> np.ndarray:
-    data, rate = soundfile.read(str(path), always_2d=True)
-    level = np.abs(data).max(axis=1)
-    order = np.argsort(-level)
-    peaks: list[int] = []
-    for i in order:
-        if level[i] < level[order[0]] / 3:
-            break
-        if all(abs(i - p) >= min_gap * rate for p in peaks):
-            peaks.append(int(i))
-    return np.sort(np.array(peaks)) / rate
-
-
 def _match(found: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[int, int]:
     """(true contacts with a hit within tolerance, hits within tolerance of a contact)."""
     if found.size == 0:
@@ -149,13 +106,13 @@ def accuracy(folder: Path, library) -> dict:
     for name, make, label in CLIPS + VARIANTS:
         video = make(folder / f"{name}.mp4")
         soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none"))
-        analysis = soundify.analyse(_shots([video]))
+        analysis = soundify.analyse(impacts.shots_of([video]))
         annotation = soundify.place(analysis, {s.scene.id: Choice((label,), None) for s in analysis.scenes})
         onsets = np.array(sorted(p.onset for p in annotation.placements if p.onset is not None))
         truth = np.array(video.contacts) / video.fps
-        timeline = annotated_copy(_timeline([video]), annotation)
+        timeline = annotated_copy(impacts.timeline_of([video]), annotation)
         render_preview(timeline, folder / f"{name}.wav")
-        audio = _audio_peaks(folder / f"{name}.wav")
+        audio = impacts.audio_peaks(folder / f"{name}.wav")
         results[name] = {
             **_scores(onsets, truth, video.fps),
             "audio": _scores(audio, truth, video.fps),
@@ -191,10 +148,10 @@ def cost(folder: Path, library, repeat: int) -> dict:
         for mode in ("off", "auto"):
             soundify = Soundify(model, library, Config.from_overrides(pretrained="none", fine_sync=mode))
             started = time.perf_counter()
-            analysis = soundify.analyse(_shots(videos))
+            analysis = soundify.analyse(impacts.shots_of(videos))
             choices = {s.scene.id: Choice((labels[s.scene.media_path.name],), None) for s in analysis.scenes}
             annotation = soundify.place(analysis, choices)
-            annotated_copy(_timeline(videos), annotation)
+            annotated_copy(impacts.timeline_of(videos), annotation)
             walls[mode].append(time.perf_counter() - started)
             for stage, seconds in annotation.timings.items():
                 stages[mode].setdefault(stage, []).append(seconds)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
@@ -20,7 +19,7 @@ from soundify_otio.review.choices import check_choices, known_labels, read_choic
 from soundify_otio.review.render import render_preview
 from soundify_otio.review.report import render_html
 from soundify_otio.timeline.writeback import annotated_copy
-from soundify_otio.types import Choice, Shot
+from soundify_otio.types import Choice
 
 from helpers import impacts
 from helpers.known_answer import colour_model
@@ -45,9 +44,8 @@ def impact_library(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _run(video: impacts.ImpactVideo, library, label: str, **overrides):
-    shot = Shot(0, video.path.stem, video.path, 0.0, 0.0, video.n_frames / video.fps)
     soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none", **overrides))
-    analysis = soundify.analyse([shot])
+    analysis = soundify.analyse(impacts.shots_of([video]))
     return soundify.place(analysis, {analysis.scenes[0].scene.id: Choice((label,), None)})
 
 
@@ -97,46 +95,16 @@ def test_fine_sync_off_and_texture_labels_keep_spanning_placements(tmp_path, imp
     assert hum and all(p.onset is None for p in hum)
 
 
-def _timeline(video: impacts.ImpactVideo) -> otio.schema.Timeline:
-    """The footage as the only clip of a timeline at its own rate."""
-    media = otio.opentime.TimeRange(
-        otio.opentime.RationalTime(0, video.fps), otio.opentime.RationalTime(video.n_frames, video.fps)
-    )
-    clip = otio.schema.Clip(
-        name=video.path.stem,
-        source_range=media,
-        media_reference=otio.schema.ExternalReference(target_url=video.path.resolve().as_uri(), available_range=media),
-    )
-    timeline = otio.schema.Timeline(name="impacts")
-    timeline.tracks.append(otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video))
-    timeline.tracks[0].append(clip)
-    return timeline
-
-
-def _audio_peaks(path: Path, min_gap: float = 0.15) -> np.ndarray:
-    """Seconds of the rendered mix's hits: local peaks of |x| above a third of the loudest, min_gap apart."""
-    data, rate = soundfile.read(str(path), always_2d=True)
-    level = np.abs(data).max(axis=1)
-    order = np.argsort(-level)
-    peaks: list[int] = []
-    for i in order:
-        if level[i] < level[order[0]] / 3:
-            break
-        if all(abs(i - p) >= min_gap * rate for p in peaks):
-            peaks.append(int(i))
-    return np.sort(np.array(peaks)) / rate
-
-
 def test_rendered_preview_hits_land_on_the_contact_frames(tmp_path, impact_library):
     """The audio itself: the preview render's hits, against the footage's contact frames."""
     video = impacts.bouncing_ball(tmp_path / "ball.mp4")
     annotation = _run(video, impact_library, "red ball bounce")
-    timeline = annotated_copy(_timeline(video), annotation)
+    timeline = annotated_copy(impacts.timeline_of([video]), annotation)
     hit_clips = [c for c in timeline.find_clips() if (c.metadata.get("soundify") or {}).get("hit")]
     assert len(hit_clips) == sum(1 for p in annotation.placements if p.onset is not None) >= 5
     assert all(c.source_range.start_time.value >= 0 for c in hit_clips)
     render_preview(timeline, tmp_path / "preview.wav")
-    heard = _audio_peaks(tmp_path / "preview.wav")
+    heard = impacts.audio_peaks(tmp_path / "preview.wav")
     contacts = np.array(video.contacts) / video.fps
     offsets = [float(heard[np.argmin(np.abs(heard - c))] - c) for c in contacts]
     assert np.mean(np.abs(offsets) <= 1.0 / video.fps) >= 0.9, offsets
@@ -154,9 +122,8 @@ def test_report_draws_each_hit_on_the_scene_timeline(tmp_path, impact_library):
 
 def test_choices_file_names_the_one_shots_and_annotate_with_it_keeps_the_hits(tmp_path, impact_library):
     video = impacts.bouncing_ball(tmp_path / "ball.mp4")
-    shot = Shot(0, video.path.stem, video.path, 0.0, 0.0, video.n_frames / video.fps)
     soundify = Soundify(colour_model(), impact_library, Config.from_overrides(pretrained="none"))
-    analysis = soundify.analyse([shot])
+    analysis = soundify.analyse(impacts.shots_of([video]))
     scene_id = analysis.scenes[0].scene.id
     text = render_choices(
         soundify, analysis, "t.otio", "c.toml", 0.0, video.fps, {scene_id: Choice(("red ball bounce",), None)}
@@ -176,7 +143,7 @@ def test_cli_flag_is_a_choice_and_off_places_no_hit(capsys, tmp_path, impact_lib
 
     video = impacts.bouncing_ball(tmp_path / "ball.mp4", n_frames=75, contacts=(22, 46, 66))
     timeline = tmp_path / "ball.otio"
-    otio.adapters.write_to_file(_timeline(video), str(timeline))
+    otio.adapters.write_to_file(impacts.timeline_of([video]), str(timeline))
     choices = tmp_path / "c.toml"
     choices.write_text('[[scene]]\nid = "ball.mp4@0.000-3.000"\neffects = ["red ball bounce"]\nambient = ""\n')
 

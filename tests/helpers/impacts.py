@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
+import soundfile
+
+from soundify_otio.types import Shot
 
 from helpers.synthetic import MID_GREY, write_video
 
@@ -217,3 +221,41 @@ def hit_sound(seconds: float, transient: float, sample_rate: int = 48000, seed: 
     out = 0.8 * envelope * body
     out[round(transient * sample_rate)] = 0.8  # the peak itself, so the truth is one sample
     return out.astype(np.float32)
+
+
+def shots_of(videos: list[ImpactVideo]) -> list[Shot]:
+    """Each video whole, one shot after another on a timeline that starts at 0."""
+    shots, start = [], 0.0
+    for index, video in enumerate(videos):
+        duration = video.n_frames / video.fps
+        shots.append(Shot(index, video.path.stem, video.path, 0.0, start, duration))
+        start += duration
+    return shots
+
+
+def timeline_of(videos: list[ImpactVideo]) -> otio.schema.Timeline:
+    """The same shots as a timeline: each video whole, one clip after another at its own rate, on track V1."""
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for video in videos:
+        media = otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, video.fps), otio.opentime.RationalTime(video.n_frames, video.fps)
+        )
+        reference = otio.schema.ExternalReference(target_url=video.path.resolve().as_uri(), available_range=media)
+        track.append(otio.schema.Clip(name=video.path.stem, source_range=media, media_reference=reference))
+    timeline = otio.schema.Timeline(name="impacts")
+    timeline.tracks.append(track)
+    return timeline
+
+
+def audio_peaks(path: Path, min_gap: float = 0.15) -> np.ndarray:
+    """Seconds of a rendered mix's hits: local peaks of |x| above a third of the loudest, min_gap apart."""
+    data, rate = soundfile.read(str(path), always_2d=True)
+    level = np.abs(data).max(axis=1)
+    order = np.argsort(-level)
+    peaks: list[int] = []
+    for i in order:
+        if level[i] < level[order[0]] / 3:
+            break
+        if all(abs(i - p) >= min_gap * rate for p in peaks):
+            peaks.append(int(i))
+    return np.sort(np.array(peaks)) / rate
