@@ -16,6 +16,7 @@ import opentimelineio as otio
 from soundify_otio.atomic import atomic_output, write_bytes_verified
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.media_urls import absolutise_media
+from soundify_otio.timeline.reading import adapter_suffixes
 
 OTIO_TARGETS = ("resolve", "premiere")
 """Editors whose clip-effect metadata an .otio output can carry."""
@@ -83,15 +84,8 @@ VERIFIERS: dict[str, Callable[[Path], None]] = {".xml": _parses_as_xml, ".fcpxml
 
 
 def _adapter_suffixes() -> set[str]:
-    suffixes: set[str] = set()
-    for name in otio.adapters.available_adapter_names():
-        try:
-            adapter = otio.adapters.from_name(name)
-        except Exception:  # a broken third-party plugin must not hide the others
-            continue
-        if adapter.has_feature("write") or adapter.has_feature("write_to_file"):
-            suffixes.update(f".{s.lower()}" for s in adapter.suffixes)
-    return suffixes - FOLDER_SUFFIXES
+    """What OTIO's adapters write, lower-cased, less the folder formats."""
+    return {s.lower() for s in adapter_suffixes("write", "write_to_file")} - FOLDER_SUFFIXES
 
 
 def writable_suffixes() -> list[str]:

@@ -62,7 +62,7 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         )
     except Exception as exc:
         raise TimelineError(
-            f"no OTIO adapter reads '{path.suffix}' files (known: {', '.join(sorted(_readable_suffixes()))})", path
+            f"no OTIO adapter reads '{path.suffix}' files (known: {', '.join(sorted(adapter_suffixes('read')))})", path
         ) from exc
     try:
         result = adapter.read_from_file(str(source))
@@ -212,15 +212,16 @@ def _order_fcpx_lanes(stack: otio.schema.Stack) -> None:
         stack[:] = sorted(tracks, key=lambda t: int(t.name))
 
 
-def _readable_suffixes() -> set[str]:
+def adapter_suffixes(*features: str) -> set[str]:
+    """The suffixes ('.otio', as each adapter spells them) of the OTIO adapters that have any of `features`."""
     suffixes: set[str] = set()
-    for adapter in otio.adapters.available_adapter_names():
+    for name in otio.adapters.available_adapter_names():
         try:
-            found = otio.adapters.from_name(adapter)
+            adapter = otio.adapters.from_name(name)
         except Exception:  # a broken third-party plugin must not hide the others
             continue
-        if found.has_feature("read"):
-            suffixes.update(f".{s}" for s in found.suffixes)
+        if any(adapter.has_feature(feature) for feature in features):
+            suffixes.update(f".{s}" for s in adapter.suffixes)
     return suffixes
 
 
