@@ -469,19 +469,53 @@ def tiny_clips(source: Path, clips: int, library: Path, run: dict[str, str], out
     }
 
 
-PARTS = ("runtimes", "sample", "synthetic", "short", "tiny")
+def many_clips(source: Path, counts: list[int], library: Path, run: dict[str, str], out_dir: Path) -> dict[str, Any]:
+    """Timelines of `counts` one-frame clips each: wall time, peak RSS and what a clip costs beside the
+    image tower (wall minus encode), which must stay flat as the count grows (no per-shot tax)."""
+    runs = []
+    for done, clips in enumerate(counts):
+        PROGRESS(f"one-frame clips: {', '.join(map(str, counts))}", done, len(counts))
+        result = _annotate(tiny_clips_timeline(source, clips, True), library, run, out_dir)
+        beside_encode = result["wall_s"] - result["stages"].get("encode", 0.0)
+        runs.append(
+            {
+                "clips": clips,
+                "wall_s": result["wall_s"],
+                "setup_s": result["setup_s"],
+                "stages": result["stages"],
+                "scenes": result["scenes"],
+                "peak_rss_mb": result["peak_rss_mb"],
+                "wall_ms_per_clip": round(1000 * result["wall_s"] / clips, 2),
+                "encode_ms_per_clip": round(1000 * result["stages"].get("encode", 0.0) / clips, 2),
+                "beside_encode_ms_per_clip": round(1000 * beside_encode / clips, 2),
+            }
+        )
+    PROGRESS(f"one-frame clips: {', '.join(map(str, counts))}", len(counts), len(counts))
+    return {"runs": runs}
+
+
+PARTS = ("runtimes", "sample", "synthetic", "short", "tiny", "many")
 """runtimes: each runtime on the same frames; sample: the sample project; synthetic: the N-minute 1080p25
-timeline; short: its first N/5 minutes; tiny: one-frame clips against one clip of the same frames."""
+timeline; short: its first N/5 minutes; tiny: one-frame clips against one clip of the same frames; many:
+timelines of --many-clips one-frame clips (not in the default set: 5,000 clips take minutes)."""
+DEFAULT_PARTS = ("runtimes", "sample", "synthetic", "short", "tiny")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (all)")
+    parser.add_argument(
+        "--parts", default=",".join(DEFAULT_PARTS), help=f"comma-separated, of {', '.join(PARTS)} (all but many)"
+    )
     parser.add_argument("--sample-only", action="store_true", help="only the sample project (--parts sample)")
     parser.add_argument("--minutes", type=float, default=10.0, help="synthetic timeline length (default 10)")
     parser.add_argument("--quick", action="store_true", help="a 5-minute synthetic timeline (and its first minute)")
     parser.add_argument("--no-scene-split", action="store_true", help="skip the scene-split comparison")
     parser.add_argument("--tiny-clips", type=int, default=40, help="one-frame clips in the tiny case (default 40)")
+    parser.add_argument(
+        "--many-clips",
+        default="5000",
+        help="one-frame clip counts of the many case, comma-separated (default 5000; --parts many)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device for CLIP (cpu, cuda)")
     parser.add_argument(
         "--runtime", default="auto", help="image tower runtime for annotate (auto, torch, onnx, openvino)"
@@ -512,7 +546,7 @@ def main() -> None:
         if "sample" in parts:
             scenes = None if args.no_scene_split else "content"
             results["workloads"]["sample"] = workload(sample.timeline_otio, sample.library, run, out_dir, scenes)
-        long_path = synthetic_timeline(minutes) if parts & {"synthetic", "short", "tiny"} else None
+        long_path = synthetic_timeline(minutes) if parts & {"synthetic", "short", "tiny", "many"} else None
         name = f"synthetic_{minutes:g}min_1080p25"
         if "synthetic" in parts and long_path is not None:
             scenes = None if args.no_scene_split else "histogram"
@@ -530,6 +564,9 @@ def main() -> None:
             }
         if "tiny" in parts and long_path is not None:
             results["tiny_clips"] = tiny_clips(long_path, args.tiny_clips, sample.library, run, out_dir)
+        if "many" in parts and long_path is not None:
+            counts = [int(c) for c in args.many_clips.split(",") if c.strip()]
+            results["many_clips"] = many_clips(long_path, counts, sample.library, run, out_dir)
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -3,10 +3,12 @@ by shot gave."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,15 @@ from hypothesis import strategies as st
 from soundify_otio.config import Config
 from soundify_otio.pipeline.frame_cache import RunActivations
 from soundify_otio.pipeline.soundify import Soundify
+from soundify_otio.timeline.metadata import (
+    NAMESPACE,
+    ClipInfo,
+    HitInfo,
+    SoundInfo,
+    clip_info,
+    set_clip_info,
+    set_clip_sound,
+)
 from soundify_otio.timeline.reading import Coverage
 from soundify_otio.types import Shot
 
@@ -99,3 +110,34 @@ def test_a_run_segment_reads_back_its_own_rows_and_refuses_interleaving(tmp_path
     np.testing.assert_array_equal(second.mapped(), rows[3:])
     with pytest.raises(RuntimeError, match="interleaved"):
         first.append(rows[:1])
+
+
+def test_pointing_a_clip_at_a_conformed_copy_changes_its_sound_alone():
+    sound = SoundInfo("/library/rain.flac", 44100, 2, 3.5)
+    info = ClipInfo(
+        label="rain",
+        kind="ambient",
+        score=0.25,
+        alternatives=[["rain", 0.25], ["wind", 0.125]],
+        scene=3,
+        scene_id="reel.mp4@1.000-2.000",
+        model="RN50",
+        weights="none",
+        pipeline_check=True,
+        sound=sound,
+        pan=[[0.0, -0.5], [1.0, 0.5]],
+        gain_db=[[0.0, -6.0], [1.0, -3.0]],
+        fade_in=0.1,
+        fade_out=0.2,
+        hit=HitInfo(1.5, 0.01),
+    )
+    conformed = SoundInfo("/out/out_media/rain-0123.wav", 48000, 2, 3.5, original=sound.path)
+    clip, expected = otio.schema.Clip(name="rain"), otio.schema.Clip(name="rain")
+    set_clip_info(clip, info)
+    set_clip_sound(clip, conformed)
+    set_clip_info(expected, replace(info, sound=conformed))
+    assert otio.adapters.write_to_string(clip) == otio.adapters.write_to_string(expected)
+    assert clip_info(clip) == replace(info, sound=conformed)
+    plain = otio.schema.Clip(name="user's own")
+    set_clip_sound(plain, conformed)  # not a generated clip: left alone
+    assert NAMESPACE not in plain.metadata

@@ -59,9 +59,12 @@ def conform_media(timeline: otio.schema.Timeline, out: Path) -> list[Path]:
     (written once); returns the files this call created, so a failed write can remove them."""
     created: list[Path] = []
     done: dict[str, SoundInfo] = {}
+    needed: dict[str, bool] = {}  # a library sound is used by many clips: read its header once
     for _track, clip, info in list(soundify_clips(timeline)):
         source = Path(info.sound.path)
-        if not _needs_conform(source):
+        if info.sound.path not in needed:
+            needed[info.sound.path] = _needs_conform(source)
+        if not needed[info.sound.path]:
             continue
         if info.sound.path not in done:
             done[info.sound.path] = _conform(source, info.label, media_folder(out), created)

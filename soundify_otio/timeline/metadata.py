@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import opentimelineio as otio
@@ -251,10 +251,10 @@ def set_clip_info(clip: otio.schema.Clip, info: ClipInfo) -> None:
 
 
 def set_clip_sound(clip: otio.schema.Clip, sound: SoundInfo) -> None:
-    """Point the record at another file holding the same sound (a conformed copy)."""
-    info = clip_info(clip)
-    if info is not None:
-        set_clip_info(clip, replace(info, sound=sound))
+    """Point the record at another file holding the same sound (a conformed copy): its `sound` entry
+    alone is replaced (re-writing the whole record costs a clip's every key again)."""
+    if clip_info(clip) is not None:
+        clip.metadata[NAMESPACE]["sound"] = sound.as_dict()
 
 
 def soundify_clips(timeline: otio.schema.Timeline) -> Iterator[tuple[otio.schema.Track, otio.schema.Clip, ClipInfo]]:
