@@ -7,6 +7,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
+from helpers import synthetic
 from helpers.timelines import RATE, rt, sound_clip, time_range, write_tone
 
 
@@ -22,6 +23,12 @@ def project(tmp_path_factory: pytest.TempPathFactory):
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A frame cache shared by the end-to-end tests, so each shot is encoded once per session."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def square(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SquareVideo:
+    """A red square moving across 60 frames (tests/helpers/synthetic.py), written once per test module."""
+    return synthetic.moving_square(tmp_path_factory.mktemp("media") / "square.mp4", n_frames=60)
 
 
 @pytest.fixture

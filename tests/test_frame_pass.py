@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from soundify_otio.config import Config
 from soundify_otio.pipeline import frame_pass as frame_pass_module
@@ -15,19 +14,7 @@ from soundify_otio.pipeline.frame_pass import sampled_offsets
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.types import Shot
 
-from helpers import synthetic
-from helpers.known_answer import colour_model
-
-
-class _Library:
-    def label_embeddings(self, encoder, kind):
-        labels = ["red car", "green tree"] if kind == "effect" else ["blue sky"]
-        return labels, encoder.encode_texts(labels)
-
-
-@pytest.fixture(scope="module")
-def square(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SquareVideo:
-    return synthetic.moving_square(tmp_path_factory.mktemp("media") / "square.mp4", n_frames=60)
+from helpers.known_answer import ColourLabels, colour_model
 
 
 def _shot(index: int, path: Path, first_frame: int, frames: int, fps: float = 25.0) -> Shot:
@@ -51,13 +38,13 @@ def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path
     shots.insert(5, _shot(99, missing, 0, 1))
     shots.insert(9, _shot(98, square.path, 500, 1))  # past the file's end
     config = Config(batch_size=16)
-    analysis = Soundify(model, _Library(), config, cache_dir=tmp_path / "cache").analyse(shots)
+    analysis = Soundify(model, ColourLabels(), config, cache_dir=tmp_path / "cache").analyse(shots)
     assert len(opened) == 1 and sorted(map(str, probed)) == sorted({str(square.path), str(missing)})
     assert batches == [16, 16, 8]
     assert len(analysis.scenes) == 40 and len(analysis.skipped) == 2
     assert {s.clip_name for s in analysis.skipped} == {"clip 99", "clip 98"}
 
-    alone = Soundify(colour_model(), _Library(), config, cache_dir=None)
+    alone = Soundify(colour_model(), ColourLabels(), config, cache_dir=None)
     for shot, scene in zip([s for s in shots if s.index < 40], analysis.scenes, strict=True):
         own = alone.analyse([shot]).scenes[0]
         assert scene.scene.id == own.scene.id
@@ -68,17 +55,17 @@ def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path
 
 def test_shots_out_of_order_and_overlapping_get_their_own_frames(square, tmp_path):
     shots = [_shot(0, square.path, 30, 30), _shot(1, square.path, 0, 40), _shot(2, square.path, 30, 30)]
-    soundify = Soundify(colour_model(), _Library(), Config(batch_size=4), cache_dir=tmp_path / "cache")
+    soundify = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache_dir=tmp_path / "cache")
     scenes = soundify.analyse(shots).scenes
     assert [s.scene.shot_index for s in scenes] == [0, 1, 2]
     assert scenes[2].scene.id.endswith("#2")
     for scene, first, count in ((scenes[0], 30, 30), (scenes[1], 0, 40)):
         assert len(scene.frames.distances) == count
-        expected = Soundify(colour_model(), _Library(), Config(), cache_dir=None).analyse(
+        expected = Soundify(colour_model(), ColourLabels(), Config(), cache_dir=None).analyse(
             [_shot(0, square.path, first, count)]
         )
         np.testing.assert_allclose(scene.frames.embeddings, expected.scenes[0].frames.embeddings, atol=1e-6)
     assert soundify.cache.hits == 0
-    again = Soundify(colour_model(), _Library(), Config(batch_size=4), cache_dir=tmp_path / "cache")
+    again = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache_dir=tmp_path / "cache")
     again.analyse(shots)
     assert again.cache.hits == 3

@@ -28,8 +28,7 @@ from soundify_otio.timeline.metadata import (
 from soundify_otio.timeline.reading import Coverage
 from soundify_otio.types import Shot
 
-from helpers import synthetic
-from helpers.known_answer import colour_model
+from helpers.known_answer import ColourLabels, colour_model
 
 
 def naive_gaps(
@@ -67,17 +66,6 @@ def test_coverage_leaves_visible_what_subtracting_each_range_left(clips: list[tu
     assert all(b < a for b, a in zip(coverage.ends, coverage.starts[1:]))  # disjoint, touching ranges merged
 
 
-class _Library:
-    def label_embeddings(self, encoder, kind):
-        labels = ["red car", "green tree"] if kind == "effect" else ["blue sky"]
-        return labels, encoder.encode_texts(labels)
-
-
-@pytest.fixture(scope="module")
-def square(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SquareVideo:
-    return synthetic.moving_square(tmp_path_factory.mktemp("media") / "square.mp4", n_frames=60)
-
-
 def _one_frame_shots(path: Path, count: int) -> list[Shot]:
     return [Shot(i, f"clip {i}", path, i / 25.0, i * 10.0, 1 / 25.0) for i in range(count)]
 
@@ -85,8 +73,8 @@ def _one_frame_shots(path: Path, count: int) -> list[Shot]:
 def test_a_scratch_cache_keeps_a_runs_activations_in_one_file_with_the_same_rows(square, tmp_path):
     shots = [*_one_frame_shots(square.path, 40), Shot(40, "long", square.path, 0.0, 500.0, 2.0)]
     config = Config(batch_size=16)
-    kept = Soundify(colour_model(), _Library(), config, cache_dir=tmp_path / "cache").analyse(shots)
-    scratch = Soundify(colour_model(), _Library(), config, cache_dir=None)
+    kept = Soundify(colour_model(), ColourLabels(), config, cache_dir=tmp_path / "cache").analyse(shots)
+    scratch = Soundify(colour_model(), ColourLabels(), config, cache_dir=None)
     run = scratch.analyse(shots)
     assert [p.name for p in scratch.cache.root.iterdir()] == ["activations.bin"]
     assert len(list((tmp_path / "cache").iterdir())) == 2 * len(shots)  # a kept entry is still one per shot

@@ -51,3 +51,12 @@ def colour_model(logit_scale: float = 30.0) -> ClipModel:
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
     )
+
+
+class ColourLabels:
+    """A library stand-in that only names labels (effects: red car, green tree; ambient: blue sky): enough for
+    an analysis, which ranks labels and opens no sound."""
+
+    def label_embeddings(self, encoder, kind: str):
+        labels = ["red car", "green tree"] if kind == "effect" else ["blue sky"]
+        return labels, encoder.encode_texts(labels)
