@@ -11,22 +11,15 @@ import pytest
 
 from soundify_otio.batch.jobs import ManifestError, read_jobs
 from soundify_otio.batch.progress import BatchProgress
-from soundify_otio.cli import main
 
 from helpers.batch_jobs import result_of, write_jobs
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["--quiet", *map(str, args)])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
+from helpers.cli import analysis_args, run
 
 
 def batch(capsys, project, jobs, out_dir, cache_dir, *extra):
     code, out, err = run(
-        capsys, "batch", jobs, "--out-dir", out_dir, "--library", project.library, "--pretrained", "none",
-        "--cache-dir", cache_dir, "--conform-media", "none", "--json", *extra,
+        capsys, "batch", jobs, "--out-dir", out_dir, *analysis_args(project, cache_dir), "--conform-media", "none",
+        "--json", *extra,
     )  # fmt: skip
     return code, (json.loads(out) if out.strip().startswith("{") else out), err
 

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from soundify_otio.cli import main
-
 from helpers.batch_jobs import result_of, write_jobs
+from helpers.cli import analysis_args, run
 
 pytestmark = pytest.mark.slow
 QUIET = {
@@ -47,13 +46,6 @@ def cluster():
         nodes.shutdown()
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["--quiet", *map(str, args)])
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
-
-
 class Killer(threading.Thread):
     """SIGKILLs the first Ray worker process seen running a shot task (bounded wait)."""
 
@@ -77,7 +69,7 @@ def test_ray_batch_survives_a_killed_worker_matches_annotate_and_reruns_without_
     capsys, project, cluster, tmp_path
 ):
     jobs = write_jobs(project, tmp_path / "jobs")
-    common = ["--library", project.library, "--pretrained", "none", "--conform-media", "none"]
+    common = [*analysis_args(project), "--conform-media", "none"]
     import torch
 
     threads = torch.get_num_threads()
