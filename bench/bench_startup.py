@@ -47,8 +47,21 @@ def child_annotate(spec: dict) -> dict:
     """`soundify-otio annotate` in this process, with the start-up steps timed from the spawn: the CLI's
     model loading (torch and open_clip imports, the model build, the rest) and the image tower's runtime
     (reading its cached conversion and compiling it, paid at the first encode)."""
+    import gc
+
     marks: dict[str, float] = {"cli_started": time.time() - spec["spawned"]}
     steps: dict[str, float] = {}
+    collections = {"full_collections": 0, "seconds": 0.0}
+    collecting: list[float] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            collecting[:] = [time.perf_counter()]
+        elif "done" not in marks:
+            collections["seconds"] += time.perf_counter() - collecting[0]
+            collections["full_collections"] += info["generation"] == 2
+
+    gc.callbacks.append(count)
 
     def timed(name: str, function: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -94,6 +107,7 @@ def child_annotate(spec: dict) -> dict:
         "exit": result["exit"],
         "marks_s": {k: round(v, 3) for k, v in marks.items()},
         "steps_s": {k: round(v, 3) for k, v in steps.items()},
+        "garbage_collection": {k: round(v, 3) for k, v in collections.items()},
         "model_ready_s": round(marks["model_ready"], 3),
         "model_and_runtime_ready_s": round(marks["model_ready"] + steps.get("runtime_load", 0.0), 3),
     }

@@ -70,3 +70,42 @@ def test_reading_an_indexed_library_does_not_import_the_loudness_meter(tmp_path:
     again = _modules_after([["--quiet", "library", "stats", str(library)]], ("pyloudnorm", "scipy"))
     assert first["--quiet library"] == {"exit": 0, "modules": ["pyloudnorm"]}  # the index is built: measured
     assert again["--quiet library"] == {"exit": 0, "modules": []}
+
+
+def test_the_console_script_loads_without_collecting_and_freezes_what_it_loaded() -> None:
+    """In the console script, heavy imports and the model load run with the collector paused, and what they
+    made is frozen (later full collections skip it); called with argv (tests, scripts) nothing changes."""
+    import gc
+
+    import click
+
+    from soundify_otio.cli.app import without_collection
+
+    frozen = gc.get_freeze_count()
+    with without_collection(click.Context(click.Command("x"), obj={"console": False})):
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+    try:
+        with without_collection(click.Context(click.Command("x"), obj={"console": True})):
+            assert not gc.isenabled()
+            kept = [[index] for index in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        gc.unfreeze()  # this test process keeps collecting as before
+        gc.enable()
+
+
+def test_the_console_script_freezes_its_objects_before_the_interpreter_tears_down() -> None:
+    code = (
+        "import gc, sys\nfrom soundify_otio.cli import main\nsys.argv = ['soundify-otio', '--help']\n"
+        "try:\n    main({argv})\nexcept SystemExit:\n    pass\nprint(gc.get_freeze_count())"
+    )
+    counts = [
+        int(
+            subprocess.run([sys.executable, "-c", code.format(argv=argv)], capture_output=True, text=True, check=True)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for argv in ("", "['--help']")
+    ]
+    assert counts[0] > 10_000 and counts[1] == 0  # as the console script; as a call with argv

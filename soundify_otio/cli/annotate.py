@@ -24,6 +24,7 @@ from soundify_otio.cli.app import (
     say,
     target_option,
     timeline_argument,
+    without_collection,
 )
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output, check_outputs
@@ -73,10 +74,11 @@ def _analyse(
 ) -> TimelineAnalysis:
     """Everything up to the pixel analysis; bad input and every output that cannot be written fail
     here, before any work and before any output exists."""
-    from soundify_otio.exporters import check_output
-    from soundify_otio.library.sounds import open_library
-    from soundify_otio.pipeline.api import Session
-    from soundify_otio.timeline.reading import read_timeline
+    with without_collection(ctx):  # torch, scipy, the decoders: many objects, all kept to the end, no garbage
+        from soundify_otio.exporters import check_output
+        from soundify_otio.library.sounds import open_library
+        from soundify_otio.pipeline.api import Session
+        from soundify_otio.timeline.reading import read_timeline
 
     config = parse_config(
         model=options.pop("model"),
@@ -155,7 +157,8 @@ def annotate(
     **options: Any,
 ) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
-    from soundify_otio.pipeline.api import write_timeline
+    with without_collection(ctx):  # as in _analyse: this import brings torch
+        from soundify_otio.pipeline.api import write_timeline
 
     started = time.perf_counter()
     chosen_targets = targets
