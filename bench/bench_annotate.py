@@ -44,6 +44,14 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _rss_mb() -> float:
+    """This process's resident set size now (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def _shots(timeline_path: str):
     from soundify_otio.timeline.reading import find_shots, read_timeline
 
@@ -68,11 +76,14 @@ def child_annotate(spec: dict) -> dict:
     limit_malloc_arenas()  # as the CLI's main() does
     path = Path(spec["timeline"])
     shots, _ = _shots(spec["timeline"])
+    rss = {"imports": _rss_mb()}
     started = time.perf_counter()
     timeline = read_timeline(path)
     model = load_model("RN50", "none", spec["device"], spec["runtime"], spec["precision"], CACHE / "runtimes")
+    rss["model"] = _rss_mb()
     if model.runtime is not None:
         model.runtime.load()  # conversion (first run on a machine) or reading it: setup, reported in image_tower
+    rss["runtime"] = _rss_mb()
     session = Session.open(Path(spec["library"]), Config(pretrained="none"), model=model)
     setup = time.perf_counter() - started
     started = time.perf_counter()
@@ -82,6 +93,7 @@ def child_annotate(spec: dict) -> dict:
     write_timeline(result, Path(spec["out"]), force=True, media_base=path.resolve().parent)
     annotation.timings["write"] = time.perf_counter() - write_started
     wall = time.perf_counter() - started
+    rss["end"] = _rss_mb()
     per_shot = {id(s.frames): len(s.frames.sample_times) for s in analysed.analysis.scenes}
     stages = {k: round(v, 3) for k, v in annotation.timings.items()}
     stages["untimed"] = round(wall - sum(annotation.timings.values()), 3)
@@ -94,6 +106,7 @@ def child_annotate(spec: dict) -> dict:
         "sampled_per_shot": list(per_shot.values()),
         "image_tower": annotation.image_tower,
         "peak_rss_mb": _peak_rss_mb(),
+        "rss_mb": rss,
     }
 
 
@@ -409,6 +422,7 @@ def workload(
         "frames_decoded": decode["frames"],
         "frames_encoded": encode["frames"],
         "peak_rss_mb": annotated["peak_rss_mb"],
+        "rss_mb": annotated["rss_mb"],
         "baseline": {
             "bare_decode_s": decode["seconds"],
             "encode_sampled_eager_s": encode["seconds"],
@@ -560,6 +574,7 @@ def main() -> None:
             results["memory"] = {
                 "minutes": [short_minutes, minutes],
                 "peak_rss_mb": [results["workloads"][n]["peak_rss_mb"] for n in (short_name, name)],
+                "rss_before_frames_mb": [results["workloads"][n]["rss_mb"]["runtime"] for n in (short_name, name)],
                 "wall_s": [results["workloads"][n]["wall_s"] for n in (short_name, name)],
             }
         if "tiny" in parts and long_path is not None:

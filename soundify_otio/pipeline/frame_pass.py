@@ -24,13 +24,16 @@ from soundify_otio.progress import Stopwatch
 from soundify_otio.stages import onsets
 from soundify_otio.stages.scenes import HistogramDetector
 from soundify_otio.types import Shot
-from soundify_otio.vision.decode import VideoInfo, open_reader, read_frames
+from soundify_otio.vision.decode import FileReader, VideoInfo, open_reader, read_frames
 from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
 
 CUDA_ENCODE_BATCH = 256
 """Frames per CLIP batch on a GPU (unmeasured here: no GPU on the machines this was built on)."""
+SEALED_LIMIT = 4
+"""Full CLIP batches held back while a file's reader is open (they are encoded when it is replaced, see
+vision.decode.FileReader) before they are encoded anyway."""
 CALIBRATION_FRAMES = 64
 """Frames an int8 runtime is calibrated on: spread over the run's shots, keyframes where there are any
 (a keyframe decodes without decoding its neighbours)."""
@@ -83,6 +86,8 @@ class FramePass:
             config.batch_size if model.device.type != "cuda" else max(config.batch_size, CUDA_ENCODE_BATCH)
         )
         self._queue: list[tuple[ShotJob, np.ndarray]] = []
+        self._sealed: list[list[tuple[ShotJob, np.ndarray]]] = []
+        """Batches formed (as they would be encoded at once), waiting for the reader to close."""
         self._seconds = 0.0
 
     def job(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str) -> ShotJob:
@@ -153,8 +158,12 @@ class FramePass:
 
     def _run_media(self, path: Path, jobs: list[ShotJob]) -> None:
         try:
-            with self.stopwatch.time("decode"):
-                reader = open_reader(path, self.config.analysis_size)
+            reader = FileReader(
+                lambda: open_reader(path, self.config.analysis_size),
+                path,
+                on_close=self._encode_sealed,
+                timed=lambda: self.stopwatch.time("decode"),
+            )
         except MediaError as exc:
             for job in jobs:
                 self._fail(job, exc)
@@ -164,14 +173,13 @@ class FramePass:
                 self._decode(reader, job)
             except MediaError as exc:
                 self._fail(job, exc)
-        del reader
+        reader.close()
 
-    def _decode(self, reader, job: ShotJob) -> None:
+    def _decode(self, reader: FileReader, job: ShotJob) -> None:
         config, fps = self.config, job.info.fps
         stop = min(job.stop, len(reader))
         for start in range(job.first, stop, config.batch_size):
-            with self.stopwatch.time("decode"):
-                pixels = read_frames(reader, range(start, min(start + config.batch_size, stop)), job.shot.media_path)
+            pixels = reader.read(range(start, min(start + config.batch_size, stop)))
             self.report(self._seconds + (start + len(pixels) - job.first) / fps)
             with self.stopwatch.time("scenes"):
                 job.detector.push(pixels)
@@ -183,15 +191,28 @@ class FramePass:
                     job.queued += 1
                     job.sample_offsets.append(start + i - job.first)
             if len(self._queue) >= self.encode_batch:
-                self._encode_queue()
+                self._seal()
+                if len(self._sealed) >= SEALED_LIMIT:
+                    self._encode_sealed()
         self._seconds += job.shot.duration
         job.decoded = True
         self._finish(job)
 
     def _encode_queue(self) -> None:
-        """CLIP over the queued frames (from any shots), each shot handed its rows in order."""
+        """CLIP over every queued frame (from any shots), each shot handed its rows in order."""
+        self._seal()
+        self._encode_sealed()
+
+    def _seal(self) -> None:
+        """Cut the queue into CLIP batches (the last one partial), to be encoded in that order."""
         while self._queue:
             batch, self._queue = self._queue[: self.encode_batch], self._queue[self.encode_batch :]
+            self._sealed.append(batch)
+
+    def _encode_sealed(self) -> None:
+        """Encode the sealed batches; a shot that failed meanwhile keeps its place in them, not its rows."""
+        while self._sealed:
+            batch = self._sealed.pop(0)
             with self.stopwatch.time("encode"):
                 embeddings, activations = self.model.encode_frames(np.stack([pixels for _, pixels in batch]))
             row = 0
@@ -200,11 +221,12 @@ class FramePass:
                 end = row
                 while end < len(batch) and batch[end][0] is job:
                     end += 1
-                job.embeddings.append(embeddings[row:end])
-                job.store.append(activations[row:end])
-                job.queued -= end - row
+                if job.result is None:
+                    job.embeddings.append(embeddings[row:end])
+                    job.store.append(activations[row:end])
+                    job.queued -= end - row
+                    self._finish(job)
                 row = end
-                self._finish(job)
 
     def _finish(self, job: ShotJob) -> None:
         """Write a shot whose frames are all decoded and encoded to the cache."""

@@ -1,0 +1,112 @@
+"""A file read in order by a succession of decord readers (vision.decode.FileReader): the same frames as one
+reader, each new reader starting on a keyframe, and the frame pass's analysis and CLIP batches unchanged."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import decord
+import numpy as np
+import pytest
+
+from soundify_otio.config import Config
+from soundify_otio.pipeline import frame_pass as frame_pass_module
+from soundify_otio.pipeline.soundify import Soundify
+from soundify_otio.types import Shot
+from soundify_otio.vision import decode
+from soundify_otio.vision.decode import FileReader, open_reader
+
+from helpers.known_answer import colour_model
+
+FRAMES, GOP, SIZE = 90, 10, 64
+
+
+@pytest.fixture(scope="module")
+def gop_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A moving square, a keyframe every GOP frames (x264, no scene-cut keyframes)."""
+    path = tmp_path_factory.mktemp("media") / "gop.mp4"
+    options = {"preset": "ultrafast", "crf": "18", "g": str(GOP), "keyint_min": str(GOP), "sc_threshold": "0"}
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(25), options=options)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for i in range(FRAMES):
+            img = np.full((96, 160, 3), 90, np.uint8)
+            img[30:60, (i * 3) % 130 : (i * 3) % 130 + 30] = (200 + i % 50, 40, 255 - i)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _plain(path: Path, first: int, stop: int) -> np.ndarray:
+    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=SIZE, height=SIZE)
+    return reader.get_batch(list(range(first, stop))).asnumpy()
+
+
+def test_fresh_readers_take_over_on_keyframes_with_the_same_frames(gop_video):
+    positions: list[int] = []
+    closed: list[int] = []
+    reader: FileReader
+
+    def open_():
+        positions.append(reader._next if positions else 0)
+        return open_reader(gop_video, SIZE)
+
+    reader = FileReader(open_, gop_video, reopen_frames=25, on_close=lambda: closed.append(reader._next))
+    assert list(reader.keyframes) == list(range(0, FRAMES, GOP))
+    frames = np.concatenate([reader.read(range(s, min(s + 7, FRAMES))) for s in range(0, FRAMES, 7)])
+    reader.close()
+    np.testing.assert_array_equal(frames, _plain(gop_video, 0, FRAMES))
+    assert positions == [0, 30, 60]  # the first keyframe at or past 25 frames read by each reader
+    assert closed == [30, 60, FRAMES]  # each reader closed before the next opened, and at the end
+
+
+def test_a_reader_started_mid_file_and_reads_that_jump_stay_right(gop_video):
+    reader = FileReader(lambda: open_reader(gop_video, SIZE), gop_video, reopen_frames=8)
+    np.testing.assert_array_equal(reader.read(range(13, 24)), _plain(gop_video, 13, 24))
+    np.testing.assert_array_equal(reader.read(range(24, 45)), _plain(gop_video, 24, 45))
+    np.testing.assert_array_equal(reader.read(range(5, 9)), _plain(gop_video, 5, 9))  # back: one seek, no switch
+    assert reader.opened == 2  # one switch, at keyframe 30 (read 11 frames by then)
+
+
+def test_without_reopening_one_reader_reads_the_file(gop_video):
+    reader = FileReader(lambda: open_reader(gop_video, SIZE), gop_video, reopen_frames=0)
+    for s in range(0, FRAMES, 16):
+        reader.read(range(s, min(s + 16, FRAMES)))
+    assert reader.opened == 1
+
+
+class _Library:
+    def label_embeddings(self, encoder, kind):
+        labels = ["red car", "green tree"] if kind == "effect" else ["blue sky"]
+        return labels, encoder.encode_texts(labels)
+
+
+def _analyse(path: Path, tmp: Path, monkeypatch, reopen: int) -> tuple[list, list[int], int]:
+    monkeypatch.setattr(decode, "REOPEN_FRAMES", reopen)
+    model = colour_model()
+    batches: list[int] = []
+    opened: list[int] = []
+    real_encode, real_open = model.encode_frames, frame_pass_module.open_reader
+    monkeypatch.setattr(model, "encode_frames", lambda f: batches.append(len(f)) or real_encode(f))
+    monkeypatch.setattr(frame_pass_module, "open_reader", lambda *a: opened.append(1) or real_open(*a))
+    shots = [
+        Shot(i, f"clip {i}", path, first / 25, i * 10.0, n / 25) for i, (first, n) in enumerate([(0, 37), (37, 50)])
+    ]
+    config = Config(batch_size=4, analysis_size=SIZE, sample_fps=5.0)
+    scenes = Soundify(model, _Library(), config, cache_dir=tmp).analyse(shots).scenes
+    return scenes, batches, len(opened)
+
+
+def test_frame_pass_analysis_and_batches_do_not_change_with_reopening(gop_video, tmp_path, monkeypatch):
+    once, batches_once, opened_once = _analyse(gop_video, tmp_path / "a", monkeypatch, 0)
+    often, batches_often, opened_often = _analyse(gop_video, tmp_path / "b", monkeypatch, 12)
+    assert opened_once == 1 and opened_often > 3
+    assert batches_often == batches_once
+    assert [s.scene.id for s in often] == [s.scene.id for s in once]
+    for a, b in zip(once, often, strict=True):
+        np.testing.assert_array_equal(a.frames.distances, b.frames.distances)
+        np.testing.assert_array_equal(a.frames.thumbnails, b.frames.thumbnails)
+        np.testing.assert_array_equal(a.frames.embeddings, b.frames.embeddings)
+        np.testing.assert_array_equal(np.asarray(a.frames.activations), np.asarray(b.frames.activations))
