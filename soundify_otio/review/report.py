@@ -107,30 +107,36 @@ def _curve_points(curve: Curve, placement: Placement) -> list[tuple[float, float
 
 
 class _Thumbnails:
-    """Small frames of each media file, decoded by decord at thumbnail size; errors become reasons."""
+    """Small frames of each media file, decoded by decord at thumbnail size; errors become reasons.
+
+    No reader stays open between scenes: an open decord reader goes on decoding the rest of its file in
+    its own threads (memory and CPU for frames nobody asked for), and one still running when the process
+    exits can crash it there (seen: `review` ending with SIGSEGV after "review ended")."""
 
     def __init__(self) -> None:
-        self._readers: dict[Path, tuple[VideoInfo, Any] | MediaError] = {}
+        self._files: dict[Path, tuple[VideoInfo, int] | MediaError] = {}
+        """Per file: its probe and the thumbnails' height, or why it cannot give thumbnails."""
 
     def _reader(self, path: Path) -> tuple[VideoInfo, Any]:
-        if path not in self._readers:
-            import decord
+        """The file's probe and a fresh reader at thumbnail size (the caller drops it when done)."""
+        import decord
 
+        if path not in self._files:
             try:
                 info = probe_video(path)
-                height = max(2, round(THUMB_WIDTH * info.height / max(info.width, 1) / 2) * 2)
-                self._readers[path] = (
-                    info,
-                    decord.VideoReader(str(path), ctx=decord.cpu(0), width=THUMB_WIDTH, height=height),
-                )
+                self._files[path] = (info, max(2, round(THUMB_WIDTH * info.height / max(info.width, 1) / 2) * 2))
             except MediaError as exc:
-                self._readers[path] = exc
-            except (decord.DECORDError, RuntimeError, OSError) as exc:
-                self._readers[path] = MediaError(f"cannot decode video ({exc})", path)
-        entry = self._readers[path]
+                self._files[path] = exc
+        entry = self._files[path]
         if isinstance(entry, MediaError):
             raise entry
-        return entry
+        info, height = entry
+        try:
+            return info, decord.VideoReader(str(path), ctx=decord.cpu(0), width=THUMB_WIDTH, height=height)
+        except (decord.DECORDError, RuntimeError, OSError) as exc:
+            error = MediaError(f"cannot decode video ({exc})", path)
+            self._files[path] = error
+            raise error from exc
 
     def scene(self, path: Path, media_start: float, duration: float, count: int) -> list[tuple[float, str]]:
         """(seconds from the scene's start, data URI) for `count` frames spread evenly over the scene."""
@@ -145,6 +151,8 @@ class _Thumbnails:
             frames = reader.get_batch(indices).asnumpy()
         except Exception as exc:  # decord raises its own error types for broken packets
             raise MediaError(f"cannot decode frames {indices} for thumbnails ({exc})", path) from exc
+        finally:
+            del reader  # its decoding threads end here, not whenever (or never) it would be collected
         uris = []
         for frame in frames:
             buf = io.BytesIO()
