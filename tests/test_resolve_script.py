@@ -207,7 +207,7 @@ def test_script_in_a_stand_in_resolve(project, cache_dir: Path, tmp_path: Path, 
     while time.monotonic() < deadline:
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):  # reset: it closed with this one in its backlog
             break
         time.sleep(0.5)
     else:
