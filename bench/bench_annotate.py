@@ -24,6 +24,8 @@ import opentimelineio as otio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic footage helpers
+from json_report import emit  # bench/ is on sys.path when a benchmark runs as a script
+
 from soundify_otio.config import Config
 from soundify_otio.progress import PrintProgress
 
@@ -582,10 +584,7 @@ def main() -> None:
         if "many" in parts and long_path is not None:
             counts = [int(c) for c in args.many_clips.split(",") if c.strip()]
             results["many_clips"] = many_clips(long_path, counts, sample.library, run, out_dir)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from json_report import emit  # bench/ is on sys.path when a benchmark runs as a script
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the batch test timelines
 
@@ -121,10 +123,7 @@ def main() -> None:
             "ray_2_nodes_2_actors": ray_run(project, jobs, root / "out3"),
         }
         results["machine"]["load_1min_after"] = round(os.getloadavg()[0], 2)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

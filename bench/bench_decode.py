@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import platform
 import time
 from pathlib import Path
 from typing import Any, Literal
+
+from json_report import emit  # bench/ is on sys.path when a benchmark runs as a script
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
 SkipMode = Literal["DEFAULT", "NONREF", "NONKEY"]
@@ -75,10 +76,7 @@ def main() -> None:
         },
         "files": [measure(path, args.repeat) for path in files],
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Run: ``nice python bench/bench_finesync.py [--repeat 2] [--out results.json]``. 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from json_report import emit  # bench/ is on sys.path when a benchmark runs as a script
+
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
@@ -189,10 +190,7 @@ def main() -> None:
             "accuracy": accuracy(folder, library),
             "cost": cost(folder, library, args.repeat),
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from json_report import emit  # bench/ is on sys.path when a benchmark runs as a script
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synthetic footage helpers
 
@@ -194,10 +196,7 @@ def main() -> None:
             results[f"synthetic_{args.minutes:g}min"] = workload(
                 f"synthetic-{args.minutes:g}min", long, project.library, args.picks, work
             )
-    text = json.dumps(results, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

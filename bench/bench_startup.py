@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from json_report import emit  # bench/ is on sys.path when a benchmark runs as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
 HEAVY = ("torch", "torchvision", "open_clip", "timm", "openvino", "onnxruntime", "decord", "scipy", "opentimelineio")
@@ -223,10 +225,7 @@ def main() -> None:
             run_child("annotate", {"args": command})  # the runtime's conversion, once: then it is cached
             results["annotate"][name] = fastest("annotate", {"args": command}, args.repeat, "model_and_runtime_ready_s")
         shutil.rmtree(work / "sample", ignore_errors=True)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":
