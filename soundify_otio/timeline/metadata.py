@@ -169,7 +169,8 @@ def picked_labels(timeline: otio.schema.Timeline, kind: str | None = None) -> se
     return labels
 
 
-_AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
+AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
+"""AAF's MonoAudioGain operation, as readers record it: a clip gain (automation) in an AAF."""
 
 
 def _carries_automation(clip: otio.core.Item) -> bool:
@@ -182,7 +183,7 @@ def _carries_automation(clip: otio.core.Item) -> bool:
         aaf = effect.metadata.get("AAF")
         if hasattr(fcp, "get") and fcp.get("effectid") == "audiolevels":
             return True
-        if hasattr(aaf, "get") and str(aaf.get("Operation", {}).get("Identification", "")) == _AAF_GAIN:
+        if hasattr(aaf, "get") and str(aaf.get("Operation", {}).get("Identification", "")) == AAF_GAIN:
             return True
     return False
 

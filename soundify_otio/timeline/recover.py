@@ -30,6 +30,7 @@ import soundfile
 
 from soundify_otio.exporters.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import (
+    AAF_GAIN,
     NAMESPACE,
     ClipInfo,
     SoundInfo,
@@ -128,7 +129,6 @@ def _neighbours(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[bool,
     return before, after
 
 
-_AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
 _AAF_PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"
 
 
@@ -154,7 +154,7 @@ def _aaf_keys(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[Keys, K
     head = before.in_offset.rescaled_to(rate).value if before is not None else 0.0
     gain: Keys = []
     for effect in clip.effects:
-        found = _aaf_points(effect, _AAF_GAIN)
+        found = _aaf_points(effect, AAF_GAIN)
         if found and found[1]:
             points, length = found
             gain = [[(t * length - head) / rate, gain_to_db(v)] for t, v in points]
