@@ -84,7 +84,7 @@ def child_annotate(spec: dict) -> dict:
     model = load_model("RN50", "none", spec["device"], spec["runtime"], spec["precision"], CACHE / "runtimes")
     rss["model"] = _rss_mb()
     if model.runtime is not None:
-        model.runtime.load()  # conversion (first run on a machine) or reading it: setup, reported in image_tower
+        model.load_runtime()  # conversion (first run on a machine) or reading it: setup, reported in image_tower
     rss["runtime"] = _rss_mb()
     session = Session.open(Path(spec["library"]), Config(pretrained="none"), model=model)
     setup = time.perf_counter() - started

@@ -83,7 +83,9 @@ class _Library:
         return labels, encoder.encode_texts(labels)
 
 
-def _analyse(path: Path, tmp: Path, monkeypatch, reopen: int) -> tuple[list, list[int], int]:
+def _analyse(
+    path: Path, tmp: Path, monkeypatch, reopen: int, sample_fps: float = 5.0
+) -> tuple[list, list[int], int]:
     monkeypatch.setattr(decode, "REOPEN_FRAMES", reopen)
     model = colour_model()
     batches: list[int] = []
@@ -94,7 +96,7 @@ def _analyse(path: Path, tmp: Path, monkeypatch, reopen: int) -> tuple[list, lis
     shots = [
         Shot(i, f"clip {i}", path, first / 25, i * 10.0, n / 25) for i, (first, n) in enumerate([(0, 37), (37, 50)])
     ]
-    config = Config(batch_size=4, analysis_size=SIZE, sample_fps=5.0)
+    config = Config(batch_size=4, analysis_size=SIZE, sample_fps=sample_fps)
     scenes = Soundify(model, _Library(), config, cache_dir=tmp).analyse(shots).scenes
     return scenes, batches, len(opened)
 
@@ -110,3 +112,14 @@ def test_frame_pass_analysis_and_batches_do_not_change_with_reopening(gop_video,
         np.testing.assert_array_equal(a.frames.thumbnails, b.frames.thumbnails)
         np.testing.assert_array_equal(a.frames.embeddings, b.frames.embeddings)
         np.testing.assert_array_equal(np.asarray(a.frames.activations), np.asarray(b.frames.activations))
+
+
+def test_clip_batches_are_full_but_the_last_whatever_the_reads(gop_video, tmp_path, monkeypatch):
+    """Reads of 4 frames with 2 frames in 3 sampled: the queue passes the batch size in the middle of a
+    read, and what is over waits for the next batch (it used to become a batch of its own, 1-2 frames,
+    slower a frame and, counted towards SEALED_LIMIT, encoded beside a decoder still running ahead)."""
+    every = 25 / 1.5
+    sampled = len(frame_pass_module.sampled_offsets(37, 25, every)) + len(frame_pass_module.sampled_offsets(50, 25, every))
+    for reopen in (0, 12):
+        _, batches, _ = _analyse(gop_video, tmp_path / f"r{reopen}", monkeypatch, reopen, sample_fps=every)
+        assert batches == [4] * (sampled // 4) + [sampled % 4]

@@ -7,9 +7,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from soundify_otio.config import Config
-from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache
+from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, gather_rows
 from soundify_otio.types import Shot
 
 THUMBS = np.arange(50 * 32 * 32).reshape(50, 32, 32).astype(np.uint8)
@@ -110,3 +111,30 @@ def test_an_entry_without_the_motion_signal_is_a_miss(tmp_path):
     np.save(tmp_path / "old.activations.npy", np.ones((1, 1, 1, 1), np.float16))
     cache = FrameCache(tmp_path)
     assert cache.load("old") is None and cache.misses == 1
+
+
+def _resident_kb(path) -> int:
+    """This process's resident pages of its mappings of `path` (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
+def test_gathered_rows_leave_no_mapped_page_resident(tmp_path):
+    """Grad-CAM reads each scene's rows of the memory-mapped activations; the mapping's pages are dropped
+    after, so a run does not end up holding its whole activations file (240 MB for 10 minutes of RN50)."""
+    path = tmp_path / "rows.npy"
+    rows = np.random.default_rng(0).random((64, 1024, 16)).astype(np.float16)  # 2 MiB
+    np.save(path, rows)
+    mapped = np.load(path, mmap_mode="r")
+    assert np.isfinite(np.asarray(mapped, dtype=np.float32).sum())  # reads every page
+    touched = _resident_kb(path)
+    picked = gather_rows(mapped[8:], [3, 40])
+    np.testing.assert_array_equal(picked, rows[[11, 48]])
+    assert touched >= 1900 and _resident_kb(path) < 64
+    np.testing.assert_array_equal(mapped[11], rows[11])  # the mapping still reads the file

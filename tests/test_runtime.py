@@ -67,6 +67,20 @@ def test_random_weight_rn50_matches_eager(runtime, frames, runtime_cache):
     assert model.image_id == eager.image_id == "RN50/none"
 
 
+@pytest.mark.slow
+def test_the_trunk_weights_go_once_the_runtime_runs_it(frames, runtime_cache):
+    model = load_model("RN50", "none", "cpu", runtime="openvino", runtime_cache=runtime_cache)
+    trunk = [p for module in model.split.trunk_only for p in module.parameters()]
+    assert sum(p.numel() for p in trunk) > 20_000_000 and not any(p.is_meta for p in trunk)
+    embeddings, activations = model.encode_frames(frames)
+    assert all(p.is_meta for module in model.split.trunk_only for p in module.parameters())
+    np.testing.assert_array_equal(model.encode_frames(frames)[0], embeddings)
+    cams = model.gradcam(activations, embeddings)  # the head keeps its weights
+    assert cams.shape == (len(frames), 7, 7) and np.isfinite(cams).all() and cams.max() == pytest.approx(1.0)
+    whole = load_model("RN50", "none", "cpu", runtime="torch")  # built again, not the kept one without a trunk
+    assert not any(p.is_meta for module in whole.split.trunk_only for p in module.parameters())
+
+
 @pytest.mark.parametrize("runtime", FAST)
 def test_known_answer_model_matches_eager_and_still_sees_red(runtime, frames, runtime_cache):
     model = colour_model()

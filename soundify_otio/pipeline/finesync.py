@@ -16,6 +16,7 @@ import numpy as np
 
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import loudness_offset_db
+from soundify_otio.pipeline.frame_cache import gather_rows
 from soundify_otio.stages import mix, onsets
 from soundify_otio.types import Interval, Placement, SoundEntry
 
@@ -70,7 +71,7 @@ def place_hits(
         found: list[tuple[float, float, float]] = []
         if stop - first >= 4 and inside.size:
             cams = model.gradcam(
-                frames.activations[analysed.samples[inside]], np.repeat(text[None], inside.size, axis=0)
+                gather_rows(frames.activations, analysed.samples[inside]), np.repeat(text[None], inside.size, axis=0)
             )
             cam_frames = (sample_frames[inside] - first).astype(float)
             reach = REGION_REACH_SECONDS * fps

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,19 @@ log = logging.getLogger(__name__)
 _BLOCK = 64 << 10
 _BLOCKS = 16
 """Content identity reads the first and last block and this many evenly spaced between (about 1 MiB)."""
+
+
+def gather_rows(activations: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
+    """A copy of `rows` of a shot's activations. Where they are memory-mapped, the mapping's pages are then
+    dropped from this process (the page cache keeps them, a later read maps them back): reading every
+    scene's rows would otherwise leave the run's whole file resident (240 MB for 10 minutes of RN50)."""
+    picked = np.array(activations[rows])
+    base = activations.base
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        base.madvise(mmap.MADV_DONTNEED)
+    return picked
 
 
 @dataclass

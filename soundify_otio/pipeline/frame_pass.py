@@ -191,7 +191,7 @@ class FramePass:
                     job.queued += 1
                     job.sample_offsets.append(start + i - job.first)
             if len(self._queue) >= self.encode_batch:
-                self._seal()
+                self._seal(full_only=True)
                 if len(self._sealed) >= SEALED_LIMIT:
                     self._encode_sealed()
         self._seconds += job.shot.duration
@@ -203,9 +203,11 @@ class FramePass:
         self._seal()
         self._encode_sealed()
 
-    def _seal(self) -> None:
-        """Cut the queue into CLIP batches (the last one partial), to be encoded in that order."""
-        while self._queue:
+    def _seal(self, full_only: bool = False) -> None:
+        """Cut the queue into CLIP batches, to be encoded in that order: the last one partial, or with
+        `full_only` left in the queue (a partial batch costs more a frame, and counting towards
+        SEALED_LIMIT it would have the tower run beside a decoder still decoding ahead)."""
+        while len(self._queue) >= (self.encode_batch if full_only else 1):
             batch, self._queue = self._queue[: self.encode_batch], self._queue[self.encode_batch :]
             self._sealed.append(batch)
 

@@ -22,7 +22,7 @@ from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline import finesync
-from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames
+from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames, gather_rows
 from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
 from soundify_otio.stages import classify, mix, sync
@@ -330,7 +330,7 @@ class Soundify:
             return []
         nearest = [int(np.argmin(np.abs(analysed.times - t))) for t in look_at]
         cams = self.model.gradcam(
-            analysed.frames.activations[analysed.samples[nearest]],
+            gather_rows(analysed.frames.activations, analysed.samples[nearest]),
             np.repeat(self._text("effect", label)[None], len(nearest), axis=0),
         )
         pan_gain = [

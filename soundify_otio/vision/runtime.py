@@ -38,6 +38,9 @@ EXPORT_FORMAT = 1
 """Bumped when what is exported changes, so older cached conversions are not reused."""
 OPSET = 17
 CALIBRATION_BATCH = 8
+OPENVINO_BATCH = 8
+"""Frames per OpenVINO inference (a longer batch is run in pieces): measured here at 54.4 ms a frame
+against 54.5 at 32, with 198 MB of buffers against 485."""
 
 
 class TowerRunner(Protocol):
@@ -168,8 +171,13 @@ class OpenVinoRunner:
         self.request = self.compiled.create_infer_request()
 
     def __call__(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = self.request.infer([pixels])
-        return np.array(out[0]), np.array(out[1])
+        pieces = []
+        for start in range(0, len(pixels), OPENVINO_BATCH):
+            out = self.request.infer([pixels[start : start + OPENVINO_BATCH]])
+            pieces.append((np.array(out[0]), np.array(out[1])))
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate([e for e, _ in pieces]), np.concatenate([a for _, a in pieces])
 
 
 RUNNERS: dict[str, Callable[[Path], TowerRunner]] = {"onnx": OnnxRunner, "openvino": OpenVinoRunner}
