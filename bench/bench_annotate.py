@@ -441,15 +441,23 @@ def workload(
     return result
 
 
-def tiny_clips_timeline(source: Path, clips: int, one_frame: bool) -> Path:
-    """`clips` consecutive frames of `source`'s first media file, as that many one-frame clips or as one clip."""
+TINY_LAYOUTS = {
+    "one clip": "frames in one clip",
+    "through edits": "one-frame clips, each going on from the last (through edits: one shot)",
+    "cuts": "one-frame clips a frame apart (each a shot of its own)",
+}
+
+
+def tiny_clips_timeline(source: Path, clips: int, layout: str) -> Path:
+    """`clips` frames of `source`'s first media file laid out as TINY_LAYOUTS says."""
     timeline = otio.adapters.read_from_file(str(source))
     first = next(iter(timeline.find_clips()))
     start = first.source_range.start_time + otio.opentime.RationalTime(100, FPS)
-    tiny = otio.schema.Timeline(name=f"{clips} {'one-frame clips' if one_frame else 'frames in one clip'}")
+    tiny = otio.schema.Timeline(name=f"{clips} {TINY_LAYOUTS[layout]}")
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tiny.tracks.append(track)
-    spans = [(i, 1) for i in range(clips)] if one_frame else [(0, clips)]
+    step = 2 if layout == "cuts" else 1
+    spans = [(0, clips)] if layout == "one clip" else [(i * step, 1) for i in range(clips)]
     for offset, length in spans:
         track.append(
             otio.schema.Clip(
@@ -460,29 +468,30 @@ def tiny_clips_timeline(source: Path, clips: int, one_frame: bool) -> Path:
                 ),
             )
         )
-    path = source.with_name(f"timeline-{clips}-{'one-frame-clips' if one_frame else 'frames-one-clip'}.otio")
+    path = source.with_name(f"timeline-{clips}-{layout.replace(' ', '-')}.otio")
     otio.adapters.write_to_file(tiny, str(path))
     return path
 
 
 def tiny_clips(source: Path, clips: int, library: Path, run: dict[str, str], out_dir: Path) -> dict[str, Any]:
-    """`clips` one-frame clips against one clip of the same frames: the per-shot tax."""
-    PROGRESS(f"{clips} one-frame clips against one {clips}-frame clip", 0, 2)
-    many = _annotate(tiny_clips_timeline(source, clips, True), library, run, out_dir)
-    PROGRESS(f"{clips} one-frame clips against one {clips}-frame clip", 1, 2)
-    one = _annotate(tiny_clips_timeline(source, clips, False), library, run, out_dir)
-    PROGRESS(f"{clips} one-frame clips against one {clips}-frame clip", 2, 2)
+    """`clips` one-frame clips against one clip of the same frames: the per-shot tax, for clips that are
+    through edits (one shot) and for clips each a shot of its own."""
+    stage = f"{clips} one-frame clips against one {clips}-frame clip"
+    results = {}
+    for done, layout in enumerate(TINY_LAYOUTS):
+        PROGRESS(stage, done, len(TINY_LAYOUTS))
+        results[layout] = _annotate(tiny_clips_timeline(source, clips, layout), library, run, out_dir)
+    PROGRESS(stage, len(TINY_LAYOUTS), len(TINY_LAYOUTS))
+    one = results["one clip"]
 
-    def brief(r: dict[str, Any]) -> dict[str, Any]:
-        return {k: r[k] for k in ("wall_s", "setup_s", "stages", "scenes", "peak_rss_mb")}
+    def against_one(r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **{k: r[k] for k in ("wall_s", "setup_s", "stages", "scenes", "peak_rss_mb")},
+            "ratio_wall": round(r["wall_s"] / one["wall_s"], 2),
+            "ratio_with_setup": round((r["wall_s"] + r["setup_s"]) / (one["wall_s"] + one["setup_s"]), 2),
+        }
 
-    return {
-        "clips": clips,
-        "one_frame_clips": brief(many),
-        "one_clip": brief(one),
-        "ratio_wall": round(many["wall_s"] / one["wall_s"], 2),
-        "ratio_with_setup": round((many["wall_s"] + many["setup_s"]) / (one["wall_s"] + one["setup_s"]), 2),
-    }
+    return {"clips": clips, **{layout: against_one(r) for layout, r in results.items()}}
 
 
 def many_clips(source: Path, counts: list[int], library: Path, run: dict[str, str], out_dir: Path) -> dict[str, Any]:
@@ -491,7 +500,7 @@ def many_clips(source: Path, counts: list[int], library: Path, run: dict[str, st
     runs = []
     for done, clips in enumerate(counts):
         PROGRESS(f"one-frame clips: {', '.join(map(str, counts))}", done, len(counts))
-        result = _annotate(tiny_clips_timeline(source, clips, True), library, run, out_dir)
+        result = _annotate(tiny_clips_timeline(source, clips, "cuts"), library, run, out_dir)
         beside_encode = result["wall_s"] - result["stages"].get("encode", 0.0)
         runs.append(
             {

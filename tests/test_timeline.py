@@ -117,6 +117,24 @@ def test_gaps_place_clips_in_track_time() -> None:
     assert [s.index for s in shots] == [0, 1]
 
 
+def test_a_through_edit_is_no_cut() -> None:
+    """Clips that go on from the next frame of the same file are one shot; a jump in the file, another
+    file or a gap between them is a cut."""
+    b = _clip("a", 20, 10, url="/media/b.mp4")
+    timeline = _timeline(
+        [_clip("a", 0, 10), _clip("a2", 10, 5, url="/media/a.mp4"), _clip("a3", 15, 1, url="/media/a.mp4")]
+        + [_clip("a4", 17, 4, url="/media/a.mp4"), b, _gap(2), _clip("a5", 21, 3, url="/media/a.mp4")]
+    )
+    shots, _ = find_shots(timeline, BASE)
+    assert _spans(shots) == [
+        ("a", 0.0, round(16 / 24, 6), 0.0),
+        ("a4", round(16 / 24, 6), round(4 / 24, 6), round(17 / 24, 6)),
+        ("a", round(20 / 24, 6), round(10 / 24, 6), round(20 / 24, 6)),
+        ("a5", round(32 / 24, 6), 0.125, 0.875),
+    ]
+    assert [s.media_path.name for s in shots] == ["a.mp4", "a.mp4", "b.mp4", "a.mp4"]
+
+
 def test_transition_shots_meet_at_the_cut() -> None:
     transition = otio.schema.Transition(name="dissolve", in_offset=_rt(6), out_offset=_rt(6))
     timeline = _timeline([_clip("a", 0, 48), transition, _clip("b", 100, 24)])

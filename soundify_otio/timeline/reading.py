@@ -478,7 +478,8 @@ def find_shots(
 
     Track time starts at 0 whatever the timeline's start timecode. Where video tracks overlap the
     upper (later) track wins, as in an NLE viewer; a nested stack (compound clip) is opened and its
-    tracks compete inside the stretch it covers. A clip whose media cannot be analysed (offline,
+    tracks compete inside the stretch it covers. Pieces that continue one another (a through edit: the
+    same file from the next frame on, end to end on the timeline) are one shot, as nothing cuts on screen. A clip whose media cannot be analysed (offline,
     speed-changed, not a local file) still hides the tracks below it and is reported as skipped;
     generator clips (titles, colour mattes) give nothing and hide nothing, as they are mostly
     overlays; disabled clips and tracks are ignored.
@@ -507,22 +508,43 @@ def find_shots(
         media = resolve_media_path(p.clip.media_reference.target_url, base_dir, media_roots)
         pieces.extend((a, b, p, media) for a, b in visible)
     pieces.sort(key=lambda piece: piece[0])
-    shots = []
-    for index, (a, b, p, media) in enumerate(pieces):
+    runs: list[_Run] = []
+    for a, b, p, media in pieces:
         source_start, _ = _trimmed(p.clip)
         media_start = source_start - _media_origin(p.clip) + (a - p.start)
-        shots.append(
-            Shot(
-                index=index,
-                clip_name=p.clip.name,
-                media_path=media,
-                media_start=float(max(Fraction(0), media_start)),
-                timeline_start=float(a),
-                duration=float(b - a),
-                track_index=p.track_index,
-            )
+        last = runs[-1] if runs else None
+        if last is not None and last.end == a and last.media == media and last.media_end == media_start:
+            last.end = b  # a through edit: the next frame of the same file, so no cut on screen
+        else:
+            runs.append(_Run(a, b, p, media, media_start))
+    shots = [
+        Shot(
+            index=index,
+            clip_name=run.placed.clip.name,
+            media_path=run.media,
+            media_start=float(max(Fraction(0), run.media_start)),
+            timeline_start=float(run.start),
+            duration=float(run.end - run.start),
+            track_index=run.placed.track_index,
         )
+        for index, run in enumerate(runs)
+    ]
     return shots, skipped
+
+
+@dataclass
+class _Run:
+    """A shot being gathered: a visible piece and the pieces that continue it (through edits)."""
+
+    start: Fraction
+    end: Fraction
+    placed: _Placed
+    media: Path
+    media_start: Fraction
+
+    @property
+    def media_end(self) -> Fraction:
+        return self.media_start + (self.end - self.start)
 
 
 class Coverage:
