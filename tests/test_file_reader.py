@@ -83,9 +83,7 @@ class _Library:
         return labels, encoder.encode_texts(labels)
 
 
-def _analyse(
-    path: Path, tmp: Path, monkeypatch, reopen: int, sample_fps: float = 5.0
-) -> tuple[list, list[int], int]:
+def _analyse(path: Path, tmp: Path, monkeypatch, reopen: int, sample_fps: float = 5.0) -> tuple[list, list[int], int]:
     monkeypatch.setattr(decode, "REOPEN_FRAMES", reopen)
     model = colour_model()
     batches: list[int] = []
@@ -119,7 +117,7 @@ def test_clip_batches_are_full_but_the_last_whatever_the_reads(gop_video, tmp_pa
     read, and what is over waits for the next batch (it used to become a batch of its own, 1-2 frames,
     slower a frame and, counted towards SEALED_LIMIT, encoded beside a decoder still running ahead)."""
     every = 25 / 1.5
-    sampled = len(frame_pass_module.sampled_offsets(37, 25, every)) + len(frame_pass_module.sampled_offsets(50, 25, every))
+    sampled = sum(len(frame_pass_module.sampled_offsets(n, 25, every)) for n in (37, 50))
     for reopen in (0, 12):
         _, batches, _ = _analyse(gop_video, tmp_path / f"r{reopen}", monkeypatch, reopen, sample_fps=every)
         assert batches == [4] * (sampled // 4) + [sampled % 4]

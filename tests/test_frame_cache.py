@@ -116,11 +116,12 @@ def test_an_entry_without_the_motion_signal_is_a_miss(tmp_path):
 def _resident_kb(path) -> int:
     """This process's resident pages of its mappings of `path` (from /proc/self/smaps)."""
     total, inside = 0, False
-    for line in open("/proc/self/smaps"):
-        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
-            inside = line.rstrip().endswith(str(path))
-        elif inside and line.startswith("Rss:"):
-            total += int(line.split()[1])
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+                inside = line.rstrip().endswith(str(path))
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
     return total
 
 

@@ -120,11 +120,9 @@ def test_gaps_place_clips_in_track_time() -> None:
 def test_a_through_edit_is_no_cut() -> None:
     """Clips that go on from the next frame of the same file are one shot; a jump in the file, another
     file or a gap between them is a cut."""
-    b = _clip("a", 20, 10, url="/media/b.mp4")
-    timeline = _timeline(
-        [_clip("a", 0, 10), _clip("a2", 10, 5, url="/media/a.mp4"), _clip("a3", 15, 1, url="/media/a.mp4")]
-        + [_clip("a4", 17, 4, url="/media/a.mp4"), b, _gap(2), _clip("a5", 21, 3, url="/media/a.mp4")]
-    )
+    a = [_clip(name, start, n, url="/media/a.mp4") for name, start, n in [("a", 0, 10), ("a2", 10, 5), ("a3", 15, 1)]]
+    after = [_clip("a4", 17, 4, url="/media/a.mp4"), _clip("a", 20, 10, url="/media/b.mp4"), _gap(2)]
+    timeline = _timeline([*a, *after, _clip("a5", 21, 3, url="/media/a.mp4")])
     shots, _ = find_shots(timeline, BASE)
     assert _spans(shots) == [
         ("a", 0.0, round(16 / 24, 6), 0.0),

@@ -478,11 +478,12 @@ def find_shots(
 
     Track time starts at 0 whatever the timeline's start timecode. Where video tracks overlap the
     upper (later) track wins, as in an NLE viewer; a nested stack (compound clip) is opened and its
-    tracks compete inside the stretch it covers. Pieces that continue one another (a through edit: the
-    same file from the next frame on, end to end on the timeline) are one shot, as nothing cuts on screen. A clip whose media cannot be analysed (offline,
+    tracks compete inside the stretch it covers. A clip whose media cannot be analysed (offline,
     speed-changed, not a local file) still hides the tracks below it and is reported as skipped;
     generator clips (titles, colour mattes) give nothing and hide nothing, as they are mostly
-    overlays; disabled clips and tracks are ignored.
+    overlays; disabled clips and tracks are ignored. Pieces that continue one another (a through
+    edit: the same file from the next frame on, end to end on the timeline) are one shot, as nothing
+    cuts on screen there.
     """
     top = timeline.tracks
     start, end = _bounds(top)
