@@ -444,7 +444,7 @@ def workload(
 TINY_LAYOUTS = {
     "one clip": "frames in one clip",
     "through edits": "one-frame clips, each going on from the last (through edits: one shot)",
-    "cuts": "one-frame clips a frame apart (each a shot of its own)",
+    "cuts": "one-frame clips in reverse frame order (each a shot of its own)",
 }
 
 
@@ -456,8 +456,9 @@ def tiny_clips_timeline(source: Path, clips: int, layout: str) -> Path:
     tiny = otio.schema.Timeline(name=f"{clips} {TINY_LAYOUTS[layout]}")
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     tiny.tracks.append(track)
-    step = 2 if layout == "cuts" else 1
-    spans = [(0, clips)] if layout == "one clip" else [(i * step, 1) for i in range(clips)]
+    spans = [(0, clips)] if layout == "one clip" else [(i, 1) for i in range(clips)]
+    if layout == "cuts":
+        spans.reverse()  # each clip shows the frame before the last one's: the same frames, no through edit
     for offset, length in spans:
         track.append(
             otio.schema.Clip(

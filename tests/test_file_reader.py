@@ -3,6 +3,7 @@ reader, each new reader starting on a keyframe, and the frame pass's analysis an
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -83,13 +84,24 @@ class _Library:
         return labels, encoder.encode_texts(labels)
 
 
-def _analyse(path: Path, tmp: Path, monkeypatch, reopen: int, sample_fps: float = 5.0) -> tuple[list, list[int], int]:
+def _analyse(
+    path: Path, tmp: Path, monkeypatch, reopen: int, sample_fps: float = 5.0, threads: list[int] | None = None
+) -> tuple[list, list[int], int]:
+    """Scenes, CLIP batch sizes and readers opened of two shots of `path`; with `threads`, the process's
+    thread count at each batch."""
     monkeypatch.setattr(decode, "REOPEN_FRAMES", reopen)
     model = colour_model()
     batches: list[int] = []
     opened: list[int] = []
     real_encode, real_open = model.encode_frames, frame_pass_module.open_reader
-    monkeypatch.setattr(model, "encode_frames", lambda f: batches.append(len(f)) or real_encode(f))
+
+    def encode(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        batches.append(len(frames))
+        if threads is not None:
+            threads.append(len(os.listdir("/proc/self/task")))
+        return real_encode(frames)
+
+    monkeypatch.setattr(model, "encode_frames", encode)
     monkeypatch.setattr(frame_pass_module, "open_reader", lambda *a: opened.append(1) or real_open(*a))
     shots = [
         Shot(i, f"clip {i}", path, first / 25, i * 10.0, n / 25) for i, (first, n) in enumerate([(0, 37), (37, 50)])
@@ -121,3 +133,23 @@ def test_clip_batches_are_full_but_the_last_whatever_the_reads(gop_video, tmp_pa
     for reopen in (0, 12):
         _, batches, _ = _analyse(gop_video, tmp_path / f"r{reopen}", monkeypatch, reopen, sample_fps=every)
         assert batches == [4] * (sampled // 4) + [sampled % 4]
+
+
+def test_asked_to_be_replaced_a_reader_goes_at_its_next_keyframe(gop_video):
+    reader = FileReader(lambda: open_reader(gop_video, SIZE), gop_video, reopen_frames=1000)
+    reader.read(range(0, 16))
+    reader.replace_soon()
+    np.testing.assert_array_equal(reader.read(range(16, 40)), _plain(gop_video, 16, 40))
+    assert reader.opened == 2  # replaced at keyframe 20, not after 1,000 frames
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through /proc")
+def test_with_every_frame_sampled_no_batch_is_encoded_beside_an_open_decoder(gop_video, tmp_path, monkeypatch):
+    """Four full batches waiting ask the reader to go at its next keyframe, where they are encoded with no
+    decoder thread running (a decord reader runs 4); the batches are those of a single reader."""
+    idle = len(os.listdir("/proc/self/task"))
+    threads: list[int] = []
+    _, batches, opened = _analyse(gop_video, tmp_path / "a", monkeypatch, 1000, sample_fps=25.0, threads=threads)
+    _, one_reader, _ = _analyse(gop_video, tmp_path / "b", monkeypatch, 0, sample_fps=25.0)
+    assert opened > 1 and batches == one_reader == [4] * 21 + [3]
+    assert max(threads) <= idle

@@ -33,7 +33,11 @@ CUDA_ENCODE_BATCH = 256
 """Frames per CLIP batch on a GPU (unmeasured here: no GPU on the machines this was built on)."""
 SEALED_LIMIT = 4
 """Full CLIP batches held back while a file's reader is open (they are encoded when it is replaced, see
-vision.decode.FileReader) before they are encoded anyway."""
+vision.decode.FileReader) before the reader is asked to be replaced at its next keyframe."""
+SEALED_CAP = 12
+"""Full CLIP batches (4.8 MB each at 224x224) held back at most: past them they are encoded with the reader
+open, beside its decoding ahead (on 2 cores the tower then runs up to twice as slow a frame). 12 covers a
+keyframe every 250 frames with every frame sampled."""
 CALIBRATION_FRAMES = 64
 """Frames an int8 runtime is calibrated on: spread over the run's shots, keyframes where there are any
 (a keyframe decodes without decoding its neighbours)."""
@@ -193,6 +197,8 @@ class FramePass:
             if len(self._queue) >= self.encode_batch:
                 self._seal(full_only=True)
                 if len(self._sealed) >= SEALED_LIMIT:
+                    reader.replace_soon()
+                if len(self._sealed) >= SEALED_CAP:
                     self._encode_sealed()
         self._seconds += job.shot.duration
         job.decoded = True

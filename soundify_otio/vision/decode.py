@@ -174,6 +174,10 @@ class FileReader:
         after = self._read(switch, stop)
         return after if before is None else np.concatenate([before, after])
 
+    def replace_soon(self) -> None:
+        """Have the next read that reaches a keyframe replace the reader, however little it has read."""
+        self._read_since_open = max(self._read_since_open, self.reopen_frames)
+
     def close(self) -> None:
         """Close the current reader (the next read opens a fresh one) and run `on_close`."""
         if self.reader is None:
