@@ -10,7 +10,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from soundify_otio.timeline.writeback import annotated_copy, strip_generated
+from soundify_otio.timeline.writeback import annotated_copy, strip_generated, with_absolute_media
 from soundify_otio.types import Annotation, Placement, Scene, SceneResult, SoundEntry, Suggestion
 
 from helpers.timelines import write_tone
@@ -151,3 +151,22 @@ def test_every_exporter_writes_each_hit_as_its_own_clip(tmp_path, suffix):
         )
         expected = {round(round((t - 0.08) * RATE) / RATE, 3) for t in (1.0, 2.0, 3.0, 4.5)}
         assert len(starts) >= 4 and expected <= set(starts)
+
+
+def test_relative_media_become_absolute_in_a_copy_and_absolute_ones_cost_no_copy(tmp_path):
+    def timeline(url: str) -> otio.schema.Timeline:
+        track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+        track.append(otio.schema.Clip(name="c", media_reference=otio.schema.ExternalReference(target_url=url)))
+        result = otio.schema.Timeline(name="t")
+        result.tracks.append(track)
+        return result
+
+    elsewhere = tmp_path / "out"
+    absolute = timeline((tmp_path / "media" / "a b.mp4").as_uri())
+    assert with_absolute_media(absolute, tmp_path, elsewhere) is absolute
+    relative = timeline("media/a%20b.mp4")
+    assert with_absolute_media(relative, tmp_path, tmp_path) is relative  # written beside the input
+    moved = with_absolute_media(relative, tmp_path, elsewhere)
+    assert moved is not relative
+    assert moved.find_clips()[0].media_reference.target_url == (tmp_path / "media" / "a b.mp4").as_uri()
+    assert relative.find_clips()[0].media_reference.target_url == "media/a%20b.mp4"

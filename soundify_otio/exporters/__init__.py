@@ -31,8 +31,12 @@ def _write_otio(timeline: otio.schema.Timeline, path: Path, targets: Sequence[st
         add_resolve_effects(copy)
     if "premiere" in targets:
         add_premiere_effects(copy)
+    text = otio.adapters.write_to_string(copy, adapter_name="otio_json")
+    del copy  # each of these is 100-200 MB for 5,000 scenes: no more than two of them at once
+    data = text.encode("utf-8")
+    del text
     # written by us, not by OTIO's file writer, which returns without raising when the disk is full
-    write_bytes_verified(path, otio.adapters.write_to_string(copy, adapter_name="otio_json").encode("utf-8"))
+    write_bytes_verified(path, data)
 
 
 def _write_fcp7(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str]) -> None:

@@ -25,7 +25,7 @@ from soundify_otio.pipeline.soundify import Analysis, Soundify
 from soundify_otio.progress import ProgressHook, null_progress
 from soundify_otio.review.choices import ChoicesFile, check_choices, read_choices
 from soundify_otio.timeline.reading import MediaRoots, find_shots, read_timeline
-from soundify_otio.timeline.writeback import absolutise_relative_media, annotated_copy
+from soundify_otio.timeline.writeback import annotated_copy, with_absolute_media
 from soundify_otio.types import Annotation, Choice, Kind
 from soundify_otio.vision.model import ClipModel, load_model
 
@@ -198,9 +198,8 @@ def write_timeline(
     the folder is missing."""
     out = Path(path)
     check_output(out, force)
-    if media_base is not None and Path(media_base).resolve() != out.resolve().parent:
-        timeline = timeline.deepcopy()
-        absolutise_relative_media(timeline, Path(media_base), out.resolve().parent)
+    if media_base is not None:
+        timeline = with_absolute_media(timeline, Path(media_base), out.resolve().parent)
     write_with_media(timeline, out, targets, conform)
 
 

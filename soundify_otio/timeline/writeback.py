@@ -43,19 +43,27 @@ def strip_generated(timeline: otio.schema.Timeline) -> None:
             markers.extend(keep)
 
 
-def absolutise_relative_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> None:
-    """Relative media paths written for `from_dir` made absolute `file://` URLs when the output goes
-    to another folder `to_dir`, so the output finds the same files wherever it is opened from."""
-    if from_dir.resolve() == to_dir.resolve():
-        return
-    for clip in timeline.find_clips():
-        reference = clip.media_reference
-        if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
-            continue
-        url = reference.target_url
-        if urlparse(url).scheme or Path(unquote(url)).is_absolute():
-            continue
-        reference.target_url = (from_dir / unquote(url)).resolve().as_uri()
+def with_absolute_media(timeline: otio.schema.Timeline, from_dir: Path, to_dir: Path) -> otio.schema.Timeline:
+    """`timeline`, or where it has relative media paths (written for `from_dir`) and the output goes to another
+    folder `to_dir`, a copy with them as absolute `file://` URLs, so the output finds the same files wherever
+    it is opened from. Nothing to change, no copy (a copy of a long annotated timeline is hundreds of MB)."""
+    if from_dir.resolve() == to_dir.resolve() or not any(_relative_url(c) for c in timeline.find_clips()):
+        return timeline
+    copy = timeline.deepcopy()
+    for clip in copy.find_clips():
+        url = _relative_url(clip)
+        if url is not None:
+            clip.media_reference.target_url = (from_dir / unquote(url)).resolve().as_uri()
+    return copy
+
+
+def _relative_url(clip: otio.schema.Clip) -> str | None:
+    """The clip's media URL when it is a relative path."""
+    reference = clip.media_reference
+    if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
+        return None
+    url = reference.target_url
+    return None if urlparse(url).scheme or Path(unquote(url)).is_absolute() else url
 
 
 def annotated_copy(timeline: otio.schema.Timeline, annotation: Annotation) -> otio.schema.Timeline:
