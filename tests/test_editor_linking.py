@@ -20,7 +20,13 @@ from lxml import etree
 
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters import WRITERS, check_output, write_output
-from soundify_otio.exporters.conform import conform_media, media_folder, read_bext_description, wants_conform
+from soundify_otio.exporters.conform import (
+    conform_media,
+    media_folder,
+    needs_conforming,
+    read_bext_description,
+    wants_conform,
+)
 from soundify_otio.exporters.resolve import add_resolve_effects
 from soundify_otio.timeline.metadata import all_markers
 
@@ -72,8 +78,10 @@ def test_conform_writes_linkable_wav_once(tmp_path):
     before = {p: p.read_bytes() for p in sounds.values()}
     out = tmp_path / "cut.aaf"
     timeline = _timeline_of(sounds, 24.0)
+    assert needs_conforming(timeline)
     created = conform_media(timeline, out)
     assert len(created) == 3  # the 48 kHz WAV is used as it is
+    assert not needs_conforming(timeline)  # a write of it now makes no copy to conform
     by_name = {c.name: (c, m) for _t, c, m in generated_clips(timeline)}
     assert by_name["wav48"][0].media_reference.target_url == sounds["wav48"].resolve().as_uri()
     expected = {"flac16": (44100, 1, "PCM_16"), "ogg": (48000, 2, "PCM_24"), "wav22": (48000, 2, "PCM_16")}

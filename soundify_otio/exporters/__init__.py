@@ -137,10 +137,10 @@ def write_with_media(
 ) -> None:
     """write_output after conforming the sounds to WAV beside `path` where `conform` (or, when None,
     the format) asks for it; the conformed files this call created go again if the write fails."""
-    from soundify_otio.exporters.conform import conform_media, wants_conform
+    from soundify_otio.exporters.conform import conform_media, needs_conforming, wants_conform
 
     created: list[Path] = []
-    if wants_conform(path, list(targets), conform):
+    if wants_conform(path, list(targets), conform) and needs_conforming(timeline):
         timeline = timeline.deepcopy()
         created = conform_media(timeline, path)
     try:

@@ -54,6 +54,11 @@ def media_folder(out: Path) -> Path:
     return out.absolute().parent / f"{out.stem}_media"
 
 
+def needs_conforming(timeline: otio.schema.Timeline) -> bool:
+    """Whether any generated clip's sound would be conformed (a copy of the timeline is worth making)."""
+    return any(_needs_conform(Path(p)) for p in {info.sound.path for _track, _clip, info in soundify_clips(timeline)})
+
+
 def conform_media(timeline: otio.schema.Timeline, out: Path) -> list[Path]:
     """Point every generated clip whose sound is not a WAV at a usable rate at a conformed copy
     (written once); returns the files this call created, so a failed write can remove them."""
