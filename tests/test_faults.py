@@ -24,7 +24,7 @@ from soundify_otio.errors import OutputError
 from soundify_otio.exporters import write_output
 from soundify_otio.review.render import mux_preview, render_preview
 
-from helpers.cli import analysis_args, run
+from helpers.cli import analysis_args, interruptible, run
 from helpers.synthetic import write_video
 from helpers.timelines import RATE, append_sfx_track, sound_clip, write_tone
 
@@ -340,6 +340,7 @@ def test_a_signal_mid_render_removes_the_temp_file_and_keeps_the_previous_output
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     while not hidden(out.parent) and time.monotonic() < deadline and process.poll() is None:

@@ -24,7 +24,7 @@ from soundify_otio.review.session import ReviewSession
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 
-from helpers.cli import analysis_args
+from helpers.cli import analysis_args, interruptible
 from helpers.review import picks_in, sample_session, serving
 
 
@@ -236,7 +236,9 @@ def test_review_command_prints_one_url_and_ends_on_ctrl_c(project, cache_dir: Pa
         *analysis_args(project, cache_dir),
         "--no-browser",
     ]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     try:
         url = child.stdout.readline().strip()
         match = re.fullmatch(r"http://127\.0\.0\.1:(\d+)/([A-Za-z0-9_-]{20,})/", url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,9 @@ def analysis_args(project, cache_dir: Path | None = None) -> list[str]:
     if cache_dir is not None:
         args += ["--cache-dir", str(cache_dir)]
     return args
+
+
+def interruptible() -> None:
+    """Popen's preexec_fn for a child a test ends with SIGINT: Ctrl-C's default action even when the suite
+    runs as a background job, whose shell has its children ignore SIGINT (and Python then keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
