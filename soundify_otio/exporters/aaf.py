@@ -58,10 +58,10 @@ from aaf2.rational import AAFRational
 
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, keys_on_frames, value_at
-from soundify_otio.timeline.metadata import clip_info, is_generated
+from soundify_otio.timeline.metadata import AAF_GAIN, AAF_PAN, clip_info, is_generated
 
-MONO_AUDIO_GAIN = AUID("9d2ea894-0968-11d3-8a38-0050040ef7d2")
-MONO_AUDIO_PAN = AUID("9d2ea893-0968-11d3-8a38-0050040ef7d2")
+MONO_AUDIO_GAIN = AUID(AAF_GAIN)
+MONO_AUDIO_PAN = AUID(AAF_PAN)
 MONO_AUDIO_DISSOLVE = AUID("0c3bea41-fc05-11d2-8a29-0050040ef7d2")
 VIDEO_DISSOLVE = AUID("0c3bea40-fc05-11d2-8a29-0050040ef7d2")
 AMPLITUDE = AUID("e4962321-2267-11d3-8a4c-0050040ef7d2")

@@ -171,6 +171,8 @@ def picked_labels(timeline: otio.schema.Timeline, kind: str | None = None) -> se
 
 AAF_GAIN = "9d2ea894-0968-11d3-8a38-0050040ef7d2"
 """AAF's MonoAudioGain operation, as readers record it: a clip gain (automation) in an AAF."""
+AAF_PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"
+"""AAF's MonoAudioPan operation: a clip pan (automation) in an AAF."""
 
 
 def _carries_automation(clip: otio.core.Item) -> bool:

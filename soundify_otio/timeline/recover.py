@@ -31,6 +31,7 @@ import soundfile
 from soundify_otio.exporters.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import (
     AAF_GAIN,
+    AAF_PAN,
     NAMESPACE,
     ClipInfo,
     SoundInfo,
@@ -129,9 +130,6 @@ def _neighbours(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[bool,
     return before, after
 
 
-_AAF_PAN = "9d2ea893-0968-11d3-8a38-0050040ef7d2"
-
-
 def _aaf_points(effect: otio.schema.Effect, op_id: str) -> tuple[list[tuple[float, float]], float] | None:
     """(normalised time, value) points of an AAF gain/pan effect as the stock reader keeps them, and
     the length of the group they are normalised over (edit units)."""
@@ -162,7 +160,7 @@ def _aaf_keys(clip: otio.schema.Clip, track: otio.schema.Track) -> tuple[Keys, K
     start = clip.range_in_parent().start_time.to_seconds()
     end = start + clip.duration().to_seconds()
     for effect in track.effects:
-        found = _aaf_points(effect, _AAF_PAN)
+        found = _aaf_points(effect, AAF_PAN)
         if found and found[1]:
             points, length = found
             on_track = [(t * length / rate, 2.0 * v - 1.0) for t, v in points]
