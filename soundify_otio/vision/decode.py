@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -42,24 +43,30 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     files, peak RSS 3.9 GB uncapped against 2.9 GB capped (2.9 GB for its first 5 minutes too).
     Does nothing off glibc.
     """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):
-        return
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, arenas)
 
 
 def release_freed_memory() -> None:
     """Give the pages of freed heap blocks back to the system (glibc's malloc_trim), as after closing a reader:
     glibc keeps them otherwise, as holes in the heap the next reader's thread does not always reuse. Does
     nothing off glibc."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """glibc with the malloc tuning calls used here (loaded once), or None off glibc."""
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 def open_reader(path: Path, size: int | None = None):
