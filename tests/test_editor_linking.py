@@ -23,8 +23,8 @@ from soundify_otio.exporters import WRITERS, check_output, write_output
 from soundify_otio.exporters.conform import (
     conform_media,
     media_folder,
-    needs_conforming,
     read_bext_description,
+    sounds_to_conform,
     wants_conform,
 )
 from soundify_otio.exporters.resolve import add_resolve_effects
@@ -78,10 +78,10 @@ def test_conform_writes_linkable_wav_once(tmp_path):
     before = {p: p.read_bytes() for p in sounds.values()}
     out = tmp_path / "cut.aaf"
     timeline = _timeline_of(sounds, 24.0)
-    assert needs_conforming(timeline)
+    assert sounds_to_conform(timeline)
     created = conform_media(timeline, out)
     assert len(created) == 3  # the 48 kHz WAV is used as it is
-    assert not needs_conforming(timeline)  # a write of it now makes no copy to conform
+    assert not sounds_to_conform(timeline)  # a write of it now makes no copy to conform
     by_name = {c.name: (c, m) for _t, c, m in generated_clips(timeline)}
     assert by_name["wav48"][0].media_reference.target_url == sounds["wav48"].resolve().as_uri()
     expected = {"flac16": (44100, 1, "PCM_16"), "ogg": (48000, 2, "PCM_24"), "wav22": (48000, 2, "PCM_16")}

@@ -137,12 +137,13 @@ def write_with_media(
 ) -> None:
     """write_output after conforming the sounds to WAV beside `path` where `conform` (or, when None,
     the format) asks for it; the conformed files this call created go again if the write fails."""
-    from soundify_otio.exporters.conform import conform_media, needs_conforming, wants_conform
+    from soundify_otio.exporters.conform import conform_media, sounds_to_conform, wants_conform
 
     created: list[Path] = []
-    if wants_conform(path, list(targets), conform) and needs_conforming(timeline):
+    sounds = sounds_to_conform(timeline) if wants_conform(path, list(targets), conform) else set()
+    if sounds:  # no copy of the timeline where nothing changes
         timeline = timeline.deepcopy()
-        created = conform_media(timeline, path)
+        created = conform_media(timeline, path, sounds)
     try:
         write_output(timeline, path, targets)
     except BaseException:  # all outputs or none: the copies made for it go, and their folder if now empty

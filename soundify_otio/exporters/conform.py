@@ -54,23 +54,23 @@ def media_folder(out: Path) -> Path:
     return out.absolute().parent / f"{out.stem}_media"
 
 
-def needs_conforming(timeline: otio.schema.Timeline) -> bool:
-    """Whether any generated clip's sound would be conformed (a copy of the timeline is worth making)."""
-    return any(_needs_conform(Path(p)) for p in {info.sound.path for _track, _clip, info in soundify_clips(timeline)})
+def sounds_to_conform(timeline: otio.schema.Timeline) -> set[str]:
+    """The generated clips' sounds (paths) that are not WAVs at a usable rate: each file's header read once
+    however many clips use it; none means a write needs no conformed copy of the timeline."""
+    return {p for p in {info.sound.path for _track, _clip, info in soundify_clips(timeline)} if _needs_conform(Path(p))}
 
 
-def conform_media(timeline: otio.schema.Timeline, out: Path) -> list[Path]:
-    """Point every generated clip whose sound is not a WAV at a usable rate at a conformed copy
-    (written once); returns the files this call created, so a failed write can remove them."""
+def conform_media(timeline: otio.schema.Timeline, out: Path, sounds: set[str] | None = None) -> list[Path]:
+    """Point every generated clip whose sound is not a WAV at a usable rate (`sounds`, when the caller has
+    found them already) at a conformed copy (written once); returns the files this call created, so a
+    failed write can remove them."""
+    to_conform = sounds_to_conform(timeline) if sounds is None else sounds
     created: list[Path] = []
     done: dict[str, SoundInfo] = {}
-    needed: dict[str, bool] = {}  # a library sound is used by many clips: read its header once
     for _track, clip, info in list(soundify_clips(timeline)):
-        source = Path(info.sound.path)
-        if info.sound.path not in needed:
-            needed[info.sound.path] = _needs_conform(source)
-        if not needed[info.sound.path]:
+        if info.sound.path not in to_conform:
             continue
+        source = Path(info.sound.path)
         if info.sound.path not in done:
             done[info.sound.path] = _conform(source, info.label, media_folder(out), created)
         sound = done[info.sound.path]
