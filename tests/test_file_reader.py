@@ -3,7 +3,6 @@ reader, each new reader starting on a keyframe, and the frame pass's analysis an
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from soundify_otio.types import Shot
 from soundify_otio.vision import decode
 from soundify_otio.vision.decode import FileReader, open_reader
 
-from helpers.known_answer import colour_model
+from helpers.known_answer import ColourLabels, colour_model
+from helpers.threads import counts_threads, native_threads
 
 FRAMES, GOP, SIZE = 90, 10, 64
 
@@ -78,12 +78,6 @@ def test_without_reopening_one_reader_reads_the_file(gop_video):
     assert reader.opened == 1
 
 
-class _Library:
-    def label_embeddings(self, encoder, kind):
-        labels = ["red car", "green tree"] if kind == "effect" else ["blue sky"]
-        return labels, encoder.encode_texts(labels)
-
-
 def _analyse(
     path: Path, tmp: Path, monkeypatch, reopen: int, sample_fps: float = 5.0, threads: list[int] | None = None
 ) -> tuple[list, list[int], int]:
@@ -98,7 +92,7 @@ def _analyse(
     def encode(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         batches.append(len(frames))
         if threads is not None:
-            threads.append(len(os.listdir("/proc/self/task")))
+            threads.append(native_threads())
         return real_encode(frames)
 
     monkeypatch.setattr(model, "encode_frames", encode)
@@ -107,7 +101,7 @@ def _analyse(
         Shot(i, f"clip {i}", path, first / 25, i * 10.0, n / 25) for i, (first, n) in enumerate([(0, 37), (37, 50)])
     ]
     config = Config(batch_size=4, analysis_size=SIZE, sample_fps=sample_fps)
-    scenes = Soundify(model, _Library(), config, cache_dir=tmp).analyse(shots).scenes
+    scenes = Soundify(model, ColourLabels(), config, cache_dir=tmp).analyse(shots).scenes
     return scenes, batches, len(opened)
 
 
@@ -143,11 +137,11 @@ def test_asked_to_be_replaced_a_reader_goes_at_its_next_keyframe(gop_video):
     assert reader.opened == 2  # replaced at keyframe 20, not after 1,000 frames
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through /proc")
+@counts_threads
 def test_with_every_frame_sampled_no_batch_is_encoded_beside_an_open_decoder(gop_video, tmp_path, monkeypatch):
     """Four full batches waiting ask the reader to go at its next keyframe, where they are encoded with no
     decoder thread running (a decord reader runs 4); the batches are those of a single reader."""
-    idle = len(os.listdir("/proc/self/task"))
+    idle = native_threads()
     threads: list[int] = []
     _, batches, opened = _analyse(gop_video, tmp_path / "a", monkeypatch, 1000, sample_fps=25.0, threads=threads)
     _, one_reader, _ = _analyse(gop_video, tmp_path / "b", monkeypatch, 0, sample_fps=25.0)

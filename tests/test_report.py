@@ -23,6 +23,7 @@ from soundify_otio.timeline.reading import timecode
 from soundify_otio.types import Annotation, Interval, Placement, Scene, SceneResult, SkippedShot, SoundEntry, Suggestion
 
 from helpers.synthetic import hard_cuts
+from helpers.threads import counts_threads, native_threads
 
 FPS = 25
 CUTS = (30, 60)  # three scenes of 30, 30 and 40 frames
@@ -330,20 +331,16 @@ def test_browser_dom(annotation: Annotation, report: Path, tmp_path: Path) -> No
     assert doc.xpath("//audio[@id='preview-audio']")
 
 
-def _native_threads() -> int:
-    return len(os.listdir("/proc/self/task"))
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through /proc")
+@counts_threads
 def test_thumbnails_leave_no_decoder_running(project) -> None:
     """A scene's thumbnails are decoded and their reader dropped: none of decord's threads is left decoding
     the rest of the file (a reader alive at exit crashed `review` as the process ended)."""
     from soundify_otio.review.report import _Thumbnails
 
     thumbnails = _Thumbnails()
-    before = _native_threads()
+    before = native_threads()
     frames = thumbnails.scene(project.video, 1.0, 2.0, 4)
     assert len(frames) == 4 and all(uri.startswith("data:image/jpeg;base64,") for _, uri in frames)
-    assert _native_threads() == before
+    assert native_threads() == before
     assert len(thumbnails.scene(project.video, 4.0, 1.0, 2)) == 2  # the file's probe is kept, not a reader
-    assert _native_threads() == before
+    assert native_threads() == before
