@@ -36,11 +36,18 @@ FPS, SIZE = 25, (1920, 1080)
 # ---- children: each prints one JSON line --------------------------------------------------------
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident set size (VmHWM)."""
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS: now; VmHWM: its peak), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM; getrusage off Linux)."""
+    if Path("/proc/self/status").is_file():
+        return _status_mb("VmHWM")
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -48,10 +55,7 @@ def _peak_rss_mb() -> float:
 
 def _rss_mb() -> float:
     """This process's resident set size now (VmRSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    return _status_mb("VmRSS")
 
 
 def _shots(timeline_path: str):
