@@ -150,3 +150,37 @@ def test_progress_line_counts_rate_and_eta():
     progress.finished(1, 50.0, "a.otio: done")
     assert lines[0].startswith("[1/2] a.otio: done | 50/100 video-s, 5.00 video-s/s") and "ETA 0:00:10" in lines[0]
     assert os.environ.get("RAY_USAGE_STATS_ENABLED") in (None, "0")
+
+
+def test_default_outputs_never_collide(tmp_path):
+    """Inputs that differ only in suffix (or in case, one file on macOS and Windows) keep their suffix in
+    the output's name; a name still taken is numbered. Named outputs of a manifest are left as given."""
+    folder = tmp_path / "reels"
+    folder.mkdir()
+    for name in ("street.otio", "street.xml", "STREET.fcpxml", "street.xml.otio", "reel.otio"):
+        (folder / name).write_text("", encoding="utf-8")
+    outputs = {j.input.name: j.output.name for j in read_jobs(folder, tmp_path / "out", ".otio")}
+    assert outputs == {
+        "STREET.fcpxml": "STREET.fcpxml.soundify.otio",
+        "reel.otio": "reel.soundify.otio",
+        "street.otio": "street.otio.soundify.otio",
+        "street.xml": "street.xml.soundify.otio",
+        "street.xml.otio": "street.xml.soundify-2.otio",
+    }
+    (tmp_path / "jobs.csv").write_text("input,output\na/street.otio,\nb/street.otio,\nc.xml,mine.xml\n", "utf-8")
+    jobs = read_jobs(tmp_path / "jobs.csv", tmp_path / "out", ".xml")
+    assert [j.output.name for j in jobs] == ["street.otio.soundify.xml", "street.otio.soundify-2.xml", "mine.xml"]
+
+
+@pytest.mark.slow
+def test_sample_folder_batch_counts_every_job(project, cache_dir, tmp_path, capsys):
+    """The sample folder holds street.otio and street.xml: both run, to two outputs, counted [1/2] and [2/2]."""
+    from soundify_otio.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["batch", str(project.root), "--out-dir", str(tmp_path), *analysis_args(project, cache_dir)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 0, err
+    assert (tmp_path / "street.otio.soundify.otio").is_file() and (tmp_path / "street.xml.soundify.otio").is_file()
+    counters = [line.split("]")[0] + "]" for line in err.splitlines() if line.startswith("[")]
+    assert counters == ["[1/2]", "[2/2]"], err

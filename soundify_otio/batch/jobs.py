@@ -47,9 +47,25 @@ class Job:
         return self.input.name
 
 
-def output_name(timeline: Path, suffix: str) -> str:
-    """`reel1.otio` -> `reel1.soundify.otio` (suffix with its dot: '.otio', '.xml' ...)."""
-    return f"{timeline.stem}.soundify{suffix}"
+def output_names(timelines: list[Path], suffix: str) -> list[str]:
+    """The default output name of each timeline, `reel1.otio` -> `reel1.soundify.otio` (`suffix` with its
+    dot: '.otio', '.xml' ...), made distinct (ignoring case, as macOS and Windows do): inputs that
+    differ only in their suffix keep it (`street.otio`, `street.xml` -> `street.otio.soundify.otio`,
+    `street.xml.soundify.otio`), and a name still taken gets a number (`-2`, `-3`) in listing order."""
+    stems: dict[str, int] = {}
+    for timeline in timelines:
+        stems[timeline.stem.casefold()] = stems.get(timeline.stem.casefold(), 0) + 1
+    names, taken = [], set()
+    for timeline in timelines:
+        shared = stems[timeline.stem.casefold()] > 1
+        base = f"{timeline.name if shared else timeline.stem}.soundify"
+        name, number = f"{base}{suffix}", 1
+        while name.casefold() in taken:
+            number += 1
+            name = f"{base}-{number}{suffix}"
+        taken.add(name.casefold())
+        names.append(name)
+    return names
 
 
 def read_jobs(source: Path, out_dir: Path, suffix: str) -> list[Job]:
@@ -66,7 +82,12 @@ def read_jobs(source: Path, out_dir: Path, suffix: str) -> list[Job]:
         rows = _toml_rows(source)
     else:
         raise ManifestError(f"{source}: a manifest must be .csv or .toml, not '{source.suffix}'")
-    return [_job(n, row, source.parent, out_dir, suffix, f"{source.name} {where}") for n, (where, row) in rows]
+    inputs = [source.parent / str(row.get("input") or f"(job {n})") for n, (_, row) in rows]
+    defaults = [out_dir / name for name in output_names(inputs, suffix)]
+    return [
+        _job(n, row, source.parent, default, f"{source.name} {where}")
+        for (n, (where, row)), default in zip(rows, defaults)
+    ]
 
 
 def _folder_jobs(folder: Path, out_dir: Path, suffix: str) -> list[Job]:
@@ -77,7 +98,7 @@ def _folder_jobs(folder: Path, out_dir: Path, suffix: str) -> list[Job]:
     )
     if not found:
         raise ManifestError(f"{folder}: holds no timeline ({', '.join(TIMELINE_SUFFIXES)})")
-    return [Job(n, p, out_dir / output_name(p, suffix)) for n, p in enumerate(found, start=1)]
+    return [Job(n, p, out_dir / name) for n, (p, name) in enumerate(zip(found, output_names(found, suffix)), start=1)]
 
 
 def _csv_rows(path: Path) -> list[tuple[int, tuple[str, dict[str, str]]]]:
@@ -111,17 +132,19 @@ def _toml_rows(path: Path) -> list[tuple[int, tuple[str, dict[str, Any]]]]:
     return rows
 
 
-def _job(number: int, row: dict[str, Any], base: Path, out_dir: Path, suffix: str, where: str) -> Job:
-    """One manifest row as a job; what is wrong with it becomes the job's problem."""
+def _job(number: int, row: dict[str, Any], base: Path, default_output: Path, where: str) -> Job:
+    """One manifest row as a job (`default_output` where the row names none); what is wrong with it
+    becomes the job's problem."""
+    out_dir = default_output.parent
     raw_input = row.get("input")
     if not isinstance(raw_input, str) or not raw_input:
-        return Job(number, base / f"(job {number})", out_dir / f"job-{number}{suffix}", problem=f"{where}: no input")
+        return Job(number, base / f"(job {number})", default_output, problem=f"{where}: no input")
     timeline = base / raw_input
     raw_output = row.get("output") or ""
     output = out_dir / raw_output if isinstance(raw_output, str) and raw_output else None
     raw_choices = row.get("choices") or ""
     choices = base / raw_choices if isinstance(raw_choices, str) and raw_choices else None
-    job = Job(number, timeline, output or out_dir / output_name(timeline, suffix), choices)
+    job = Job(number, timeline, output or default_output, choices)
     settings, problem = _settings(row, where)
     if not isinstance(raw_output, str) or not isinstance(raw_choices, str):
         problem = problem or f"{where}: `output` and `choices` must be paths"

@@ -109,7 +109,9 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
             outcomes[job.number] = planned
         else:
             todo.append(planned)
-    progress = BatchProgress(len(todo), sum(p.video_seconds for p in todo), say)
+    progress = BatchProgress(len(jobs), sum(p.video_seconds for p in todo), say)
+    for number, outcome in outcomes.items():  # failed or current before running: counted at once
+        progress.finished(number, 0.0, f"{outcome.job.name}: {_said(outcome)}")
     by_number = {p.job.number: p for p in todo}
 
     def on_result(result: JobResult) -> None:
