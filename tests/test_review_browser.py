@@ -235,3 +235,49 @@ def test_hostile_labels_stay_text_in_the_page_and_the_choices_file(tmp_path: Pat
     (table,) = data["scene"]
     assert (table["id"], table["effects"], table["ambient"]) == (scene.id, [effect], ambient)
     assert table["effect_candidates"] == [[effect, 0.4], ["bell", 0.2]]
+
+
+LAYOUT = """() => {
+  const root = document.documentElement;
+  const small = [];
+  for (const text of document.querySelectorAll('svg text')) {
+    const box = text.getBoundingClientRect();
+    if (!box.width || !text.textContent.trim()) continue;
+    const ctm = text.getScreenCTM();
+    const px = parseFloat(getComputedStyle(text).fontSize) * Math.min(Math.abs(ctm.a), Math.abs(ctm.d));
+    if (px < 10) small.push([text.textContent, Math.round(px * 10) / 10]);
+  }
+  const texts = document.querySelectorAll('svg text').length;
+  const wide = [...document.querySelectorAll('body *')]
+    .filter(e => !e.closest('.chart, .strip') && e.getBoundingClientRect().right > root.clientWidth)
+    .slice(0, 8).map(e => `${e.tagName}.${e.getAttribute('class')} ${Math.round(e.getBoundingClientRect().right)}`);
+  return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, small, texts, wide};
+}"""
+"""The page's width against the window's, and every chart label drawn smaller than 10 px (its CSS size times
+the chart's scale on screen; the smaller of the two axes, so a label squeezed sideways counts too)."""
+
+
+def check_layout(page, width: int, shot: Path) -> None:
+    """At `width` CSS px: no horizontal overflow of the page, chart labels at least 10 px; a screenshot kept."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(shot), full_page=True)
+    layout = page.evaluate(LAYOUT)
+    assert layout["texts"] > 0
+    assert layout["scrollWidth"] <= layout["clientWidth"] == width, layout["wide"]
+    assert not layout["small"], layout["small"][:10]
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_report_and_review_page_fit_a_small_screen(session: ReviewSession, tmp_path: Path, width: int) -> None:
+    """A phone's 390 px and a desktop's 1440 px: the static report and the review page both fit the width
+    (charts too wide for it scroll inside their own box) and every chart label stays readable."""
+    report = tmp_path / "report.html"
+    write_report(session.annotation(), report, title="street.otio", thumbnails_per_scene=2)
+    with serving(session) as server, chromium() as browser:
+        page = browser.new_page()
+        page.goto(report.as_uri())
+        check_layout(page, width, tmp_path / f"report-{width}.png")
+        page.goto(server.url)
+        page.wait_for_selector("section.scene svg.curves", timeout=TIMEOUT_MS)
+        check_layout(page, width, tmp_path / f"review-{width}.png")

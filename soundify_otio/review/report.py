@@ -459,7 +459,7 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
     scale = _Scale(t0, t1)
     colours = page.colours
     automation = (
-        _curves_svg(result, placements, scale, colours) + _legend(placements, colours)
+        _chart(_curves_svg(result, placements, scale, colours)) + _legend(placements, colours)
         if placements
         else '<p class="empty">nothing placed in this scene</p>'
     )
@@ -481,7 +481,7 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
         f"{_ranking('Effects (top 5)', result, 'effect', colours, audition)}"
         f"{_ranking('Ambients (top 5, re-ranked by the chosen effects)', result, 'ambient', colours, audition)}"
         f"</div>{_search_box() if interactive else ''}"
-        f"<h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}"
+        f"<h3>Sync: where each source is visible</h3>{_chart(_intervals_svg(result, placements, scale, colours))}"
         f"<h3>Automation</h3>{automation}</section>"
     )
 
@@ -534,10 +534,16 @@ def _overview(annotation: Annotation) -> str:
             f'width="{w:.2f}" height="28"><title>Scene {r.scene.index + 1}: {escape(picks)}</title></rect>'
             f'<text x="{x + 4:.2f}" y="19">{r.scene.index + 1}</text></a>'
         )
-    return (
+    return _chart(
         f'<svg class="overview" viewBox="0 0 {WIDTH:g} 28" width="100%" preserveAspectRatio="none">'
         f"{''.join(blocks)}</svg>"
     )
+
+
+def _chart(svg: str) -> str:
+    """A chart in its own box, which scrolls sideways where the window is too narrow to draw it with labels
+    of at least 10 px (report.css gives the charts their smallest width), so the page itself never does."""
+    return f'<div class="chart">{svg}</div>'
 
 
 def _skipped(annotation: Annotation) -> str:
