@@ -17,6 +17,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol, TextIO
 
+STAGE_UNITS = {
+    "scan": "files",
+    "read": "files",
+    "embed": "texts",
+    "analyse": "s of video",
+    "mix": "scenes",
+    "render": "s of audio",
+    "normalise": "s of audio",
+    "mux": "frames",
+    "footage": "files",
+    "library": "sounds",
+}
+"""What ``done`` and ``total`` count, per stage (shown beside the counts by the command line's bar)."""
+
 
 class ProgressHook(Protocol):
     """Receives ``done`` of ``total`` units of work of a named stage (``total`` None while unknown)."""

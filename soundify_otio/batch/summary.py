@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from soundify_otio.batch.run import BatchRun
+from soundify_otio.wording import plural
 
 
 def summary(run: BatchRun) -> dict:
@@ -49,17 +50,18 @@ def summary_lines(data: dict) -> list[str]:
     lines = []
     for r in data["results"]:
         if r["status"] == "done":
-            skipped = f", {len(r['skipped_shots'])} shots skipped" if r["skipped_shots"] else ""
+            skipped = f", {plural(len(r['skipped_shots']), 'shot')} skipped" if r["skipped_shots"] else ""
             check = " [PIPELINE CHECK: random weights]" if r["pipeline_check"] else ""
-            lines.append(f"done     {r['input']} -> {r['output']} ({r['scenes']} scenes{skipped}){check}")
+            lines.append(f"done     {r['input']} -> {r['output']} ({plural(r['scenes'], 'scene')}{skipped}){check}")
         elif r["status"] == "current":
             lines.append(f"current  {r['input']} -> {r['output']} (unchanged: skipped)")
         else:
             lines.append(f"FAILED   {r['input']}: {r['reason']}")
     lines.append(
-        f"{data['jobs']} jobs: {data['done']} done, {data['current']} skipped as current, {data['failed']} failed; "
-        f"{data['video_seconds']:.0f} video-s in {data['wall_seconds']:.1f} s on {data['workers']} "
-        f"{data['runner']} worker(s) ({data['video_seconds_per_wall_second']:.2f} video-s/s, "
+        f"{plural(data['jobs'], 'job')}: {data['done']} done, {data['current']} skipped as current, "
+        f"{data['failed']} failed; {data['video_seconds']:.0f} video-s in {data['wall_seconds']:.1f} s on "
+        f"{plural(data['workers'], data['runner'] + ' worker')} "
+        f"({data['video_seconds_per_wall_second']:.2f} video-s/s, "
         f"{data['jobs_per_hour']:.0f} jobs/h)"
     )
     return lines

@@ -9,6 +9,8 @@ from soundify_otio.cli import (  # noqa: F401  (each registers its commands)
     review,
     sample,
 )
-from soundify_otio.cli.app import cli, main
+from soundify_otio.cli.app import accept_global_flags, cli, main
+
+accept_global_flags(cli)
 
 __all__ = ["cli", "main"]

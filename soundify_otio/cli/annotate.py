@@ -28,6 +28,7 @@ from soundify_otio.cli.app import (
 )
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output, check_outputs
+from soundify_otio.wording import plural
 
 if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
@@ -177,9 +178,9 @@ def annotate(
     summary = _summary(annotation, result, out, time.perf_counter() - started, analysed.soundify.cache)
     say(
         ctx,
-        f"wrote {terminal_safe(out)}: {summary['scene_count']} scenes, {summary['effect_clips']} effect placements on "
-        f"{summary['effect_tracks']} SFX tracks, {summary['ambient_beds']} ambient beds; "
-        f"{len(annotation.skipped_shots)} shots skipped"
+        f"wrote {terminal_safe(out)}: {plural(summary['scene_count'], 'scene')}, "
+        f"{plural(summary['effect_clips'], 'effect placement')} on {plural(summary['effect_tracks'], 'SFX track')}, "
+        f"{plural(summary['ambient_beds'], 'ambient bed')}; {plural(len(annotation.skipped_shots), 'shot')} skipped"
         + (" [PIPELINE CHECK: random weights]" if annotation.pipeline_check else ""),
     )
     if report is not None:
@@ -262,7 +263,8 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     atomic_write_text(out, text)
     ctx.obj["progress"].close()
     shown = terminal_safe(out)
-    say(ctx, f"wrote {shown}: {len(analysis.scenes)} scenes; edit the picks, then annotate with --choices {shown}")
+    scenes = plural(len(analysis.scenes), "scene")
+    say(ctx, f"wrote {shown}: {scenes}; edit the picks, then annotate with --choices {shown}")
 
 
 def _summary(

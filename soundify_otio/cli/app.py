@@ -22,56 +22,90 @@ from typing import Any, NoReturn
 
 import click
 
-from soundify_otio.cli.terminal import terminal_safe
+from soundify_otio.cli.terminal import terminal_safe, wrapped
 from soundify_otio.config import FINE_SYNC_MODES, SETTINGS, Config
 from soundify_otio.errors import ModelError, OutputError, SoundifyError
+from soundify_otio.progress import STAGE_UNITS
 from soundify_otio.vision.runtime import DEFAULT_CPU_RUNTIME, PRECISIONS, RUNTIMES
 
 log = logging.getLogger("soundify_otio")
 
 
 class _Progress:
-    """A tqdm bar per stage on stderr (hidden with --quiet or when stderr is not a terminal)."""
+    """One tqdm bar on stderr that each stage takes over in turn, with the stage's unit and an ETA from the
+    rate measured since the stage began (hidden with --quiet or when stderr is not a terminal). Every other
+    line on the terminal goes through `write`, so the bar never breaks a line nor a line the bar."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.bars: dict[str, Any] = {}
+        self.bar: Any = None
+        self.stage: str | None = None
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
         if self.quiet:
             return
         from tqdm import tqdm
 
-        bar = self.bars.get(stage)
-        if bar is None:
-            bar = self.bars[stage] = tqdm(
-                total=total, desc=stage, unit="", leave=False, disable=None, file=sys.stderr, dynamic_ncols=True
-            )
-        bar.total = total
-        bar.n = done
-        bar.refresh()
+        unit = f" {STAGE_UNITS.get(stage, 'steps')}"
+        if self.bar is None:
+            self.bar = tqdm(
+                total=total, desc=stage, unit=unit, leave=False, disable=None, file=sys.stderr, dynamic_ncols=True,
+                smoothing=0,
+            )  # fmt: skip
+        elif stage != self.stage:
+            self.bar.reset(total=total)
+            self.bar.unit = unit
+            self.bar.set_description_str(stage, refresh=False)
+        self.stage = stage
+        self.bar.total = total
+        self.bar.bar_format = _BAR_FORMAT if total else _COUNT_FORMAT
+        if done >= self.bar.n:
+            self.bar.update(done - self.bar.n)
+        else:
+            self.bar.n = done
+            self.bar.refresh()
+
+    def write(self, line: str) -> None:
+        """A whole line on stderr, wrapped to the terminal, with the bar (if any) redrawn under it."""
+        text = wrapped(line, sys.stderr)
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            click.echo(text, err=True)
 
     def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars.clear()
+        """Take the bar off the screen (also on Ctrl-C: the bar leaves no fragment)."""
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.stage = None, None
+
+
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{unit} [{elapsed}<{remaining}, {rate_fmt}]"
+"""tqdm's own layout with the unit after the counts ("12/40 s of video"; units start with a space)."""
+_COUNT_FORMAT = "{desc}: {n_fmt}{unit} [{elapsed}, {rate_fmt}]"
+"""While the total is unknown: the count, no bar, no time left."""
 
 
 class _StderrHandler(logging.Handler):
-    """Log records as 'warning: ...' lines (terminal-safe) on whatever stderr is at the time; a
+    """Log records as 'warning: ...' lines (terminal-safe, wrapped) through the progress bar's writer; a
     record with exception info also gets its traceback (only --verbose logs those)."""
 
+    def __init__(self, progress: _Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {terminal_safe(record.getMessage())}", err=True)
+        self.progress.write(f"{record.levelname.lower()}: {terminal_safe(record.getMessage())}")
         if record.exc_info:
+            self.progress.close()
             click.echo("".join(traceback.format_exception(*record.exc_info)).rstrip(), err=True)
 
 
 def say(ctx: click.Context, message: str) -> None:
     """A line for the person at the terminal (stderr), unless --quiet; untrusted parts must already
-    be terminal-safe (one line per call)."""
+    be terminal-safe (one line per call; wrapped to the terminal's width)."""
     if not ctx.obj["quiet"]:
-        click.echo(message, err=True)
+        ctx.obj["progress"].write(message)
 
 
 class Terminated(BaseException):
@@ -121,21 +155,55 @@ def default_cache_dir() -> Path:
     return Path(base) / "soundify-otio"
 
 
+def _set_verbosity(obj: dict[str, Any], quiet: bool, verbose: bool) -> None:
+    """--quiet: errors only (no bar, no notes, no warnings); --verbose: debug detail and tracebacks."""
+    obj["quiet"] = obj.get("quiet", False) or quiet
+    obj["verbose"] = loud = obj.get("verbose", False) or verbose
+    obj["progress"].quiet = obj["quiet"]
+    log.setLevel(logging.DEBUG if loud else logging.ERROR if obj["quiet"] else logging.WARNING)
+    logging.getLogger().setLevel(logging.DEBUG if loud else logging.ERROR)  # open_clip's and the hub's chatter
+
+
+def _flag_callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        obj = ctx.find_root().obj
+        _set_verbosity(obj, quiet=param.name == "quiet", verbose=param.name == "verbose")
+
+
+_QUIET_HELP = "Errors only: no progress bar, notes or warnings."
+_VERBOSE_HELP = "Log debug detail, and the traceback of an error."
+
+
+def accept_global_flags(command: click.Command) -> None:
+    """Let -q/-v follow the subcommand too (`annotate IN ... -q`): every command, nested ones included,
+    takes them and they act as they do before the subcommand."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_global_flags(sub)
+        return
+    flags = {"quiet": (("--quiet", "-q"), _QUIET_HELP), "verbose": (("--verbose", "-v"), _VERBOSE_HELP)}
+    for name, (declarations, help) in flags.items():
+        if not any(p.name == name for p in command.params):
+            option = click.Option([*declarations, name], is_flag=True, expose_value=False, is_eager=True, help=help)
+            option.callback = _flag_callback
+            command.params.append(option)
+
+
 @click.group()
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes; warnings and errors still go to stderr.")
-@click.option("--verbose", "-v", is_flag=True, help="Log debug detail.")
+@click.option("--quiet", "-q", is_flag=True, help=_QUIET_HELP)
+@click.option("--verbose", "-v", is_flag=True, help=_VERBOSE_HELP)
 @click.version_option(package_name="soundify-otio")
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
-    """Match sound effects to a cut (Soundify) and write editable automation back to the timeline."""
+    """Match sound effects to a cut (Soundify) and write editable automation back to the timeline.
+
+    -q and -v may also follow the command (soundify-otio annotate ... -q)."""
     ctx.ensure_object(dict)
-    ctx.obj["quiet"] = quiet
     ctx.obj["progress"] = _Progress(quiet)
     ctx.call_on_close(ctx.obj["progress"].close)
-    log.handlers[:] = [_StderrHandler()]
-    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    log.handlers[:] = [_StderrHandler(ctx.obj["progress"])]
     log.propagate = False
-    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.ERROR)  # open_clip's and the hub's chatter
+    _set_verbosity(ctx.obj, quiet, verbose)
 
 
 def setting_type(name: str) -> click.ParamType:
@@ -201,9 +269,11 @@ def load_model(
     runtime: str = "auto",
     precision: str = "auto",
     runtime_cache: Path | None = None,
+    images: bool = True,
 ):
-    """The model for a command (random weights only with --fallback-random, said loudly), its image tower
-    on `runtime` at `precision`."""
+    """The model for a command (random weights only with --fallback-random, said loudly where `images`: the
+    command runs the image tower, whose output is then a pipeline check), its image tower on `runtime` at
+    `precision`."""
     with without_collection(ctx):
         from soundify_otio.vision.model import RANDOM_WEIGHTS, default_device, load_model
         from soundify_otio.vision.runtime import resolve
@@ -221,30 +291,42 @@ def load_model(
         except ModelError as exc:
             if not fallback_random or config.pretrained == RANDOM_WEIGHTS:
                 raise
-            click.echo(f"note: {terminal_safe(exc)}", err=True)
-            click.echo(
-                "note: falling back to RANDOM weights: this run is a PIPELINE CHECK only; "
-                "the sounds it picks mean nothing.",
-                err=True,
-            )
+            say(ctx, f"note: {terminal_safe(exc)}")
+            say(ctx, "note: falling back to RANDOM weights: this run is a PIPELINE CHECK only.")
             model = load(RANDOM_WEIGHTS)
-    if model.pipeline_check:
-        click.echo(
+    if model.pipeline_check and images:
+        say(
+            ctx,
             f"WARNING: {config.model} runs with random weights (--pretrained none): "
-            "a pipeline check, not a real annotation. The output is labelled as such.",
-            err=True,
+            "a pipeline check, not a real annotation; the sounds it picks mean nothing, and the output says so.",
         )
+    elif model.pipeline_check:
+        say(ctx, f"note: {config.model}'s text embeddings come from random weights: search scores mean nothing")
     return model
 
 
+def _no_stream(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A usage error for `-` (standard input or output): a timeline's relative media paths resolve against
+    its folder, and every output is written to a temp file beside it and renamed, so both need a file."""
+    if value is not None and str(value) == "-":
+        raise click.BadParameter(
+            "'-' (standard input/output) is not supported: media paths resolve against the timeline's folder and "
+            "outputs are written whole or not at all, so give a file (e.g. a temporary .otio)"
+        )
+    return value
+
+
 def timeline_argument(metavar: str = "IN") -> Callable:
-    """The timeline a command reads (`timeline_in`; shown as `metavar`)."""
-    return click.argument("timeline_in", metavar=metavar, type=click.Path(path_type=Path))
+    """The timeline a command reads (`timeline_in`; shown as `metavar`); `-` is refused by name."""
+    return click.argument("timeline_in", metavar=metavar, type=click.Path(path_type=Path), callback=_no_stream)
 
 
 def output_option(help: str, required: bool = True) -> Callable:
-    """-o / --output (`out`), the file a command writes; `help` says what it is in that command's words."""
-    return click.option("-o", "--output", "out", required=required, type=click.Path(path_type=Path), help=help)
+    """-o / --output (`out`), the file a command writes; `help` says what it is in that command's words; `-`
+    is refused by name."""
+    return click.option(
+        "-o", "--output", "out", required=required, type=click.Path(path_type=Path), help=help, callback=_no_stream
+    )
 
 
 def choices_option(help: str) -> Callable:
@@ -407,10 +489,11 @@ def _verbose() -> bool:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    """Print one terminal-safe line (and, with --verbose, the traceback) and exit with `code`."""
+    """Print one terminal-safe message, wrapped on a terminal (and, with --verbose, the traceback first), and
+    exit with `code`."""
     if _verbose() and sys.exc_info()[0] is not None:
         click.echo(traceback.format_exc().rstrip(), err=True)
-    click.echo(terminal_safe(message), err=True)
+    click.echo(wrapped(terminal_safe(message), sys.stderr), err=True)
     sys.exit(code)
 
 

@@ -19,6 +19,7 @@ from soundify_otio.cli.app import (
     say,
     target_option,
 )
+from soundify_otio.wording import plural
 
 
 @cli.command()
@@ -106,7 +107,8 @@ def batch(
         workers=workers,
         ray_address=ray_address,
     )
-    say(ctx, f"batch: {len(jobs)} jobs from {jobs_source}" + (f" on Ray ({ray_address})" if ray_address else ""))
+    on_ray = f" on Ray ({ray_address})" if ray_address else ""
+    say(ctx, f"batch: {plural(len(jobs), 'job')} from {jobs_source}{on_ray}")
     try:
         run = run_batch(jobs, batch_options, None if ctx.obj["quiet"] else (lambda line: say(ctx, line)))
     except RayUnavailable as exc:

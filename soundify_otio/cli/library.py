@@ -14,6 +14,7 @@ from soundify_otio.cli.app import (
     parse_config,
 )
 from soundify_otio.cli.terminal import terminal_safe
+from soundify_otio.wording import plural
 
 
 @cli.group()
@@ -49,7 +50,7 @@ def library_index(
     from soundify_otio.library.sounds import open_library
 
     sounds = open_library(folder, index_path=index_path, progress=ctx.obj["progress"])
-    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device, fallback_random)
+    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device, fallback_random, images=False)
     for kind in ("effect", "ambient"):
         sounds.label_embeddings(encoder, kind)
     ctx.obj["progress"].close()
@@ -57,7 +58,7 @@ def library_index(
     for path, reason in sounds.skipped:
         click.echo(f"skipped {terminal_safe(path)}: {terminal_safe(reason)}", err=True)
     click.echo(
-        f"{stats['files']} sounds ({stats['kinds'].get('effect', 0)} effects, "
+        f"{plural(stats['files'], 'sound')} ({plural(stats['kinds'].get('effect', 0), 'effect')}, "
         f"{stats['kinds'].get('ambient', 0)} ambient), {stats['skipped']} skipped; read "
         f"{stats['indexed']['read']}, reused {stats['indexed']['reused']}; index {terminal_safe(stats['index'])}; "
         f"text embeddings for {encoder.model_id}"
@@ -85,7 +86,7 @@ def library_search(
     from soundify_otio.library.sounds import open_library
 
     sounds = open_library(folder, index_path=index_path, progress=ctx.obj["progress"])
-    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device)
+    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device, images=False)
     results = sounds.search(encoder, query, limit)
     ctx.obj["progress"].close()
     for entry, score in results:

@@ -21,6 +21,7 @@ from soundify_otio.cli.app import (
 )
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Output
+from soundify_otio.wording import plural
 
 
 def default_output(timeline_in: Path) -> Path:
@@ -77,8 +78,8 @@ def review(
     server = ReviewServer(session)
     ctx.obj["progress"].close()
     click.echo(server.url)
-    scenes = len(analysed.analysis.scenes)
-    say(ctx, f"review page for {terminal_safe(timeline_in)}: {scenes} scenes; Ctrl-C or close the page to end")
+    scenes = plural(len(analysed.analysis.scenes), "scene")
+    say(ctx, f"review page for {terminal_safe(timeline_in)}: {scenes}; Ctrl-C or close the page to end")
     if not no_browser:
         webbrowser.open(server.url)
     try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 import unicodedata
+from typing import TextIO
 
-MAX_MESSAGE = 500
-"""Characters of one message kept; the rest is cut (an exception can carry megabytes)."""
+MAX_MESSAGE = 4000
+"""Characters of one message kept; the rest is cut. Far more than any message of ours says (the longest,
+the missing-weights advice, is about 700); it bounds what an exception carrying megabytes prints."""
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 """Controls (escape sequences, newlines), format characters (bidi overrides), surrogates left by
 undecodable file names, private-use and unassigned code points, line and paragraph separators."""
@@ -35,3 +39,17 @@ def terminal_safe(text: object, limit: int | None = MAX_MESSAGE) -> str:
 def quoted(name: object) -> str:
     """A name for a message: terminal-safe, in single quotes."""
     return f"'{terminal_safe(name)}'"
+
+
+def wrapped(line: str, stream: TextIO) -> str:
+    """`line` wrapped at spaces to the width of the terminal `stream` is (continuation lines indented two
+    spaces; a word longer than a line, a path or a URL, is never split); unchanged where `stream` is not a
+    terminal, so logs keep one message a line."""
+    if not stream.isatty():
+        return line
+    width = max(40, shutil.get_terminal_size().columns - 1)
+    if len(line) <= width:
+        return line
+    return textwrap.fill(
+        line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False, replace_whitespace=False
+    )
