@@ -169,6 +169,7 @@ def test_fresh_install_runs_the_sample_project(dist: dict[str, Path], tmp_path: 
 
     where = subprocess.run(
         [str(python), "-c", "import soundify_otio; print(soundify_otio.__file__)"],
+        cwd=work,  # not the checkout: `python -c` puts the working folder first on sys.path
         env=env,
         capture_output=True,
         text=True,
@@ -192,6 +193,7 @@ def test_fresh_install_runs_the_sample_project(dist: dict[str, Path], tmp_path: 
     assert generated and any(isinstance(c, otio.schema.Clip) for t in generated for c in t)
 
 
+@cache
 def _network_reachable() -> bool:
     """Whether uv can reach the package index (a one-package resolution, cached after the first time)."""
     probe = subprocess.run(
