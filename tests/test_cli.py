@@ -10,6 +10,8 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
+from soundify_otio.cli import main
+
 from helpers.cli import analysis_args, run
 from helpers.synthetic import corrupt_copy
 
@@ -43,9 +45,10 @@ def test_annotate_sample_project_end_to_end(capsys, project, cache_dir, tmp_path
     out = tmp_path / "street.soundify.otio"
     code, stdout, stderr = annotate(capsys, project, out, cache_dir, "--json")
     assert code == 0, stderr
-    assert "random weights" in stderr
+    assert "random weights" not in stderr  # --quiet: errors only; the random weights are in the summary and the file
     assert digest(project.timeline_otio) == before
     summary = json.loads(stdout)
+    assert summary["pipeline_check"] is True
     result = read(out)
     assert result.metadata["soundify"]["pipeline_check"] is True
     assert result.metadata["soundify"]["weights"] == "none"
@@ -177,9 +180,12 @@ def test_one_missing_shot_is_skipped_and_the_rest_annotated(capsys, project, cac
     path = tmp_path / "edit.otio"
     otio.adapters.write_to_file(timeline, str(path))
     out = tmp_path / "out.otio"
-    code, stdout, stderr = annotate(capsys, project, out, cache_dir, "--json", timeline=path)
+    with pytest.raises(SystemExit) as exited:  # not --quiet, which would hide the warning
+        main(["annotate", str(path), "-o", str(out), *analysis_args(project, cache_dir), "--json"])
+    captured = capsys.readouterr()
+    code, stdout, stderr = exited.value.code, captured.out, captured.err
     assert code == 0
-    assert "lost.mp4" in stderr
+    assert "warning:" in stderr and "lost.mp4" in stderr
     summary = json.loads(stdout)
     assert [s["media"].endswith("lost.mp4") for s in summary["skipped_shots"]] == [True]
     assert summary["scene_count"] == 5
