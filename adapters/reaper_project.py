@@ -32,6 +32,7 @@ pan, seconds from the clip's first frame, same conventions as above; VOLTYPE is 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -43,6 +44,7 @@ from soundify_otio.errors import TimelineError
 from soundify_otio.exporters.keyframes import db_to_gain, gain_to_db
 from soundify_otio.timeline.reading import timeline_rate
 
+log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mxf", ".webm", ".mpg", ".mpeg"}
 SOURCE_TYPES = {
     ".wav": "WAVE",
@@ -77,6 +79,14 @@ def write_rpp(timeline: otio.schema.Timeline) -> str:
         for i, item in enumerate(items):
             if isinstance(item, otio.schema.Clip):
                 lines += _item_lines(track, items, i, f"{t_index}:{i}")
+            elif isinstance(item, otio.schema.Stack):
+                start = item.range_in_parent().start_time.to_seconds()
+                log.warning(
+                    "REAPER project cannot hold a nested stack: '%s' on track '%s' at %.3f s left out",
+                    item.name,
+                    track.name,
+                    start,
+                )
         lines.append("  >")
     lines.append(">")
     return "\n".join(lines) + "\n"
@@ -118,6 +128,7 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
         f"      LENGTH {_num(trimmed.duration.to_seconds() + head + tail)}",
         f"      FADEIN 1 {_num(fade_in)} 0",
         f"      FADEOUT 1 {_num(fade_out)} 0",
+        f"      MUTE {0 if clip.enabled else 1} 0",
         f"      NAME {_quote(clip.name)}",
         "      VOLPAN 1 0 1 -1",
         f"      SOFFS {_num(offset - head)}",

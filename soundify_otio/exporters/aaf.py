@@ -45,6 +45,7 @@ Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Mapping
 from fractions import Fraction
@@ -61,8 +62,10 @@ from aaf2.rational import AAFRational
 from soundify_otio import __version__
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, keys_on_frames, value_at
+from soundify_otio.exporters.xml_text import sanitise_timeline
 from soundify_otio.timeline.metadata import AAF_GAIN, AAF_PAN, clip_info, is_generated
 
+log = logging.getLogger(__name__)
 MONO_AUDIO_GAIN = AUID(AAF_GAIN)
 MONO_AUDIO_PAN = AUID(AAF_PAN)
 MONO_AUDIO_DISSOLVE = AUID("0c3bea41-fc05-11d2-8a29-0050040ef7d2")
@@ -96,9 +99,11 @@ _RATIONAL_LIMIT = 2**29
 def write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
     """Write the timeline, soundify clips with clip gain and track pan automation, to an AAF file."""
     try:
+        copy = timeline.deepcopy()
+        sanitise_timeline(copy)  # pyaaf2 cannot encode lone surrogates; LibAAF prints names as text
         with aaf2.open(str(path), "w") as f:
             _identify(f)
-            _Writer(f, _edit_rate(timeline)).write(timeline)
+            _Writer(f, _edit_rate(copy)).write(copy)
     except OSError as exc:
         raise OutputError(f"cannot write AAF: {exc.strerror or exc}") from exc
 
@@ -310,8 +315,15 @@ class _Writer:
         """The components for one clip (or nested stack): fades, gain group, channel combiner, SourceClips."""
         clip = item if isinstance(item, otio.schema.Clip) else next(iter(item.find_clips()), None)
         length = self.frames(item.duration().to_seconds()) + head + tail
+        if isinstance(item, otio.schema.Stack) and len(list(item.find_clips())) > 1:
+            _unwritten(item, "a nested stack of several clips (written as its first clip)")
+        if clip is not None and not clip.enabled:
+            _unwritten(clip, "a disabled clip (written enabled)")
+        if clip is not None and isinstance(clip.media_reference, otio.schema.GeneratorReference):
+            _unwritten(clip, "a generator (written as a filler of its length)")
+            clip = None
         if clip is None:
-            return [self.f.create.Filler(kind, length - head - tail)]
+            return [self.f.create.Filler(kind, length)]
         info = clip_info(clip)
         if info is not None:
             own = min(2, info.sound.channels)
@@ -519,6 +531,16 @@ class _Writer:
         if not points:
             points = [(Fraction(0), Fraction(1, 2)), (Fraction(1), Fraction(1, 2))]
         return points
+
+
+def _unwritten(item: otio.core.Composable, what: str) -> None:
+    """Warn that AAF output cannot hold `what`, naming the item, its track and its start."""
+    parent = item.parent()
+    while parent is not None and not isinstance(parent, otio.schema.Track):
+        item, parent = parent, parent.parent()
+    start = item.range_in_parent().start_time.to_seconds() if parent is not None else 0.0
+    track = parent.name if parent is not None else "?"
+    log.warning("AAF cannot hold %s: '%s' on track '%s' at %.3f s", what, item.name, track, start)
 
 
 def _track_channels(track: otio.schema.Track) -> int:

@@ -218,8 +218,11 @@ class _Writer:
     def generator(
         self, clip: otio.schema.Clip, offset: Fraction, lane: int | None, local: Fraction, duration: Fraction
     ) -> etree._Element:
-        """A title (text generators) or a `<video>` generator, as Final Cut exports them
-        (interop/fcpxml/DAWFileKit_Complex.fcpxml), referencing an `<effect>` resource by name."""
+        """A `<title>` referencing an `<effect>` resource (Final Cut's Basic Title for text, else the
+        generator's own), as Final Cut exports titles (interop/fcpxml/DAWFileKit_Complex.fcpxml).
+        Final Cut writes other generators as `<video>`, but the stock otio-fcpx-xml-adapter crashes on
+        a `<video>` in the spine (it does on that very export), so every generator is a `<title>`,
+        which that reader reads as a gap of the generator's place and length."""
         ref = clip.media_reference
         kind = ref.generator_kind or ref.name or clip.name or "Generator"
         title = any(word in kind.lower() for word in ("text", "title", "slug"))
@@ -230,7 +233,7 @@ class _Writer:
             etree.SubElement(self.resources, "effect", id=effect, name=kind, uid=uid)
             self.effects[kind] = effect
         elem = etree.Element(
-            "title" if title else "video",
+            "title",
             ref=effect,
             offset=seconds(offset),
             name=clip.name or kind,
