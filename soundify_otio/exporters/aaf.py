@@ -94,6 +94,8 @@ _AVID_COLORS = {
 """OTIO marker colours as Media Composer's eight (its name in the attribute list, 16-bit RGB)."""
 _BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
 _RATIONAL_LIMIT = 2**29
+SMPTE_FPS = (24, 25, 30, 48, 50, 60, 72, 96, 100, 120)
+"""Timecode rates LibAAF (and SMPTE ST 12) count in."""
 
 
 def write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
@@ -133,6 +135,17 @@ def _edit_rate(timeline: otio.schema.Timeline) -> Fraction:
         clips = list(timeline.find_clips())
         rate = clips[0].trimmed_range().duration.rate if clips else 24.0
     return Fraction(rate).limit_denominator(1001)
+
+
+def _timecode_fps(rate: Fraction) -> int:
+    """The Timecode's FPS: the rate itself where SMPTE defines it, else the nearest SMPTE rate, as the
+    stock otio-aaf-adapter writes it (`_nearest_timecode`) and Premiere does for its non-SMPTE rates
+    (Start stays in edit units; FPS only says how to count it). LibAAF finds no timecode format for
+    FPS 10 or 15 and aaftool exits 255 on such a file."""
+    nominal = round(float(rate))
+    if nominal in SMPTE_FPS:
+        return nominal
+    return min(SMPTE_FPS, key=lambda fps: abs(fps - float(rate)))
 
 
 def _rational(value: float) -> Fraction:
@@ -212,7 +225,7 @@ class _Writer:
         tc_slot = comp.create_timeline_slot(self.rate)
         tc_slot.name = "TC"
         tc_slot["PhysicalTrackNumber"].value = 1
-        tc = self.f.create.Timecode(round(float(self.rate)), False)
+        tc = self.f.create.Timecode(_timecode_fps(self.rate), False)
         tc.start = 0 if start is None else self.frames(start.to_seconds())
         tc_slot.segment = tc
         numbers = {"picture": 0, "sound": 0}

@@ -66,11 +66,12 @@ _CLIP = re.compile(r"Clip \(\d+\):\s+Start: (\S+)\s+Len: (\S+)")
 _FADE = re.compile(r"Fade(In|Out): \w+ \((\S+)\)")
 
 
-def run_aaftool(tool: Path, aaf: Path) -> Listing:
-    """aaftool --aaf-clips --show-automation on `aaf`, its tracks and clips parsed."""
+def run_aaftool(tool: Path, aaf: Path, pos_format: str = "tc") -> Listing:
+    """aaftool --aaf-clips --show-automation on `aaf`, its tracks and clips parsed; positions and
+    lengths as timecode ("tc", counted at the file's timecode rate) or "samples"."""
     env = {**os.environ, "LD_LIBRARY_PATH": str(tool.parent.parent / "lib")}
     done = subprocess.run(
-        [str(tool), "--aaf-clips", "--show-automation", "--no-color", str(aaf)],
+        [str(tool), "--aaf-clips", "--show-automation", "--no-color", "--pos-format", pos_format, str(aaf)],
         capture_output=True,
         text=True,
         errors="replace",
