@@ -5,6 +5,8 @@ adapters, LibAAF's aaftool and, for .rpp, our adapter through `otioconvert`."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +21,7 @@ from soundify_otio.exporters import write_output
 from soundify_otio.exporters.xml_text import xml_text
 
 from helpers.aaftool import run_aaftool
-from helpers.timelines import editor_cut, sound_clip, time_range, write_tone
+from helpers.timelines import SHARED_INTEROP, editor_cut, sound_clip, time_range, write_tone
 
 SUFFIXES = (".otio", ".xml", ".fcpxml", ".aaf", ".rpp")
 
@@ -261,3 +263,20 @@ def test_any_name_writes_and_reads_back(tmp_path_factory, name, label):
 def _lines(text: str) -> str:
     """Text with its line ends as an XML parser normalises them (CR LF and CR become LF)."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+FCPXML_DTD = Path(os.environ.get("FCPXML_DTD", SHARED_INTEROP / "fcpxml" / "FCPXMLv1_10.dtd"))
+"""Apple's FCPXML 1.10 DTD (as CommandPost/CommandPost ships it in src/extensions/cp/apple/fcpxml/dtd);
+Apple's copyright, so not in this repository: the test runs where ../shared (or $FCPXML_DTD) holds it."""
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(not FCPXML_DTD.is_file() or shutil.which("xmllint") is None, reason=f"no {FCPXML_DTD} or xmllint")
+def test_fcpxml_is_valid_against_apples_dtd(tmp_path, annotated_timeline):
+    for name, timeline in (("cut", editor_cut(tmp_path)), ("annotated", annotated_timeline)):
+        out = tmp_path / f"{name}.fcpxml"
+        write_output(timeline, out)
+        done = subprocess.run(
+            ["xmllint", "--noout", "--dtdvalid", str(FCPXML_DTD), str(out)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
