@@ -21,13 +21,14 @@ Soundify clips also get take envelopes after their SOURCE, times in seconds from
 The project's frame rate goes to the header's ``TIMEMODE`` line (see _reaper_frame_rate).
 
 Reading: each ``<TRACK>`` (or a bare ``<TRACK>`` chunk) becomes an OTIO track, video if all its
-items have VIDEO sources. Items become clips of the first take (source_range = SOFFS, LENGTH at the
-project's TIMEMODE rate, else the given ``rate``), with ``metadata["rpp"]`` (fades, source type,
-VOLPAN). Items overlapping by at most half of either become a transition cut at the overlap's middle
-(the inverse of writing); other overlapping items go to extra tracks named "<track> (overlap n)", so
-no item is lost. Take VOLENV / PANENV points become ``metadata["soundify"]["keyframes"]`` (gain_db /
-pan, seconds from the clip's first frame, same conventions as above; VOLTYPE is recorded in
-``metadata["rpp"]`` but the values are read as amplitude).
+items have VIDEO sources. Items become clips (a muted item a disabled clip) of the first take
+(source_range = SOFFS, LENGTH at the project's TIMEMODE rate, else the given ``rate``), with
+``metadata["rpp"]`` (fades, source type, VOLPAN). Items overlapping by at most half of either become
+a transition cut at the overlap's middle (the inverse of writing); other overlapping items go to
+extra tracks named "<track> (overlap n)", so no item is lost. Take VOLENV / PANENV points become
+``metadata["soundify"]["keyframes"]`` (gain_db / pan, seconds from the clip's first frame, same
+conventions as above; VOLTYPE is recorded in ``metadata["rpp"]`` but the values are read as
+amplitude).
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ class _Item:
     gain_db: list[list[float]] = field(default_factory=list)
     pan: list[list[float]] = field(default_factory=list)
     head: float = 0.0
+    muted: bool = False
 
     @property
     def end(self) -> float:
@@ -306,6 +308,7 @@ def _read_item(element: rpp.Element) -> _Item:
         fade_in=num("FADEIN", 1),
         fade_out=num("FADEOUT", 1),
         volpan=[float(v) for v in _field(element, "VOLPAN") or []],
+        muted=num("MUTE") == 1,
     )
     for env in (c for c in first_take if isinstance(c, rpp.Element)):
         points = [[float(p[1]), float(p[2])] for p in env if isinstance(p, list) and p and p[0] == "PT"]
@@ -378,6 +381,7 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
             otio.opentime.from_seconds(item.soffs + item.head, rate), otio.opentime.from_seconds(duration, rate)
         ),
     )
+    clip.enabled = not item.muted
     clip.metadata["rpp"] = {
         "source": item.source_kind,
         "fade_in": item.fade_in,

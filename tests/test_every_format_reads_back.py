@@ -65,6 +65,8 @@ def test_generators_keep_place_and_length(suffix, tmp_path, caplog):
     if suffix == ".fcpxml":  # the stock reader skips titles (and ignores tcStart): read the file itself
         titles = {t.get("name"): (t.get("offset"), t.get("duration")) for t in etree.parse(str(out)).iter("title")}
         assert titles["Opening title"] == ("3600s", "2s") and titles["Black matte"] == ("3614s", "1s")
+        clips = {c.get("name"): c.get("enabled", "1") for c in etree.parse(str(out)).iter("asset-clip")}
+        assert clips["shot D (disabled)"] == "0" and clips["shot A"] == "1"
     for generator in (title, matte) if suffix not in (".aaf", ".fcpxml") else ():
         start, length = _frames(generator)
         found = [i for i in picture if not isinstance(i, otio.schema.Transition) and _frames(i) == (start, length)]
@@ -75,6 +77,11 @@ def test_generators_keep_place_and_length(suffix, tmp_path, caplog):
             assert kept.name == generator.name
     names = {c.name for c in back.find_clips()}
     assert {"shot A", "shot B", "rain"} <= names
+    disabled = [c for c in back.find_clips() if c.name == "shot D (disabled)"]
+    if suffix in (".otio", ".rpp"):
+        assert [c.enabled for c in disabled] == [False]
+    if suffix == ".xml":  # the stock reader keeps xmeml's <enabled> as metadata
+        assert [c.metadata["fcp_xml"]["enabled"] for c in disabled] == ["FALSE"]
     assert suffix in (".fcpxml", ".aaf", ".rpp") or "offline shot" in names
     warned = " ".join(r.getMessage() for r in caplog.records)
     if suffix == ".aaf":

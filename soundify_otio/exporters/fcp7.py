@@ -112,6 +112,9 @@ def _adapter_copy(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline,
     sanitise_timeline(copy)
     _comments_to_xml(copy)
     _generators_to_xml(copy)
+    for clip in copy.find_clips():
+        if not clip.enabled:  # xmeml's own flag, which the adapter's reader keeps as metadata
+            clip.metadata["fcp_xml"] = {**clip.metadata.get("fcp_xml", {}), "enabled": "FALSE"}
     tagged: list[_Tagged] = []
     tracks = list(copy.tracks)
     copy.tracks[:] = []
