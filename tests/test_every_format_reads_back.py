@@ -112,6 +112,7 @@ def test_aaftool_reads_the_editors_cut(aaftool, tmp_path):
     # a constant gain curve: LibAAF shows it as the clip's gain
     assert (knock.channels, knock.volume_automation, knock.gain) == (1, False, "-03.0 dB")
     assert (knock.start, knock.fade_in, knock.fade_out) == ("01:00:06:00", "00:00:00:05", "00:00:00:05")
+    assert listing.markers == [("01:00:02:00", "scene 1")]
 
 
 @pytest.mark.interop
@@ -130,6 +131,16 @@ def test_aaftool_reads_the_annotated_timeline(aaftool, annotated_timeline, tmp_p
         assert len(read.clips) == len(clips)
         for clip, seen in zip(clips, read.clips, strict=True):
             assert seen.channels == (2 if stereo else 1)
+            items = list(track)
+            i = items.index(clip)
+            for side, fade, neighbour in (
+                ("in", seen.fade_in, items[i - 1] if i else None),
+                ("out", seen.fade_out, items[i + 1] if i + 1 < len(items) else None),
+            ):
+                if isinstance(neighbour, otio.schema.Transition):
+                    continue  # a crossfade, not a fade
+                frames = round(clip.metadata["soundify"][f"fade_{side}"] * 24)
+                assert fade == (f"00:00:00:{frames:02d}" if frames else None), (clip.name, side)
             gains = {v for _, v in clip.metadata["soundify"]["keyframes"]["gain_db"]}
             assert seen.volume_automation == (len(gains) > 1), (track.name, clip.name)
 

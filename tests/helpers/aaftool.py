@@ -56,6 +56,8 @@ class Listing:
     returncode: int
     text: str
     tracks: list[Track]
+    markers: list[tuple[str, str]]
+    """(start, comment) of each marker."""
 
     def track(self, name: str) -> Track:
         return next(t for t in self.tracks if t.name == name)
@@ -63,6 +65,7 @@ class Listing:
 
 _TRACK = re.compile(r"(AudioTrack|VideoTrack)\[\d+\] ::.*?(?:Format: (\w+).*?)?Name: \"(.*)\"")
 _CLIP = re.compile(r"Clip \(\d+\):\s+Start: (\S+)\s+Len: (\S+)")
+_MARKER = re.compile(r"Marker\[\d+\]:.*?Start: (\S+).*?Comment: \"(.*)\"")
 _FADE = re.compile(r"Fade(In|Out): \w+ \((\S+)\)")
 
 
@@ -80,8 +83,11 @@ def run_aaftool(tool: Path, aaf: Path, pos_format: str = "tc") -> Listing:
         check=False,
     )
     tracks: list[Track] = []
+    markers: list[tuple[str, str]] = []
     for line in done.stdout.splitlines():
-        if m := _TRACK.search(line):
+        if m := _MARKER.search(line):
+            markers.append((m[1], m[2]))
+        elif m := _TRACK.search(line):
             tracks.append(Track("audio" if m[1] == "AudioTrack" else "video", m[3], m[2]))
         elif (m := _CLIP.search(line)) and tracks:
             fades = dict(_FADE.findall(line))
@@ -100,4 +106,4 @@ def run_aaftool(tool: Path, aaf: Path, pos_format: str = "tc") -> Listing:
             )
         elif "SourceFile" in line and tracks and tracks[-1].clips:
             tracks[-1].clips[-1].sources.append(line.split(":", 1)[1].strip().strip('"'))
-    return Listing(done.returncode, done.stdout + done.stderr, tracks)
+    return Listing(done.returncode, done.stdout + done.stderr, tracks, markers)
