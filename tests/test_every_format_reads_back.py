@@ -254,6 +254,7 @@ _NAMES = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=_NAMES, label=_NAMES)
 def test_any_name_writes_and_reads_back(tmp_path_factory, name, label):
@@ -274,6 +275,8 @@ def test_any_name_writes_and_reads_back(tmp_path_factory, name, label):
         expected = _lines(xml_text(kept) if suffix != ".otio" else kept)
         if suffix == ".rpp":  # a project line holds no control characters: they become spaces
             assert len(back.tracks) == len(timeline.tracks)
+        elif not kept:  # an empty name: the readers fill in their own ("Mob" for AAF)
+            assert len(names) >= 5
         else:
             assert expected in names, (suffix, ascii(name), [ascii(n) for n in names])
 

@@ -9,6 +9,7 @@ escaped by the serialiser (lxml / ElementTree), never by hand.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import opentimelineio as otio
@@ -60,8 +61,10 @@ def _clean(value: Any) -> Any:
     """A metadata value with its strings (keys included) sanitised."""
     if isinstance(value, str):
         return xml_text(value)
-    if isinstance(value, dict) or hasattr(value, "items"):
+    if isinstance(value, otio.core.SerializableObject):
+        return value  # an OTIO object kept in metadata (a Track is a Sequence too): left as it is
+    if isinstance(value, Mapping):
         return {xml_text(str(k)): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or (hasattr(value, "__iter__") and not isinstance(value, (bytes, str))):
+    if isinstance(value, Sequence):
         return [_clean(v) for v in value]
     return value
