@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,16 @@ def build_aaftool(dest: Path) -> tuple[Path | None, str]:
     (the binary, "") or (None, why not)."""
     if not BUILD_SCRIPT.is_file():
         return None, f"{BUILD_SCRIPT} is absent"
+    tool = dest / "bin" / "aaftool"
+    missing = [name for name in ("cmake", "cc") if shutil.which(name) is None]
+    if missing and not tool.is_file():  # build.sh would apt-get them: a test installs nothing
+        return None, f"{' and '.join(missing)} not installed (.ci/run installs cmake and build-essential)"
     try:
         done = subprocess.run(
             ["bash", str(BUILD_SCRIPT), str(dest)], capture_output=True, text=True, timeout=900, check=False
         )
     except subprocess.TimeoutExpired:
         return None, "building aaftool took over 15 minutes"
-    tool = dest / "bin" / "aaftool"
     if done.returncode != 0 or not tool.is_file():
         return None, f"aaftool could not be built: {done.stderr.strip()[-300:]}"
     return tool, ""
