@@ -18,18 +18,22 @@ Soundify clips also get take envelopes after their SOURCE, times in seconds from
   (docs/editors.md, REAPER: inferred from an AAF->RPP importer that negates pan "otherwise panning is
   reversed"), so the value written is -pan (ours: -1 = left).
 
+The project's frame rate goes to the header's ``TIMEMODE`` line (see _reaper_frame_rate).
+
 Reading: each ``<TRACK>`` (or a bare ``<TRACK>`` chunk) becomes an OTIO track, video if all its
-items have VIDEO sources. Items become clips of the first take (source_range = SOFFS, LENGTH at the
-given ``rate``), with ``metadata["rpp"]`` (fades, source type, VOLPAN). Items overlapping by at most
-half of either become a transition cut at the overlap's middle (the inverse of writing); other
-overlapping items go to extra tracks named "<track> (overlap n)", so no item is lost. Take VOLENV /
-PANENV points become ``metadata["soundify"]["keyframes"]`` (gain_db / pan, seconds from the clip's
-first frame, same conventions as above; VOLTYPE is recorded in ``metadata["rpp"]`` but the values are
-read as amplitude).
+items have VIDEO sources. Items become clips (a muted item a disabled clip) of the first take
+(source_range = SOFFS, LENGTH at the project's TIMEMODE rate, else the given ``rate``), with
+``metadata["rpp"]`` (fades, source type, VOLPAN). Items overlapping by at most half of either become
+a transition cut at the overlap's middle (the inverse of writing); other overlapping items go to
+extra tracks named "<track> (overlap n)", so no item is lost. Take VOLENV / PANENV points become
+``metadata["soundify"]["keyframes"]`` (gain_db / pan, seconds from the clip's first frame, same
+conventions as above; VOLTYPE is recorded in ``metadata["rpp"]`` but the values are read as
+amplitude).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -39,7 +43,9 @@ import rpp
 
 from soundify_otio.errors import TimelineError
 from soundify_otio.exporters.keyframes import db_to_gain, gain_to_db
+from soundify_otio.timeline.reading import timeline_rate
 
+log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mxf", ".webm", ".mpg", ".mpeg"}
 SOURCE_TYPES = {
     ".wav": "WAVE",
@@ -66,15 +72,40 @@ def write_rpp(timeline: otio.schema.Timeline) -> str:
     lines = ['<REAPER_PROJECT 0.1 "7.0/soundify-otio" 0']
     start = timeline.global_start_time
     lines.append(f"  PROJOFFS {_num(start.to_seconds() if start is not None else 0.0)} 0 0")
+    base, drop = _reaper_frame_rate(timeline_rate(timeline))
+    lines.append(f"  TIMEMODE 1 5 -1 {base} {drop} 0 -1")
     for t_index, track in enumerate(timeline.tracks):
         lines += ["  <TRACK", f"    NAME {_quote(track.name)}", "    VOLPAN 1 0 -1 -1 1"]
         items = list(track)
         for i, item in enumerate(items):
             if isinstance(item, otio.schema.Clip):
                 lines += _item_lines(track, items, i, f"{t_index}:{i}")
+            elif isinstance(item, otio.schema.Stack):
+                start = item.range_in_parent().start_time.to_seconds()
+                log.warning(
+                    "REAPER project cannot hold a nested stack: '%s' on track '%s' at %.3f s left out",
+                    item.name,
+                    track.name,
+                    start,
+                )
         lines.append("  >")
     lines.append(">")
     return "\n".join(lines) + "\n"
+
+
+# REAPER keeps the project frame rate (Project Settings > Video > Frame rate) as the 4th and 5th values of the
+# project header's ``TIMEMODE`` line: the nominal rate and REAPER's ``projfrdrop`` flag (0: the nominal rate, 1:
+# 29.97 drop-frame, 2: the NTSC rate base*1000/1001 without drop, i.e. 23.976 or 29.97 ND). Documented by the
+# Ultraschall API for REAPER (ultraschall_video_engine.lua, ProjectSettings_Get/SetVideoFramerate: projfrbase /
+# projfrdrop 0, 1, 2) and written so by a REAPER AAF importer (RppWriter.cpp: ``TIMEMODE 1 5 -1 <fps> <drop> 0
+# -1``); REAPER's own projects (interop/rpp) carry its default, ``TIMEMODE 1 5 -1 30 0 0 -1``. 29.97 is written as
+# (30, 2) (non-drop: our timecode is NDF) and read back as 30000/1001 from 1 or 2.
+def _reaper_frame_rate(rate: float) -> tuple[int, int]:
+    """A frame rate as REAPER's project pair (base, drop): 30000/1001 -> (30, 2), 24000/1001 -> (24, 2),
+    25 -> (25, 0). See the note above."""
+    base = round(rate)
+    ntsc = abs(rate - base * 1000 / 1001) < abs(rate - base) and base % 6 == 0
+    return base, 2 if ntsc else 0
 
 
 def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list[str]:
@@ -98,6 +129,7 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
         f"      LENGTH {_num(trimmed.duration.to_seconds() + head + tail)}",
         f"      FADEIN 1 {_num(fade_in)} 0",
         f"      FADEOUT 1 {_num(fade_out)} 0",
+        f"      MUTE {0 if clip.enabled else 1} 0",
         f"      NAME {_quote(clip.name)}",
         "      VOLPAN 1 0 1 -1",
         f"      SOFFS {_num(offset - head)}",
@@ -186,6 +218,7 @@ class _Item:
     gain_db: list[list[float]] = field(default_factory=list)
     pan: list[list[float]] = field(default_factory=list)
     head: float = 0.0
+    muted: bool = False
 
     @property
     def end(self) -> float:
@@ -205,6 +238,7 @@ def read_rpp(text: str, rate: float = 24.0, source: str = "<string>") -> otio.sc
     else:
         raise TimelineError(f"not a REAPER project (root chunk <{root.tag}>)", source)
     offs = _field(root, "PROJOFFS")
+    rate = _project_frame_rate(root) or rate
     timeline = otio.schema.Timeline(
         name=PurePath(source).stem if source != "<string>" else "REAPER project",
         global_start_time=otio.opentime.from_seconds(float(offs[0]) if offs else 0.0, rate),
@@ -220,6 +254,18 @@ def read_rpp(text: str, rate: float = 24.0, source: str = "<string>") -> otio.sc
         for n, lane in enumerate(lanes or [[]]):
             timeline.tracks.append(_otio_track(name if n == 0 else f"{name} (overlap {n})", lane, rate))
     return timeline
+
+
+def _project_frame_rate(root: rpp.Element) -> float | None:
+    """The project's frame rate from its TIMEMODE line (see _reaper_frame_rate), None where absent or odd."""
+    values = _field(root, "TIMEMODE") if root.tag == "REAPER_PROJECT" else None
+    try:
+        base, drop = int(values[3]), int(values[4])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return None
+    if base <= 0:
+        return None
+    return base * 1000 / 1001 if drop in (1, 2) else float(base)
 
 
 def _field(element: rpp.Element, key: str) -> list[str] | None:
@@ -262,6 +308,7 @@ def _read_item(element: rpp.Element) -> _Item:
         fade_in=num("FADEIN", 1),
         fade_out=num("FADEOUT", 1),
         volpan=[float(v) for v in _field(element, "VOLPAN") or []],
+        muted=num("MUTE") == 1,
     )
     for env in (c for c in first_take if isinstance(c, rpp.Element)):
         points = [[float(p[1]), float(p[2])] for p in env if isinstance(p, list) and p and p[0] == "PT"]
@@ -334,6 +381,7 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
             otio.opentime.from_seconds(item.soffs + item.head, rate), otio.opentime.from_seconds(duration, rate)
         ),
     )
+    clip.enabled = not item.muted
     clip.metadata["rpp"] = {
         "source": item.source_kind,
         "fade_in": item.fade_in,

@@ -141,3 +141,17 @@ def annotated_timeline(tmp_path: Path) -> otio.schema.Timeline:
         "skipped_shots": [],
     }
     return timeline
+
+
+@pytest.fixture(scope="session")
+def aaftool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LibAAF's aaftool, built once into pytest's cache folder (kept between sessions); skips the
+    test where it cannot be built (no compiler or cmake, no ../shared)."""
+    from helpers.aaftool import build_aaftool
+
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    folder = cache.mkdir("libaaf-aaftool") if cache is not None else tmp_path_factory.mktemp("libaaf-aaftool")
+    tool, why = build_aaftool(Path(folder))
+    if tool is None:
+        pytest.skip(why)
+    return tool

@@ -17,7 +17,8 @@ Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
   and each of its clips is ``Audio Channel Combiner`` (6b46dd7a-...) over one SourceClip per channel
   (MasterMob slots 1 and 2 -> the file SourceMob's slots 1 and 2). A mono sound on such a track
   feeds its one channel to both inputs (inferred: no export shows a mono clip on a stereo track).
-  Linked WAV media get a WAVE descriptor whose Summary is the file's RIFF header and fmt chunk
+  Linked WAV media get a WAVE descriptor whose Summary is a RIFF header, the file's fmt chunk and a
+  data chunk header (44 bytes for PCM: _wave_summary)
   (AIFF: an AIFC descriptor), as in the Premiere/Resolve/Pro Tools exports; other files a PCM one.
   Every OperationDef lists its ParametersDefined.
 * Each soundify clip is ``OperationGroup(MonoAudioGain) -> SourceClip``; the group carries a
@@ -44,6 +45,8 @@ Layout of the file (edit rate = the timeline's rate; one frame = one edit unit):
 
 from __future__ import annotations
 
+import logging
+import struct
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -56,10 +59,13 @@ import soundfile
 from aaf2.auid import AUID
 from aaf2.rational import AAFRational
 
+from soundify_otio import __version__
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, keys_on_frames, value_at
+from soundify_otio.exporters.xml_text import sanitise_timeline
 from soundify_otio.timeline.metadata import AAF_GAIN, AAF_PAN, clip_info, is_generated
 
+log = logging.getLogger(__name__)
 MONO_AUDIO_GAIN = AUID(AAF_GAIN)
 MONO_AUDIO_PAN = AUID(AAF_PAN)
 MONO_AUDIO_DISSOLVE = AUID("0c3bea41-fc05-11d2-8a29-0050040ef7d2")
@@ -88,15 +94,37 @@ _AVID_COLORS = {
 """OTIO marker colours as Media Composer's eight (its name in the attribute list, 16-bit RGB)."""
 _BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
 _RATIONAL_LIMIT = 2**29
+SMPTE_FPS = (24, 25, 30, 48, 50, 60, 72, 96, 100, 120)
+"""Timecode rates LibAAF (and SMPTE ST 12) count in."""
 
 
 def write_aaf(timeline: otio.schema.Timeline, path: Path) -> None:
     """Write the timeline, soundify clips with clip gain and track pan automation, to an AAF file."""
     try:
+        copy = timeline.deepcopy()
+        sanitise_timeline(copy)  # pyaaf2 cannot encode lone surrogates; LibAAF prints names as text
         with aaf2.open(str(path), "w") as f:
-            _Writer(f, _edit_rate(timeline)).write(timeline)
+            _identify(f)
+            _Writer(f, _edit_rate(copy)).write(copy)
     except OSError as exc:
         raise OutputError(f"cannot write AAF: {exc.strerror or exc}") from exc
+
+
+def _identify(f: aaf2.file.AAFFile) -> None:
+    """Name the writer in the Identification as the editors' exports do: company, product and the
+    ProductVersion / ToolkitVersion records (pyaaf2 leaves both out; LibAAF warns of each)."""
+    ident = f.header["IdentificationList"].value[0]
+    ident["CompanyName"].value = "soundify-otio"
+    ident["ProductName"].value = "soundify-otio"
+    ident["ProductVersionString"].value = __version__
+    ident["ProductVersion"].value = _version_record(__version__, "VersionUnknown")
+    ident["ToolkitVersion"].value = _version_record(getattr(aaf2, "__version__", "0"), "VersionReleased")
+
+
+def _version_record(text: str, kind: str) -> dict[str, int | str]:
+    """A "1.7.1" version string as AAF's ProductVersion record."""
+    parts = [int(p) if p.isdigit() else 0 for p in text.split(".")[:4]] + [0, 0, 0, 0]
+    return {"major": parts[0], "minor": parts[1], "tertiary": parts[2], "patchLevel": parts[3], "type": kind}
 
 
 def _edit_rate(timeline: otio.schema.Timeline) -> Fraction:
@@ -107,6 +135,17 @@ def _edit_rate(timeline: otio.schema.Timeline) -> Fraction:
         clips = list(timeline.find_clips())
         rate = clips[0].trimmed_range().duration.rate if clips else 24.0
     return Fraction(rate).limit_denominator(1001)
+
+
+def _timecode_fps(rate: Fraction) -> int:
+    """The Timecode's FPS: the rate itself where SMPTE defines it, else the nearest SMPTE rate, as the
+    stock otio-aaf-adapter writes it (`_nearest_timecode`) and Premiere does for its non-SMPTE rates
+    (Start stays in edit units; FPS only says how to count it). LibAAF finds no timecode format for
+    FPS 10 or 15 and aaftool exits 255 on such a file."""
+    nominal = round(float(rate))
+    if nominal in SMPTE_FPS:
+        return nominal
+    return min(SMPTE_FPS, key=lambda fps: abs(fps - float(rate)))
 
 
 def _rational(value: float) -> Fraction:
@@ -186,7 +225,7 @@ class _Writer:
         tc_slot = comp.create_timeline_slot(self.rate)
         tc_slot.name = "TC"
         tc_slot["PhysicalTrackNumber"].value = 1
-        tc = self.f.create.Timecode(round(float(self.rate)), False)
+        tc = self.f.create.Timecode(_timecode_fps(self.rate), False)
         tc.start = 0 if start is None else self.frames(start.to_seconds())
         tc_slot.segment = tc
         numbers = {"picture": 0, "sound": 0}
@@ -289,8 +328,15 @@ class _Writer:
         """The components for one clip (or nested stack): fades, gain group, channel combiner, SourceClips."""
         clip = item if isinstance(item, otio.schema.Clip) else next(iter(item.find_clips()), None)
         length = self.frames(item.duration().to_seconds()) + head + tail
+        if isinstance(item, otio.schema.Stack) and len(list(item.find_clips())) > 1:
+            _unwritten(item, "a nested stack of several clips (written as its first clip)")
+        if clip is not None and not clip.enabled:
+            _unwritten(clip, "a disabled clip (written enabled)")
+        if clip is not None and isinstance(clip.media_reference, otio.schema.GeneratorReference):
+            _unwritten(clip, "a generator (written as a filler of its length)")
+            clip = None
         if clip is None:
-            return [self.f.create.Filler(kind, length - head - tail)]
+            return [self.f.create.Filler(kind, length)]
         info = clip_info(clip)
         if info is not None:
             own = min(2, info.sound.channels)
@@ -401,12 +447,12 @@ class _Writer:
         suffix = path.suffix.lower()
         try:
             if suffix in (".wav", ".wave", ".bwf"):
-                summary, descriptor = aaf2.ama.get_wave_fmt(str(path)), self.f.create.WAVEDescriptor()
+                summary, descriptor = _wave_summary(path, samples), self.f.create.WAVEDescriptor()
             elif suffix in (".aif", ".aiff"):
-                summary, descriptor = aaf2.ama.get_aifc_fmt(str(path)), self.f.create.AIFCDescriptor()
+                summary, descriptor = _aifc_summary(path, samples), self.f.create.AIFCDescriptor()
             else:
                 summary = None
-        except OSError:
+        except (OSError, struct.error):
             summary = None
         if not summary:
             return self.pcm_descriptor(rate, channels, samples, _bits(path))
@@ -500,6 +546,16 @@ class _Writer:
         return points
 
 
+def _unwritten(item: otio.core.Composable, what: str) -> None:
+    """Warn that AAF output cannot hold `what`, naming the item, its track and its start."""
+    parent = item.parent()
+    while parent is not None and not isinstance(parent, otio.schema.Track):
+        item, parent = parent, parent.parent()
+    start = item.range_in_parent().start_time.to_seconds() if parent is not None else 0.0
+    track = parent.name if parent is not None else "?"
+    log.warning("AAF cannot hold %s: '%s' on track '%s' at %.3f s", what, item.name, track, start)
+
+
 def _track_channels(track: otio.schema.Track) -> int:
     """1 or 2: the widest sound among the track's soundify clips."""
     infos = [clip_info(c) for c in track.find_clips(shallow_search=True)]
@@ -523,6 +579,34 @@ def _is_number(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return not isinstance(value, (bool, int))
+
+
+def _wave_summary(path: Path, samples: int) -> bytes | None:
+    """A WAVEDescriptor Summary laid out as Premiere's, Resolve's and Pro Tools' exports write it
+    (interop/aaf/LibAAF_PR_*.aaf, 44 bytes for a 16-byte fmt): the RIFF header sized to the summary
+    itself, the file's `fmt ` chunk, and a `data` chunk header holding the sound's size in bytes (the
+    exports write 0 there; LibAAF takes the sample count from it). The file's own RIFF size would send
+    a reader looking for chunks far beyond the summary's end (LibAAF crashed on it)."""
+    header = aaf2.ama.get_wave_fmt(str(path))
+    if not header or len(header) < 36:
+        return None
+    fmt = bytes(header[12:])
+    block_align = struct.unpack("<H", fmt[20:22])[0]
+    body = b"WAVE" + fmt + b"data" + struct.pack("<I", min(0xFFFFFFFF, samples * block_align))
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _aifc_summary(path: Path, samples: int) -> bytes | None:
+    """An AIFCDescriptor Summary in the same layout: the FORM header sized to the summary, the file's
+    COMM chunk, and an SSND chunk header holding the sound's size (offset and block size 0)."""
+    header = aaf2.ama.get_aifc_fmt(str(path))
+    if not header or len(header) < 38:
+        return None
+    comm = bytes(header[12:])
+    channels, _frames, bits = struct.unpack(">hIh", comm[8:16])
+    size = samples * max(1, channels) * ((bits + 7) // 8)
+    body = bytes(header[8:12]) + comm + b"SSND" + struct.pack(">III", min(0xFFFFFFFF, size + 8), 0, 0)
+    return b"FORM" + struct.pack(">I", len(body)) + body
 
 
 def _bits(path: Path) -> int:

@@ -34,6 +34,7 @@ from lxml import etree
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters.keyframes import db_to_gain, densify_db, keys_on_frames, value_at
 from soundify_otio.exporters.media_urls import fcp7_pathurl
+from soundify_otio.exporters.xml_text import sanitise_timeline
 from soundify_otio.timeline.metadata import ClipInfo, clip_info, is_generated
 from soundify_otio.timeline.reading import timecode
 
@@ -108,7 +109,12 @@ def _adapter_copy(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline,
     """A copy the adapter can write: stereo soundify tracks split into an exploded pair (plus a mono
     track for their mono clips), soundify clips tagged, their audio ranges at the clip rate."""
     copy = timeline.deepcopy()
+    sanitise_timeline(copy)
     _comments_to_xml(copy)
+    _generators_to_xml(copy)
+    for clip in copy.find_clips():
+        if not clip.enabled:  # xmeml's own flag, which the adapter's reader keeps as metadata
+            clip.metadata["fcp_xml"] = {**clip.metadata.get("fcp_xml", {}), "enabled": "FALSE"}
     tagged: list[_Tagged] = []
     tracks = list(copy.tracks)
     copy.tracks[:] = []
@@ -182,6 +188,34 @@ def _comments_to_xml(timeline: otio.schema.Timeline) -> None:
                 fcp = dict(marker.metadata.get("fcp_xml", {}))
                 fcp["comment"] = marker.comment
                 marker.metadata["fcp_xml"] = fcp
+
+
+def _generators_to_xml(timeline: otio.schema.Timeline) -> None:
+    """Give every generator (title, colour matte, bars) not read from xmeml the effect the adapter
+    needs to write it as a `<generatoritem>`, as FCP7 does and as the adapter's reader reads back into
+    a GeneratorReference (without it the stock writer crashes on the generator's missing URL)."""
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        if not isinstance(ref, otio.schema.GeneratorReference) or ref.metadata.get("fcp_xml"):
+            continue  # read from xmeml: the adapter writes it back as the editor wrote it (Premiere: a Slug)
+        effect: dict[str, str] = {}
+        kind = ref.generator_kind or ref.name or clip.name or "Slug"
+        effect.setdefault("effecttype", "generator")
+        effect.setdefault("mediatype", "video")
+        effect.setdefault("effectcategory", _generator_category(kind))
+        ref.metadata["fcp_xml"] = effect
+        ref.generator_kind = kind
+        ref.name = ref.name or clip.name or kind
+
+
+def _generator_category(kind: str) -> str:
+    """FCP7's effect category for a generator kind: "Text" for titles, "Matte" for solid colours."""
+    lowered = kind.lower()
+    if "text" in lowered or "title" in lowered:
+        return "Text"
+    if "matte" in lowered or "colo" in lowered or "solid" in lowered:
+        return "Matte"
+    return "Generators"
 
 
 def _decorate(clipitem: etree._Element, tagged: _Tagged) -> None:

@@ -18,6 +18,7 @@ Cut's) and `<fadeOut type="easeOut">` (its mirror: no export with a fade-out was
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -28,10 +29,14 @@ from lxml import etree
 
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.exporters.keyframes import keys_on_frames, value_at
+from soundify_otio.exporters.xml_text import sanitise_timeline
 from soundify_otio.timeline.metadata import ClipInfo, clip_info
 from soundify_otio.timeline.reading import resolve_media_path, timeline_rate
 
+log = logging.getLogger(__name__)
 VERSION = "1.10"
+TITLE_UID = ".../Titles.localized/Bumper:Opener.localized/Basic Title.localized/Basic Title.moti"
+"""Final Cut's Basic Title, the effect its exports reference for titles."""
 DEFAULT_SIZE = (1920, 1080)
 """Picture size when no video file of the timeline can be probed."""
 _RATE_NAMES = {
@@ -49,7 +54,9 @@ _SIZE_NAMES = {(1280, 720): "720", (1920, 1080): "1080", (3840, 2160): "3840x216
 
 def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     """Write `timeline` as FCPXML to `path`, soundify clips carrying volume and pan keyframes."""
-    root = _Writer(timeline).build()
+    copy = timeline.deepcopy()
+    sanitise_timeline(copy)
+    root = _Writer(copy).build()
     try:
         Path(path).write_bytes(
             etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype="<!DOCTYPE fcpxml>")
@@ -87,6 +94,7 @@ class _Writer:
         video_format.set("height", str(height))
         video_format.set("colorSpace", "1-1-1 (Rec. 709)")
         self.audio_format: str | None = None
+        self.effects: dict[str, str] = {}
 
     def frac(self, rt: otio.opentime.RationalTime) -> Fraction:
         """A RationalTime as exact seconds, on the timeline's frame grid."""
@@ -111,6 +119,8 @@ class _Writer:
                 elem, local = self.clip(item, tc_start + position, None, "video")
                 markers.append((elem, self.markers(item)))
             else:
+                if isinstance(item, otio.schema.Stack):
+                    _unwritten(item, video[0], "a nested stack (written as a gap of its length)")
                 elem = etree.Element(
                     "gap",
                     name=item.name or "Gap",
@@ -135,8 +145,14 @@ class _Writer:
         lanes = [(t, i + 1, "video") for i, t in enumerate(video[1:])] + [
             (t, -(i + 1), "audio") for i, t in enumerate(audio)
         ]
+        for track in tl.tracks:
+            for item in track:
+                if isinstance(item, otio.schema.Transition):
+                    _unwritten(item, track, "a transition (the clips on both sides are butt-joined)")
         for track, lane, kind in lanes:
             for item in track:
+                if isinstance(item, otio.schema.Stack):
+                    _unwritten(item, track, "a nested stack")
                 if not isinstance(item, otio.schema.Clip):
                     continue
                 start = self.frac(item.range_in_parent().start_time)
@@ -171,10 +187,13 @@ class _Writer:
     def clip(
         self, clip: otio.schema.Clip, offset: Fraction, lane: int | None, kind: str
     ) -> tuple[etree._Element, Fraction]:
-        """An `<asset-clip>` and its local start; soundify clips get volume/pan adjustments."""
+        """An `<asset-clip>` (a `<title>` or `<video>` for a generator) and its local start; soundify
+        clips get volume/pan adjustments."""
         info = clip_info(clip)
         local = self.frac(clip.source_range.start_time) if clip.source_range else Fraction(0)
         duration = self.frac(clip.source_range.duration if clip.source_range else clip.duration())
+        if isinstance(clip.media_reference, otio.schema.GeneratorReference):
+            return self.generator(clip, offset, lane, local, duration), local
         elem = etree.Element(
             "asset-clip",
             ref=self.asset(clip, kind, info),
@@ -185,6 +204,8 @@ class _Writer:
         )
         if lane is not None:
             elem.set("lane", str(lane))
+        if not clip.enabled:
+            elem.set("enabled", "0")
         if kind == "audio":
             elem.set("format", self.undefined_rate_format())
         if info is not None:
@@ -193,6 +214,37 @@ class _Writer:
             channels = ", ".join(str(c) for c in range(1, min(2, info.sound.channels) + 1))
             etree.SubElement(elem, "audio-channel-source", srcCh=channels, role="effects.effects-1")
         return elem, local
+
+    def generator(
+        self, clip: otio.schema.Clip, offset: Fraction, lane: int | None, local: Fraction, duration: Fraction
+    ) -> etree._Element:
+        """A `<title>` referencing an `<effect>` resource (Final Cut's Basic Title for text, else the
+        generator's own), as Final Cut exports titles (interop/fcpxml/DAWFileKit_Complex.fcpxml).
+        Final Cut writes other generators as `<video>`, but the stock otio-fcpx-xml-adapter crashes on
+        a `<video>` in the spine (it does on that very export), so every generator is a `<title>`,
+        which that reader reads as a gap of the generator's place and length."""
+        ref = clip.media_reference
+        kind = ref.generator_kind or ref.name or clip.name or "Generator"
+        title = any(word in kind.lower() for word in ("text", "title", "slug"))
+        effect = self.effects.get(kind)
+        if effect is None:
+            effect = f"g{len(self.effects) + 1}"
+            uid = TITLE_UID if title else f".../Generators.localized/{quote(kind)}.motn"
+            etree.SubElement(self.resources, "effect", id=effect, name=kind, uid=uid)
+            self.effects[kind] = effect
+        elem = etree.Element(
+            "title",
+            ref=effect,
+            offset=seconds(offset),
+            name=clip.name or kind,
+            start=seconds(local),
+            duration=seconds(duration),
+        )
+        if lane is not None:
+            elem.set("lane", str(lane))
+        if not clip.enabled:
+            elem.set("enabled", "0")
+        return elem
 
     def undefined_rate_format(self) -> str:
         """The id of Final Cut's format for audio-only clips, created on first use."""
@@ -300,6 +352,12 @@ class _Writer:
                 )
             )
         return out
+
+
+def _unwritten(item: otio.core.Composable, track: otio.schema.Track, what: str) -> None:
+    """Warn that FCPXML output leaves out `what`, naming the item, its track and its start."""
+    start = item.range_in_parent().start_time.to_seconds() if item.parent() is not None else 0.0
+    log.warning("FCPXML cannot hold %s: '%s' on track '%s' at %.3f s", what, item.name, track.name, start)
 
 
 def _format_name(rate: Fraction, width: int, height: int) -> str | None:

@@ -102,3 +102,87 @@ def append_sfx_track(timeline: otio.schema.Timeline, folder: Path, rate: float) 
     sfx.append(clip)
     timeline.tracks.append(sfx)
     return clip
+
+
+def editor_cut(folder: Path, rate: float = 25.0) -> otio.schema.Timeline:
+    """A cut as editors hand it over: a title and a colour matte (GeneratorReference), a dissolve,
+    gaps, a nested stack, a disabled clip, an offline clip (MissingReference), and a stereo and a
+    mono soundify clip on an SFX track; start timecode 01:00:00:00."""
+    video = folder / "picture.mp4"
+    video.write_bytes(b"")
+
+    def span(start: float, duration: float) -> otio.opentime.TimeRange:
+        return time_range(start, duration, rate)
+
+    def shot(name: str, start: float, duration: float) -> otio.schema.Clip:
+        ref = otio.schema.ExternalReference(target_url=video.resolve().as_uri(), available_range=span(0.0, 60.0))
+        return otio.schema.Clip(name=name, media_reference=ref, source_range=span(start, duration))
+
+    timeline = otio.schema.Timeline(name="editor cut", global_start_time=otio.opentime.RationalTime(3600 * rate, rate))
+    v1 = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    v1.append(
+        otio.schema.Clip(
+            name="Opening title",
+            media_reference=otio.schema.GeneratorReference(name="Title", generator_kind="Text"),
+            source_range=span(0.0, 2.0),
+        )
+    )
+    v1.append(shot("shot A", 10.0, 3.0))
+    v1.append(
+        otio.schema.Transition(
+            transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+            in_offset=rt(0.4, rate),
+            out_offset=rt(0.4, rate),
+        )
+    )
+    v1.append(shot("shot B", 20.0, 3.0))
+    v1.append(otio.schema.Gap(source_range=span(0.0, 1.0)))
+    v1.append(
+        otio.schema.Clip(name="offline shot", media_reference=otio.schema.MissingReference(), source_range=span(0, 2))
+    )
+    nested = otio.schema.Stack(name="nested", source_range=span(0.0, 2.0))
+    inner = otio.schema.Track(name="inner", kind=otio.schema.TrackKind.Video)
+    inner.append(shot("shot C", 30.0, 2.0))
+    nested.append(inner)
+    v1.append(nested)
+    disabled = shot("shot D (disabled)", 40.0, 1.0)
+    disabled.enabled = False
+    v1.append(disabled)
+    v1.append(
+        otio.schema.Clip(
+            name="Black matte",
+            media_reference=otio.schema.GeneratorReference(name="Color Matte", generator_kind="Color Matte"),
+            source_range=span(0.0, 1.0),
+        )
+    )
+    timeline.tracks.append(v1)
+    v2 = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
+    v2.append(otio.schema.Gap(source_range=span(0.0, 3.0)))
+    v2.append(
+        otio.schema.Clip(
+            name="Lower third",
+            media_reference=otio.schema.GeneratorReference(name="Title", generator_kind="Text"),
+            source_range=span(0.0, 2.0),
+        )
+    )
+    timeline.tracks.append(v2)
+
+    stereo = write_tone(folder / "rain.wav", 4.0, 48000, 2, 300.0)
+    mono = write_tone(folder / "knock.wav", 1.0, 44100, 1, 600.0)
+    sfx = otio.schema.Track(name="SFX 1", kind=otio.schema.TrackKind.Audio)
+    sfx.metadata["soundify"] = {"generated": True, "role": "effects"}
+    sfx.append(otio.schema.Gap(source_range=span(0.0, 2.0)))
+    rain = sound_clip(
+        stereo, "rain", "effect", 0.0, 3.0, [[0.0, -0.5], [3.0, 0.5]], [[0.0, -12.0], [3.0, 0.0]], 48000, 2, 4.0
+    )
+    knock = sound_clip(
+        mono, "knock", "effect", 0.0, 0.8, [[0.0, 0.0]], [[0.0, -3.0], [0.8, -3.0]], 44100, 1, 1.0, 0.2, 0.2
+    )
+    for clip in (rain, knock):
+        clip.source_range = span(clip.source_range.start_time.to_seconds(), clip.source_range.duration.to_seconds())
+    sfx.append(rain)
+    sfx.append(otio.schema.Gap(source_range=span(0.0, 1.0)))
+    sfx.append(knock)
+    timeline.tracks.append(sfx)
+    timeline.tracks.markers.append(otio.schema.Marker(name="scene 1", marked_range=span(2.0, 0.0)))
+    return timeline
