@@ -93,6 +93,15 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class SpeechRegion:
+    """Timeline seconds during which someone speaks, and the detector's mean confidence (0..1)."""
+
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Placement:
     """One sound put on the timeline: where, which part of the file, and its automation."""
 
@@ -123,6 +132,12 @@ class Choice:
 
     effects: tuple[str, ...]
     ambient: str | None
+    duck: bool = True
+    """False: this scene's sounds do not dip under its dialogue."""
+    duck_ambient_db: float | None = None
+    """This scene's bed dip under speech (dB); None: the configuration's."""
+    duck_effect_db: float | None = None
+    """This scene's effect dip under speech (dB); None: the configuration's."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,12 @@ class SceneResult:
     picked_effects: tuple[str, ...]
     picked_ambient: str | None
     intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+    speech: tuple[SpeechRegion, ...] = ()
+    """Where someone speaks in the scene (the timeline's own sound)."""
+    ducking: dict[str, float] = field(default_factory=dict)
+    """The dip (dB) each kind of sound got under that speech; empty when nothing was ducked."""
+    dialogue_lufs: float | None = None
+    """The speech's integrated loudness (BS.1770), which the bed's level follows; None without speech."""
 
 
 @dataclass(frozen=True)

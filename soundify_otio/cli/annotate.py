@@ -11,6 +11,7 @@ import click
 
 from soundify_otio.atomic import StagedOutputs, staged_outputs
 from soundify_otio.cli.app import (
+    DIALOGUE_SETTINGS,
     analysis_options,
     check_cache_dir,
     choices_option,
@@ -83,7 +84,10 @@ def _analyse(
     config = parse_config(
         model=options.pop("model"),
         pretrained=options.pop("pretrained"),
-        **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync")},
+        **{
+            k: options.pop(k)
+            for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync", *DIALOGUE_SETTINGS)
+        },
     )
     roots = [parse_media_root(r) for r in options.pop("media_roots")]
     check_outputs(outputs, [Input(timeline_in, "IN"), *extra_inputs], force)  # the cheap checks first
