@@ -163,16 +163,12 @@ def test_the_detector_reaches_no_network(case, monkeypatch):
 
 def test_dips_bridge_short_pauses_and_ramp_over_attack_and_release():
     keys = duck.dips([(2.0, 4.0), (4.5, 6.0), (10.0, 11.0)], -12.0, 0.25, 0.5, 0.8)
-    assert keys == [
-        (1.75, 0.0),
-        (2.0, -12.0),
-        (6.0, -12.0),
-        (6.5, 0.0),
-        (9.75, 0.0),
-        (10.0, -12.0),
-        (11.0, -12.0),
-        (11.5, 0.0),
-    ]
+    g = duck.GUARD_SECONDS
+    corners = [(1.75, 0.0), (2.0, -12.0), (6.0, -12.0), (6.5, 0.0), (9.75, 0.0), (10.0, -12.0), (11.0, -12.0)]
+    corners += [(11.5, 0.0)]
+    twins = [(1.75 - g, 0.0), (2.0 + g, -12.0), (6.0 - g, -12.0), (6.5 + g, 0.0)]
+    twins += [(9.75 - g, 0.0), (10.0 + g, -12.0), (11.0 - g, -12.0), (11.5 + g, 0.0)]
+    np.testing.assert_allclose(np.array(keys), np.array(sorted(corners + twins)))
     gain = ((0.0, -3.0), (4.0, 1.0), (12.0, 1.0))
     out = duck.ducked(gain, keys, origin=1.0)
     for t in np.linspace(0.0, 12.0, 97):
@@ -266,3 +262,105 @@ def test_the_bed_sits_a_set_distance_under_the_dialogue(case, annotated):
     plain_bed = next(p for p in plain.place().placements if p.kind == "ambient")
     plain_lufs = pyloudnorm.Meter(bed.sound.sample_rate).integrated_loudness(sound) + value_at(plain_bed.gain_db, 0.0)
     assert plain_lufs == pytest.approx(config.reference_lufs + config.ambient_gain_db, abs=0.5)
+
+
+# ---- the choices file -----------------------------------------------------------------------------
+
+
+def test_choices_file_shows_the_speech_and_switches_or_changes_ducking(case, annotated, tmp_path):
+    from soundify_otio.errors import ChoicesError
+    from soundify_otio.review.choices import render_choices
+
+    analysed, _ = annotated
+    text = render_choices(analysed.soundify, analysed.analysis, "dialogue.otio", "c.toml", 0.0, 24.0)
+    assert "duck = true" in text
+    assert "# speech (s from the scene's start): 2." in text
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace("duck = true", "duck = false"), encoding="utf-8")
+    (choice,) = analysed.check_choices(path).values()
+    assert choice.duck is False
+    path.write_text(text.replace("duck = true", "duck = true\nduck_ambient_db = -18\nduck_effect_db = -3.5"))
+    (choice,) = analysed.check_choices(path).values()
+    assert (choice.duck, choice.duck_ambient_db, choice.duck_effect_db) == (True, -18.0, -3.5)
+    run = analysed.place(path)
+    assert run.scenes[0].ducking == {"ambient": -18.0, "effect": -3.5}
+    for bad in ("duck = 1", "duck_ambient_db = 6", "duck_ambient_db = nan", 'duck_effect_db = "-6"'):
+        path.write_text(text.replace("duck = true", bad), encoding="utf-8")
+        with pytest.raises(ChoicesError, match=r"line \d+: `duck"):
+            analysed.check_choices(path)
+
+
+# ---- the formats ----------------------------------------------------------------------------------
+
+
+def _fcp7_gain_db(path: Path, label: str, rate: float) -> list[tuple[float, float]]:
+    """(timeline s, dB) of the first clipitem named `label`, from its Audio Levels keys (lxml, not our reader)."""
+    import lxml.etree
+
+    sequence = lxml.etree.parse(str(path)).find(".//sequence")
+    item = next(c for c in sequence.iter("clipitem") if c.findtext("name") == label)
+    start, media_in = int(item.findtext("start")), int(item.findtext("in"))
+    keys = item.xpath("filter/effect[effectid='audiolevels']/parameter/keyframe")
+    return [
+        ((start + int(k.findtext("when")) - media_in) / rate, 20 * np.log10(max(float(k.findtext("value")), 1e-9)))
+        for k in keys
+    ]
+
+
+def _otio_gain_db(path: Path, kind: str) -> list[tuple[float, float]]:
+    """(timeline s, dB) of the first clip of `kind` from the .otio's JSON (json, not OTIO's reader)."""
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for track in data["tracks"]["children"]:
+        position = 0.0
+        for item in track["children"]:
+            length = item["source_range"]["duration"]["value"] / item["source_range"]["duration"]["rate"]
+            record = item.get("metadata", {}).get("soundify", {})
+            if item["OTIO_SCHEMA"].startswith("Clip") and record.get("kind") == kind:
+                return [(position + t, v) for t, v in record["keyframes"]["gain_db"]]
+            position += length
+    raise AssertionError(f"no {kind} clip in {path}")
+
+
+def _level_at(keys: list[tuple[float, float]], t: float) -> float:
+    return float(np.interp(t, [k for k, _ in keys], [v for _, v in keys]))
+
+
+@pytest.mark.parametrize("suffix", [".otio", ".xml"])
+def test_the_dip_reaches_the_written_formats(case, annotated, tmp_path, suffix):
+    from soundify_otio.pipeline.api import write_timeline
+
+    analysed, _ = annotated
+    config = analysed.soundify.config
+    result, annotation = analysed.annotate()
+    out = tmp_path / f"cut{suffix}"
+    write_timeline(result, out, media_base=case.folder)
+    speech = annotation.scenes[0].speech
+    margin = 0.1  # keys sit on frames (1/24 s)
+    away = [
+        t
+        for t in np.arange(0.5, case.seconds - 0.5, 0.1)
+        if all(
+            t < r.start - config.duck_attack_seconds - margin or t > r.end + config.duck_release_seconds + margin
+            for r in speech
+        )
+    ]
+    inside = [t for r in speech for t in np.linspace(r.start + margin, r.end - margin, 5)]
+    assert len(away) > 20 and len(inside) > 20
+    for kind, label, depth in (
+        ("ambient", "blue sky", config.duck_ambient_db),
+        ("effect", "red car", config.duck_effect_db),
+    ):
+        keys = _otio_gain_db(out, kind) if suffix == ".otio" else _fcp7_gain_db(out, label, 24.0)
+        base = float(np.median([_level_at(keys, t) for t in away]))
+        assert max(abs(_level_at(keys, t) - base) for t in away) < 0.05
+        # FCP7 interpolates linear gain between keys dense enough to stay within 0.15 dB of the dB line
+        assert max(abs(_level_at(keys, t) - base - depth) for t in inside) < 0.3
+        # keys land on frames (the value at the nearest frame), so a corner is exact from its twin key on
+        frame = duck.GUARD_SECONDS if suffix == ".xml" else 0.0
+        for r in speech:  # full depth from a line's start; 0 dB `attack` before it unless a short pause came before
+            assert _level_at(keys, r.start + frame) - base == pytest.approx(depth, abs=0.3)
+            held = any(o.end + config.duck_hold_seconds >= r.start for o in speech if o.end < r.start)
+            before = _level_at(keys, r.start - config.duck_attack_seconds - frame) - base
+            assert held or before == pytest.approx(0.0, abs=0.3)

@@ -83,7 +83,12 @@ class ReviewSession:
         self._placements: dict[str, list[Placement]] = {scene_id: [] for scene_id in self._results}
         for placement in self._base.placements:
             self._placements[placement.scene_id].append(placement)
-        self.choices = {r.scene.id: Choice(r.picked_effects, r.picked_ambient) for r in self._base.scenes}
+        self.choices = {
+            r.scene.id: replace(
+                (choices or {}).get(r.scene.id) or Choice((), None), effects=r.picked_effects, ambient=r.picked_ambient
+            )
+            for r in self._base.scenes
+        }
         self._labels = {kind: set(soundify.labels(kind)[0]) for kind in ("effect", "ambient")}
         self.sounds, self.media = ServedFiles(), ServedFiles()
         for entry in self.library.entries:
@@ -133,8 +138,8 @@ class ReviewSession:
                 raise PickError(f"'{label}' is not an effect of the library")
         if ambient and ambient not in self._labels["ambient"]:
             raise PickError(f"'{ambient}' is not an ambience of the library")
-        choice = Choice(tuple(dict.fromkeys(effects)), ambient or None)
-        with self._lock:
+        with self._lock:  # the scene's ducking (from the choices file or the page) stays as it was
+            choice = replace(self.choices[scene_id], effects=tuple(dict.fromkeys(effects)), ambient=ambient or None)
             result, placements = self.soundify.place_scene(analysed, choice)
             self.choices[scene_id] = choice
             self._results[scene_id], self._placements[scene_id] = result, placements

@@ -12,11 +12,17 @@ from collections.abc import Sequence
 
 from soundify_otio.types import Curve
 
+GUARD_SECONDS = 0.1
+"""Each corner of a dip gets a twin key this far on its flat side: formats that put keys on frames
+take the curve's value at the nearest frame, which near a corner lies on the ramp; the twin keeps the
+flat part flat from the next frame on (one frame is at most 0.042 s at 24 fps)."""
+
 
 def dips(
     lines: Sequence[tuple[float, float]], depth_db: float, attack: float, release: float, hold: float
 ) -> list[tuple[float, float]]:
-    """The dip as keyframes (t, dB) in the lines' time: 0 dB outside, `depth_db` during speech."""
+    """The dip as keyframes (t, dB) in the lines' time: 0 dB outside, `depth_db` during speech (each
+    corner with a twin key GUARD_SECONDS along its flat side)."""
     merged: list[list[float]] = []
     for start, end in sorted(lines):
         if merged and start - merged[-1][1] <= max(hold, attack + release):
@@ -25,8 +31,11 @@ def dips(
             merged.append([start, end])
     keys: list[tuple[float, float]] = []
     for start, end in merged:
-        keys += [(start - attack, 0.0), (start, depth_db), (end, depth_db), (end + release, 0.0)]
-    return keys
+        guard = min(GUARD_SECONDS, (end - start) / 3)
+        keys += [(start - attack - GUARD_SECONDS, 0.0), (start - attack, 0.0), (start, depth_db)]
+        keys += [(start + guard, depth_db), (end - guard, depth_db)] if guard > 0 else []
+        keys += [(end, depth_db), (end + release, 0.0), (end + release + GUARD_SECONDS, 0.0)]
+    return [k for i, k in enumerate(keys) if i == 0 or k[0] > keys[i - 1][0] or k[1] != keys[i - 1][1]]
 
 
 def _value(keys: Sequence[tuple[float, float]], times: list[float], t: float) -> float:
