@@ -120,6 +120,15 @@ class Config:
         "Where a scene has dialogue, its bed's loudness sits this far under the dialogue's (BS.1770) instead "
         "of at reference_lufs + ambient_gain_db (5: dialogue at -23 LUFS gives today's bed).",
     )
+    loudness: float = _setting(
+        -23.0,
+        -60.0,
+        -5.0,
+        "render: integrated loudness the preview programme is brought to (LUFS; -23 EBU R128, -24 ATSC A/85).",
+    )
+    true_peak: float = _setting(
+        -1.0, -20.0, 0.0, "render: true-peak ceiling (dBTP); where the loudness gain would pass it, less gain."
+    )
     speech_threshold: float = _setting(
         0.5, 0.05, 0.95, "Silero VAD probability that opens a speech region (it closes 0.15 lower)."
     )

@@ -3,6 +3,7 @@ as gain keys, beds levelled by it. Known answers: espeak-ng lines placed at know
 
 from __future__ import annotations
 
+import itertools
 import socket
 from pathlib import Path
 
@@ -364,3 +365,91 @@ def test_the_dip_reaches_the_written_formats(case, annotated, tmp_path, suffix):
             held = any(o.end + config.duck_hold_seconds >= r.start for o in speech if o.end < r.start)
             before = _level_at(keys, r.start - config.duck_attack_seconds - frame) - base
             assert held or before == pytest.approx(0.0, abs=0.3)
+
+
+# ---- the preview of the real mix ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bed_only(case, tmp_path_factory):
+    """The case annotated with a bed and no effect, written as .otio."""
+    from soundify_otio.pipeline.api import write_timeline
+
+    folder = tmp_path_factory.mktemp("bed")
+    analysed = _session(case, effects_per_scene=0).analyse(case.timeline, base_dir=case.folder)
+    result, annotation = analysed.annotate()
+    out = folder / "cut.otio"
+    write_timeline(result, out, media_base=case.folder)
+    return out, annotation
+
+
+def _rms_db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2)))
+
+
+def test_our_bed_in_the_preview_is_lower_during_speech_by_the_depth(case, bed_only, tmp_path):
+    import soundfile
+
+    from soundify_otio.review.render import render_preview
+    from soundify_otio.timeline.reading import read_timeline
+
+    out, annotation = bed_only
+    config = Config()
+    render_preview(read_timeline(out), tmp_path / "ours.wav", base_dir=out.parent)
+    data, rate = soundfile.read(tmp_path / "ours.wav", dtype="float32")
+    speech = annotation.scenes[0].speech
+    during = np.concatenate([data[round((r.start + 0.1) * rate) : round((r.end - 0.1) * rate)] for r in speech])
+    gaps = [
+        (a.end + config.duck_release_seconds + 0.15, b.start - config.duck_attack_seconds - 0.15)
+        for a, b in itertools.pairwise(speech)
+    ]
+    between = np.concatenate([data[round(a * rate) : round(b * rate)] for a, b in gaps if b - a > 0.3])
+    assert _rms_db(during) - _rms_db(between) == pytest.approx(config.duck_ambient_db, abs=1.0)
+
+
+def _true_peak_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.abs(resample_poly(x.astype(np.float64), 4, 1, axis=0)).max()))
+
+
+@pytest.mark.parametrize("target", [-23.0, -27.0, -16.0])
+def test_the_programme_is_brought_to_the_loudness_under_the_ceiling(case, bed_only, tmp_path, target):
+    import pyloudnorm
+    import soundfile
+
+    from soundify_otio.review.render import render_preview
+    from soundify_otio.timeline.reading import read_timeline
+
+    out, _ = bed_only
+    ceiling = -1.0
+    stats = render_preview(
+        read_timeline(out), tmp_path / "mix.wav", base_dir=out.parent, include_timeline_audio=True, loudness=target
+    )
+    data, rate = soundfile.read(tmp_path / "mix.wav", dtype="float64")
+    measured = pyloudnorm.Meter(rate).integrated_loudness(data)
+    assert stats.loudness is not None and stats.loudness[1] == pytest.approx(measured, abs=0.1)
+    assert _true_peak_db(data) <= ceiling + 0.05
+    if stats.ceiling_limited:  # the ceiling, not the target, set the gain: the peak sits on it
+        assert measured < target and _true_peak_db(data) == pytest.approx(ceiling, abs=0.2)
+    else:
+        assert measured == pytest.approx(target, abs=1.0)
+    ours = render_preview(read_timeline(out), tmp_path / "ours.wav", base_dir=out.parent)
+    assert ours.loudness is None and ours.clips < stats.clips  # the dialogue is in the programme
+
+
+def test_render_command_mixes_the_dialogue_and_prints_the_loudness(case, bed_only, tmp_path, capsys):
+    from soundify_otio.cli import main
+
+    out, _ = bed_only
+
+    def render(*args: object) -> tuple[int, str]:
+        with pytest.raises(SystemExit) as exited:
+            main(["render", str(out), *map(str, args)])
+        return exited.value.code, capsys.readouterr().err
+
+    code, said = render("-o", tmp_path / "p.wav", "--loudness", "-24")
+    assert code == 0, said
+    assert "LUFS" in said and "to -24.0 LUFS" in said
+    code, said = render("-o", tmp_path / "q.wav", "--ours-only")
+    assert code == 0 and "LUFS" not in said
+    code, said = render("-o", tmp_path / "r.wav", "--loudness", "-80")
+    assert code == 2 and "-80" in said and not (tmp_path / "r.wav").exists()
