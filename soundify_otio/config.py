@@ -132,6 +132,13 @@ class Config:
     speech_threshold: float = _setting(
         0.5, 0.05, 0.95, "Silero VAD probability that opens a speech region (it closes 0.15 lower)."
     )
+    speech_sound_share: float = _setting(
+        0.2,
+        0.0,
+        1.0,
+        "A library sound with speech in at least this share of it is not put under dialogue while its label "
+        "has another file (library stats lists such sounds).",
+    )
     speech_min_seconds: float = _setting(0.25, 0.0, 10.0, "Shorter speech regions are dropped.")
     speech_min_silence_seconds: float = _setting(
         0.1, 0.0, 10.0, "Silence shorter than this does not end a speech region."

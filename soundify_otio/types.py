@@ -69,6 +69,8 @@ class SoundEntry:
     """One hit that rings out (a slam, a step, a knock): fine sync puts it on the frames of contact."""
     transient: float | None = None
     """Seconds from the file's start where its hit peaks (what lands on the contact frame)."""
+    speech: float = 0.0
+    """Share (0..1) of the file in which someone speaks (Silero VAD, when the library was indexed)."""
 
 
 @dataclass(frozen=True)

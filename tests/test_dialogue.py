@@ -23,7 +23,7 @@ from soundify_otio.pipeline.api import Session
 from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.stages import duck
 from soundify_otio.timeline.reading import find_shots
-from soundify_otio.types import Choice
+from soundify_otio.types import Choice, SpeechRegion
 
 from helpers import dialogue
 from helpers.known_answer import colour_model
@@ -453,3 +453,72 @@ def test_render_command_mixes_the_dialogue_and_prints_the_loudness(case, bed_onl
     assert code == 0 and "LUFS" not in said
     code, said = render("-o", tmp_path / "r.wav", "--loudness", "-80")
     assert code == 2 and "-80" in said and not (tmp_path / "r.wav").exists()
+
+
+# ---- seen: --json and the report ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_annotate_json_and_report_show_the_speech_and_what_was_ducked(case, tmp_path, capsys):
+    import json
+
+    import lxml.html
+
+    from soundify_otio.cli import main
+
+    timeline = tmp_path / "dialogue.otio"
+    otio.adapters.write_to_file(case.timeline, str(timeline))
+    args = ["--quiet", "annotate", timeline, "-o", tmp_path / "out.otio", "--report", tmp_path / "r.html", "--json"]
+    args += ["--library", case.library, "--pretrained", "none", "--no-cache"]
+    with pytest.raises(SystemExit) as exited:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    assert exited.value.code == 0, captured.err
+    (scene,) = json.loads(captured.out)["scenes"]
+    _assert_found([SpeechRegion(*r) for r in scene["speech"]], case.lines)
+    assert scene["ducked_db"] == {"ambient": -12.0, "effect": -6.0}
+    assert scene["dialogue_lufs"] < -10
+    page = lxml.html.parse(str(tmp_path / "r.html"), lxml.html.HTMLParser(huge_tree=True)).getroot()
+    shaded = page.xpath("//g[contains(@class, 'gain-panel')]/rect[@class='speech']")
+    assert [round(float(r.get("data-start")), 3) for r in shaded] == [r[0] for r in scene["speech"]]
+    note = page.xpath("//p[@class='dialogue']")[0].text_content()
+    assert f"{len(scene['speech'])} lines" in note and "beds -12 dB" in note and "effects -6 dB" in note
+
+
+# ---- library sounds with speech in them -----------------------------------------------------------
+
+
+def test_library_records_speech_share_and_keeps_spoken_beds_from_under_dialogue(case, tmp_path):
+    import shutil
+
+    import soundfile
+
+    from soundify_otio.library.index import speech_share
+
+    library = Path(shutil.copytree(case.library, tmp_path / "library"))
+    crowd = dialogue.street_noise(12.0, seed=3) * 0.3  # a "blue sky" bed with a voice in it
+    at = 0
+    for text in dialogue.LINES:
+        spoken = dialogue.espeak(text, tmp_path)
+        crowd[at : at + len(spoken)] += spoken * 0.5
+        at += len(spoken) + dialogue.RATE // 2
+    soundfile.write(library / "ambience" / "blue sky 2.wav", np.stack([crowd, crowd], axis=1), dialogue.RATE)
+    noise = dialogue.street_noise(12.0, seed=4)[:, None]
+    assert speech_share(noise, dialogue.RATE) == 0.0
+    opened = open_library(library)
+    shares = {e.path.name: e.speech for e in opened.entries}
+    assert shares["blue sky 2.wav"] > 0.5 and shares["blue sky.wav"] == 0.0
+    assert [Path(p).name for p, _ in opened.stats()["with_speech"]] == ["blue sky 2.wav"]
+    config = Config()
+    under = {
+        opened.choose("blue sky", "ambient", 24.0, seed, k, config, under_speech=True).path.name
+        for seed in range(4)
+        for k in range(4)
+    }
+    anywhere = {
+        opened.choose("blue sky", "ambient", 24.0, seed, k, config).path.name for seed in range(4) for k in range(4)
+    }
+    assert under == {"blue sky.wav"} and anywhere == {"blue sky.wav", "blue sky 2.wav"}
+    (library / "ambience" / "blue sky.wav").unlink()  # the label holds only the spoken file: it is used
+    alone = open_library(library)
+    assert alone.choose("blue sky", "ambient", 24.0, 0, 0, config, under_speech=True).path.name == "blue sky 2.wav"

@@ -291,6 +291,9 @@ def _summary(
                 "effects": [[c.label, round(c.score, 4)] for c in s.effects],
                 "ambients": [[c.label, round(c.score, 4)] for c in s.ambients],
                 "picks": {"effects": list(s.picked_effects), "ambient": s.picked_ambient},
+                "speech": [[round(r.start, 3), round(r.end, 3), round(r.confidence, 3)] for r in s.speech],
+                "dialogue_lufs": None if s.dialogue_lufs is None else round(s.dialogue_lufs, 2),
+                "ducked_db": s.ducking,
             }
             for s in annotation.scenes
         ],

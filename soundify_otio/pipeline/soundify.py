@@ -56,7 +56,14 @@ class SoundLibraryLike(Protocol):
     def label_embeddings(self, encoder: ClipModel, kind: Kind) -> tuple[list[str], np.ndarray]: ...
 
     def choose(
-        self, label: str, kind: Kind, duration: float, seed: int, occasion: int, config: Config
+        self,
+        label: str,
+        kind: Kind,
+        duration: float,
+        seed: int,
+        occasion: int,
+        config: Config,
+        under_speech: bool = False,
     ) -> SoundEntry: ...
 
     def one_shots(self, label: str, seed: int) -> tuple[SoundEntry, ...]: ...
@@ -411,6 +418,7 @@ class Soundify:
                 config.seed,
                 use_number(scene.id, label, occasion, len(placements)),
                 config,
+                under_speech=_overlaps(analysed.speech, interval.start, interval.end),
             )
             offset = loudness_offset_db(sound, config.reference_lufs)
             fade = min(config.fade_seconds, interval.duration / 4)
@@ -438,7 +446,8 @@ class Soundify:
         has dialogue, bed_below_dialogue_lu under the dialogue's loudness."""
         config, scene = self.config, analysed.scene
         duration = scene.end - scene.start
-        sound = self.library.choose(label, "ambient", duration, config.seed, use_number(scene.id, label, 0, 0), config)
+        number = use_number(scene.id, label, 0, 0)
+        sound = self.library.choose(label, "ambient", duration, config.seed, number, config, bool(analysed.speech))
         if analysed.dialogue_lufs is not None:  # under the dialogue, a set distance below it
             gain = loudness_offset_db(sound, analysed.dialogue_lufs - config.bed_below_dialogue_lu)
         else:
@@ -469,6 +478,10 @@ def use_number(scene_id: str, label: str, occasion: int, interval: int) -> int:
     the edit changes elsewhere (the id, not the scene's position, goes in)."""
     key = f"{scene_id}\0{label}\0{occasion}\0{interval}".encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+def _overlaps(regions: tuple[SpeechRegion, ...], start: float, end: float) -> bool:
+    return any(r.end > start and r.start < end for r in regions)
 
 
 def _result_of(entry: ShotFrames | MediaError | ShotJob) -> ShotFrames | MediaError:
