@@ -522,3 +522,51 @@ def test_library_records_speech_share_and_keeps_spoken_beds_from_under_dialogue(
     (library / "ambience" / "blue sky.wav").unlink()  # the label holds only the spoken file: it is used
     alone = open_library(library)
     assert alone.choose("blue sky", "ambient", 24.0, 0, 0, config, under_speech=True).path.name == "blue sky 2.wav"
+
+
+# ---- the review page ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def review_session(case, tmp_path_factory):
+    from soundify_otio.pipeline.soundify import Soundify
+    from soundify_otio.review.session import ReviewSession
+
+    shots, skipped = find_shots(case.timeline, case.folder)
+    soundify = Soundify(colour_model(), open_library(case.library), Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(shots, skipped)
+    soundify.listen(analysis, case.timeline, shots, case.folder)
+    out = tmp_path_factory.mktemp("review") / "out.otio"
+    return ReviewSession(case.timeline, case.folder / "square.otio", soundify, analysis, out, ["resolve"])
+
+
+def test_review_session_switches_a_scenes_ducking_and_keeps_it_across_picks(review_session):
+    scene_id = next(iter(review_session.choices))
+    assert review_session.annotation().scenes[0].ducking
+    review_session.pick(scene_id, ["red car"], "blue sky", duck=False)
+    assert review_session.annotation().scenes[0].ducking == {}
+    review_session.pick(scene_id, [], "blue sky")  # a new pick keeps the switch
+    assert review_session.annotation().scenes[0].ducking == {} and review_session.choices[scene_id].duck is False
+    _, choices = review_session.write()
+    assert "duck = false" in choices.read_text(encoding="utf-8")
+    review_session.pick(scene_id, ["red car"], "blue sky", duck=True)
+    assert review_session.annotation().scenes[0].ducking == {"ambient": -12.0, "effect": -6.0}
+
+
+@pytest.mark.browser
+def test_the_review_page_shades_speech_and_its_switch_re_places_the_scene(review_session):
+    from helpers.review import CHROMIUM, chromium, serving
+
+    if not CHROMIUM.is_file():
+        pytest.skip("no /usr/bin/chromium")
+    with serving(review_session) as server, chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url)
+        assert page.locator("g.gain-panel rect.speech").count() == len(review_session.annotation().scenes[0].speech)
+        note = page.locator("p.dialogue").first
+        assert "beds -12 dB" in note.inner_text()
+        page.locator("input.duck").first.uncheck()
+        page.wait_for_function("() => document.querySelector('p.dialogue').textContent.includes('not ducked')")
+        assert not page.locator("input.duck").first.is_checked()
+        gains = page.locator("polyline.gain-curve[data-kind='ambient']").first.get_attribute("points")
+        assert len({y for _, y in (pair.split(",") for pair in gains.split())}) == 1  # the bed is flat again

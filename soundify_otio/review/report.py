@@ -352,16 +352,22 @@ def _curves_svg(result: SceneResult, placements: list[Placement], scale: _Scale,
     return "".join(out)
 
 
-def _dialogue_note(result: SceneResult) -> str:
-    """What the scene's dialogue did to our sounds (nothing without speech)."""
+def _dialogue_note(result: SceneResult, interactive: bool) -> str:
+    """What the scene's dialogue did to our sounds (nothing without speech); on the review page, a switch."""
     if not result.speech:
         return ""
+    switch = (
+        f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.ducking else ""}> '
+        "duck under the dialogue</label> "
+        if interactive
+        else ""
+    )
     loudness = f", {result.dialogue_lufs:.1f} LUFS" if result.dialogue_lufs is not None else ""
     names = {"ambient": "beds", "effect": "effects"}
     ducked = ", ".join(f"{names[kind]} {depth:+g} dB" for kind, depth in sorted(result.ducking.items()))
     lines = "line" if len(result.speech) == 1 else "lines"
     return (
-        f'<p class="dialogue">Dialogue: {len(result.speech)} {lines} (shaded){loudness}; '
+        f'<p class="dialogue">{switch}Dialogue: {len(result.speech)} {lines} (shaded){loudness}; '
         f"{'ducked under it: ' + ducked if ducked else 'not ducked'}</p>"
     )
 
@@ -484,8 +490,11 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
     t1 = max([scene.end, *(p.end for p in placements)])
     scale = _Scale(t0, t1)
     colours = page.colours
+    interactive = page.media_href is not None
     automation = (
-        _curves_svg(result, placements, scale, colours) + _legend(placements, colours) + _dialogue_note(result)
+        _curves_svg(result, placements, scale, colours)
+        + _legend(placements, colours)
+        + _dialogue_note(result, interactive)
         if placements
         else '<p class="empty">nothing placed in this scene</p>'
     )
@@ -495,7 +504,6 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
         else ""
     )
     audition = page.audition(placements)
-    interactive = page.media_href is not None
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'

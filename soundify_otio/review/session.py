@@ -127,8 +127,9 @@ class ReviewSession:
             placements=tuple(p for i in order for p in self._placements[i]),
         )
 
-    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None) -> float:
-        """Re-place one scene with new picks; the seconds it took."""
+    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None, duck: bool | None = None) -> float:
+        """Re-place one scene with new picks (and its ducking switched on or off where `duck` says);
+        the seconds it took."""
         started = time.perf_counter()
         analysed = self._scenes.get(scene_id)
         if analysed is None:
@@ -140,6 +141,8 @@ class ReviewSession:
             raise PickError(f"'{ambient}' is not an ambience of the library")
         with self._lock:  # the scene's ducking (from the choices file or the page) stays as it was
             choice = replace(self.choices[scene_id], effects=tuple(dict.fromkeys(effects)), ambient=ambient or None)
+            if duck is not None:
+                choice = replace(choice, duck=duck)
             result, placements = self.soundify.place_scene(analysed, choice)
             self.choices[scene_id] = choice
             self._results[scene_id], self._placements[scene_id] = result, placements
