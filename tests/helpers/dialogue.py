@@ -79,13 +79,18 @@ class DialogueCase:
 
 
 def dialogue_track(
-    folder: Path, starts: tuple[float, ...], seconds: float, speech_gain: float = 0.5
+    folder: Path,
+    starts: tuple[float, ...],
+    seconds: float,
+    speech_gain: float = 0.5,
+    voice: str = "en",
+    seed: int = 0,
 ) -> tuple[Path, tuple[tuple[float, float], ...]]:
     """A WAV holding LINES at `starts` (seconds) over street noise; the lines' (start, end)."""
-    signal = street_noise(seconds) * 0.5
+    signal = street_noise(seconds, seed=seed) * 0.5
     lines = []
     for start, text in zip(starts, LINES, strict=False):
-        spoken = espeak(text, folder)
+        spoken = espeak(text, folder, voice=voice)
         at = round(start * RATE)
         signal[at : at + len(spoken)] += spoken * speech_gain
         lines.append((start, start + len(spoken) / RATE))
