@@ -145,6 +145,19 @@ def test_production_sound_of_a_video_with_no_audio_track(tmp_path):
     assert _heard(linked, tmp_path).regions == ()
 
 
+def test_a_timeline_with_no_sound_runs_no_detector(case, monkeypatch):
+    def no_detector(*args, **kwargs):
+        raise AssertionError("the detector ran on silence")
+
+    monkeypatch.setattr(speech, "probabilities", no_detector)
+    timeline = otio.schema.Timeline()
+    picture = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    picture.append(dialogue.clip("square", case.video, 0.0, case.seconds, case.seconds))
+    timeline.tracks.append(picture)
+    heard = _heard(timeline, case.folder)
+    assert heard.regions == () and len(heard.signal) == round(case.seconds * speech.RATE)
+
+
 def test_the_analysis_is_cached_with_the_frame_analysis(case, tmp_path, monkeypatch):
     first = _heard(case.timeline, case.folder, tmp_path)
     assert list(tmp_path.glob("*.sound.npz"))

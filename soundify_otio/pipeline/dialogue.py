@@ -76,7 +76,8 @@ def listen(
                 log.debug("no production sound: %s", problem)
             else:
                 log.warning("the dialogue analysis cannot hear %s", problem)
-        probs = speech.probabilities(signal)
+        heard = len(problems) < len(sources)
+        probs = speech.probabilities(signal) if heard else np.zeros(-(-len(signal) // speech.WINDOW), np.float32)
         if key is not None:
             cache.save_sound(key, signal, probs)
     else:
