@@ -100,6 +100,50 @@ class Config:
         "its frame; off: every effect spans the intervals its source is visible.",
     )
 
+    # the dialogue (ours: the timeline's own sound, Silero VAD, ducking written as gain keys)
+    duck: str = _setting(
+        "auto",
+        help="auto: where the timeline's own sound holds speech, our beds and effects dip under it (gain keys); "
+        "off: no ducking, no dialogue analysis.",
+    )
+    duck_ambient_db: float = _setting(-12.0, -60.0, 0.0, "Gain dip of ambience beds while someone speaks (dB).")
+    duck_effect_db: float = _setting(-6.0, -60.0, 0.0, "Gain dip of effects while someone speaks (dB).")
+    duck_attack_seconds: float = _setting(0.25, 0.0, 5.0, "The dip starts this long before each line.")
+    duck_release_seconds: float = _setting(0.5, 0.0, 10.0, "The dip ends this long after each line.")
+    duck_hold_seconds: float = _setting(
+        0.8, 0.0, 10.0, "Pauses between lines shorter than this stay ducked (no pumping between words)."
+    )
+    bed_below_dialogue_lu: float = _setting(
+        5.0,
+        0.0,
+        40.0,
+        "Where a scene has dialogue, its bed's loudness sits this far under the dialogue's (BS.1770) instead "
+        "of at reference_lufs + ambient_gain_db (5: dialogue at -23 LUFS gives today's bed).",
+    )
+    loudness: float = _setting(
+        -23.0,
+        -60.0,
+        -5.0,
+        "render: integrated loudness the preview programme is brought to (LUFS; -23 EBU R128, -24 ATSC A/85).",
+    )
+    true_peak: float = _setting(
+        -1.0, -20.0, 0.0, "render: true-peak ceiling (dBTP); where the loudness gain would pass it, less gain."
+    )
+    speech_threshold: float = _setting(
+        0.5, 0.05, 0.95, "Silero VAD probability that opens a speech region (it closes 0.15 lower)."
+    )
+    speech_sound_share: float = _setting(
+        0.2,
+        0.0,
+        1.0,
+        "A library sound with speech in at least this share of it is not put under dialogue while its label "
+        "has another file (library stats lists such sounds).",
+    )
+    speech_min_seconds: float = _setting(0.25, 0.0, 10.0, "Shorter speech regions are dropped.")
+    speech_min_silence_seconds: float = _setting(
+        0.1, 0.0, 10.0, "Silence shorter than this does not end a speech region."
+    )
+
     @classmethod
     def from_overrides(cls, **overrides: Any) -> Config:
         """Defaults with the given non-None overrides, each checked against its bounds."""
@@ -113,11 +157,14 @@ class Config:
                 raise ValueError(f"{name}={value} is outside {setting.low}..{setting.high}")
         if config.fine_sync not in FINE_SYNC_MODES:
             raise ValueError(f"fine_sync={config.fine_sync!r} is not one of {', '.join(FINE_SYNC_MODES)}")
+        if config.duck not in DUCK_MODES:
+            raise ValueError(f"duck={config.duck!r} is not one of {', '.join(DUCK_MODES)}")
         if config.sync_off > config.sync_on:
             raise ValueError(f"sync_off={config.sync_off} must not exceed sync_on={config.sync_on}")
         return config
 
 
 FINE_SYNC_MODES = ("auto", "off")
+DUCK_MODES = ("auto", "off")
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Config)}
 """The table, by setting name, in the order of the `Config` fields."""

@@ -69,6 +69,8 @@ class SoundEntry:
     """One hit that rings out (a slam, a step, a knock): fine sync puts it on the frames of contact."""
     transient: float | None = None
     """Seconds from the file's start where its hit peaks (what lands on the contact frame)."""
+    speech: float = 0.0
+    """Share (0..1) of the file in which someone speaks (Silero VAD, when the library was indexed)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,15 @@ class Interval:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SpeechRegion:
+    """Timeline seconds during which someone speaks, and the detector's mean confidence (0..1)."""
+
+    start: float
+    end: float
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,12 @@ class Choice:
 
     effects: tuple[str, ...]
     ambient: str | None
+    duck: bool = True
+    """False: this scene's sounds do not dip under its dialogue."""
+    duck_ambient_db: float | None = None
+    """This scene's bed dip under speech (dB); None: the configuration's."""
+    duck_effect_db: float | None = None
+    """This scene's effect dip under speech (dB); None: the configuration's."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,12 @@ class SceneResult:
     picked_effects: tuple[str, ...]
     picked_ambient: str | None
     intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+    speech: tuple[SpeechRegion, ...] = ()
+    """Where someone speaks in the scene (the timeline's own sound)."""
+    ducking: dict[str, float] = field(default_factory=dict)
+    """The dip (dB) each kind of sound got under that speech; empty when nothing was ducked."""
+    dialogue_lufs: float | None = None
+    """The speech's integrated loudness (BS.1770), which the bed's level follows; None without speech."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ def test_light_commands_do_not_import_the_model_stack(annotated_timeline, tmp_pa
     library = tmp_path / "library"
     library.mkdir()
     write_tone(library / "door slam.wav", 0.5, 48000, 1)
+    # indexed first: measuring a new sound's speech share runs the speech detector (ONNX Runtime), as
+    # measuring its loudness loads pyloudnorm (next test); reading the index loads neither
+    _modules_after([["--quiet", "library", "stats", str(library)]], ())
     annotated = tmp_path / "annotated.otio"
     otio.adapters.write_to_file(annotated_timeline, str(annotated))
     commands = [
@@ -62,13 +65,15 @@ def test_light_commands_do_not_import_the_model_stack(annotated_timeline, tmp_pa
 
 
 def test_reading_an_indexed_library_does_not_import_the_loudness_meter(tmp_path: Path) -> None:
-    """pyloudnorm brings scipy.signal (about a second): only measuring a new sound needs it."""
+    """pyloudnorm brings scipy.signal (about a second), the speech detector ONNX Runtime: only measuring a
+    new sound needs them."""
     library = tmp_path / "library"
     library.mkdir()
     write_tone(library / "door slam.wav", 0.5, 48000, 1)
-    first = _modules_after([["--quiet", "library", "stats", str(library)]], ("pyloudnorm",))
-    again = _modules_after([["--quiet", "library", "stats", str(library)]], ("pyloudnorm", "scipy"))
-    assert first["--quiet library"] == {"exit": 0, "modules": ["pyloudnorm"]}  # the index is built: measured
+    first = _modules_after([["--quiet", "library", "stats", str(library)]], ("pyloudnorm", "onnxruntime"))
+    watched = ("pyloudnorm", "scipy", "onnxruntime")
+    again = _modules_after([["--quiet", "library", "stats", str(library)]], watched)
+    assert first["--quiet library"] == {"exit": 0, "modules": ["onnxruntime", "pyloudnorm"]}  # built: measured
     assert again["--quiet library"] == {"exit": 0, "modules": []}
 
 

@@ -216,4 +216,5 @@ class BatchWorker:
         shots, skipped = find_shots(timeline, spec.input.resolve().parent, spec.media_roots)
         soundify = self._soundify(spec, cache)
         analysis = soundify.analyse(shots, skipped, allow_empty=spec.allow_offline)
+        soundify.listen(analysis, timeline, shots, spec.input.resolve().parent, spec.media_roots)
         return TimelineAnalysis(timeline, soundify, analysis).annotate(spec.choices)[1]

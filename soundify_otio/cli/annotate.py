@@ -11,6 +11,7 @@ import click
 
 from soundify_otio.atomic import StagedOutputs, staged_outputs
 from soundify_otio.cli.app import (
+    DIALOGUE_SETTINGS,
     analysis_options,
     check_cache_dir,
     choices_option,
@@ -84,7 +85,10 @@ def _analyse(
     config = parse_config(
         model=options.pop("model"),
         pretrained=options.pop("pretrained"),
-        **{k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync")},
+        **{
+            k: options.pop(k)
+            for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync", *DIALOGUE_SETTINGS)
+        },
     )
     roots = [parse_media_root(r) for r in options.pop("media_roots")]
     check_outputs(outputs, [Input(timeline_in, "IN"), *extra_inputs], force)  # the cheap checks first
@@ -289,6 +293,9 @@ def _summary(
                 "effects": [[c.label, round(c.score, 4)] for c in s.effects],
                 "ambients": [[c.label, round(c.score, 4)] for c in s.ambients],
                 "picks": {"effects": list(s.picked_effects), "ambient": s.picked_ambient},
+                "speech": [[round(r.start, 3), round(r.end, 3), round(r.confidence, 3)] for r in s.speech],
+                "dialogue_lufs": None if s.dialogue_lufs is None else round(s.dialogue_lufs, 2),
+                "ducked_db": s.ducking,
             }
             for s in annotation.scenes
         ],

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 import click
 
 from soundify_otio.cli.terminal import terminal_safe, wrapped
-from soundify_otio.config import FINE_SYNC_MODES, SETTINGS, Config
+from soundify_otio.config import DUCK_MODES, FINE_SYNC_MODES, SETTINGS, Config
 from soundify_otio.errors import ModelError, OutputError, SoundifyError
 from soundify_otio.progress import STAGE_UNITS
 from soundify_otio.vision.runtime import DEFAULT_CPU_RUNTIME, PRECISIONS, RUNTIMES
@@ -212,6 +212,8 @@ def setting_type(name: str) -> click.ParamType:
     setting = SETTINGS[name]
     if name == "fine_sync":
         return click.Choice(FINE_SYNC_MODES)
+    if name == "duck":
+        return click.Choice(DUCK_MODES)
     if isinstance(setting.default, bool) or not isinstance(setting.default, (int, float)):
         return click.STRING
     if isinstance(setting.default, int):
@@ -418,10 +420,24 @@ def analysis_options(function: Callable) -> Callable:
             setting_option("effects_per_scene"),
             setting_option("seed"),
             setting_option("fine_sync"),
+            *(setting_option(name) for name in DIALOGUE_SETTINGS),
         ]
     ):
         function = option(function)
     return model_options(function)
+
+
+DIALOGUE_SETTINGS = (
+    "duck",
+    "duck_ambient_db",
+    "duck_effect_db",
+    "duck_attack_seconds",
+    "duck_release_seconds",
+    "duck_hold_seconds",
+    "bed_below_dialogue_lu",
+    "speech_threshold",
+)
+"""The dialogue settings every analysing command takes as options."""
 
 
 def parse_config(**overrides: Any) -> Config:

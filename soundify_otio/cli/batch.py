@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from soundify_otio.cli.app import (
+    DIALOGUE_SETTINGS,
     analysis_options,
     check_cache_dir,
     cli,
@@ -78,7 +79,10 @@ def batch(
     from soundify_otio.batch.worker import WorkerSettings
 
     chosen_targets = targets
-    settings = {k: options.pop(k) for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync")}
+    settings = {
+        k: options.pop(k)
+        for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync", *DIALOGUE_SETTINGS)
+    }
     config = parse_config(model=options["model"], pretrained=options["pretrained"], **settings)
     try:
         jobs = read_jobs(jobs_source, out_dir, "." + output_format.lstrip(".").lower())

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from soundify_otio.atomic import staged_outputs
-from soundify_otio.cli.app import cli, log, output_option, parse_media_root, say, timeline_argument
+from soundify_otio.cli.app import cli, log, output_option, parse_media_root, say, setting_option, timeline_argument
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.outputs import Input, Output, check_outputs
 
@@ -21,7 +21,13 @@ from soundify_otio.outputs import Input, Output, check_outputs
     default=None,
     help="Also write an .mp4 of the timeline's picture with the preview audio.",
 )
-@click.option("--include-timeline-audio", is_flag=True, help="Mix in the timeline's own audio tracks too.")
+@click.option(
+    "--ours-only",
+    is_flag=True,
+    help="Our tracks alone, only kept from clipping (default: the timeline's own sound too, brought to --loudness).",
+)
+@setting_option("loudness")
+@setting_option("true_peak")
 @click.option("--media-root", "media_roots", multiple=True, metavar="OLD=NEW", help="Remap a media path prefix.")
 @click.option("--force", is_flag=True, help="Overwrite the outputs if they exist.")
 @click.pass_context
@@ -30,11 +36,15 @@ def render(
     timeline_in: Path,
     out: Path,
     with_video: Path | None,
-    include_timeline_audio: bool,
+    ours_only: bool,
+    loudness: float,
+    true_peak: float,
     media_roots: tuple[str, ...],
     force: bool,
 ) -> None:
-    """Bake the soundify tracks of an annotated timeline into a preview you can listen to."""
+    """Bake an annotated timeline into a preview you can listen to: the timeline's own sound (its audio
+    clips, and the production sound of video clips no audio clip carries) with our tracks, brought to an
+    integrated loudness under a true-peak ceiling; or, with --ours-only, our tracks alone."""
     from soundify_otio.review.render import mux_preview, render_preview
     from soundify_otio.timeline.metadata import is_our_track
     from soundify_otio.timeline.reading import media_files, read_timeline
@@ -52,14 +62,16 @@ def render(
         log.warning(
             "%s has no soundify tracks (annotate it first): the preview holds only %s",
             timeline_in,
-            "the timeline's own audio" if include_timeline_audio else "silence",
+            "silence" if ours_only else "the timeline's own sound",
         )
     with staged_outputs() as staged:  # the WAV and the video: both written, or neither
         wav = staged.temp_for(out)
         stats = render_preview(
             timeline,
             wav,
-            include_timeline_audio=include_timeline_audio,
+            include_timeline_audio=not ours_only,
+            loudness=None if ours_only else loudness,
+            true_peak=true_peak,
             progress=ctx.obj["progress"],
             base_dir=base,
             media_roots=roots,
@@ -68,7 +80,17 @@ def render(
             video = staged.temp_for(with_video)
             mux_preview(timeline, wav, video, progress=ctx.obj["progress"], base_dir=base, media_roots=roots)
     ctx.obj["progress"].close()
-    note = f", normalised by {stats.gain_db:.1f} dB to avoid clipping" if stats.normalised else ""
+    for problem in stats.unheard:
+        log.warning("the timeline's own sound is not all in the preview: %s", terminal_safe(problem))
+    if stats.loudness is not None and stats.true_peak is not None:
+        (before, after), (peak_before, peak_after) = stats.loudness, stats.true_peak
+        limited = f" (held {after - loudness:+.1f} LU from {loudness:g} by the {true_peak:g} dBTP ceiling)"
+        note = (
+            f", loudness {before:.1f} LUFS / true peak {peak_before:.1f} dBTP, {stats.gain_db:+.1f} dB to "
+            f"{after:.1f} LUFS / {peak_after:.1f} dBTP" + (limited if stats.ceiling_limited else "")
+        )
+    else:
+        note = f", normalised by {stats.gain_db:.1f} dB to avoid clipping" if stats.normalised else ""
     say(
         ctx,
         f"wrote {terminal_safe(out)}: {stats.duration:.1f} s, peak {stats.peak_dbfs:.1f} dBFS{note}"

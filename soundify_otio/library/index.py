@@ -33,8 +33,8 @@ from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
 from soundify_otio.progress import ProgressHook
 
 INDEX_NAME = ".soundify-index.sqlite"
-SCHEMA_VERSION = 2
-"""2: one-shot facts (attacks, dominant, transient) per file."""
+SCHEMA_VERSION = 3
+"""2: one-shot facts (attacks, dominant, transient) per file; 3: the share of speech in it."""
 SOUND_EXTENSIONS = {
     ".wav": "WAV",
     ".wave": "WAV",
@@ -59,6 +59,8 @@ _CONTENT_FAMILY = {
 _EDGE = 64 << 10
 _LOUDNESS_SECONDS = 600.0
 """Loudness is measured on at most this much of a file (long ambiences are steady)."""
+SPEECH_SECONDS = 120.0
+"""Speech is looked for in at most this much of a file (at ~50x real time: 2.4 s a file at most)."""
 _POOL_THRESHOLD = 64
 """Fewer files than this are probed in-process (a pool's start-up costs more)."""
 _LOCK_TIMEOUT = 60.0
@@ -90,6 +92,8 @@ class FileFacts:
     """One attack dominates and the sound rings out: audio-wise a one-shot."""
     transient: float | None = None
     """Seconds from the file's start where the dominant attack's waveform peaks."""
+    speech: float = 0.0
+    """Share (0..1) of the file's first SPEECH_SECONDS in which Silero VAD hears speech."""
 
     @property
     def usable(self) -> bool:
@@ -161,7 +165,26 @@ class _Skip(Exception):
     """Why a file cannot be used (the message is the reason shown to the user)."""
 
 
-def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, str, int, bool, float | None]:
+def speech_share(data: np.ndarray, sample_rate: int) -> float:
+    """The share of the first SPEECH_SECONDS of `data` ([frames, channels]) that holds speech (Silero VAD)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    from soundify_otio.audio import speech
+
+    mono = data[: int(SPEECH_SECONDS * sample_rate)].mean(axis=1)
+    if len(mono) < 0.25 * sample_rate:
+        return 0.0
+    common = gcd(speech.RATE, sample_rate)
+    heard = resample_poly(mono, speech.RATE // common, sample_rate // common).astype(np.float32)
+    found = speech.regions(speech.probabilities(heard), speech.RegionRules())
+    return round(min(1.0, sum(r.end - r.start for r in found) / (len(heard) / speech.RATE)), 4)
+
+
+def _audio_facts(
+    path: Path,
+) -> tuple[str, int, int, int, float, float | None, str, int, bool, float | None, float]:
     expected = SOUND_EXTENSIONS[path.suffix.lower()]
     riff = read_riff(path)
     if riff is not None and riff.truncated:
@@ -202,6 +225,7 @@ def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, s
         hits.attacks,
         hits.dominant,
         hits.transient,
+        speech_share(data, info.samplerate),
     )
 
 

@@ -145,11 +145,23 @@ class SoundLibrary:
         return labels, self._embed(encoder, [self.text_for(label, kind) for label in labels])
 
     def choose(
-        self, label: str, kind: Kind, duration: float, seed: int, occasion: int, config: Config = DEFAULTS
+        self,
+        label: str,
+        kind: Kind,
+        duration: float,
+        seed: int,
+        occasion: int,
+        config: Config = DEFAULTS,
+        under_speech: bool = False,
     ) -> SoundEntry:
         """A file for one use of ``label``: among the best fits (cost weights from ``config``),
-        taking turns by ``occasion`` in an order fixed by ``seed`` (same seed and occasion, same file)."""
-        group = sorted(self._group(label, kind), key=lambda e: self._order(seed, label, kind, e))
+        taking turns by ``occasion`` in an order fixed by ``seed`` (same seed and occasion, same file).
+        ``under_speech``: the use sits under dialogue, so files holding speech (a share of at least
+        config.speech_sound_share) are left out while the label has any other file."""
+        group = self._group(label, kind)
+        if under_speech:
+            group = [e for e in group if e.speech < config.speech_sound_share] or group
+        group = sorted(group, key=lambda e: self._order(seed, label, kind, e))
         costs = [fit_cost(e, duration, kind, config) for e in group]
         best = min(costs)
         good = [e for e, c in zip(group, costs) if c <= best + config.fit_tolerance]
@@ -187,6 +199,7 @@ class SoundLibrary:
             "kinds": dict(sorted(Counter(e.kind for e in self.entries).items())),
             "labels": {kind: len(self.labels(kind)) for kind in ("effect", "ambient")},
             "one_shots": sum(1 for e in self.entries if e.one_shot),
+            "with_speech": [[str(e.path), e.speech] for e in self.entries if e.speech >= DEFAULTS.speech_sound_share],
             "categories": dict(Counter(category(e) for e in self.entries).most_common()),
             "formats": dict(Counter(self._formats.values()).most_common()),
             "skipped": len(self.skipped),
@@ -287,6 +300,7 @@ def open_library(root: Path, *, index_path: Path | None = None, progress: Progre
                     facts.duration,
                 ),
                 transient=facts.transient,
+                speech=facts.speech,
             )
         )
         descriptions[path] = described

@@ -130,6 +130,7 @@ class Session:
         shots, skipped = find_shots(loaded, folder, media_roots)
         soundify = Soundify(self.model, self.library, self.config, progress, self.cache_dir)
         analysis = soundify.analyse(shots, skipped, allow_empty=allow_offline)
+        soundify.listen(analysis, loaded, shots, folder, media_roots)
         for shot in analysis.skipped:
             log.warning("skipped shot '%s' (%s): %s", shot.clip_name, shot.media or "no media", shot.reason)
         return TimelineAnalysis(loaded, soundify, analysis)

@@ -145,6 +145,32 @@ class FrameCache:
         self.hits += 1
         return frames
 
+    def load_sound(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A timeline's own sound as the dialogue analysis heard it (16 kHz mono) and its speech
+        probabilities, or None."""
+        path = self.root / f"{key}.sound.npz"
+        if not (self.persistent and path.is_file()):
+            return None
+        try:
+            with np.load(path) as data:
+                return data["signal"], data["speech"]
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+            return None
+
+    def save_sound(self, key: str, signal: np.ndarray, speech: np.ndarray) -> None:
+        """Keep the dialogue analysis's signal and speech probabilities (atomically); nothing without a cache folder."""
+        if not self.persistent:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        temp = self.root / f".{key}.{uuid.uuid4().hex}.sound.npz"
+        try:
+            np.savez(temp, signal=signal, speech=speech)
+            temp.replace(self.root / f"{key}.sound.npz")
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
     def activation_store(self, key: str, count: int) -> ActivationStore | RunSegment:
         """Where an encoding pass writes its activations, `count` frames in all."""
         if not self.persistent:

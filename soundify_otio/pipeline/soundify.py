@@ -12,21 +12,24 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import opentimelineio as otio
 
 from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline import finesync
+from soundify_otio.pipeline.dialogue import Dialogue, listen
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames, gather_rows
 from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
-from soundify_otio.stages import classify, mix, sync
+from soundify_otio.stages import classify, duck, mix, sync
 from soundify_otio.stages.scenes import cuts_from_distances
+from soundify_otio.timeline.reading import MediaRoots
 from soundify_otio.types import (
     Annotation,
     Choice,
@@ -38,6 +41,7 @@ from soundify_otio.types import (
     Shot,
     SkippedShot,
     SoundEntry,
+    SpeechRegion,
     Suggestion,
 )
 from soundify_otio.vision.decode import VideoInfo, probe_video
@@ -52,7 +56,14 @@ class SoundLibraryLike(Protocol):
     def label_embeddings(self, encoder: ClipModel, kind: Kind) -> tuple[list[str], np.ndarray]: ...
 
     def choose(
-        self, label: str, kind: Kind, duration: float, seed: int, occasion: int, config: Config
+        self,
+        label: str,
+        kind: Kind,
+        duration: float,
+        seed: int,
+        occasion: int,
+        config: Config,
+        under_speech: bool = False,
     ) -> SoundEntry: ...
 
     def one_shots(self, label: str, seed: int) -> tuple[SoundEntry, ...]: ...
@@ -70,15 +81,21 @@ class AnalysedScene:
     """Seconds from the scene's start of those frames."""
     effects: tuple[Suggestion, ...]
     ambients: tuple[Suggestion, ...]
+    speech: tuple[SpeechRegion, ...] = ()
+    """Where someone speaks in the scene (set by `Soundify.listen`)."""
+    dialogue_lufs: float | None = None
+    """The loudness of that speech (BS.1770), None without enough of it."""
 
 
 @dataclass
 class Analysis:
-    """The result of the pixel pass over a timeline: scenes with candidates, shots skipped."""
+    """The result of the pixel pass over a timeline: scenes with candidates, shots skipped, and
+    (after `Soundify.listen`) the timeline's own sound."""
 
     scenes: list[AnalysedScene]
     skipped: list[SkippedShot]
     stopwatch: Stopwatch = field(default_factory=Stopwatch)
+    dialogue: Dialogue | None = None
 
 
 class Soundify:
@@ -134,6 +151,24 @@ class Soundify:
             reasons = "; ".join(f"{s.media or s.clip_name}: {s.reason}" for s in analysis.skipped[:5])
             raise TimelineError(f"no shot could be analysed ({reasons or 'no video clips with media'})")
         return analysis
+
+    def listen(
+        self,
+        analysis: Analysis,
+        timeline: otio.schema.Timeline,
+        shots: list[Shot],
+        base_dir: Path,
+        media_roots: MediaRoots = (),
+    ) -> None:
+        """Hear the timeline's own sound (unless ducking is off): each scene gets its speech regions and
+        their loudness, which `place` ducks under and sets the bed's level by."""
+        if self.config.duck == "off":
+            return
+        with analysis.stopwatch.time("dialogue"):
+            analysis.dialogue = listen(timeline, shots, base_dir, media_roots, self.cache, self.config)
+            for analysed in analysis.scenes:
+                analysed.speech = analysis.dialogue.speech_in(analysed.scene.start, analysed.scene.end)
+                analysed.dialogue_lufs = analysis.dialogue.loudness(analysed.speech)
 
     def _report(self, seconds: float) -> None:
         """Progress of the pixel pass, in whole seconds of video."""
@@ -286,8 +321,39 @@ class Soundify:
                 placements.extend(self._effect_placements(analysed, label, spans, occasion))
         if choice.ambient:
             placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
-        result = SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)
+        depths = self.duck_depths(analysed, choice)
+        if depths:
+            lines = [(r.start, r.end) for r in analysed.speech]
+            config = self.config
+            dips: dict[str, list[tuple[float, float]]] = {
+                kind: duck.dips(
+                    lines, depth, config.duck_attack_seconds, config.duck_release_seconds, config.duck_hold_seconds
+                )
+                for kind, depth in depths.items()
+            }
+            placements = [replace(p, gain_db=duck.ducked(p.gain_db, dips[p.kind], p.start)) for p in placements]
+        result = SceneResult(
+            analysed.scene,
+            analysed.effects,
+            ambients,
+            choice.effects,
+            choice.ambient,
+            intervals,
+            speech=analysed.speech,
+            ducking={str(kind): depth for kind, depth in depths.items()},
+            dialogue_lufs=analysed.dialogue_lufs,
+        )
         return result, placements
+
+    def duck_depths(self, analysed: AnalysedScene, choice: Choice) -> dict[Kind, float]:
+        """The dip per kind of sound under the scene's speech: none without speech, where ducking is off
+        or the editor switched it off; the editor's depths where the choice has them."""
+        if not analysed.speech or self.config.duck == "off" or not choice.duck:
+            return {}
+        ambient = self.config.duck_ambient_db if choice.duck_ambient_db is None else choice.duck_ambient_db
+        effect = self.config.duck_effect_db if choice.duck_effect_db is None else choice.duck_effect_db
+        depths: dict[Kind, float] = {"ambient": ambient, "effect": effect}
+        return {kind: depth for kind, depth in depths.items() if depth < 0}
 
     def _text(self, kind: Kind, label: str) -> np.ndarray:
         labels, texts = self.labels(kind)
@@ -352,6 +418,7 @@ class Soundify:
                 config.seed,
                 use_number(scene.id, label, occasion, len(placements)),
                 config,
+                under_speech=_overlaps(analysed.speech, interval.start, interval.end),
             )
             offset = loudness_offset_db(sound, config.reference_lufs)
             fade = min(config.fade_seconds, interval.duration / 4)
@@ -375,11 +442,16 @@ class Soundify:
         return placements
 
     def _ambient_placement(self, analysed: AnalysedScene, label: str, ranked: tuple[Suggestion, ...]) -> Placement:
-        """One constant bed under the whole scene."""
+        """One constant bed under the whole scene: at reference_lufs + ambient_gain_db, or where the scene
+        has dialogue, bed_below_dialogue_lu under the dialogue's loudness."""
         config, scene = self.config, analysed.scene
         duration = scene.end - scene.start
-        sound = self.library.choose(label, "ambient", duration, config.seed, use_number(scene.id, label, 0, 0), config)
-        gain = config.ambient_gain_db + loudness_offset_db(sound, config.reference_lufs)
+        number = use_number(scene.id, label, 0, 0)
+        sound = self.library.choose(label, "ambient", duration, config.seed, number, config, bool(analysed.speech))
+        if analysed.dialogue_lufs is not None:  # under the dialogue, a set distance below it
+            gain = loudness_offset_db(sound, analysed.dialogue_lufs - config.bed_below_dialogue_lu)
+        else:
+            gain = config.ambient_gain_db + loudness_offset_db(sound, config.reference_lufs)
         score = next((s.score for s in ranked if s.label == label), 0.0)
         return Placement(
             label=label,
@@ -406,6 +478,10 @@ def use_number(scene_id: str, label: str, occasion: int, interval: int) -> int:
     the edit changes elsewhere (the id, not the scene's position, goes in)."""
     key = f"{scene_id}\0{label}\0{occasion}\0{interval}".encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
+def _overlaps(regions: tuple[SpeechRegion, ...], start: float, end: float) -> bool:
+    return any(r.end > start and r.start < end for r in regions)
 
 
 def _result_of(entry: ShotFrames | MediaError | ShotJob) -> ShotFrames | MediaError:

@@ -8,14 +8,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from soundify_otio.config import SETTINGS
 from soundify_otio.errors import ChoicesError
-from soundify_otio.pipeline.soundify import Analysis, Choice, Soundify
+from soundify_otio.pipeline.soundify import AnalysedScene, Analysis, Choice, Soundify
 from soundify_otio.timeline.reading import timecode
 
 HEADER = """# soundify-otio choices for {timeline}
 # Per scene: edit `effects` (any number, [] for none) and `ambient` ("" for none), then run
 #   soundify-otio annotate {timeline} -o OUT --library LIBRARY --choices {name}
 # The candidate lists are the model's ranking (score 0..1); any label of the library may be used.
+# Where a scene has dialogue, our sounds dip under it: `duck = false` switches that off for the scene,
+# `duck_ambient_db` / `duck_effect_db` (-60..0) change its depths.
 """
 
 
@@ -76,12 +79,27 @@ def render_choices(
             f'timecode = "{timecode(origin + scene.start, rate)} - {timecode(origin + scene.end, rate)}"',
             f"effects = [{', '.join(toml_string(e) for e in choice.effects)}]",
             f"ambient = {toml_string(choice.ambient or '')}",
+            *_duck_lines(soundify, analysed, choice),
             f"effect_candidates = {_pairs(analysed.effects)}",
             f"ambient_candidates = {_pairs(ambients)}",
             *_one_shot_note(soundify, [*choice.effects, *(s.label for s in analysed.effects)]),
             "",
         ]
     return "\n".join(lines)
+
+
+def _duck_lines(soundify: Soundify, analysed: AnalysedScene, choice: Choice) -> list[str]:
+    """The scene's ducking, editable, where it has speech (none: no line)."""
+    if not analysed.speech or soundify.config.duck == "off":
+        return []
+    spoken = ", ".join(
+        f"{r.start - analysed.scene.start:.2f}-{r.end - analysed.scene.start:.2f}" for r in analysed.speech
+    )
+    lines = [f"# speech (s from the scene's start): {spoken}", f"duck = {'true' if choice.duck else 'false'}"]
+    for name, value in (("duck_ambient_db", choice.duck_ambient_db), ("duck_effect_db", choice.duck_effect_db)):
+        if value is not None:
+            lines.append(f"{name} = {value:g}")
+    return lines
 
 
 def _one_shot_note(soundify: Soundify, labels: list[str]) -> list[str]:
@@ -157,6 +175,16 @@ def _scene_tables(choices: ChoicesFile) -> Iterator[tuple[dict, Callable[..., Ch
             raise fail('`effects` must be a list of labels, e.g. ["traffic"]', r"^\s*effects\s*=")
         if not isinstance(table.get("ambient", ""), str):
             raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
+        if not isinstance(table.get("duck", True), bool):
+            raise fail("`duck` must be true or false", r"^\s*duck\s*=")
+        for name in ("duck_ambient_db", "duck_effect_db"):
+            value, setting = table.get(name), SETTINGS[name]
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not setting.low <= value <= setting.high  # type: ignore[operator]
+            ):
+                raise fail(f"`{name}` must be a number of dB in {setting.low:g}..{setting.high:g}", rf"^\s*{name}\s*=")
         yield table, fail
 
 
@@ -181,8 +209,18 @@ def check_choices(
                 raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(toml_string(effect)))
         if ambient and ambient not in known_ambients:
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
-        result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None)
+        result[scene_id] = Choice(
+            tuple(dict.fromkeys(picked)),
+            ambient or None,
+            duck=table.get("duck", True),
+            duck_ambient_db=_decibels(table.get("duck_ambient_db")),
+            duck_effect_db=_decibels(table.get("duck_effect_db")),
+        )
     return result
+
+
+def _decibels(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _shown(message: str, limit: int = 300) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import soundfile
 from scipy.signal import firwin, resample_poly
 
 from soundify_otio.atomic import atomic_output
+from soundify_otio.audio.loudness import ProgrammeMeter, programme_gain_db
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
 from soundify_otio.timeline.metadata import clip_info, is_generated
@@ -51,6 +53,14 @@ class RenderStats:
     """Gain applied to the whole mix (0 unless normalised)."""
     elapsed: float
     """Wall seconds the render took."""
+    loudness: tuple[float, float] | None = None
+    """Integrated loudness (LUFS) before and after the gain, where a loudness target was given."""
+    true_peak: tuple[float, float] | None = None
+    """True peak (dBTP) before and after the gain, where a loudness target was given."""
+    ceiling_limited: bool = False
+    """The true-peak ceiling held the gain below what the loudness target asked for."""
+    unheard: tuple[str, ...] = ()
+    """The timeline's own sounds that could not be decoded (each: file and reason)."""
 
 
 def _clip_path(clip: otio.schema.Clip, base_dir: Path | None, media_roots: MediaRoots) -> Path:
@@ -272,14 +282,36 @@ def _mix(seg: _Segment, src: _Source, buf: np.ndarray, b0: int, sr: int) -> None
     buf[lo - b0 : hi - b0, 1] += xr * env * right
 
 
-def _audio_tracks(timeline: otio.schema.Timeline, include_timeline_audio: bool) -> list[otio.schema.Track]:
-    tracks = []
-    for track in timeline.tracks:
-        if not isinstance(track, otio.schema.Track) or not track.enabled:
-            continue
-        if is_generated(track) or (include_timeline_audio and track.kind == otio.schema.TrackKind.Audio):
-            tracks.append(track)
-    return tracks
+def _audio_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
+    """Our tracks (the timeline's own sound is mixed by `_own_sound`)."""
+    return [t for t in timeline.tracks if isinstance(t, otio.schema.Track) and t.enabled and is_generated(t)]
+
+
+def _own_sound(
+    timeline: otio.schema.Timeline, total: int, sample_rate: int, folder: Path, base_dir: Path, media_roots: MediaRoots
+) -> tuple[np.ndarray, list[MediaError], int]:
+    """The timeline's own sound (its audio clips, and the production sound of video clips no audio clip
+    links) mixed to stereo in a memory-mapped scratch file in `folder`; the sources that could not be
+    heard; and how many were mixed."""
+    import tempfile
+
+    from soundify_otio.audio.decode import mix_stereo_into
+    from soundify_otio.audio.timeline_sound import timeline_sound
+    from soundify_otio.timeline.reading import find_shots
+
+    shots, _ = find_shots(timeline, base_dir, media_roots)
+    sources = timeline_sound(timeline, shots, base_dir, media_roots)
+    shape = (max(1, total), 2)
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".soundify-own-") as scratch:
+            if hasattr(os, "posix_fallocate"):  # a full disk fails here, not as SIGBUS in the mapped writes
+                os.posix_fallocate(scratch.fileno(), 0, shape[0] * shape[1] * 4)
+            own = np.memmap(scratch, dtype=np.float32, mode="w+", shape=shape)
+    except OSError as exc:
+        raise OutputError(f"cannot write the scratch mix of the timeline's own sound ({exc.strerror})", folder) from exc
+    problems = mix_stereo_into(own, sources, sample_rate)
+    unheard = [p for p in problems if "no audio stream" not in p.reason]  # a silent video file is no loss
+    return own, unheard, len(sources) - len(problems)
 
 
 def render_preview(
@@ -288,21 +320,32 @@ def render_preview(
     *,
     sample_rate: int = 48000,
     include_timeline_audio: bool = False,
+    loudness: float | None = None,
+    true_peak: float = -1.0,
     progress: ProgressHook | None = None,
     base_dir: Path | None = None,
     media_roots: MediaRoots = (),
 ) -> RenderStats:
-    """Bake the soundify tracks (and optionally the timeline's own audio tracks) into a stereo
-    float WAV following their keyframes, fades and crossfades; normalised only if it would clip.
-    Progress stages: "render" and "normalise" (blocks done, total)."""
+    """Bake the soundify tracks (and, with `include_timeline_audio`, the timeline's own sound: its audio
+    clips at their levels and the production sound of unlinked video clips) into a stereo float WAV
+    following their keyframes, fades and crossfades. With a `loudness` target (LUFS) the programme is
+    brought to it, the gain lowered where the true peak would pass `true_peak` (dBTP); without one it is
+    normalised only if it would clip. Progress stages: "render" and "normalise" (blocks done, total)."""
     began = time.perf_counter()
     out_wav = Path(out_wav)
     timeline = recovered(timeline, base_dir or Path.cwd(), media_roots)  # our tracks, read back from any format
-    tracks = _audio_tracks(timeline, include_timeline_audio)
+    tracks = _audio_tracks(timeline)
     segments = sorted(
         (s for tr in tracks for s in _track_segments(tr, sample_rate, base_dir, media_roots)), key=lambda s: s.start
     )
     total = round(timeline.tracks.duration().to_seconds() * sample_rate)
+    own: np.ndarray | None = None
+    unheard: list[MediaError] = []
+    own_clips = 0
+    if include_timeline_audio:
+        folder = out_wav.resolve().parent
+        own, unheard, own_clips = _own_sound(timeline, total, sample_rate, folder, base_dir or Path.cwd(), media_roots)
+    meter = ProgrammeMeter(sample_rate, 2)
     block = max(1, round(BLOCK_SECONDS * sample_rate))
     n_blocks = -(-total // block)
     fmt = "RF64" if total * 8 >= 2**32 - 1024 else "WAV"
@@ -320,30 +363,46 @@ def render_preview(
                     nxt += 1
                 for seg, src in active:
                     _mix(seg, src, buf, b0, sample_rate)
+                if own is not None:
+                    buf += own[b0 : b0 + len(buf)]
                 for seg, src in [a for a in active if a[0].end <= b0 + len(buf)]:
                     src.close()
                     active.remove((seg, src))
                 if not np.isfinite(buf).all():  # never written: a NaN would poison the whole preview
                     raise TimelineError(f"the mix has non-finite samples at {b0 / sample_rate:.3f} s")
                 peak = max(peak, float(np.abs(buf).max(initial=0.0)))
+                if loudness is not None:
+                    meter.add(buf)
                 out.write(buf)
                 if progress:
                     progress("render", k + 1, n_blocks)
         for _, src in active:
             src.close()
-        gain = 10.0 ** (HEADROOM_DB / 20.0) / peak if peak > 1.0 else 1.0
+        del own  # the scratch file goes with its last map
+        levels, limited = None, False
+        if loudness is not None:
+            before, peak_before = meter.integrated(), meter.true_peak_db()
+            gain_db, limited = programme_gain_db(before, peak_before, loudness, true_peak)
+            gain = 10.0 ** (gain_db / 20.0)
+            levels = ((before, before + gain_db), (peak_before, peak_before + gain_db))
+        else:
+            gain = 10.0 ** (HEADROOM_DB / 20.0) / peak if peak > 1.0 else 1.0
         if gain != 1.0:
             _scale_in_place(tmp, gain, block, progress)
     return RenderStats(
         path=out_wav,
         duration=total / sample_rate,
         sample_rate=sample_rate,
-        clips=len(segments),
+        clips=len(segments) + own_clips,
         tracks=len(tracks),
         peak_dbfs=20.0 * math.log10(peak) if peak > 0 else -math.inf,
         normalised=gain != 1.0,
         gain_db=20.0 * math.log10(gain),
         elapsed=time.perf_counter() - began,
+        loudness=levels[0] if levels else None,
+        true_peak=levels[1] if levels else None,
+        ceiling_limited=limited,
+        unheard=tuple(str(p) for p in unheard),
     )
 
 

@@ -16,7 +16,8 @@
   function picks(section) {
     const effects = [...section.querySelectorAll('input.pick[data-kind="effect"]:checked')].map(i => i.value);
     const ambient = section.querySelector('input.pick[data-kind="ambient"]:checked');
-    return {effects, ambient: ambient ? ambient.value : ''};
+    const duck = section.querySelector('input.duck');
+    return {effects, ambient: ambient ? ambient.value : '', ...(duck ? {duck: duck.checked} : {})};
   }
 
   /* A TOML basic string: JSON's escapes are TOML's, except that TOML also escapes DEL. */

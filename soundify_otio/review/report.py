@@ -19,7 +19,7 @@ import numpy as np
 from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.timeline.reading import timecode
-from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult
+from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult, SpeechRegion
 from soundify_otio.vision.decode import VideoInfo, probe_video
 
 THUMB_WIDTH = 160
@@ -286,8 +286,10 @@ def _panel(
     cls: str,
     scale: _Scale,
     colours: dict[str, str],
+    speech: tuple[SpeechRegion, ...] = (),
 ) -> list[str]:
-    """One value-over-time panel: grid, labelled ticks and one polyline per placement."""
+    """One value-over-time panel: grid, labelled ticks, the speech regions shaded behind, and one
+    polyline per placement."""
 
     def py(v: float) -> float:
         return y + PANEL_H - (min(max(v, lo), hi) - lo) / (hi - lo) * PANEL_H
@@ -297,6 +299,14 @@ def _panel(
         f'data-y1="{y:g}"><text class="panel-title" x="10" y="{y + 14:g}">{title}</text>'
         f'<rect class="plot-bg" x="{X0}" y="{y}" width="{X1 - X0}" height="{PANEL_H}"/>'
     ]
+    for region in speech:
+        x0, x1 = scale.x(region.start), scale.x(region.end)
+        out.append(
+            f'<rect class="speech" x="{x0:.2f}" y="{y}" width="{max(x1 - x0, 0.5):.2f}" height="{PANEL_H}" '
+            f'data-start="{region.start:.3f}" data-end="{region.end:.3f}"><title>speech '
+            f"{region.start - scale.t0:.2f}-{region.end - scale.t0:.2f} s (confidence "
+            f"{region.confidence:.2f})</title></rect>"
+        )
     for value, text in ticks:
         gy = py(value)
         out.append(
@@ -333,11 +343,33 @@ def _curves_svg(result: SceneResult, placements: list[Placement], scale: _Scale,
         f'{scale.attrs()} role="img" aria-label="pan and gain curves">'
     ]
     out += _panel(top, "pan", -1.0, 1.0, pan_ticks, pans, "pan", scale, colours)
-    out += _panel(top + PANEL_H + 20, "gain", float(lo), float(hi), gain_ticks, gains, "gain", scale, colours)
+    out += _panel(
+        top + PANEL_H + 20, "gain", float(lo), float(hi), gain_ticks, gains, "gain", scale, colours, result.speech
+    )
     out += scale.axis(top + 2 * PANEL_H + 20, result.scene.start)
     out.append(_playhead(height))
     out.append("</svg>")
     return "".join(out)
+
+
+def _dialogue_note(result: SceneResult, interactive: bool) -> str:
+    """What the scene's dialogue did to our sounds (nothing without speech); on the review page, a switch."""
+    if not result.speech:
+        return ""
+    switch = (
+        f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.ducking else ""}> '
+        "duck under the dialogue</label> "
+        if interactive
+        else ""
+    )
+    loudness = f", {result.dialogue_lufs:.1f} LUFS" if result.dialogue_lufs is not None else ""
+    names = {"ambient": "beds", "effect": "effects"}
+    ducked = ", ".join(f"{names[kind]} {depth:+g} dB" for kind, depth in sorted(result.ducking.items()))
+    lines = "line" if len(result.speech) == 1 else "lines"
+    return (
+        f'<p class="dialogue">{switch}Dialogue: {len(result.speech)} {lines} (shaded){loudness}; '
+        f"{'ducked under it: ' + ducked if ducked else 'not ducked'}</p>"
+    )
 
 
 def _playhead(height: float) -> str:
@@ -458,8 +490,11 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
     t1 = max([scene.end, *(p.end for p in placements)])
     scale = _Scale(t0, t1)
     colours = page.colours
+    interactive = page.media_href is not None
     automation = (
-        _chart(_curves_svg(result, placements, scale, colours)) + _legend(placements, colours)
+        _chart(_curves_svg(result, placements, scale, colours))
+        + _legend(placements, colours)
+        + _dialogue_note(result, interactive)
         if placements
         else '<p class="empty">nothing placed in this scene</p>'
     )
@@ -469,7 +504,6 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
         else ""
     )
     audition = page.audition(placements)
-    interactive = page.media_href is not None
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'

@@ -221,9 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
                     raise PickError("effects must be a list of labels")
                 if ambient is not None and not isinstance(ambient, str):
                     raise PickError("ambient must be a label")
+                duck = payload.get("duck")
+                if duck is not None and not isinstance(duck, bool):
+                    raise PickError("duck must be true or false")
                 scene_id = str(payload.get("scene"))
                 started = time.perf_counter()
-                session.pick(scene_id, effects, ambient)
+                session.pick(scene_id, effects, ambient, duck)
                 html = session.scene_html(scene_id)
                 self._json(HTTPStatus.OK, {"html": html, "seconds": time.perf_counter() - started})
             elif route == ["api", "write"]:

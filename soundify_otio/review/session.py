@@ -83,7 +83,12 @@ class ReviewSession:
         self._placements: dict[str, list[Placement]] = {scene_id: [] for scene_id in self._results}
         for placement in self._base.placements:
             self._placements[placement.scene_id].append(placement)
-        self.choices = {r.scene.id: Choice(r.picked_effects, r.picked_ambient) for r in self._base.scenes}
+        self.choices = {
+            r.scene.id: replace(
+                (choices or {}).get(r.scene.id) or Choice((), None), effects=r.picked_effects, ambient=r.picked_ambient
+            )
+            for r in self._base.scenes
+        }
         self._labels = {kind: set(soundify.labels(kind)[0]) for kind in ("effect", "ambient")}
         self.sounds, self.media = ServedFiles(), ServedFiles()
         for entry in self.library.entries:
@@ -122,8 +127,9 @@ class ReviewSession:
             placements=tuple(p for i in order for p in self._placements[i]),
         )
 
-    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None) -> float:
-        """Re-place one scene with new picks; the seconds it took."""
+    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None, duck: bool | None = None) -> float:
+        """Re-place one scene with new picks (and its ducking switched on or off where `duck` says);
+        the seconds it took."""
         started = time.perf_counter()
         analysed = self._scenes.get(scene_id)
         if analysed is None:
@@ -133,8 +139,10 @@ class ReviewSession:
                 raise PickError(f"'{label}' is not an effect of the library")
         if ambient and ambient not in self._labels["ambient"]:
             raise PickError(f"'{ambient}' is not an ambience of the library")
-        choice = Choice(tuple(dict.fromkeys(effects)), ambient or None)
-        with self._lock:
+        with self._lock:  # the scene's ducking (from the choices file or the page) stays as it was
+            choice = replace(self.choices[scene_id], effects=tuple(dict.fromkeys(effects)), ambient=ambient or None)
+            if duck is not None:
+                choice = replace(choice, duck=duck)
             result, placements = self.soundify.place_scene(analysed, choice)
             self.choices[scene_id] = choice
             self._results[scene_id], self._placements[scene_id] = result, placements

@@ -338,7 +338,7 @@ class _Placed:
     """Why a speed change on the clip or an enclosing stack makes it unusable, if one does."""
 
 
-def _seconds(time: otio.opentime.RationalTime) -> Fraction:
+def seconds_of(time: otio.opentime.RationalTime) -> Fraction:
     return Fraction(time.value) / Fraction(time.rate)
 
 
@@ -350,7 +350,7 @@ def _trimmed(item: otio.core.Item) -> tuple[Fraction, Fraction]:
         raise TimelineError(
             f"'{item.name}' has neither a source range nor a media range, so the track cannot be laid out"
         ) from exc
-    return _seconds(trimmed.start_time), _seconds(trimmed.duration)
+    return seconds_of(trimmed.start_time), seconds_of(trimmed.duration)
 
 
 def _bounds(composition: otio.core.Composition) -> tuple[Fraction, Fraction | None]:
@@ -362,7 +362,7 @@ def _bounds(composition: otio.core.Composition) -> tuple[Fraction, Fraction | No
     return start, start + duration
 
 
-def _enabled(item: otio.core.Item) -> bool:
+def enabled(item: otio.core.Item) -> bool:
     """OTIO's flag, and FCP7's <enabled>FALSE</enabled>, which the fcp_xml adapter keeps only as metadata."""
     fcp7 = item.metadata.get("fcp_xml") if item.metadata else None
     return item.enabled and not (isinstance(fcp7, Mapping) and str(fcp7.get("enabled", "")).upper() == "FALSE")
@@ -410,7 +410,7 @@ def _walk_stack(
     time; `window` is the part of track time its ancestors let through."""
     tracks = [t for t in stack if isinstance(t, otio.schema.Track) and t.kind == otio.schema.TrackKind.Video]
     for i, track in enumerate(tracks):
-        if not _enabled(track):
+        if not enabled(track):
             continue
         start, end = _bounds(track)
         inner = (max(window[0], shift), window[1] if end is None else min(window[1], shift + end - start))
@@ -436,7 +436,7 @@ def _walk_track(
         placed = shift + position
         position += duration
         visible = (max(window[0], placed), min(window[1], placed + duration))
-        if not _enabled(item) or visible[1] - visible[0] < _MIN_PIECE:
+        if not enabled(item) or visible[1] - visible[0] < _MIN_PIECE:
             continue
         why = retimed or _retime(item)
         if isinstance(item, otio.schema.Clip):
@@ -465,10 +465,10 @@ def _unusable(placed: _Placed, base_dir: Path, media_roots: MediaRoots) -> tuple
     return None
 
 
-def _media_origin(clip: otio.schema.Clip) -> Fraction:
+def media_origin(clip: otio.schema.Clip) -> Fraction:
     """Media-time seconds of the media file's first frame (its start timecode, when known)."""
     available = clip.media_reference.available_range
-    return _seconds(available.start_time) if available is not None else Fraction(0)
+    return seconds_of(available.start_time) if available is not None else Fraction(0)
 
 
 def find_shots(
@@ -512,7 +512,7 @@ def find_shots(
     runs: list[_Run] = []
     for a, b, p, media in pieces:
         source_start, _ = _trimmed(p.clip)
-        media_start = source_start - _media_origin(p.clip) + (a - p.start)
+        media_start = source_start - media_origin(p.clip) + (a - p.start)
         last = runs[-1] if runs else None
         if last is not None and last.end == a and last.media == media and last.media_end == media_start:
             last.end = b  # a through edit: the next frame of the same file, so no cut on screen
