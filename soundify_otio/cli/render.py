@@ -54,7 +54,7 @@ def render(
             timeline_in,
             "the timeline's own audio" if include_timeline_audio else "silence",
         )
-    with staged_outputs() as staged:  # the WAV and the video: both written, or neither
+    with staged_outputs(replace=force) as staged:  # the WAV and the video: both written, or neither
         wav = staged.temp_for(out)
         stats = render_preview(
             timeline,

@@ -73,6 +73,7 @@ def review(
         chosen_targets,
         choices=analysed.check_choices(picks),
         conform=conform,
+        force=force,
     )
     server = ReviewServer(session)
     ctx.obj["progress"].close()

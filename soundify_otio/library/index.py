@@ -13,6 +13,8 @@ threads or a GPU runtime loaded.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import os
 import re
 import sqlite3
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from soundify_otio.audio import BadHeader, check_header, checked_info
 from soundify_otio.errors import OutputError
 from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
@@ -56,6 +59,8 @@ _CONTENT_FAMILY = {
     "OGG": "OGG",
     "AIFF": "AIFF",
 }
+log = logging.getLogger(__name__)
+
 _EDGE = 64 << 10
 _LOUDNESS_SECONDS = 600.0
 """Loudness is measured on at most this much of a file (long ambiences are steady)."""
@@ -169,7 +174,9 @@ def _audio_facts(path: Path) -> tuple[str, int, int, int, float, float | None, s
             f"truncated: the data chunk declares {riff.data_declared} bytes, the file holds {riff.data_available}"
         )
     try:
-        info = soundfile.info(str(path))
+        info = checked_info(path)
+    except BadHeader as exc:
+        raise _Skip(f"bad header: {exc}") from exc
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         if riff is not None and riff.format_tag is not None:
             raise _Skip(f"unsupported codec: WAV format tag 0x{riff.format_tag:04X} ({_message(exc)})") from exc
@@ -367,8 +374,19 @@ class LibraryIndex:
         return row[2] or ":memory:"
 
     def files(self) -> dict[str, FileFacts]:
+        """The stored facts per path; a row that does not hold valid facts (a zero duration, a rate no
+        sound has, a wrong type: a damaged or hand-edited index) is left out with a warning, so the
+        file is read again."""
         rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files")
-        return {row[0]: FileFacts(*row) for row in rows}
+        facts = {}
+        for row in rows:
+            try:
+                facts[row[0]] = _valid_facts(row)
+            except (TypeError, ValueError) as exc:
+                log.warning(
+                    "%s: ignoring the index's entry for %r (%s); the file is read again", self.location, row[0], exc
+                )
+        return facts
 
     def labels(self) -> dict[str, tuple[str, str, str]]:
         """Stored (label, kind, text) per path, as last computed."""
@@ -419,6 +437,26 @@ class LibraryIndex:
                 )
         except sqlite3.Error:
             pass
+
+
+def _valid_facts(row: Sequence[object]) -> FileFacts:
+    """The FileFacts of an index row, or ValueError/TypeError saying what is wrong with it."""
+    facts = FileFacts(*row)
+    for name in ("rel", "digest", "reason", "format", "tags"):
+        if not isinstance(getattr(facts, name), str):
+            raise TypeError(f"{name} is not text")
+    for name in ("size", "mtime_ns", "sample_rate", "channels", "frames", "attacks"):
+        if not isinstance(getattr(facts, name), int):
+            raise TypeError(f"{name} is not a whole number")
+    for name in ("duration", "loudness", "transient"):
+        value = getattr(facts, name)
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise ValueError(f"{name} is not a number")
+    if facts.usable:
+        check_header(facts.sample_rate, facts.channels, facts.frames)
+        if facts.frames <= 0 or not math.isclose(facts.duration, facts.frames / facts.sample_rate, rel_tol=1e-6):
+            raise ValueError(f"duration {facts.duration} does not match {facts.frames} frames")
+    return facts
 
 
 def _walk(root: Path) -> tuple[list[str], list[str], list[tuple[Path, str]]]:

@@ -17,6 +17,7 @@ import soundfile
 from scipy.signal import firwin, resample_poly
 
 from soundify_otio.atomic import atomic_output
+from soundify_otio.audio import BadHeader, check_header, checked_info
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
 from soundify_otio.timeline.metadata import clip_info, is_generated
@@ -81,6 +82,11 @@ class _Source:
         try:
             self._file = soundfile.SoundFile(str(path))
         except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            raise MediaError(f"cannot read sound: {exc}", path) from exc
+        try:
+            check_header(self._file.samplerate, self._file.channels, self._file.frames)
+        except BadHeader as exc:
+            self._file.close()
             raise MediaError(f"cannot read sound: {exc}", path) from exc
         self.channels = self._file.channels
         g = math.gcd(sample_rate, self._file.samplerate)
@@ -211,8 +217,8 @@ def _track_segments(
         path = _clip_path(item, base_dir, media_roots)
         _require_regular_file(path)
         try:
-            info = soundfile.info(str(path))
-        except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            info = checked_info(path)
+        except (soundfile.LibsndfileError, RuntimeError, OSError, BadHeader) as exc:
             reason = "missing" if not path.exists() else f"not a readable sound file ({exc})"
             raise MediaError(reason, path) from exc
         record = clip_info(item)  # our record, or rebuilt from the format by recovered()
