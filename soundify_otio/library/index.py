@@ -30,7 +30,7 @@ import numpy as np
 import soundfile
 
 from soundify_otio.audio import BadHeader, check_header, checked_info
-from soundify_otio.errors import OutputError
+from soundify_otio.errors import LibraryError, OutputError
 from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
 from soundify_otio.progress import ProgressHook
@@ -68,6 +68,8 @@ _POOL_THRESHOLD = 64
 """Fewer files than this are probed in-process (a pool's start-up costs more)."""
 _LOCK_TIMEOUT = 60.0
 """Seconds a writer waits for another's write to finish before giving up (workers share an index)."""
+_LOCK_NOTICE = 1.0
+"""Seconds a writer waits for the lock before it says what it is waiting for."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,8 @@ def _connect(target: str) -> sqlite3.Connection | None:
     """An index database with the current schema (rebuilt when older or corrupt), or None.
 
     The schema check and any rebuild run under the write lock, so processes opening one index at
-    once do not drop each other's tables; a lock not granted within the timeout is not corruption."""
+    once do not drop each other's tables; a lock not granted within the timeout is not corruption
+    (LibraryError, see _writing)."""
     try:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -278,7 +281,10 @@ def _connect(target: str) -> sqlite3.Connection | None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-    except sqlite3.OperationalError:  # locked past the timeout, read-only, or the disk is full
+    except LibraryError:  # locked past the timeout
+        db.close()
+        raise
+    except sqlite3.OperationalError:  # read-only, or the disk is full
         try:
             current = db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             db.execute("SELECT 1 FROM files, embeddings LIMIT 0")
@@ -300,14 +306,61 @@ def _writing(db: sqlite3.Connection) -> Iterator[None]:
 
     Several workers may share an index; taking the lock before reading means two of them never
     both hold a read lock and wait for each other to upgrade (which SQLite answers with 'locked'
-    at once, without waiting), and every writer simply queues for the lock."""
-    db.execute("BEGIN IMMEDIATE")
+    at once, without waiting), and every writer simply queues for the lock. A wait longer than
+    _LOCK_NOTICE is announced (naming the index), and one past _LOCK_TIMEOUT ends in LibraryError."""
+    _begin_immediate(db)
     try:
         yield
     except BaseException:
         db.rollback()
         raise
     db.commit()
+
+
+def _begin_immediate(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA busy_timeout = {round(min(_LOCK_NOTICE, _LOCK_TIMEOUT) * 1000)}")
+    try:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            if _LOCK_TIMEOUT <= _LOCK_NOTICE:
+                raise _busy(db) from exc
+        where = _location(db)
+        log.warning(
+            "%s: another process is writing this library index; waiting up to %g s for it to finish",
+            where,
+            _LOCK_TIMEOUT,
+        )
+        db.execute(f"PRAGMA busy_timeout = {round((_LOCK_TIMEOUT - _LOCK_NOTICE) * 1000)}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            raise _busy(db) from exc
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {round(_LOCK_TIMEOUT * 1000)}")  # reads wait out a write's commit
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _busy(db: sqlite3.Connection) -> LibraryError:
+    return LibraryError(
+        f"another process has held this library index's write lock for over {_LOCK_TIMEOUT:g} s "
+        "(an indexing run or a batch still writing it); try again when it has finished, or name another "
+        "index file with --index",
+        _location(db),
+    )
+
+
+def _location(db: sqlite3.Connection) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] or ":memory:"
 
 
 def _rebuilt(target: str) -> sqlite3.Connection | None:
@@ -360,18 +413,18 @@ class LibraryIndex:
 
     @property
     def writable(self) -> bool:
+        """Whether the index can be written (LibraryError when another process holds it too long)."""
         try:
-            self._db.execute("CREATE TABLE IF NOT EXISTS _probe (x)")
-            self._db.execute("DROP TABLE _probe")
-            self._db.commit()
+            with _writing(self._db):
+                self._db.execute("CREATE TABLE IF NOT EXISTS _probe (x)")
+                self._db.execute("DROP TABLE _probe")
             return True
         except sqlite3.Error:
             return False
 
     @property
     def location(self) -> str:
-        row = self._db.execute("PRAGMA database_list").fetchone()
-        return row[2] or ":memory:"
+        return _location(self._db)
 
     def files(self) -> dict[str, FileFacts]:
         """The stored facts per path; a row that does not hold valid facts (a zero duration, a rate no
