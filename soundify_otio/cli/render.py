@@ -35,7 +35,7 @@ def render(
     force: bool,
 ) -> None:
     """Bake the soundify tracks of an annotated timeline into a preview you can listen to."""
-    from soundify_otio.review.render import mux_preview, render_preview
+    from soundify_otio.review.render import check_video_rate, mux_preview, render_preview
     from soundify_otio.timeline.metadata import is_our_track
     from soundify_otio.timeline.reading import media_files, read_timeline
 
@@ -48,6 +48,8 @@ def render(
     base = timeline_in.resolve().parent
     media = [Input(p, f"the media of clip '{name}'") for name, p in media_files(timeline, base, roots)]
     check_outputs(outputs, [Input(timeline_in, "ANNOTATED"), *media], force)
+    if with_video is not None:
+        check_video_rate(timeline, timeline_in)  # before the audio is rendered
     if not any(is_our_track(track, timeline) for track in timeline.tracks):
         log.warning(
             "%s has no soundify tracks (annotate it first): the preview holds only %s",

@@ -80,8 +80,8 @@ def review(
     click.echo(server.url)
     scenes = len(analysed.analysis.scenes)
     say(ctx, f"review page for {terminal_safe(timeline_in)}: {scenes} scenes; Ctrl-C or close the page to end")
-    if not no_browser:
-        webbrowser.open(server.url)
+    if not no_browser:  # on a page only this user can read: a command line with the token is visible to all
+        webbrowser.open(server.write_launcher().as_uri())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -168,7 +168,8 @@ def _check_json_bytes(data: bytes, path: Path, limit: int, what: str = "") -> No
 
 def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
     """TimelineError naming the item for any time whose rate is not a positive finite number or
-    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s), and for a
+    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s), for an item
+    whose duration is negative (FCP7 out before in: in every format refused, never dropped), and for a
     clip whose active media reference is missing."""
 
     def check(time: otio.opentime.RationalTime | None, what: str) -> None:
@@ -193,6 +194,10 @@ def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
             continue
         if isinstance(child, otio.core.Item):
             check_range(child.source_range, what)
+            if child.source_range is not None and child.source_range.duration.value < 0:
+                raise TimelineError(
+                    f"{what} has a negative duration ({child.source_range.duration.value:g} frames)", path
+                )
             for marker in child.markers:
                 check_range(marker.marked_range, f"marker {_shown_name(marker)} on {what}")
         if isinstance(child, otio.schema.Clip):
