@@ -235,3 +235,19 @@ def test_hostile_labels_stay_text_in_the_page_and_the_choices_file(tmp_path: Pat
     (table,) = data["scene"]
     assert (table["id"], table["effects"], table["ambient"]) == (scene.id, [effect], ambient)
     assert table["effect_candidates"] == [[effect, 0.4], ["bell", 0.2]]
+
+
+def test_the_launcher_page_opens_the_review_page_and_goes(session: ReviewSession) -> None:
+    """The browser is started on a private file (the token never on a command line); from it the
+    browser reaches the page, which works (a pick re-places its scene), and the file is removed."""
+    with serving(session) as server, chromium() as browser:
+        launcher = server.write_launcher()
+        page = browser.new_page()
+        page.goto(launcher.as_uri())
+        page.wait_for_url(server.url, timeout=TIMEOUT_MS)
+        page.wait_for_selector("#scene-1", timeout=TIMEOUT_MS)
+        assert not launcher.exists()
+        search = page.locator("#scene-1 form.search input")
+        search.fill("bell")
+        page.click("#scene-1 form.search button")
+        page.locator("#scene-1 ul.search-results li").first.wait_for(timeout=TIMEOUT_MS)  # the API answers it
