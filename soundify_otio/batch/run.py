@@ -203,8 +203,8 @@ def _plan(
         base = job.input.resolve().parent
         shots, skipped = find_shots(timeline, base, list(options.media_roots))
         choices = read_choices(job.choices) if job.choices is not None else None
-        media = media_files(timeline, base, options.media_roots)
-        run_inputs.add(Input(p, f"the media of clip '{n}' of job {job.number}") for n, p in media)
+        clip_media = media_files(timeline, base, options.media_roots)
+        run_inputs.add(Input(p, f"the media of clip '{n}' of job {job.number}") for n, p in clip_media)
         clash = run_inputs.clash(Output(output, "the job's output"))
         if clash is not None:  # before any folder is made for it
             raise UsageError(clash, output)

@@ -25,6 +25,7 @@ from dataclasses import astuple, dataclass, fields, replace
 from itertools import repeat
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -492,7 +493,7 @@ class LibraryIndex:
             pass
 
 
-def _valid_facts(row: Sequence[object]) -> FileFacts:
+def _valid_facts(row: Sequence[Any]) -> FileFacts:
     """The FileFacts of an index row, or ValueError/TypeError saying what is wrong with it."""
     facts = FileFacts(*row)
     for name in ("rel", "digest", "reason", "format", "tags"):
