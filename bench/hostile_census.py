@@ -805,7 +805,9 @@ def second_round(work: Path, sample: Path, cache: Path, folder: Callable[[str], 
         watch=[f],
     )
     f = folder("r2-stale")
-    (f / f".o.soundify-{dead_pid()}-k1ll3d.otio").write_text("half a timeline from a killed run")
+    killed = f / f".o.soundify-{dead_pid()}-k1ll3d.otio"
+    killed.write_text("half a timeline from a killed run")
+    os.utime(killed, (time.time() - 3600,) * 2)
     yield Case(
         "r2: annotate beside a killed run's temp file",
         ["annotate", str(edit), "-o", str(f / "o.otio"), *base],

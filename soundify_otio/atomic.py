@@ -7,7 +7,9 @@ and leaves every target as it was. Errors name the target, never the temp file.
 Without `replace` (a run without --force) a target is never replaced, whenever it appeared: the temp
 file is hard-linked to the target's name, which fails if anything took that name since the run's
 start-up check (another program, a second review server). Temp files carry the writer's process id
-(`.NAME.soundify-PID-XXXX.SUFFIX`): one left by a killed run is removed by the next write beside it.
+(`.NAME.soundify-PID-XXXX.SUFFIX`): one left by a killed run is removed by the next run that writes
+beside it, once its process is gone and it is older than STALE_SECONDS (a writer on another machine
+sharing the folder has a process id that means nothing here, so age alone keeps its file safe).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,20 +206,34 @@ TEMP_MARK = "soundify-"
 _TEMP_NAME = re.compile(r"^\..*\." + TEMP_MARK + r"(\d+)-[A-Za-z0-9_]+(?:\.[^/]*)?$")
 
 
+STALE_SECONDS = 600.0
+"""Age (since last written) after which a dead writer's temp file is removed."""
+_cleaned: set[str] = set()
+"""Folders this process has already cleaned (once each: a folder of 5,000 conformed WAVs is listed once)."""
+
+
 def remove_stale_temps(folder: Path) -> list[Path]:
     """Remove the temp files (and staging folders) in `folder` whose writer is no longer running (a run
-    killed mid-write); the paths removed. Another live run's temp files are left alone."""
+    killed mid-write) and that are older than STALE_SECONDS; the paths removed. Another live run's temp
+    files are left alone. Each folder is looked at once per process."""
     removed: list[Path] = []
+    key = os.path.realpath(folder)
+    if key in _cleaned:
+        return removed
     try:
-        names = [entry.name for entry in os.scandir(folder) if entry.name.startswith(".")]
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(".")]
     except OSError:
         return removed
-    for name in names:
-        match = _TEMP_NAME.match(name)
+    _cleaned.add(key)
+    now = time.time()
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
         if match is None or _running(int(match.group(1))):
             continue
-        path = folder / name
+        path = folder / entry.name
         try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < STALE_SECONDS:
+                continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             else:

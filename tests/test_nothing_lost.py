@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -133,8 +134,13 @@ def test_a_killed_writers_temp_files_are_removed_by_the_next_write(tmp_path: Pat
     alive.write_text("being written")
     users = tmp_path / ".cut.otio.notes"
     users.write_text("the user's hidden file")
+    hour_ago = time.time() - 3600
+    for path in (stale, staging, alive, users):
+        os.utime(path, (hour_ago, hour_ago))
+    recent = tmp_path / f".cut.soundify-{dead}-r3cent.otio"  # a writer elsewhere sharing the folder: too young
+    recent.write_text("being written on another machine")
     atomic_write_text(tmp_path / "other.txt", "x")
-    assert temp_files(tmp_path) == sorted([alive.name, users.name])
+    assert temp_files(tmp_path) == sorted([alive.name, users.name, recent.name])
 
 
 _KILLED_WRITE = """
@@ -166,7 +172,9 @@ def test_a_write_killed_at_each_step_leaves_a_state_the_next_write_accepts(tmp_p
     )
     assert killed.returncode == -signal.SIGKILL
     if step == "temp written":
-        assert not out.exists() and len(temp_files(tmp_path)) == 1  # the killed write's temp file
+        (left,) = (tmp_path / name for name in temp_files(tmp_path))  # the killed write's temp file
+        assert not out.exists()
+        os.utime(left, (time.time() - 3600,) * 2)  # found by a run later than STALE_SECONDS
         write_timeline(small_timeline(), out)
     else:
         assert otio.adapters.read_from_file(str(out)).name == "cut"
