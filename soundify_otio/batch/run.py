@@ -286,6 +286,7 @@ def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outco
 
     job, annotation = planned.job, result.annotation
     if not result.ok or annotation is None:
+        _remove_made(planned.made)
         return Outcome(job, "failed", result.reason, result.exit_code, planned.video_seconds, result.seconds)
     fallback = annotation.pipeline_check and options.worker.pretrained != RANDOM_WEIGHTS
 
@@ -306,6 +307,7 @@ def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outco
                 before_commit=before_commit,
             )
     except SoundifyError as exc:
+        _remove_made(planned.made)
         return Outcome(job, "failed", str(exc), exc.exit_code, planned.video_seconds, result.seconds)
     return Outcome(
         job,
