@@ -658,6 +658,7 @@ def second_round(work: Path, sample: Path, cache: Path, folder: Callable[[str], 
         3,
         one_line=False,
         check=lambda done: None if (f / "out" / "street.otio").is_file() else "the good row was not written",
+        timeout=4 * TIMEOUT,  # the good row is a whole analysis
     )
     f = folder("r2-batch-inputs")
     shutil.copy(edit, f / "a.otio")
@@ -673,10 +674,10 @@ def second_round(work: Path, sample: Path, cache: Path, folder: Callable[[str], 
     (f / "escape.csv").write_text("input,output\na.otio,../r2-escaped/x.otio\n")
     yield Case(
         "r2: batch: a manifest output leading outside --out-dir",
-        ["batch", str(f / "escape.csv"), "--out-dir", str(f / "out")],
+        ["batch", str(f / "escape.csv"), "--out-dir", str(f / "out"), *base],
         2,
         one_line=False,
-        check=lambda done: "a folder was made outside --out-dir" if (work / "r2-escaped").exists() else None,
+        check=lambda done: "a folder was made outside --out-dir" if (f / "r2-escaped").exists() else None,
     )
     f = folder("r2-record")
     shutil.copy(edit, f / "reel.otio")
@@ -723,7 +724,7 @@ def second_round(work: Path, sample: Path, cache: Path, folder: Callable[[str], 
         6,
         protect=[f / "o_media"],
         outputs=[f / "o.xml"],
-        timeout=30.0,  # refused before the analysis
+        check=lambda done: None if "o_media" in done.stderr else "refused for another reason",
     )
     for rate in (2_147_483_647, 1):
         f = folder(f"r2-rate-{rate}")
