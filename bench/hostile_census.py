@@ -4,7 +4,7 @@ lost), a wrong answer (another exit code, several lines, an internal error), a c
 signal), a hang (past the time limit) or data lost (an input or a previous output changed, an output
 half-written, a 0-byte or NaN output reported as success, a temp file left behind).
 
-    python bench/hostile_census.py [--code-root DIR] [--only NAME]
+    python bench/hostile_census.py [--code-root DIR] [--only NAME[|NAME...]]
 
 prints one JSON object: the counts, then every case with its outcome. --code-root runs another
 checkout of the package (e.g. an older commit exported with `git archive`) through PYTHONPATH.
@@ -844,7 +844,7 @@ def restore(folder: Path, pristine: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code-root", type=Path, help="run this checkout of soundify_otio instead")
-    parser.add_argument("--only", help="run only the cases whose name contains this")
+    parser.add_argument("--only", help="run only the cases whose name contains this (or any of A|B|...)")
     args = parser.parse_args()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if args.code_root:
@@ -870,7 +870,7 @@ def main() -> None:
         shutil.copytree(sample, pristine)
         results = []
         for case in cases(work / "cases", sample, cache, stack):
-            if args.only and args.only not in case.name:
+            if args.only and not any(part in case.name for part in args.only.split("|")):
                 continue
             results.append(run_case(case, env))
             print(json.dumps(results[-1]), file=sys.stderr)

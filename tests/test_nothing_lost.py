@@ -558,3 +558,29 @@ def test_record_json_is_what_the_reader_accepts(tmp_path: Path) -> None:
     record = json.loads(record_path(out).read_text())
     assert set(record) == {"fingerprint", "output_sha256", "previous_sha256", "fallback_random"}
     assert read_record(out) == record
+
+
+@pytest.mark.parametrize("failing", ["the footage copy", "a library sound"])
+def test_sample_project_failing_half_way_leaves_nothing(tmp_path: Path, monkeypatch, failing: str) -> None:
+    """A full disk half-way through sample-project: exit 6 (OutputError), and every file and folder it
+    made is gone (the user's own files in DEST stay)."""
+    import soundify_otio.sample.project as sample
+
+    dest = tmp_path / "sample"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("the user's")
+    if failing == "the footage copy":
+        monkeypatch.setattr(sample.shutil, "copyfile", lambda *a: (_ for _ in ()).throw(OSError(28, "No space")))
+    else:
+        real, calls = sample.soundfile.write, []
+
+        def full_after_three(*args, **kwargs):
+            calls.append(args)
+            if len(calls) > 3:
+                raise soundfile.LibsndfileError(2, "System error.")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(sample.soundfile, "write", full_after_three)
+    with pytest.raises(OutputError):
+        sample.build_sample_project(dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["notes.txt"]

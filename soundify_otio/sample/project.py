@@ -318,12 +318,14 @@ def build_sample_project(dest: Path, progress: ProgressHook | None = None, force
             progress("footage", 1, 1)
         sounds = write_library(dest / "library", progress)
         otio_path, xml_path = write_timelines(dest)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: soundfile's write errors (LibsndfileError)
+    except (OSError, RuntimeError, OutputError) as exc:  # RuntimeError: soundfile's (LibsndfileError)
         for path in new_files:
             path.unlink(missing_ok=True)
         for folder in sorted(new_folders, key=lambda f: len(f.parts), reverse=True):
             with contextlib.suppress(OSError):  # not empty: something else is in it
                 folder.rmdir()
+        if isinstance(exc, OutputError):  # the atomic writer's, naming the file already
+            raise
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         where = exc.filename if isinstance(exc, OSError) and exc.filename else dest
         raise OutputError(f"cannot write the sample project (is the disk full?): {reason}", where) from exc
