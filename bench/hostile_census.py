@@ -4,7 +4,7 @@ lost), a wrong answer (another exit code, several lines, an internal error), a c
 signal), a hang (past the time limit) or data lost (an input or a previous output changed, an output
 half-written, a 0-byte or NaN output reported as success, a temp file left behind).
 
-    python bench/hostile_census.py [--code-root DIR] [--only NAME]
+    python bench/hostile_census.py [--code-root DIR] [--only NAME[|NAME...]]
 
 prints one JSON object: the counts, then every case with its outcome. --code-root runs another
 checkout of the package (e.g. an older commit exported with `git archive`) through PYTHONPATH.
@@ -20,10 +20,12 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -528,6 +530,8 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         ),
     )
 
+    yield from second_round(work, sample, cache, folder)
+
     # full and read-only disks
     if os.geteuid() != 0:
         return
@@ -589,6 +593,13 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         outputs=[disk / "c.toml"],
         watch=[disk],
     )
+    yield Case(
+        "r2: sample-project onto a full disk",
+        ["sample-project", str(disk / "sample")],
+        6,
+        watch=[disk],
+        check=lambda done: f"{disk / 'sample'} left behind" if (disk / "sample").exists() else None,
+    )
     ro = stack.enter_context(tmpfs(work / "ro", "64k"))
     if ro is not None:
         subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
@@ -596,6 +607,228 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         yield Case(
             "--cache-dir read-only", [*argv[:3], str(work / "device" / "o3.otio"), *argv[4:], "--cache-dir", str(ro)], 6
         )
+
+
+def with_claimed_rate(path: Path, rate: int) -> Path:
+    """A real WAV whose header now claims `rate` Hz."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"fmt ") + 8
+    struct.pack_into("<II", data, at + 4, rate, min(rate * 2, 2**32 - 1))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def second_round(work: Path, sample: Path, cache: Path, folder: Callable[[str], Path]) -> Iterator[Case]:
+    """Issue 19's classes: writes checked when they happen, one rule for a run's outputs, bounded
+    containers and headers, caches and records validated when read, the installer, the index lock."""
+    edit, library = sample / "street.otio", sample / "library"
+    footage = sample / "media" / "bikes.mp4"
+    base = ["--library", str(library), "--pretrained", "none", "--cache-dir", str(cache)]
+    f = folder("r2-otioz")
+    with zipfile.ZipFile(f / "deep.otioz", "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("content.otio", "[" * 100_000 + "]" * 100_000)
+    yield Case(
+        "r2: .otioz nested 100,000 deep",
+        ["annotate", str(f / "deep.otioz"), "-o", str(f / "o.otio"), *base],
+        3,
+        outputs=[f / "o.otio"],
+    )
+    with (
+        zipfile.ZipFile(f / "bomb.otioz", "w", zipfile.ZIP_DEFLATED) as bundle,
+        bundle.open("content.otio", "w", force_zip64=True) as member,
+    ):
+        for _ in range(2048):  # 2 GiB of JSON whitespace, 2 MB deflated
+            member.write(b" " * (1 << 20))
+    yield Case(
+        "r2: .otioz holding 2 GiB of JSON",
+        ["render", str(f / "bomb.otioz"), "-o", str(f / "p.wav")],
+        3,
+        outputs=[f / "p.wav"],
+    )
+    (f / "jobs.csv").write_text(f"input,output\n{f / 'deep.otioz'},deep.otio\n{edit},street.otio\n")
+    yield Case(
+        "r2: batch: a deep .otioz as one manifest row",
+        ["batch", str(f / "jobs.csv"), "--out-dir", str(f / "out"), *base],
+        3,
+        one_line=False,
+        check=lambda done: None if (f / "out" / "street.otio").is_file() else "the good row was not written",
+        timeout=4 * TIMEOUT,  # the good row is a whole analysis
+    )
+    f = folder("r2-batch-inputs")
+    shutil.copy(edit, f / "a.otio")
+    shutil.copy(edit, f / "b.otio")
+    (f / "jobs.csv").write_text("input,output,seed\na.otio,b.otio,\nb.otio,,banana\n")
+    yield Case(
+        "r2: batch --force: one job's output is another job's input",
+        ["batch", str(f / "jobs.csv"), "--out-dir", str(f), "--force", *base],
+        2,
+        protect=[f / "b.otio"],
+        one_line=False,
+    )
+    (f / "escape.csv").write_text("input,output\na.otio,../r2-escaped/x.otio\n")
+    yield Case(
+        "r2: batch: a manifest output leading outside --out-dir",
+        ["batch", str(f / "escape.csv"), "--out-dir", str(f / "out"), *base],
+        2,
+        one_line=False,
+        check=lambda done: "a folder was made outside --out-dir" if (f / "r2-escaped").exists() else None,
+    )
+    f = folder("r2-record")
+    shutil.copy(edit, f / "reel.otio")
+    (f / "out").mkdir()
+    (f / "out" / "reel.soundify.otio").write_text("an output whose record is damaged")
+    (f / "out" / ".reel.soundify.otio.soundify-batch.json").write_text('{"fingerprint": ' + "[" * 100_000)
+    yield Case(
+        "r2: batch: a corrupt record beside an output",
+        ["batch", str(f), "--out-dir", str(f / "out"), *base],
+        6,
+        protect=[f / "out" / "reel.soundify.otio"],
+        one_line=False,
+    )
+    f = folder("r2-install")
+    (f / "Scripts").mkdir()
+    (f / "Scripts" / "Soundify.py").write_text("print('my own Soundify script')\n")
+    install = ["install", "resolve", "--library", str(library)]
+    yield Case(
+        "r2: install resolve over a user's Soundify.py",
+        [*install, "--scripts-dir", str(f / "Scripts")],
+        6,
+        protect=[f / "Scripts" / "Soundify.py"],
+        watch=[f / "Scripts"],
+    )
+    yield Case("r2: install resolve with HOME empty", install, 6, env={"HOME": ""})
+    yield Case(
+        "r2: install resolve --scripts-dir missing",
+        [*install, "--scripts-dir", str(f / "missing" / "Scripts")],
+        6,
+        check=lambda done: "a folder was created" if (f / "missing").exists() else None,
+    )
+    f = folder("r2-inside-library")
+    yield Case(
+        "r2: annotate -o inside the library",
+        ["annotate", str(edit), "-o", str(library / "x.xml"), *base],
+        2,
+        outputs=[library / "x.xml"],
+        check=lambda done: "conformed media in the library" if (library / "x_media").exists() else None,
+    )
+    (f / "o_media").write_text("a plain file")
+    yield Case(
+        "r2: annotate -o x.xml with x_media a plain file",
+        ["annotate", str(edit), "-o", str(f / "o.xml"), *base],
+        6,
+        protect=[f / "o_media"],
+        outputs=[f / "o.xml"],
+        check=lambda done: None if "o_media" in done.stderr else "refused for another reason",
+    )
+    for rate in (2_147_483_647, 1):
+        f = folder(f"r2-rate-{rate}")
+        (f / "lib").mkdir()
+        tone(f / "lib" / "door.wav", 0.5)
+        with_claimed_rate(tone(f / "lib" / "liar.wav", 0.05), rate)
+        yield Case(
+            f"r2: library stats: a WAV claiming {rate} Hz",
+            ["library", "stats", str(f / "lib")],
+            0,
+            check=lambda done: None if "bad header" in done.stdout + done.stderr else "the lie was not reported",
+        )
+    f = folder("r2-index")
+    (f / "lib").mkdir()
+    tone(f / "lib" / "door.wav", 0.5)
+    prepare = (
+        "import sqlite3\n"
+        "from pathlib import Path\n"
+        "from soundify_otio.library.index import INDEX_NAME, LibraryIndex, sync\n"
+        f"lib = Path({str(f / 'lib')!r})\n"
+        "sync(lib, LibraryIndex.open([lib / INDEX_NAME]), lambda *a: None)\n"
+    )
+    yield Case(
+        "r2: library stats: a zero duration in the index",
+        ["library", "stats", str(f / "lib")],
+        0,
+        python=prepare
+        + "with sqlite3.connect(lib / INDEX_NAME) as db:\n    db.execute('UPDATE files SET duration = 0')\n",
+    )
+    yield Case(
+        "r2: library stats: another process holds the index lock",
+        ["library", "stats", str(f / "lib")],
+        4,
+        python=prepare
+        + "import soundify_otio.library.index as i\n"
+        + "i._LOCK_TIMEOUT, i._LOCK_NOTICE = 3.0, 0.5\n"
+        + "holder = sqlite3.connect(lib / INDEX_NAME)\n"
+        + "holder.execute('BEGIN EXCLUSIVE')\n",
+        check=lambda done: None if "waiting up to" in done.stderr else "the wait was silent",
+        timeout=30.0,
+    )
+    f = folder("r2-fcp7")
+    clip = (
+        "<clipitem id='c{n}'><name>{name}</name><rate><timebase>25</timebase></rate>"
+        "<start>{start}</start><end>{end}</end><in>{start}</in><out>{end}</out>"
+        f"<file id='f1'><name>bikes.mp4</name><pathurl>{footage.as_uri()}</pathurl>"
+        "<rate><timebase>25</timebase></rate><duration>250</duration></file></clipitem>"
+    )
+    (f / "edit.xml").write_text(
+        "<?xml version='1.0'?><xmeml version='4'><sequence id='s'><name>s</name><rate><timebase>25</timebase>"
+        "</rate><media><video><track>"
+        + clip.format(n=1, name="fine", start=0, end=50)
+        + clip.format(n=2, name="backwards", start=50, end=25)
+        + "</track></video></media></sequence></xmeml>"
+    )
+    yield Case(
+        "r2: FCP7 clip with a negative duration",
+        ["annotate", str(f / "edit.xml"), "-o", str(f / "o.otio"), *base],
+        3,
+        outputs=[f / "o.otio"],
+    )
+    f = folder("r2-rate-1e9")
+    timeline = otio.schema.Timeline(name="fast")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Clip(
+            name="shot",
+            media_reference=otio.schema.ExternalReference(target_url=footage.as_uri()),
+            source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(2e9, 1e9)),
+        )
+    )
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(f / "fast.otio"))
+    yield Case(
+        "r2: render --with-video of a timeline at 1e9 fps",
+        ["render", str(f / "fast.otio"), "-o", str(f / "p.wav"), "--with-video", str(f / "p.mp4")],
+        3,
+        outputs=[f / "p.wav", f / "p.mp4"],
+        watch=[f],
+    )
+    f = folder("r2-stale")
+    killed = f / f".o.soundify-{dead_pid()}-k1ll3d.otio"
+    killed.write_text("half a timeline from a killed run")
+    os.utime(killed, (time.time() - 3600,) * 2)
+    yield Case(
+        "r2: annotate beside a killed run's temp file",
+        ["annotate", str(edit), "-o", str(f / "o.otio"), *base],
+        0,
+        outputs=[f / "o.otio"],
+        watch=[f],
+    )
+    f = folder("r2-frame-cache")
+    yield Case(
+        "r2: annotate with truncated frame-cache entries",
+        ["annotate", str(edit), "-o", str(f / "o.otio"), *base[:-1], str(f / "cache")],
+        0,
+        outputs=[f / "o.otio"],
+        python=(
+            "import shutil\nfrom pathlib import Path\n"
+            f"shutil.copytree({str(cache)!r}, {str(f / 'cache')!r}, dirs_exist_ok=True)\n"
+            f"for p in Path({str(f / 'cache')!r}).rglob('*.npz'):\n"
+            "    p.write_bytes(p.read_bytes()[:100])\n"
+        ),
+    )
 
 
 def restore(folder: Path, pristine: Path) -> None:
@@ -611,7 +844,7 @@ def restore(folder: Path, pristine: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code-root", type=Path, help="run this checkout of soundify_otio instead")
-    parser.add_argument("--only", help="run only the cases whose name contains this")
+    parser.add_argument("--only", help="run only the cases whose name contains this (or any of A|B|...)")
     args = parser.parse_args()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if args.code_root:
@@ -637,7 +870,7 @@ def main() -> None:
         shutil.copytree(sample, pristine)
         results = []
         for case in cases(work / "cases", sample, cache, stack):
-            if args.only and args.only not in case.name:
+            if args.only and not any(part in case.name for part in args.only.split("|")):
                 continue
             results.append(run_case(case, env))
             print(json.dumps(results[-1]), file=sys.stderr)

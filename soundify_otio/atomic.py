@@ -3,14 +3,23 @@ when every one of a run's outputs was written, flushed to disk and checked.
 
 Any failure (a full disk, a writer that returns without raising, an interrupt) removes the temp files
 and leaves every target as it was. Errors name the target, never the temp file.
+
+Without `replace` (a run without --force) a target is never replaced, whenever it appeared: the temp
+file is hard-linked to the target's name, which fails if anything took that name since the run's
+start-up check (another program, a second review server). Temp files carry the writer's process id
+(`.NAME.soundify-PID-XXXX.SUFFIX`): one left by a killed run is removed by the next run that writes
+beside it, once its process is gone and it is older than STALE_SECONDS (a writer on another machine
+sharing the folder has a process id that means nothing here, so age alone keeps its file safe).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +33,9 @@ Verifier = Callable[[Path], None]
 class StagedOutputs:
     """Temp files for a run's outputs; `commit` renames them all over their targets, or none."""
 
-    def __init__(self) -> None:
+    def __init__(self, replace: bool = True) -> None:
+        self.replace = replace
+        """Whether a target that exists when the group is committed may be replaced (else OutputError)."""
         self._staged: dict[Path, tuple[Path, Verifier | None]] = {}
         self._scratch: list[Path] = []
         self._folders: dict[Path, Path] = {}
@@ -50,7 +61,10 @@ class StagedOutputs:
         folder = out.parent.resolve()
         if folder not in self._folders:
             try:
-                self._folders[folder] = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".staging", dir=folder))
+                remove_stale_temps(folder)
+                self._folders[folder] = Path(
+                    tempfile.mkdtemp(prefix=f".{out.stem}.{TEMP_MARK}{os.getpid()}-", suffix=".staging", dir=folder)
+                )
             except OSError as exc:
                 raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc
         return self._folders[folder]
@@ -76,15 +90,22 @@ class StagedOutputs:
         backups: list[tuple[Path, Path | None]] = []
         try:
             for out, (tmp, _) in self._staged.items():
-                backups.append((out, _backup(out)))
                 os.chmod(tmp, 0o666 & ~self._umask)  # mkstemp makes it private; give it an ordinary file's mode
-                os.replace(tmp, out)
-        except OSError as exc:
-            for out, backup in backups[:-1]:  # undo the renames already done
-                if backup is not None:
-                    os.replace(backup, out)
+                if self.replace:
+                    backups.append((out, _backup(out)))
+                    os.replace(tmp, out)
                 else:
-                    out.unlink(missing_ok=True)
+                    backups.append((out, None))
+                    _place_new(tmp, out)
+        except FileExistsError as exc:
+            self._undo(backups[:-1])
+            raise OutputError(
+                "appeared while this run worked (another program or run wrote it); it is left as it is: "
+                "pass --force to overwrite it",
+                out,
+            ) from exc
+        except OSError as exc:
+            self._undo(backups[:-1])
             raise OutputError(f"cannot write: {_reason(exc)}", out) from exc
         finally:
             for _, backup in backups:
@@ -92,6 +113,15 @@ class StagedOutputs:
                     backup.unlink(missing_ok=True)
         for out in self._staged:
             _sync_folder(out.parent)
+
+    @staticmethod
+    def _undo(done: list[tuple[Path, Path | None]]) -> None:
+        """Put back what the renames already done replaced (a target that was new is removed)."""
+        for out, backup in done:
+            if backup is not None:
+                os.replace(backup, out)
+            else:
+                out.unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Remove every temp and scratch file still there (after a commit only the scratch ones are)."""
@@ -102,11 +132,11 @@ class StagedOutputs:
 
 
 @contextmanager
-def staged_outputs() -> Iterator[StagedOutputs]:
+def staged_outputs(replace: bool = True) -> Iterator[StagedOutputs]:
     """A group of outputs written together: all renamed into place when the block ends without an
-    error, none otherwise. OSErrors and SoundifyErrors that name a temp file are re-raised naming
-    its target."""
-    staged = StagedOutputs()
+    error, none otherwise (without `replace`, none if any target exists by then). OSErrors and
+    SoundifyErrors that name a temp file are re-raised naming its target."""
+    staged = StagedOutputs(replace)
     try:
         yield staged
         staged.commit()
@@ -126,9 +156,12 @@ def staged_outputs() -> Iterator[StagedOutputs]:
 
 
 @contextmanager
-def atomic_output(out: Path, suffix: str | None = None, verify: Verifier | None = None) -> Iterator[Path]:
-    """A temp file next to `out`, verified and moved over it only when the block finishes without error."""
-    with staged_outputs() as staged:
+def atomic_output(
+    out: Path, suffix: str | None = None, verify: Verifier | None = None, *, replace: bool = True
+) -> Iterator[Path]:
+    """A temp file next to `out`, verified and moved over it only when the block finishes without error
+    (without `replace`, only if `out` does not exist by then)."""
+    with staged_outputs(replace) as staged:
         yield staged.temp_for(out, suffix, verify)
 
 
@@ -143,15 +176,15 @@ def write_bytes_verified(path: Path, data: bytes) -> None:
         raise OSError(errno.EIO, f"short write: {size} of {len(data)} bytes", str(path))
 
 
-def atomic_write_bytes(out: Path, data: bytes) -> None:
-    """Write a file atomically, verified."""
-    with atomic_output(out) as tmp:
+def atomic_write_bytes(out: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write a file atomically, verified (without `replace`, never over a file that exists by then)."""
+    with atomic_output(out, replace=replace) as tmp:
         write_bytes_verified(tmp, data)
 
 
-def atomic_write_text(out: Path, text: str) -> None:
+def atomic_write_text(out: Path, text: str, *, replace: bool = True) -> None:
     """Write a UTF-8 text file atomically, verified."""
-    atomic_write_bytes(out, text.encode("utf-8"))
+    atomic_write_bytes(out, text.encode("utf-8"), replace=replace)
 
 
 def _new_temp(out: Path, suffix: str) -> Path:
@@ -160,11 +193,83 @@ def _new_temp(out: Path, suffix: str) -> Path:
     so only folders the run itself owns (OUT_media/) are made here."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=out.parent)
+        remove_stale_temps(out.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.{TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=out.parent)
     except OSError as exc:
         raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc
     os.close(fd)
     return Path(name)
+
+
+TEMP_MARK = "soundify-"
+"""In every temp file's name, before the writer's process id: `.NAME.soundify-PID-XXXX.SUFFIX`."""
+_TEMP_NAME = re.compile(r"^\..*\." + TEMP_MARK + r"(\d+)-[A-Za-z0-9_]+(?:\.[^/]*)?$")
+
+
+STALE_SECONDS = 600.0
+"""Age (since last written) after which a dead writer's temp file is removed."""
+_cleaned: set[str] = set()
+"""Folders this process has already cleaned (once each: a folder of 5,000 conformed WAVs is listed once)."""
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temp files (and staging folders) in `folder` whose writer is no longer running (a run
+    killed mid-write) and that are older than STALE_SECONDS; the paths removed. Another live run's temp
+    files are left alone. Each folder is looked at once per process."""
+    removed: list[Path] = []
+    key = os.path.realpath(folder)
+    if key in _cleaned:
+        return removed
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(".")]
+    except OSError:
+        return removed
+    _cleaned.add(key)
+    now = time.time()
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        path = folder / entry.name
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < STALE_SECONDS:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or a number no process has): not ours to judge
+    return True
+
+
+def _place_new(tmp: Path, out: Path) -> None:
+    """Give `tmp` the name `out` only if no file has it (FileExistsError otherwise), then drop `tmp`'s name."""
+    try:
+        os.link(tmp, out)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        if os.path.lexists(out):  # no hard links here: the narrowest check this file system allows
+            raise FileExistsError(errno.EEXIST, "exists", str(out)) from exc
+        os.replace(tmp, out)
+        return
+    os.unlink(tmp)
 
 
 def _verify(tmp: Path, out: Path, verify: Verifier | None) -> None:
@@ -190,7 +295,7 @@ def _backup(out: Path) -> Path | None:
     """A hard link to an existing target, so a failed group can put it back (None when there is none)."""
     if not out.exists():
         return None
-    backup = out.with_name(f".{out.name}.{os.getpid()}.previous")
+    backup = out.with_name(f".{out.name}.{TEMP_MARK}{os.getpid()}-previous")
     backup.unlink(missing_ok=True)
     try:
         os.link(out, backup)

@@ -91,6 +91,13 @@ def _request(port: int, method: str, path: str, body: bytes | None = None, heade
         connection.close()
 
 
+def scripts_folder_made(tmp_path: Path) -> Path:
+    """The scripts folder the installer writes into (it creates none)."""
+    folder = tmp_path / "Scripts"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def install_script(project, cache_dir: Path, tmp_path: Path, *extra: str) -> Path:
     with pytest.raises(SystemExit) as exited:
         main(
@@ -102,7 +109,7 @@ def install_script(project, cache_dir: Path, tmp_path: Path, *extra: str) -> Pat
                 "--sample-fps",
                 "2.0",
                 "--scripts-dir",
-                str(tmp_path / "Scripts"),
+                str(scripts_folder_made(tmp_path)),
                 "--work-dir",
                 str(tmp_path / "work"),
                 *extra,
@@ -249,3 +256,35 @@ def test_script_without_a_timeline(project, cache_dir: Path, tmp_path: Path) -> 
     assert script["run"](resolve, script["CONFIG"], say=said.append) == 1
     assert said == ["soundify: the project has no current timeline; open one on the Edit page"]
     assert [c[1] for c in resolve.calls] == ["GetProjectManager", "GetCurrentProject", "GetCurrentTimeline"]
+
+
+def _install(library: Path, *args: str) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(["--quiet", "install", "resolve", "--library", str(library), *args])
+    return int(exited.value.code or 0)
+
+
+def test_install_replaces_only_a_script_an_install_wrote(tmp_path: Path, capsys) -> None:
+    library, scripts = tmp_path / "lib", tmp_path / "Scripts"
+    library.mkdir()
+    scripts.mkdir()
+    theirs = scripts / SCRIPT_NAME
+    theirs.write_text("print('the user\\'s own Soundify script')\n")
+    assert _install(library, "--scripts-dir", str(scripts)) == 6
+    assert "pass --force" in capsys.readouterr().err
+    assert theirs.read_text() == "print('the user\\'s own Soundify script')\n"
+    assert _install(library, "--scripts-dir", str(scripts), "--force") == 0
+    assert "written by `soundify-otio install resolve`" in theirs.read_text()
+    assert _install(library, "--scripts-dir", str(scripts), "--seed", "3") == 0  # its own: replaced without --force
+    assert "'--seed', '3'" in theirs.read_text()
+    assert sorted(p.name for p in scripts.iterdir()) == [SCRIPT_NAME]  # no temp file left
+
+
+def test_install_creates_no_folder_and_refuses_an_empty_home(tmp_path: Path, monkeypatch, capsys) -> None:
+    library = tmp_path / "lib"
+    library.mkdir()
+    assert _install(library, "--scripts-dir", str(tmp_path / "missing" / "Scripts")) == 6
+    assert not (tmp_path / "missing").exists()
+    monkeypatch.setenv("HOME", "")
+    assert _install(library) == 6
+    assert "HOME is not an absolute folder" in capsys.readouterr().err

@@ -281,3 +281,19 @@ def test_report_and_review_page_fit_a_small_screen(session: ReviewSession, tmp_p
         page.goto(server.url)
         page.wait_for_selector("section.scene svg.curves", timeout=TIMEOUT_MS)
         check_layout(page, width, tmp_path / f"review-{width}.png")
+
+
+def test_the_launcher_page_opens_the_review_page_and_goes(session: ReviewSession) -> None:
+    """The browser is started on a private file (the token never on a command line); from it the
+    browser reaches the page, which works (a pick re-places its scene), and the file is removed."""
+    with serving(session) as server, chromium() as browser:
+        launcher = server.write_launcher()
+        page = browser.new_page()
+        page.goto(launcher.as_uri())
+        page.wait_for_url(server.url, timeout=TIMEOUT_MS)
+        page.wait_for_selector("#scene-1", timeout=TIMEOUT_MS)
+        assert not launcher.exists()
+        search = page.locator("#scene-1 form.search input")
+        search.fill("bell")
+        page.click("#scene-1 form.search button")
+        page.locator("#scene-1 ul.search-results li").first.wait_for(timeout=TIMEOUT_MS)  # the API answers it

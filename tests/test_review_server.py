@@ -19,6 +19,7 @@ import pytest
 
 import soundify_otio.review.server as server_module
 from soundify_otio.cli import main
+from soundify_otio.errors import OutputError
 from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.timeline.writeback import annotated_copy
@@ -332,3 +333,66 @@ def test_review_refuses_a_bad_choices_file_before_any_work(project, tmp_path: Pa
     assert exited.value.code == 7
     assert str(bad) in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["picks.toml"]
+
+
+def _session_writing(session: ReviewSession, out: Path, force: bool = False) -> ReviewSession:
+    return ReviewSession(
+        session.timeline, session.timeline_in, session.soundify, session.analysis, out, ["resolve"], force=force
+    )
+
+
+def test_write_never_replaces_files_made_after_start_up(session: ReviewSession, tmp_path: Path) -> None:
+    """OUT and its choices file did not exist when the review started; something then made them: the
+    Write button refuses (no --force), and a second review server on the same OUT cannot replace the
+    first one's files, while each server may replace what it wrote itself."""
+    first = _session_writing(session, tmp_path / "cut.otio")
+    first.out.write_text("the user's timeline")
+    with pytest.raises(OutputError, match="pass --force"):
+        first.write()
+    assert first.out.read_text() == "the user's timeline" and not first.choices_path.exists()
+    first.out.unlink()
+    first.choices_path.write_text("the user's picks")
+    with pytest.raises(OutputError, match="pass --force"):
+        first.write()
+    assert first.choices_path.read_text() == "the user's picks" and not first.out.exists()
+    first.choices_path.unlink()
+    first.write()
+    written = first.out.read_bytes()
+    second = _session_writing(session, tmp_path / "cut.otio")  # another server on the same OUT
+    with pytest.raises(OutputError):
+        second.write()
+    assert first.out.read_bytes() == written
+    first.write()  # its own files: replaced
+    _session_writing(session, tmp_path / "cut.otio", force=True).write()  # --force: replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.choices.toml", "cut.otio"]
+
+
+def test_hostile_requests_are_answered_without_a_traceback(session: ReviewSession, capfd) -> None:
+    with serving(session) as server:
+        base = f"/{server.token}"
+        number = session.sounds.number(session.library.entries[0].path)
+        huge = "9" * 5000
+        assert request(server, "GET", f"{base}/sound/{number}", headers={"Range": f"bytes={huge}-"})[0] == 416
+        assert request(server, "GET", f"{base}/sound/{huge}")[0] == 404
+        assert request(server, "GET", f"{base}/sound/{quote(chr(0xB2))}")[0] == 404
+        deep = b'{"scene": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        assert request(server, "POST", f"{base}/api/pick", deep[: server_module.MAX_BODY], own(server))[0] == 400
+        too_deep = b'{"x": ' + b"[" * 40 + b"]" * 40 + b"}"
+        assert request(server, "POST", f"{base}/api/pick", too_deep, own(server))[0] == 400
+        digits = b'{"scene": ' + huge.encode() + b"}"
+        assert request(server, "POST", f"{base}/api/pick", digits, own(server))[0] == 400
+        assert request(server, "POST", f"{base}/api/pick", {"scene": 7, "effects": []}, own(server))[0] == 400
+        assert request(server, "GET", f"{base}/")[0] == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_browser_is_started_on_a_page_only_this_user_can_read(session: ReviewSession) -> None:
+    with serving(session) as server:
+        launcher = server.write_launcher()
+        assert launcher.stat().st_mode & 0o777 == 0o600 and launcher.parent.stat().st_mode & 0o777 == 0o700
+        assert server.token in launcher.read_text() and server.token not in launcher.as_uri()
+        navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+        assert request(server, "GET", f"/{server.token}/", headers=navigation)[0] == 200  # the launcher's hop
+        assert not launcher.parent.exists()  # gone once the page has loaded
+        assert request(server, "GET", f"/{server.token}/api/search?q=door", headers=navigation)[0] == 403
+        assert request(server, "GET", "/wrong-token/", headers=navigation)[0] == 403

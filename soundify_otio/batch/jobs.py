@@ -9,6 +9,7 @@ not a failed batch; a manifest that cannot be read at all is a usage error.
 from __future__ import annotations
 
 import csv
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -148,7 +149,14 @@ def _job(number: int, row: dict[str, Any], base: Path, default_output: Path, whe
     settings, problem = _settings(row, where)
     if not isinstance(raw_output, str) or not isinstance(raw_choices, str):
         problem = problem or f"{where}: `output` and `choices` must be paths"
+    elif output is not None and not _inside(output, out_dir):
+        problem = problem or f"{where}: `output` {raw_output!r} leads outside the output folder {out_dir}"
     return Job(job.number, job.input, job.output, job.choices, settings, problem)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    real_folder = os.path.realpath(folder)
+    return os.path.commonpath([real_folder, os.path.realpath(path)]) == real_folder
 
 
 def _settings(row: dict[str, Any], where: str) -> tuple[dict[str, Any], str]:

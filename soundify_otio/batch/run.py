@@ -2,7 +2,9 @@
 its result arrives, and summarise.
 
 Outputs are written here, by the process that was given --out-dir: each atomically, its currency
-record after it. A job that fails leaves nothing; the others go on.
+record just before it (batch.currency), so a kill at any moment leaves an output the next run
+recognises. Every output is checked against every input of the whole run (all jobs' timelines,
+choices and media, the library). A job that fails leaves nothing (no output, no folder); the others go on.
 """
 
 from __future__ import annotations
@@ -13,20 +15,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soundify_otio.batch.currency import JobInputs, is_current, is_ours, job_inputs, library_identity, write_record
+from soundify_otio.batch.currency import (
+    JobInputs,
+    is_current,
+    is_ours,
+    job_inputs,
+    library_identity,
+    recorded,
+)
 from soundify_otio.batch.jobs import Job
 from soundify_otio.batch.progress import BatchProgress
 from soundify_otio.batch.worker import JobResult, JobSpec, WorkerSettings
 from soundify_otio.config import Config
-from soundify_otio.errors import OutputError, SoundifyError
-from soundify_otio.outputs import Input, Output, check_outputs
+from soundify_otio.errors import OutputError, SoundifyError, UsageError
+from soundify_otio.outputs import Input, Output, RunInputs, check_outputs
 from soundify_otio.pipeline.frame_cache import media_identity
 from soundify_otio.types import Shot
 
 if TYPE_CHECKING:
     import opentimelineio as otio
-
-    from soundify_otio.library.sounds import SoundLibrary
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class _Planned:
     timeline: otio.schema.Timeline
     shots: list[Shot]
     inputs: JobInputs
+    made: list[Path]
+    """Folders made for the output (removed again if the job fails and they are empty)."""
 
     @property
     def video_seconds(self) -> float:
@@ -103,12 +112,26 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
     outcomes: dict[int, Outcome] = {}
     todo: list[_Planned] = []
     claimed: dict[Path, int] = {}
+    run_inputs = RunInputs(
+        [Input(job.input, f"the input timeline of job {job.number}") for job in jobs]
+        + [Input(job.choices, f"the choices file of job {job.number}") for job in jobs if job.choices]
+        + [Input(e.path, "a sound of the library") for e in library.entries]
+        + [Input(p, "a file of the library") for p, _ in library.skipped]
+        + [Input(library.root, "the sound library", folder=True)]
+    )
     for job in jobs:
-        planned = _plan(job, options, library, library_id, claimed)
+        planned = _plan(job, options, library_id, claimed, run_inputs)
         if isinstance(planned, Outcome):
             outcomes[job.number] = planned
         else:
             todo.append(planned)
+    for planned in list(todo):  # every job's media is known now: no output may be any of it
+        try:
+            check_outputs([Output(planned.job.output, "the job's output")], run_inputs, force=True)
+        except SoundifyError as exc:
+            outcomes[planned.job.number] = Outcome(planned.job, "failed", str(exc), exc.exit_code)
+            todo.remove(planned)
+            _remove_made(planned.made)
     progress = BatchProgress(len(jobs), sum(p.video_seconds for p in todo), say)
     for number, outcome in outcomes.items():  # failed or current before running: counted at once
         progress.finished(number, 0.0, f"{outcome.job.name}: {_said(outcome)}")
@@ -158,9 +181,10 @@ def _said(outcome: Outcome) -> str:
 
 
 def _plan(
-    job: Job, options: BatchOptions, library: SoundLibrary, library_id: str, claimed: dict[Path, int]
+    job: Job, options: BatchOptions, library_id: str, claimed: dict[Path, int], run_inputs: RunInputs
 ) -> _Planned | Outcome:
-    """A runnable job, or its outcome already: failed (bad input, bad output) or current."""
+    """A runnable job, or its outcome already: failed (bad input, bad output) or current. The job's
+    media join `run_inputs` (every job's output is checked against all of them once all are planned)."""
     from soundify_otio.exporters import check_output
     from soundify_otio.review.choices import read_choices
     from soundify_otio.timeline.reading import find_shots, media_files, read_timeline
@@ -172,6 +196,7 @@ def _plan(
     except ValueError as exc:
         return Outcome(job, "failed", f"{job.input}: {exc}", 2)
     output = job.output
+    made: list[Path] = []
     try:
         if output.resolve() in claimed:
             raise OutputError(f"is also the output of job {claimed[output.resolve()]}", output)
@@ -180,15 +205,19 @@ def _plan(
         base = job.input.resolve().parent
         shots, skipped = find_shots(timeline, base, list(options.media_roots))
         choices = read_choices(job.choices) if job.choices is not None else None
-        read = [Input(job.input, "the job's input"), *([Input(job.choices, "its choices file")] if job.choices else [])]
-        read += [Input(p, f"the media of clip '{n}'") for n, p in media_files(timeline, base, options.media_roots)]
-        read += [Input(e.path, "a sound of the library") for e in library.entries]
-        output.parent.mkdir(parents=True, exist_ok=True)
-        check_outputs([Output(output, "the job's output")], read, force=True)  # ours to replace: decided below
+        clip_media = media_files(timeline, base, options.media_roots)
+        run_inputs.add(Input(p, f"the media of clip '{n}' of job {job.number}") for n, p in clip_media)
+        clash = run_inputs.clash(Output(output, "the job's output"))
+        if clash is not None:  # before any folder is made for it
+            raise UsageError(clash, output)
+        made = _make_folders(output.parent)
+        check_outputs([Output(output, "the job's output")], run_inputs, force=True)  # ours to replace: decided below
         check_output(output, True, timeline)
     except SoundifyError as exc:
+        _remove_made(made)
         return Outcome(job, "failed", str(exc), exc.exit_code)
     except OSError as exc:
+        _remove_made(made)
         return Outcome(job, "failed", f"{output.parent}: cannot create the folder ({exc.strerror})", 6)
     media = [_media_state(shot.media_path) for shot in shots] + [f"skipped: {s.media}: {s.reason}" for s in skipped]
     inputs = job_inputs(
@@ -206,10 +235,36 @@ def _plan(
     if is_current(output, inputs.fingerprint()):
         return Outcome(job, "current", video_seconds=sum(s.duration for s in shots))
     if output.exists() and not options.force and not is_ours(output):
-        reason = "exists and is not an unedited output of a batch; pass --force to replace it"
-        return Outcome(job, "failed", f"{output}: {reason}", 6)
+        _remove_made(made)
+        return Outcome(job, "failed", f"{output}: {_NOT_OURS}", 6)
     spec = JobSpec(job.number, job.input, config, options.media_roots, options.allow_offline, choices)
-    return _Planned(job, spec, timeline, shots, inputs)
+    return _Planned(job, spec, timeline, shots, inputs, made)
+
+
+_NOT_OURS = "exists and is not an unedited output of a batch; pass --force to replace it"
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; the folders made, outermost first."""
+    missing = [f for f in [folder, *folder.parents] if not f.exists()][::-1]
+    made = []
+    try:
+        for each in missing:
+            each.mkdir()
+            made.append(each)
+    except OSError:
+        _remove_made(made)
+        raise
+    return made
+
+
+def _remove_made(made: list[Path]) -> None:
+    """Remove the folders a job made, innermost first, where they are still empty."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _media_state(path: Path) -> str:
@@ -233,16 +288,28 @@ def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outco
 
     job, annotation = planned.job, result.annotation
     if not result.ok or annotation is None:
+        _remove_made(planned.made)
         return Outcome(job, "failed", result.reason, result.exit_code, planned.video_seconds, result.seconds)
+    fallback = annotation.pipeline_check and options.worker.pretrained != RANDOM_WEIGHTS
+
+    def replaceable(output: Path) -> bool:  # checked again now: a file may have appeared since planning
+        return options.force or not output.exists() or is_ours(output)
+
     try:
         timeline = annotated_copy(planned.timeline, annotation)
         media_base = job.input.resolve().parent
-        write_timeline(
-            timeline, job.output, targets=options.targets, force=True, media_base=media_base, conform=options.conform
-        )
-        fallback = annotation.pipeline_check and options.worker.pretrained != RANDOM_WEIGHTS
-        write_record(job.output, planned.inputs.fingerprint(), fallback)
+        with recorded(job.output, planned.inputs.fingerprint(), fallback, replaceable) as before_commit:
+            write_timeline(
+                timeline,
+                job.output,
+                targets=options.targets,
+                force=True,
+                media_base=media_base,
+                conform=options.conform,
+                before_commit=before_commit,
+            )
     except SoundifyError as exc:
+        _remove_made(planned.made)
         return Outcome(job, "failed", str(exc), exc.exit_code, planned.video_seconds, result.seconds)
     return Outcome(
         job,

@@ -48,6 +48,7 @@ def _run_inputs(timeline_in: Path, timeline: otio.schema.Timeline, roots, librar
     inputs += [Input(p, f"the media of clip '{name}'") for name, p in media_files(timeline, _base(timeline_in), roots)]
     inputs += [Input(e.path, "a sound of the library") for e in library.entries]
     inputs += [Input(p, "a file of the library") for p, _ in library.skipped]
+    inputs.append(Input(library.root, "the sound library", folder=True))
     return inputs
 
 
@@ -172,7 +173,7 @@ def annotate(
     analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
     result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
-    with staged_outputs() as staged:  # the report is made and checked first: OUT is written only if it can be
+    with staged_outputs(replace=force) as staged:  # the report is made and checked first: OUT only if it can be
         if report is not None:
             _write_report(ctx, annotation, result, staged, report, title=timeline_in.name, soundify=analysed.soundify)
             staged.verify()
@@ -264,7 +265,7 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     timeline, analysis = analysed.timeline, analysed.analysis
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
     text = render_choices(analysed.soundify, analysis, timeline_in.name, out.name, origin, timeline_rate(timeline))
-    atomic_write_text(out, text)
+    atomic_write_text(out, text, replace=force)
     ctx.obj["progress"].close()
     shown = terminal_safe(out)
     scenes = plural(len(analysis.scenes), "scene")

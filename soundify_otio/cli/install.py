@@ -55,6 +55,7 @@ def _forwarded(ctx: click.Context, options: dict[str, Any]) -> list[str]:
 @click.option("--no-review", is_flag=True, help="Do not start the review page after importing.")
 @click.option("--no-browser", is_flag=True, help="Start the review page without opening a browser (URL printed only).")
 @click.option("--dry-run", is_flag=True, help="Print where the script would go and its settings; write nothing.")
+@click.option("--force", is_flag=True, help="Replace a Soundify.py in the scripts folder that no install wrote.")
 @click.pass_context
 def install_resolve(
     ctx: click.Context,
@@ -63,6 +64,7 @@ def install_resolve(
     no_review: bool,
     no_browser: bool,
     dry_run: bool,
+    force: bool,
     **options: Any,
 ) -> None:
     """Install the script that annotates Resolve's current timeline (Workspace > Scripts > Soundify).
@@ -87,6 +89,8 @@ def install_resolve(
         click.echo(str(folder / SCRIPT_NAME))
         say(ctx, "settings: " + json.dumps(config, indent=2))
         return
-    path = install(folder, config)
+    if scripts_dir is None and not folder.is_dir() and folder.parent.is_dir():
+        folder.mkdir()  # the menu's folder inside Resolve's own scripts folder, which Resolve made
+    path = install(folder, config, force)
     click.echo(str(path))
     say(ctx, "installed: restart Resolve, then Workspace > Scripts > Soundify (not yet tried inside Resolve)")

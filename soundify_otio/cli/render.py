@@ -45,7 +45,7 @@ def render(
     """Bake an annotated timeline into a preview you can listen to: the timeline's own sound (its audio
     clips, and the production sound of video clips no audio clip carries) with our tracks, brought to an
     integrated loudness under a true-peak ceiling; or, with --ours-only, our tracks alone."""
-    from soundify_otio.review.render import mux_preview, render_preview
+    from soundify_otio.review.render import check_video_rate, mux_preview, render_preview
     from soundify_otio.timeline.metadata import is_our_track
     from soundify_otio.timeline.reading import media_files, read_timeline
 
@@ -58,13 +58,15 @@ def render(
     base = timeline_in.resolve().parent
     media = [Input(p, f"the media of clip '{name}'") for name, p in media_files(timeline, base, roots)]
     check_outputs(outputs, [Input(timeline_in, "ANNOTATED"), *media], force)
+    if with_video is not None:
+        check_video_rate(timeline, timeline_in)  # before the audio is rendered
     if not any(is_our_track(track, timeline) for track in timeline.tracks):
         log.warning(
             "%s has no soundify tracks (annotate it first): the preview holds only %s",
             timeline_in,
             "silence" if ours_only else "the timeline's own sound",
         )
-    with staged_outputs() as staged:  # the WAV and the video: both written, or neither
+    with staged_outputs(replace=force) as staged:  # the WAV and the video: both written, or neither
         wav = staged.temp_for(out)
         stats = render_preview(
             timeline,

@@ -74,14 +74,15 @@ def review(
         chosen_targets,
         choices=analysed.check_choices(picks),
         conform=conform,
+        force=force,
     )
     server = ReviewServer(session)
     ctx.obj["progress"].close()
     click.echo(server.url)
     scenes = plural(len(analysed.analysis.scenes), "scene")
     say(ctx, f"review page for {terminal_safe(timeline_in)}: {scenes}; Ctrl-C or close the page to end")
-    if not no_browser:
-        webbrowser.open(server.url)
+    if not no_browser:  # on a page only this user can read: a command line with the token is visible to all
+        webbrowser.open(server.write_launcher().as_uri())
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ the plugin adapter). Any other suffix an installed OTIO adapter writes is passed
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -98,7 +99,8 @@ def writable_suffixes() -> list[str]:
 
 
 def check_output(path: Path, force: bool, timeline: otio.schema.Timeline | None = None) -> None:
-    """Fail early (before any work) on an unknown suffix, an existing file without force, or no folder;
+    """Fail early (before any work) on an unknown suffix, an existing file without force, no folder, or
+    a plain file where its conformed sounds go (OUT_media);
     with `timeline`, also when the timeline plus a soundify track cannot be written in OUT's format
     (a frame rate or structure the format cannot hold), found by writing it to a scratch file."""
     suffix = path.suffix.lower()
@@ -110,6 +112,11 @@ def check_output(path: Path, force: bool, timeline: otio.schema.Timeline | None 
         raise OutputError("exists; pass --force to overwrite it", path)
     if not path.parent.is_dir():
         raise OutputError("its folder does not exist", path)
+    from soundify_otio.exporters.conform import media_folder, wants_conform
+
+    media = media_folder(path)
+    if wants_conform(path, list(OTIO_TARGETS), None) and os.path.lexists(media) and not media.is_dir():
+        raise OutputError(f"{media} exists and is not a folder: the sounds conformed for it go there", path)
     if timeline is not None:
         from soundify_otio.exporters.probe import probe_timeline
 
@@ -121,11 +128,28 @@ def check_output(path: Path, force: bool, timeline: otio.schema.Timeline | None 
                 raise OutputError(f"cannot be written as {path.suffix}: {exc.reason}", path) from exc
 
 
-def write_output(timeline: otio.schema.Timeline, path: Path, targets: Sequence[str] = OTIO_TARGETS) -> None:
+def write_output(
+    timeline: otio.schema.Timeline,
+    path: Path,
+    targets: Sequence[str] = OTIO_TARGETS,
+    *,
+    replace: bool = True,
+    before_commit: Callable[[Path], None] | None = None,
+) -> None:
     """Write `timeline` in the format `path`'s suffix names, atomically (temp file + rename); media
-    references absolute file URLs against OUT's folder where the format needs them. Errors name
-    `path`, never the temporary file."""
-    with atomic_output(path, verify=VERIFIERS.get(path.suffix.lower())) as temp:
+    references absolute file URLs against OUT's folder where the format needs them. Without `replace`
+    a file that took `path`'s name meanwhile is not replaced (OutputError). `before_commit` gets the
+    written, verified temp file just before it takes `path`'s name (a batch records it there). Errors
+    name `path`, never the temporary file."""
+    check = VERIFIERS.get(path.suffix.lower())
+
+    def verify(temp: Path) -> None:
+        if check is not None:
+            check(temp)
+        if before_commit is not None:
+            before_commit(temp)
+
+    with atomic_output(path, verify=verify, replace=replace) as temp:
         try:
             _encode(timeline, temp, targets, base_dir=path.parent)
         except OutputError as exc:
@@ -133,19 +157,26 @@ def write_output(timeline: otio.schema.Timeline, path: Path, targets: Sequence[s
 
 
 def write_with_media(
-    timeline: otio.schema.Timeline, path: Path, targets: Sequence[str] = OTIO_TARGETS, conform: str | None = None
+    timeline: otio.schema.Timeline,
+    path: Path,
+    targets: Sequence[str] = OTIO_TARGETS,
+    conform: str | None = None,
+    *,
+    replace: bool = True,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> None:
     """write_output after conforming the sounds to WAV beside `path` where `conform` (or, when None,
-    the format) asks for it; the conformed files this call created go again if the write fails."""
+    the format) asks for it; the conformed files this call created go again if the conforming or the
+    write fails (a full disk half-way leaves no half set)."""
     from soundify_otio.exporters.conform import conform_media, sounds_to_conform, wants_conform
 
     created: list[Path] = []
-    sounds = sounds_to_conform(timeline) if wants_conform(path, list(targets), conform) else set()
-    if sounds:  # no copy of the timeline where nothing changes
-        timeline = timeline.deepcopy()
-        created = conform_media(timeline, path, sounds)
     try:
-        write_output(timeline, path, targets)
+        sounds = sounds_to_conform(timeline) if wants_conform(path, list(targets), conform) else set()
+        if sounds:  # no copy of the timeline where nothing changes
+            timeline = timeline.deepcopy()
+            conform_media(timeline, path, sounds, created)
+        write_output(timeline, path, targets, replace=replace, before_commit=before_commit)
     except BaseException:  # all outputs or none: the copies made for it go, and their folder if now empty
         for made in created:
             made.unlink(missing_ok=True)

@@ -6,12 +6,15 @@ rate is written once as PCM WAV into `<OUT stem>_media/` beside OUT: its own cha
 rate where that is one of USABLE_RATES (else CONFORM_RATE), 16-bit where the source is 16-bit or
 less, else 24-bit; a `bext` chunk whose description names the label and the original file. The name
 is the sound's own plus a digest of its content and the conform settings, so a re-run (or another
-output in the same folder) reuses the file instead of encoding it again.
+output in the same folder) reuses the file instead of encoding it again. The `bext` chunk's
+originator reference holds a digest of the rest of the file: a file is reused only when its bytes
+still match it (a truncated or damaged copy is encoded again).
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import io
 import re
@@ -24,7 +27,8 @@ import opentimelineio as otio
 import soundfile
 from scipy.signal import resample_poly
 
-from soundify_otio.atomic import atomic_output
+from soundify_otio.atomic import atomic_output, write_bytes_verified
+from soundify_otio.audio import BadHeader, checked_info
 from soundify_otio.errors import MediaError
 from soundify_otio.timeline.metadata import SoundInfo, set_clip_sound, soundify_clips
 
@@ -60,12 +64,15 @@ def sounds_to_conform(timeline: otio.schema.Timeline) -> set[str]:
     return {p for p in {info.sound.path for _track, _clip, info in soundify_clips(timeline)} if _needs_conform(Path(p))}
 
 
-def conform_media(timeline: otio.schema.Timeline, out: Path, sounds: set[str] | None = None) -> list[Path]:
+def conform_media(
+    timeline: otio.schema.Timeline, out: Path, sounds: set[str] | None = None, created: list[Path] | None = None
+) -> list[Path]:
     """Point every generated clip whose sound is not a WAV at a usable rate (`sounds`, when the caller has
     found them already) at a conformed copy (written once); returns the files this call created, so a
-    failed write can remove them."""
+    failed write can remove them. `created` (when given) is filled as each file is made, so a caller
+    still knows them when this call fails half-way."""
     to_conform = sounds_to_conform(timeline) if sounds is None else sounds
-    created: list[Path] = []
+    created = [] if created is None else created
     done: dict[str, SoundInfo] = {}
     for _track, clip, info in list(soundify_clips(timeline)):
         if info.sound.path not in to_conform:
@@ -89,18 +96,18 @@ def _needs_conform(path: Path) -> bool:
     if path.suffix.lower() not in WAV_SUFFIXES:
         return True
     try:
-        return soundfile.info(str(path)).samplerate not in USABLE_RATES
-    except (soundfile.LibsndfileError, RuntimeError, OSError):
-        return True
+        return checked_info(path).samplerate not in USABLE_RATES
+    except (soundfile.LibsndfileError, RuntimeError, OSError, BadHeader):
+        return True  # _conform says what is wrong with it
 
 
 def _conform(source: Path, label: str, folder: Path, created: list[Path]) -> SoundInfo:
     """The conformed copy of `source`, encoded unless a file of that content is already there."""
     try:
-        info = soundfile.info(str(source))
+        info = checked_info(source)
         with source.open("rb") as handle:
             digest = hashlib.file_digest(handle, "sha256")
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+    except (soundfile.LibsndfileError, RuntimeError, OSError, BadHeader) as exc:
         raise MediaError(f"cannot read sound to conform it: {exc}", source) from exc
     rate = info.samplerate if info.samplerate in USABLE_RATES else CONFORM_RATE
     subtype = "PCM_16" if info.subtype in _SHALLOW else "PCM_24"
@@ -117,31 +124,59 @@ def _conform(source: Path, label: str, folder: Path, created: list[Path]) -> Sou
         buffer = io.BytesIO()
         soundfile.write(buffer, np.clip(data, -1.0, 1.0), rate, subtype=subtype, format="WAV")
         description = f"{label} | {source}"
-        with atomic_output(target, ".wav") as temp:
-            temp.write_bytes(with_bext(buffer.getvalue(), description))
+        with atomic_output(target, ".wav", verify=_check_written) as temp:
+            write_bytes_verified(temp, with_bext(buffer.getvalue(), description))
         created.append(target)
     frames = soundfile.info(str(target)).frames
     return SoundInfo(str(target), rate, info.channels, frames / rate, original=str(source))
 
 
 def _complete(path: Path, rate: int, channels: int) -> bool:
-    """An earlier run's conformed file that is whole (its name already fixes its content)."""
+    """An earlier run's conformed file that is whole: its bytes match the digest it carries (its name
+    already fixes what they should be), and its header the rate and channels asked for."""
     try:
+        if not _carries_own_digest(path.read_bytes()):
+            return False
         found = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, OSError):
         return False
     return found.samplerate == rate and found.channels == channels and found.frames > 0
 
 
-def bext_chunk(description: str, when: datetime.datetime | None = None) -> bytes:
-    """An EBU Tech 3285 v1 `bext` chunk (602 bytes of fields, no coding history)."""
+def _check_written(path: Path) -> None:
+    if not _carries_own_digest(path.read_bytes()):
+        raise OSError(errno.EIO, "the conformed file does not read back as written", str(path))
+
+
+def _content_digest(wav_body: bytes) -> bytes:
+    """The digest kept in the `bext` originator reference: of every byte after the `bext` chunk."""
+    return hashlib.blake2b(wav_body, digest_size=16).hexdigest().encode()
+
+
+def _carries_own_digest(data: bytes) -> bool:
+    """Whether a file written by with_bext is whole: RIFF size, `bext` first, the digest of the rest."""
+    if len(data) < 12 + 8 + _BEXT_SIZE or data[:4] != b"RIFF" or data[8:12] != b"WAVE" or data[12:16] != b"bext":
+        return False
+    riff_size, bext_size = struct.unpack("<I", data[4:8])[0], struct.unpack("<I", data[16:20])[0]
+    if riff_size != len(data) - 8 or bext_size != _BEXT_SIZE:
+        return False
+    reference = data[20 + 256 + 32 : 20 + 256 + 64]
+    return reference == _content_digest(data[20 + _BEXT_SIZE :])
+
+
+_BEXT_SIZE = 602
+
+
+def bext_chunk(description: str, when: datetime.datetime | None = None, reference: bytes = b"") -> bytes:
+    """An EBU Tech 3285 v1 `bext` chunk (602 bytes of fields, no coding history); `reference` is
+    its originator reference (32 bytes at most)."""
     when = when or datetime.datetime.now()
     text = description.encode("utf-8")[:256].decode("utf-8", "ignore").encode("utf-8")
     body = struct.pack(
         "<256s32s32s10s8sQH64s190s",
         text,
         b"soundify-otio",
-        b"",
+        reference,
         when.strftime("%Y-%m-%d").encode(),
         when.strftime("%H:%M:%S").encode(),
         0,
@@ -153,10 +188,11 @@ def bext_chunk(description: str, when: datetime.datetime | None = None) -> bytes
 
 
 def with_bext(wav: bytes, description: str) -> bytes:
-    """A RIFF/WAVE file's bytes with a `bext` chunk inserted first, as BWF writers place it."""
+    """A RIFF/WAVE file's bytes with a `bext` chunk inserted first, as BWF writers place it, its
+    originator reference the digest of the file's other chunks."""
     if wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
         raise ValueError("not a RIFF/WAVE file")
-    body = bext_chunk(description) + wav[12:]
+    body = bext_chunk(description, reference=_content_digest(wav[12:])) + wav[12:]
     return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body
 
 

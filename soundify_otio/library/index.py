@@ -13,6 +13,8 @@ threads or a GPU runtime loaded.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import os
 import re
 import sqlite3
@@ -23,11 +25,13 @@ from dataclasses import astuple, dataclass, fields, replace
 from itertools import repeat
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
 
-from soundify_otio.errors import OutputError
+from soundify_otio.audio import BadHeader, check_header, checked_info
+from soundify_otio.errors import LibraryError, OutputError
 from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
 from soundify_otio.progress import ProgressHook
@@ -56,6 +60,8 @@ _CONTENT_FAMILY = {
     "OGG": "OGG",
     "AIFF": "AIFF",
 }
+log = logging.getLogger(__name__)
+
 _EDGE = 64 << 10
 _LOUDNESS_SECONDS = 600.0
 """Loudness is measured on at most this much of a file (long ambiences are steady)."""
@@ -65,6 +71,8 @@ _POOL_THRESHOLD = 64
 """Fewer files than this are probed in-process (a pool's start-up costs more)."""
 _LOCK_TIMEOUT = 60.0
 """Seconds a writer waits for another's write to finish before giving up (workers share an index)."""
+_LOCK_NOTICE = 1.0
+"""Seconds a writer waits for the lock before it says what it is waiting for."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +200,9 @@ def _audio_facts(
             f"truncated: the data chunk declares {riff.data_declared} bytes, the file holds {riff.data_available}"
         )
     try:
-        info = soundfile.info(str(path))
+        info = checked_info(path)
+    except BadHeader as exc:
+        raise _Skip(f"bad header: {exc}") from exc
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         if riff is not None and riff.format_tag is not None:
             raise _Skip(f"unsupported codec: WAV format tag 0x{riff.format_tag:04X} ({_message(exc)})") from exc
@@ -279,7 +289,8 @@ def _connect(target: str) -> sqlite3.Connection | None:
     """An index database with the current schema (rebuilt when older or corrupt), or None.
 
     The schema check and any rebuild run under the write lock, so processes opening one index at
-    once do not drop each other's tables; a lock not granted within the timeout is not corruption."""
+    once do not drop each other's tables; a lock not granted within the timeout is not corruption
+    (LibraryError, see _writing)."""
     try:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -295,7 +306,10 @@ def _connect(target: str) -> sqlite3.Connection | None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-    except sqlite3.OperationalError:  # locked past the timeout, read-only, or the disk is full
+    except LibraryError:  # locked past the timeout
+        db.close()
+        raise
+    except sqlite3.OperationalError:  # read-only, or the disk is full
         try:
             current = db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             db.execute("SELECT 1 FROM files, embeddings LIMIT 0")
@@ -317,14 +331,61 @@ def _writing(db: sqlite3.Connection) -> Iterator[None]:
 
     Several workers may share an index; taking the lock before reading means two of them never
     both hold a read lock and wait for each other to upgrade (which SQLite answers with 'locked'
-    at once, without waiting), and every writer simply queues for the lock."""
-    db.execute("BEGIN IMMEDIATE")
+    at once, without waiting), and every writer simply queues for the lock. A wait longer than
+    _LOCK_NOTICE is announced (naming the index), and one past _LOCK_TIMEOUT ends in LibraryError."""
+    _begin_immediate(db)
     try:
         yield
     except BaseException:
         db.rollback()
         raise
     db.commit()
+
+
+def _begin_immediate(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA busy_timeout = {round(min(_LOCK_NOTICE, _LOCK_TIMEOUT) * 1000)}")
+    try:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            if _LOCK_TIMEOUT <= _LOCK_NOTICE:
+                raise _busy(db) from exc
+        where = _location(db)
+        log.warning(
+            "%s: another process is writing this library index; waiting up to %g s for it to finish",
+            where,
+            _LOCK_TIMEOUT,
+        )
+        db.execute(f"PRAGMA busy_timeout = {round((_LOCK_TIMEOUT - _LOCK_NOTICE) * 1000)}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc):
+                raise
+            raise _busy(db) from exc
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {round(_LOCK_TIMEOUT * 1000)}")  # reads wait out a write's commit
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _busy(db: sqlite3.Connection) -> LibraryError:
+    return LibraryError(
+        f"another process has held this library index's write lock for over {_LOCK_TIMEOUT:g} s "
+        "(an indexing run or a batch still writing it); try again when it has finished, or name another "
+        "index file with --index",
+        _location(db),
+    )
+
+
+def _location(db: sqlite3.Connection) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] or ":memory:"
 
 
 def _rebuilt(target: str) -> sqlite3.Connection | None:
@@ -377,22 +438,33 @@ class LibraryIndex:
 
     @property
     def writable(self) -> bool:
+        """Whether the index can be written (LibraryError when another process holds it too long)."""
         try:
-            self._db.execute("CREATE TABLE IF NOT EXISTS _probe (x)")
-            self._db.execute("DROP TABLE _probe")
-            self._db.commit()
+            with _writing(self._db):
+                self._db.execute("CREATE TABLE IF NOT EXISTS _probe (x)")
+                self._db.execute("DROP TABLE _probe")
             return True
         except sqlite3.Error:
             return False
 
     @property
     def location(self) -> str:
-        row = self._db.execute("PRAGMA database_list").fetchone()
-        return row[2] or ":memory:"
+        return _location(self._db)
 
     def files(self) -> dict[str, FileFacts]:
+        """The stored facts per path; a row that does not hold valid facts (a zero duration, a rate no
+        sound has, a wrong type: a damaged or hand-edited index) is left out with a warning, so the
+        file is read again."""
         rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files")
-        return {row[0]: FileFacts(*row) for row in rows}
+        facts = {}
+        for row in rows:
+            try:
+                facts[row[0]] = _valid_facts(row)
+            except (TypeError, ValueError) as exc:
+                log.warning(
+                    "%s: ignoring the index's entry for %r (%s); the file is read again", self.location, row[0], exc
+                )
+        return facts
 
     def labels(self) -> dict[str, tuple[str, str, str]]:
         """Stored (label, kind, text) per path, as last computed."""
@@ -443,6 +515,26 @@ class LibraryIndex:
                 )
         except sqlite3.Error:
             pass
+
+
+def _valid_facts(row: Sequence[Any]) -> FileFacts:
+    """The FileFacts of an index row, or ValueError/TypeError saying what is wrong with it."""
+    facts = FileFacts(*row)
+    for name in ("rel", "digest", "reason", "format", "tags"):
+        if not isinstance(getattr(facts, name), str):
+            raise TypeError(f"{name} is not text")
+    for name in ("size", "mtime_ns", "sample_rate", "channels", "frames", "attacks"):
+        if not isinstance(getattr(facts, name), int):
+            raise TypeError(f"{name} is not a whole number")
+    for name in ("duration", "loudness", "transient"):
+        value = getattr(facts, name)
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise ValueError(f"{name} is not a number")
+    if facts.usable:
+        check_header(facts.sample_rate, facts.channels, facts.frames)
+        if facts.frames <= 0 or not math.isclose(facts.duration, facts.frames / facts.sample_rate, rel_tol=1e-6):
+            raise ValueError(f"duration {facts.duration} does not match {facts.frames} frames")
+    return facts
 
 
 def _walk(root: Path) -> tuple[list[str], list[str], list[tuple[Path, str]]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -190,18 +190,20 @@ def write_timeline(
     force: bool = False,
     media_base: PathLike | None = None,
     conform: str | None = None,
+    before_commit: Callable[[Path], None] | None = None,
 ) -> None:
     """Write `timeline` in the format `path`'s suffix names (.otio .xml .fcpxml .aaf .rpp ...),
     atomically; an .otio carries the automation of `targets`. Relative media paths, written for
     `media_base` (the input timeline's folder), become absolute when the output goes elsewhere. The
     sounds are conformed to WAV beside it per `conform` ("wav", "none", None = by format; see
-    exporters.conform). OutputError when the file exists without `force`, the suffix is unknown or
-    the folder is missing."""
+    exporters.conform). OutputError when the file exists without `force` (checked again at the moment
+    it would be replaced), the suffix is unknown or the folder is missing. `before_commit` gets the
+    written, verified temp file just before it takes its name (exporters.write_output)."""
     out = Path(path)
     check_output(out, force)
     if media_base is not None:
         timeline = with_absolute_media(timeline, Path(media_base), out.resolve().parent)
-    write_with_media(timeline, out, targets, conform)
+    write_with_media(timeline, out, targets, conform, replace=force, before_commit=before_commit)
 
 
 def _timeline_and_folder(timeline: TimelineSource, base_dir: PathLike | None) -> tuple[otio.schema.Timeline, Path]:

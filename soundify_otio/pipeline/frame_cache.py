@@ -8,6 +8,7 @@ import logging
 import mmap
 import tempfile
 import uuid
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -121,25 +122,28 @@ class FrameCache:
         return self.root / f"{key}.npz", self.root / f"{key}.activations.npy"
 
     def load(self, key: str) -> ShotFrames | None:
-        """The cached analysis, or None (counted as a miss)."""
+        """The cached analysis, or None (counted as a miss). An entry that cannot be read or does not
+        hold what save wrote (a truncated .npz, arrays that disagree) is ignored with a warning and
+        removed, so this run's pass writes it again."""
         summary, activations = self._paths(key)
         if not (self.persistent and summary.is_file() and activations.is_file()):
             self.misses += 1
             return None
         try:
-            with np.load(summary) as data:
+            with np.load(summary, allow_pickle=False) as data:
                 frames = ShotFrames(
                     float(data["fps"]),
                     data["distances"],
                     data["sample_times"],
                     data["embeddings"],
-                    np.load(activations, mmap_mode="r"),
+                    np.load(activations, mmap_mode="r", allow_pickle=False),
                     data["thumbnails"],
                 )
-            if frames.activations.shape[0] != frames.embeddings.shape[0]:
-                raise ValueError("activations and embeddings disagree in length")
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring unreadable cache entry %s (%s)", summary, exc)
+            _check_frames(frames)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("ignoring unreadable cache entry %s (%s); it is made again", summary, exc)
+            summary.unlink(missing_ok=True)
+            activations.unlink(missing_ok=True)
             self.misses += 1
             return None
         self.hits += 1
@@ -213,6 +217,16 @@ class FrameCache:
             temp.unlink(missing_ok=True)
             raise
         return ShotFrames(fps, distances, sample_times, embeddings, mapped, thumbnails)
+
+
+def _check_frames(frames: ShotFrames) -> None:
+    """ValueError unless a loaded entry's arrays agree with each other as save writes them."""
+    if not (np.isfinite(frames.fps) and frames.fps > 0):
+        raise ValueError(f"frame rate {frames.fps}")
+    if frames.embeddings.ndim != 2 or frames.sample_times.ndim != 1 or frames.distances.ndim != 1:
+        raise ValueError("arrays of the wrong shape")
+    if not (frames.activations.shape[0] == frames.embeddings.shape[0] == frames.sample_times.shape[0]):
+        raise ValueError("activations, embeddings and sample times disagree in length")
 
 
 class ActivationStore:

@@ -18,6 +18,7 @@ import soundfile
 from scipy.signal import firwin, resample_poly
 
 from soundify_otio.atomic import atomic_output
+from soundify_otio.audio import BadHeader, check_header, checked_info
 from soundify_otio.audio.loudness import ProgrammeMeter, programme_gain_db
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
@@ -91,6 +92,11 @@ class _Source:
         try:
             self._file = soundfile.SoundFile(str(path))
         except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            raise MediaError(f"cannot read sound: {exc}", path) from exc
+        try:
+            check_header(self._file.samplerate, self._file.channels, self._file.frames)
+        except BadHeader as exc:
+            self._file.close()
             raise MediaError(f"cannot read sound: {exc}", path) from exc
         self.channels = self._file.channels
         g = math.gcd(sample_rate, self._file.samplerate)
@@ -221,8 +227,8 @@ def _track_segments(
         path = _clip_path(item, base_dir, media_roots)
         _require_regular_file(path)
         try:
-            info = soundfile.info(str(path))
-        except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
+            info = checked_info(path)
+        except (soundfile.LibsndfileError, RuntimeError, OSError, BadHeader) as exc:
             reason = "missing" if not path.exists() else f"not a readable sound file ({exc})"
             raise MediaError(reason, path) from exc
         record = clip_info(item)  # our record, or rebuilt from the format by recovered()
@@ -537,6 +543,20 @@ def _shot_frames(shot: _Shot, first: int, count: int, rate: float) -> Iterator[a
             yield current
 
 
+MAX_VIDEO_RATE = 1000
+"""Highest timeline frame rate a video preview is made at (high-speed footage is edited at far less)."""
+
+
+def check_video_rate(timeline: otio.schema.Timeline, path: Path | None = None) -> float:
+    """The timeline's frame rate, or TimelineError (naming `path`) when no video preview is made at it."""
+    rate = timeline_rate(timeline)
+    if rate > MAX_VIDEO_RATE:
+        raise TimelineError(
+            f"its frame rate is {rate:g} fps; a video preview is made at {MAX_VIDEO_RATE} fps at most", path
+        )
+    return rate
+
+
 def mux_preview(
     timeline: otio.schema.Timeline,
     wav: Path,
@@ -548,8 +568,10 @@ def mux_preview(
 ) -> None:
     """Encode the timeline's picture (H.264 yuv420p at the timeline rate) with `wav` as AAC into an
     .mp4, streaming frames; gaps are black, frames are scaled to the first clip's size.
-    Progress stage: "mux" (frames done, total)."""
-    rate = timeline_rate(timeline)
+    Progress stage: "mux" (frames done, total). TimelineError, before anything is allocated, for a
+    timeline whose frame rate is above MAX_VIDEO_RATE (a rate of 1e9 would mean a frame table of
+    8 GB per second)."""
+    rate = check_video_rate(timeline)
     fps = Fraction(rate).limit_denominator(1001)
     n_frames = math.ceil(timeline.tracks.duration().to_seconds() * rate - 1e-6)
     runs = _video_runs(timeline, rate, n_frames, base_dir, media_roots)

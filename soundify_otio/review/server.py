@@ -3,17 +3,25 @@
 It answers only the page, its API (pick, search, write, close) and the sound and media files of the
 session, by number (no path is ever read from a URL). A wrong host, a wrong token, another origin or
 a cross-site fetch is refused with 403 before anything else is looked at.
+
+The browser is not started on the URL (a command line every local user can list would show the
+token) but on a launcher page only this user can read (`write_launcher`), which moves on to the URL
+and is removed as soon as the page has loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import mimetypes
+import os
 import re
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from http import HTTPStatus
@@ -34,7 +42,25 @@ PAGE_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
     "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
+"""A byte range a browser asks for; numbers longer than 18 digits are no file's offsets (and refused)."""
+_NUMBER = re.compile(r"^[0-9]{1,9}$")
+"""A served file's number in a URL."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting a request body may have (the page sends two levels)."""
+
+
+def _nesting(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON body nest (brackets inside strings count too: an
+    over-estimate, which only refuses a body no page sends)."""
+    depth = deepest = 0
+    for byte in body:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
 
 
 class ReviewServer(ThreadingHTTPServer):
@@ -59,6 +85,30 @@ class ReviewServer(ThreadingHTTPServer):
         self._last_page = 0.0
         self._requests: dict[threading.Thread, socket.socket] = {}
         self._requests_lock = threading.Lock()
+        self.launcher: Path | None = None
+        """The launcher page the browser was started on (write_launcher), removed once the page loads."""
+
+    def write_launcher(self) -> Path:
+        """A page that sends the browser on to this server's URL, in a new folder only this user can
+        enter, readable only by this user: the browser is started on its path, never on the URL."""
+        folder = Path(tempfile.mkdtemp(prefix="soundify-review-"))  # mode 0700
+        path = folder / "open-review.html"
+        target = html.escape(self.url, quote=True)
+        page = (
+            '<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+            f'<meta http-equiv="refresh" content="0;url={target}"><title>soundify-otio review</title>'
+            f'<a href="{target}">Open the review page</a>'
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        self.launcher = path
+        return path
+
+    def _remove_launcher(self) -> None:
+        launcher, self.launcher = self.launcher, None
+        if launcher is not None:
+            shutil.rmtree(launcher.parent, ignore_errors=True)
 
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         """Serve the request in a thread of its own, kept so that closing the server can join it."""
@@ -77,6 +127,7 @@ class ReviewServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         """Stop listening, end every open connection and wait (bounded) for the threads serving them."""
         super().server_close()
+        self._remove_launcher()
         closing, self._closing = self._closing, None
         if closing is not None:
             closing.cancel()
@@ -102,6 +153,7 @@ class ReviewServer(ThreadingHTTPServer):
 
     def page_loaded(self) -> None:
         self._last_page = time.monotonic()
+        self._remove_launcher()
         if self._closing is not None:
             self._closing.cancel()
             self._closing = None
@@ -143,14 +195,21 @@ class _Handler(BaseHTTPRequestHandler):
         if origin is not None and origin not in server.origins:
             self._refuse("cross-origin request")
             return None
-        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        parts = urlsplit(self.path).path.split("/")
+        site = self.headers.get("Sec-Fetch-Site", "same-origin")
+        if site not in ("same-origin", "none") and not (self.command == "GET" and parts[2:] == [""] and self._opened()):
             self._refuse("cross-site request")
             return None
-        parts = urlsplit(self.path).path.split("/")
         if len(parts) < 3 or parts[0] != "" or not secrets.compare_digest(parts[1].encode(), server.token.encode()):
             self._refuse("missing or wrong token")
             return None
         return parts[2:]
+
+    def _opened(self) -> bool:
+        """A top-level navigation to the page itself (from the launcher page, a file: the browser calls
+        that cross-site): it reads nothing and changes nothing, and still needs the token."""
+        headers = self.headers
+        return headers.get("Sec-Fetch-Mode") == "navigate" and headers.get("Sec-Fetch-Dest") == "document"
 
     def _refuse(self, reason: str) -> None:
         self._json(HTTPStatus.FORBIDDEN, {"error": f"refused: {reason}"})
@@ -183,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                     ]
                 },
             )
-        elif len(route) == 2 and route[0] in ("sound", "media") and route[1].isdigit():
+        elif len(route) == 2 and route[0] in ("sound", "media") and _NUMBER.match(route[1]):
             files = session.sounds if route[0] == "sound" else session.media
             path = files.path(int(route[1]))
             if path is None:
@@ -207,10 +266,13 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", "0"))
             if not 0 <= length <= MAX_BODY:
                 raise ValueError("body too large")
-            payload = json.loads(self.rfile.read(length) or b"{}")
+            body = self.rfile.read(length) or b"{}"
+            if _nesting(body) > MAX_JSON_DEPTH:
+                raise ValueError(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+            payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
             return
         session = self.server.session
@@ -224,7 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
                 duck = payload.get("duck")
                 if duck is not None and not isinstance(duck, bool):
                     raise PickError("duck must be true or false")
-                scene_id = str(payload.get("scene"))
+                scene_id = payload.get("scene")
+                if not isinstance(scene_id, str):
+                    raise PickError("scene must be a scene id (text)")
                 started = time.perf_counter()
                 session.pick(scene_id, effects, ambient, duck)
                 html = session.scene_html(scene_id)

@@ -3,6 +3,7 @@ the cached analysis (no decoding, no encoding); the session renders the page and
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import cast
 import opentimelineio as otio
 
 from soundify_otio.atomic import staged_outputs
+from soundify_otio.errors import OutputError
 from soundify_otio.library.sounds import SoundLibrary
 from soundify_otio.pipeline.api import write_timeline
 from soundify_otio.pipeline.soundify import Analysis, Soundify
@@ -67,13 +69,18 @@ class ReviewSession:
         targets: Sequence[str],
         choices: Mapping[str, Choice] | None = None,
         conform: str | None = None,
+        force: bool = False,
     ) -> None:
         """`choices`: the picks to start from (checked ones, e.g. TimelineAnalysis.check_choices), else the
-        defaults; `conform`: how Write timeline conforms the sounds (as `annotate --conform-media`)."""
+        defaults; `conform`: how Write timeline conforms the sounds (as `annotate --conform-media`);
+        `force`: Write timeline may replace an OUT or choices file this session did not write."""
         self.timeline, self.timeline_in, self.soundify, self.analysis = timeline, timeline_in, soundify, analysis
         self.library = cast(SoundLibrary, soundify.library)
         self.out, self.targets, self.conform = out, tuple(targets), conform
         self.choices_path = choices_path_for(out)
+        self.force = force
+        self._written: dict[Path, tuple[int, ...] | None] = {}
+        """What this session's last write left at OUT and the choices file (so the next may replace it)."""
         self.origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
         self.rate = timeline_rate(timeline)
         self._lock = threading.Lock()
@@ -170,9 +177,23 @@ class ReviewSession:
         with self._lock:
             return self.library.search(self.soundify.model, text, limit)
 
+    def _may_replace(self) -> bool:
+        """Whether Write timeline may replace OUT and the choices file: with --force, or when each is
+        missing or still the very file this session wrote last (not one made by anything else since)."""
+        return self.force or all(
+            _file_identity(path) in (None, self._written.get(path)) for path in (self.out, self.choices_path)
+        )
+
     def write(self) -> tuple[Path, Path]:
-        """Write OUT (as `annotate` does: write_timeline) and the choices file beside it: both or neither."""
+        """Write OUT (as `annotate` does: write_timeline) and the choices file beside it: both or neither.
+        Without --force neither replaces a file this session did not write, checked at the moment of
+        writing (the file may have appeared after start-up: another program, a second review server)."""
         with self._lock:
+            replace = self._may_replace()
+            if not replace and _file_identity(self.choices_path) is not None:
+                raise OutputError(
+                    "exists (made after the review started); pass --force to overwrite it", self.choices_path
+                )
             result = annotated_copy(self.timeline, self.annotation())
             text = render_choices(
                 self.soundify,
@@ -183,11 +204,21 @@ class ReviewSession:
                 self.rate,
                 self.choices,
             )
-            with staged_outputs() as staged:  # as annotate writes OUT and its report
+            with staged_outputs(replace=replace) as staged:  # as annotate writes OUT and its report
                 staged.temp_for(self.choices_path).write_text(text, encoding="utf-8")
                 staged.verify()
                 media_base = self.timeline_in.resolve().parent
                 write_timeline(
-                    result, self.out, targets=self.targets, force=True, media_base=media_base, conform=self.conform
+                    result, self.out, targets=self.targets, force=replace, media_base=media_base, conform=self.conform
                 )
+            self._written = {path: _file_identity(path) for path in (self.out, self.choices_path)}
         return self.out, self.choices_path
+
+
+def _file_identity(path: Path) -> tuple[int, ...] | None:
+    """What tells one file at `path` from another put there later (None when there is none)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns

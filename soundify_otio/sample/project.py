@@ -9,6 +9,7 @@ Run ``python -m soundify_otio.sample.project DEST``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -278,7 +279,8 @@ def foreign_files(dest: Path) -> list[Path]:
 def build_sample_project(dest: Path, progress: ProgressHook | None = None, force: bool = False) -> SampleProject:
     """Build (or complete) the sample project in `dest`; see the module docstring. A file in the way
     that is not the sample's own (the user's street.otio, say) is replaced only with `force`; a folder
-    in the way never is. Nothing is written before that is checked."""
+    in the way never is. Nothing is written before that is checked; a failure half-way (a full disk)
+    removes every file and folder this call created, and is an OutputError."""
     dest = Path(dest)
     source = footage_path()
     for path in foreign_files(dest):
@@ -286,8 +288,17 @@ def build_sample_project(dest: Path, progress: ProgressHook | None = None, force
             raise OutputError("is in the way of the sample project and is not a file", path)
         if not force:
             raise OutputError("exists and is not the sample project's own; pass --force to replace it", path)
+    video = dest / "media" / FOOTAGE_NAME
+    targets = [
+        video,
+        *(dest / "library" / item.path for item in LIBRARY),
+        dest / "library" / SIDECAR_NAME,
+        dest / f"{TIMELINE_NAME}.otio",
+        dest / f"{TIMELINE_NAME}.xml",
+    ]
+    new_files = [path for path in targets if not os.path.lexists(path)]
+    new_folders = {f for path in targets for f in (path.parent, *path.parent.parents) if not os.path.lexists(f)}
     try:
-        video = dest / "media" / FOOTAGE_NAME
         video.parent.mkdir(parents=True, exist_ok=True)
         if not (video.is_file() and video.stat().st_size == source.stat().st_size):
             with atomic_output(video) as tmp:
@@ -296,8 +307,17 @@ def build_sample_project(dest: Path, progress: ProgressHook | None = None, force
             progress("footage", 1, 1)
         sounds = write_library(dest / "library", progress)
         otio_path, xml_path = write_timelines(dest)
-    except OSError as exc:
-        raise OutputError(f"cannot write the sample project: {exc.strerror or exc}", exc.filename or dest) from exc
+    except (OSError, RuntimeError, OutputError) as exc:  # RuntimeError: soundfile's (LibsndfileError)
+        for path in new_files:
+            path.unlink(missing_ok=True)
+        for folder in sorted(new_folders, key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: something else is in it
+                folder.rmdir()
+        if isinstance(exc, OutputError):  # the atomic writer's, naming the file already
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = exc.filename if isinstance(exc, OSError) and exc.filename else dest
+        raise OutputError(f"cannot write the sample project (is the disk full?): {reason}", where) from exc
     return SampleProject(
         root=dest,
         video=video,

@@ -56,6 +56,8 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
         raise TimelineError("is not a regular file (a FIFO, device or socket)", path)
     if source.suffix.lower() == ".otio":
         check_json_depth(source)
+    elif source.suffix.lower() == ".otioz":
+        check_otioz(source)
     try:
         adapter = (
             otio.adapters.from_name("fcpx_xml") if _is_fcpxml(source) else otio.adapters.from_filepath(str(source))
@@ -95,33 +97,79 @@ def read_timeline(path: Path) -> otio.schema.Timeline:
 MAX_JSON_DEPTH = 512
 """Deepest nesting of arrays and objects an .otio file may have. OTIO's reader recurses: 20,000
 levels take minutes and 100,000 crash the process, while a real timeline is a few dozen deep."""
+MAX_OTIO_BYTES = 512 << 20
+"""Largest OTIO JSON read (an .otio file, an .otioz's content.otio once decompressed): an annotated
+timeline of 5,000 scenes is about 150 MB; parsing takes several times the text's size in memory."""
+_OTIOZ_CONTENT = "content.otio"
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_DEPTH_CHUNK = 1 << 22
 
 
 def check_json_depth(path: Path, limit: int = MAX_JSON_DEPTH) -> None:
-    """TimelineError when the JSON in `path` is not UTF-8 or nests deeper than `limit` (checked before parsing)."""
-    import numpy as np
-
+    """TimelineError when the JSON in `path` is larger than MAX_OTIO_BYTES, not UTF-8 or nests deeper
+    than `limit` (checked before parsing)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_OTIO_BYTES:
+            raise TimelineError(f"holds {size} bytes of JSON (at most {MAX_OTIO_BYTES} are read)", path)
         data = path.read_bytes()
     except OSError as exc:
         raise TimelineError(f"cannot read it ({exc.strerror})", path) from exc
+    _check_json_bytes(data, path, limit)
+
+
+def check_otioz(path: Path, limit: int = MAX_JSON_DEPTH) -> None:
+    """TimelineError when the .otioz bundle in `path` is not a zip holding a content.otio, or that
+    content decompresses to more than MAX_OTIO_BYTES (as its header declares: Python's zip reader
+    never yields more than that) or fails check_json_depth's checks; nothing is parsed before."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            try:
+                info = bundle.getinfo(_OTIOZ_CONTENT)
+            except KeyError:
+                raise TimelineError(f"is an .otioz without {_OTIOZ_CONTENT}", path) from None
+            if info.file_size > MAX_OTIO_BYTES:
+                raise TimelineError(
+                    f"its {_OTIOZ_CONTENT} decompresses to {info.file_size} bytes (at most {MAX_OTIO_BYTES} are read)",
+                    path,
+                )
+            data = bundle.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
+        raise TimelineError(f"is not a readable .otioz bundle ({exc})", path) from exc
+    except OSError as exc:
+        raise TimelineError(f"cannot read it ({exc.strerror or exc})", path) from exc
+    _check_json_bytes(data, path, limit, f"its {_OTIOZ_CONTENT} ")
+
+
+def _check_json_bytes(data: bytes, path: Path, limit: int, what: str = "") -> None:
+    """TimelineError when `data` is not UTF-8 or its arrays and objects nest deeper than `limit`
+    (counted chunk by chunk: a few bytes of memory per byte of a chunk, not of the file)."""
+    import numpy as np
+
     try:  # OTIO keeps invalid UTF-8 in its strings, and its bindings fail on them later
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise TimelineError(f"is not UTF-8 text (byte {exc.start})", path) from exc
+        raise TimelineError(f"{what}is not UTF-8 text (byte {exc.start})", path) from exc
     codes = np.frombuffer(_JSON_STRING.sub(b"", data), dtype=np.uint8)
-    steps = np.isin(codes, (0x5B, 0x7B)).astype(np.int32) - np.isin(codes, (0x5D, 0x7D)).astype(np.int32)
-    depth = int(np.cumsum(steps).max(initial=0))
-    if depth > limit:
+    depth, deepest = 0, 0
+    for start in range(0, len(codes), _DEPTH_CHUNK):
+        chunk = codes[start : start + _DEPTH_CHUNK]
+        steps = np.isin(chunk, (0x5B, 0x7B)).astype(np.int32) - np.isin(chunk, (0x5D, 0x7D)).astype(np.int32)
+        levels = np.cumsum(steps) + depth
+        deepest = max(deepest, int(levels.max(initial=depth)))
+        depth = int(levels[-1]) if len(levels) else depth
+    if deepest > limit:
         raise TimelineError(
-            f"is nested {depth} levels deep (at most {limit} are read): not a timeline we can read", path
+            f"{what}is nested {deepest} levels deep (at most {limit} are read): not a timeline we can read", path
         )
 
 
 def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
     """TimelineError naming the item for any time whose rate is not a positive finite number or
-    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s), and for a
+    whose value is not finite (rate 0 or NaN, FCP7 timebase 0, FCPXML frameDuration 1/0s), for an item
+    whose duration is negative (FCP7 out before in: in every format refused, never dropped), and for a
     clip whose active media reference is missing."""
 
     def check(time: otio.opentime.RationalTime | None, what: str) -> None:
@@ -146,6 +194,10 @@ def check_times(timeline: otio.schema.Timeline, path: Path) -> None:
             continue
         if isinstance(child, otio.core.Item):
             check_range(child.source_range, what)
+            if child.source_range is not None and child.source_range.duration.value < 0:
+                raise TimelineError(
+                    f"{what} has a negative duration ({child.source_range.duration.value:g} frames)", path
+                )
             for marker in child.markers:
                 check_range(marker.marked_range, f"marker {_shown_name(marker)} on {what}")
         if isinstance(child, otio.schema.Clip):

@@ -28,6 +28,7 @@ from typing import Any
 import opentimelineio as otio
 import soundfile
 
+from soundify_otio.audio import BadHeader, checked_info
 from soundify_otio.exporters.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import (
     AAF_GAIN,
@@ -192,9 +193,9 @@ def _sound(clip: otio.schema.Clip, base_dir: Path, media_roots: MediaRoots) -> S
     url = ref.target_url if isinstance(ref, otio.schema.ExternalReference) else ""
     path = resolve_media_path(url, base_dir, media_roots) if url else Path(clip.name)
     try:
-        info = soundfile.info(str(path))
+        info = checked_info(path)
         return SoundInfo(str(path), info.samplerate, info.channels, info.duration)
-    except (soundfile.LibsndfileError, RuntimeError, OSError):
+    except (soundfile.LibsndfileError, RuntimeError, OSError, BadHeader):
         return SoundInfo(str(path), 48000, 1, 0.0)
 
 
