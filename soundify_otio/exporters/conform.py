@@ -28,7 +28,7 @@ import soundfile
 from scipy.signal import resample_poly
 
 from soundify_otio.atomic import atomic_output, write_bytes_verified
-from soundify_otio.audio import BadHeader, checked_info
+from soundify_otio.audio.headers import BadHeader, checked_info
 from soundify_otio.errors import MediaError
 from soundify_otio.timeline.metadata import SoundInfo, set_clip_sound, soundify_clips
 

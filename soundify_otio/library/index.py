@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from soundify_otio.audio import BadHeader, check_header, checked_info
+from soundify_otio.audio.headers import BadHeader, check_header, checked_info
 from soundify_otio.errors import LibraryError, OutputError
 from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags

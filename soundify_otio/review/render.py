@@ -18,7 +18,7 @@ import soundfile
 from scipy.signal import firwin, resample_poly
 
 from soundify_otio.atomic import atomic_output
-from soundify_otio.audio import BadHeader, check_header, checked_info
+from soundify_otio.audio.headers import BadHeader, check_header, checked_info
 from soundify_otio.audio.loudness import ProgrammeMeter, programme_gain_db
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook

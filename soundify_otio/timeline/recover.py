@@ -28,7 +28,7 @@ from typing import Any
 import opentimelineio as otio
 import soundfile
 
-from soundify_otio.audio import BadHeader, checked_info
+from soundify_otio.audio.headers import BadHeader, checked_info
 from soundify_otio.exporters.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import (
     AAF_GAIN,
