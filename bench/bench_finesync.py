@@ -41,6 +41,7 @@ from soundify_otio.types import Choice
 
 from helpers import impacts
 from helpers.known_answer import colour_model
+from helpers.synthetic import MID_GREY
 
 CLIPS = (
     ("ball", lambda p: impacts.bouncing_ball(p, moving_distractor=True), "red ball bounce"),
@@ -68,6 +69,40 @@ VARIANTS = (
     ),
 )
 """Other contact timings and frame sizes than the tests', so the figures are not the tuning set's alone."""
+TUNING = (
+    *CLIPS,
+    (
+        "ball_floor_pause",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(18, 40, 58, 73, 85, 95, 104, 122),
+            n_frames=135,
+            moving_distractor=True,
+            distractor_at=0.36,
+            floor_colour=(70, 70, 70),
+            texture=18.0,
+            pause=10,
+        ),
+        "red ball bounce",
+    ),
+    (
+        "ball_iso",
+        lambda p: impacts.bouncing_ball(
+            p, moving_distractor=True, colour=impacts.ISO_RED, floor_colour=MID_GREY, distractor_colour=impacts.ISO_BLUE
+        ),
+        "red ball bounce",
+    ),
+    ("door_iso", lambda p: impacts.slamming_door(p, colour=impacts.ISO_GREEN, doorway=MID_GREY), "green door slam"),
+    (
+        "walk_iso",
+        lambda p: impacts.walking_figure(p, colour=impacts.ISO_BLUE, ground=MID_GREY),
+        "blue footsteps",
+    ),
+    ("slide", lambda p: impacts.sliding_puck(p, texture=18.0), "red ball bounce"),
+)
+"""The clips fine sync's thresholds were set on (issue 23): the tests' three, the ball on a darker textured
+floor with a distractor beside it and a pause before its last drop, isoluminant variants (the object
+differs from its background by hue alone) and a puck that slides and never hits anything."""
 
 
 def _library(root: Path):
