@@ -11,15 +11,19 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile
+import torch
 
 from soundify_otio.config import Config
+from soundify_otio.errors import ChoicesError
 from soundify_otio.library.sounds import open_library
+from soundify_otio.pipeline import finesync
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.review.choices import check_choices, known_labels, read_choices, render_choices
 from soundify_otio.review.render import render_preview
 from soundify_otio.review.report import render_html
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
+from soundify_otio.vision.model import TowerSplit
 
 from helpers import impacts
 from helpers.known_answer import colour_model
@@ -79,12 +83,74 @@ def test_footfalls_of_a_walking_figure_are_hits(tmp_path, impact_library):
     assert _recall(hits, video.contacts, FPS) >= 0.9
 
 
-def test_nothing_moving_gives_no_hit_and_the_span_placement_stays(tmp_path, impact_library):
-    """The static green box: a one-shot label whose source never moves falls back to today's placement."""
+def test_a_one_shot_with_no_impact_is_placed_once_and_the_scene_says_so(tmp_path, impact_library):
+    """The static green box: a one-shot label whose source never moves gets its sound once, at the start of
+    its interval, never repeated to fill it; the report, the marker and the run's record say why."""
     video = impacts.bouncing_ball(tmp_path / "ball.mp4")
-    placements = _run(video, impact_library, "green door slam").placements
-    assert placements and all(p.onset is None for p in placements)
-    assert placements[0].end - placements[0].start > 1.0
+    annotation = _run(video, impact_library, "green door slam")
+    placements = [p for p in annotation.placements if p.label == "green door slam"]
+    intervals = annotation.scenes[0].intervals["green door slam"]
+    assert intervals and len(placements) == len(intervals)
+    for placement, interval in zip(placements, intervals, strict=True):
+        assert placement.onset is None and placement.once and placement.start == pytest.approx(interval.start)
+        assert placement.end - placement.start <= placement.sound.duration + 1e-9
+    assert annotation.scenes[0].notes == ("green door slam: no impact found: placed once",)
+    timeline = annotated_copy(impacts.timeline_of([video]), annotation)
+    clips = [c for c in timeline.find_clips() if c.name == "green door slam"]
+    transitions = [t for track in timeline.tracks for t in track if isinstance(t, otio.schema.Transition)]
+    assert len(clips) == len(intervals) and not transitions
+    marker = next(m for m in timeline.tracks.markers if m.name.startswith("SFX:"))
+    assert marker.comment.endswith("/ green door slam: no impact found: placed once")
+    record = timeline.metadata["soundify"]["scenes"][0]
+    assert list(record["notes"]) == ["green door slam: no impact found: placed once"]
+    page = render_html(annotation, title="ball", report_path=tmp_path / "r.html", frame_rate=video.fps)
+    assert '<p class="note">green door slam: no impact found: placed once</p>' in page
+
+
+def test_a_one_shot_the_editor_asked_to_loop_spans_its_interval(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    soundify = Soundify(colour_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(impacts.shots_of([video]))
+    choice = Choice(("green door slam",), None, frozenset({"green door slam"}))
+    annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: choice})
+    placements = [p for p in annotation.placements if p.label == "green door slam"]
+    assert placements and not any(p.once for p in placements) and not annotation.scenes[0].notes
+    assert max(p.end - p.start for p in placements) > placements[0].sound.duration  # repeated to fill it
+
+
+def test_the_loop_table_of_a_choices_file_is_read_and_checked(tmp_path):
+    scene = '[[scene]]\nid = "s"\neffects = ["knock"]\nambient = ""\n'
+    path = tmp_path / "c.toml"
+    path.write_text(scene + '[loop]\n"knock" = true\n"bell" = false\n')
+    picks = check_choices(read_choices(path), ["s"], ["knock", "bell"], [])
+    assert picks["s"].loops == frozenset({"knock"})
+    path.write_text(scene + '\n[loop]\n"knock" = "yes"\n')
+    with pytest.raises(ChoicesError, match="line 6: `\\[loop\\]` must be a table"):
+        check_choices(read_choices(path), ["s"], ["knock"], [])
+    path.write_text(scene + '[loop]\n"gong" = true\n')
+    with pytest.raises(ChoicesError, match="'gong' is not a label"):
+        check_choices(read_choices(path), ["s"], ["knock"], [])
+
+
+def flat_map_model():
+    """The known-answer colour model with a Grad-CAM layer that is the same everywhere: its maps have no peak."""
+    model = colour_model()
+    split = model.split
+    model.split = TowerSplit(trunk=split.trunk, head=split.head, to_maps=lambda a: torch.ones_like(a))
+    return model
+
+
+def test_a_flat_map_looks_for_impacts_where_the_frame_moves_and_says_so(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    soundify = Soundify(flat_map_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(impacts.shots_of([video]))
+    annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: Choice(("red ball bounce",), None)})
+    hits = [p.onset for p in annotation.placements if p.onset is not None]
+    assert _recall(hits, video.contacts, FPS) >= 0.9 and len(hits) <= len(video.contacts) + 1
+    note = f"red ball bounce: {finesync.FLAT_MAP}"
+    assert note in annotation.scenes[0].notes
+    timeline = annotated_copy(impacts.timeline_of([video]), annotation)
+    assert note in timeline.metadata["soundify"]["scenes"][0]["notes"]
 
 
 def test_fine_sync_off_and_texture_labels_keep_spanning_placements(tmp_path, impact_library):

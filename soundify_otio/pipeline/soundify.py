@@ -266,13 +266,14 @@ class Soundify:
         ambients = self.rerank_ambients(analysed, choice.effects)
         intervals: dict[str, tuple[Interval, ...]] = {}
         placements: list[Placement] = []
+        notes: list[str] = []
         for occasion, label in enumerate(choice.effects):
             with stopwatch.time("sync"):
                 intervals[label] = spans = self._intervals(analysed, label)
             variations = self.library.one_shots(label, self.config.seed)
             if finesync.wanted(self.config, variations):
                 with stopwatch.time("finesync"):
-                    hits, spans = finesync.place_hits(
+                    hits, spans, found_notes = finesync.place_hits(
                         analysed,
                         label,
                         spans,
@@ -280,13 +281,17 @@ class Soundify:
                         self.model,
                         variations,
                         self.config,
+                        loop=label in choice.loops,
                     )
                 placements.extend(hits)
+                notes.extend(found_notes)
             with stopwatch.time("gradcam"):
                 placements.extend(self._effect_placements(analysed, label, spans, occasion))
         if choice.ambient:
             placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
-        result = SceneResult(analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals)
+        result = SceneResult(
+            analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals, tuple(notes)
+        )
         return result, placements
 
     def _text(self, kind: Kind, label: str) -> np.ndarray:

@@ -89,7 +89,12 @@ def _one_shot_note(soundify: Soundify, labels: list[str]) -> list[str]:
     if soundify.config.fine_sync != "auto":
         return []
     shots = [label for label in dict.fromkeys(labels) if soundify.library.one_shots(label, soundify.config.seed)]
-    return [f"# one-shots, one clip per impact: [{', '.join(toml_string(x) for x in shots)}]"] if shots else []
+    if not shots:
+        return []
+    return [
+        f"# one-shots, one clip per impact: [{', '.join(toml_string(x) for x in shots)}]",
+        "# (none found: placed once; to loop one over its interval instead, add [loop] with its label = true)",
+    ]
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
@@ -165,6 +170,7 @@ def check_choices(
 ) -> dict[str, Choice]:
     """The picks per scene id; ChoicesError naming the line for anything malformed or unknown."""
     known_scenes, known_effects, known_ambients = set(scene_ids), set(effects), set(ambients)
+    loops = _loops(choices, known_effects)
     result: dict[str, Choice] = {}
     for table, fail in _scene_tables(choices):
         scene_id, picked, ambient = table["id"], table.get("effects", []), table.get("ambient", "")
@@ -181,8 +187,25 @@ def check_choices(
                 raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(toml_string(effect)))
         if ambient and ambient not in known_ambients:
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
-        result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None)
+        result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None, loops)
     return result
+
+
+def _loops(choices: ChoicesFile, known_effects: set[str]) -> frozenset[str]:
+    """The labels of the optional `[loop]` table set to true (`"ball bounce" = true`): one-shots to loop over
+    their interval where no impact is found, instead of placing them once."""
+    table = choices.data.get("loop", {})
+    at = _line_of(choices.text, r"^\s*\[loop\]")
+    if not isinstance(table, dict) or not all(isinstance(v, bool) for v in table.values()):
+        raise ChoicesError(
+            f'line {at}: `[loop]` must be a table of labels set to true or false, e.g. "knock" = true', choices.path
+        )
+    for label in table:
+        if label not in known_effects:
+            raise ChoicesError(
+                f"line {at}: {_shown(f'loop: {label!r} is not a label of the library effects')}", choices.path
+            )
+    return frozenset(label for label, on in table.items() if on)
 
 
 def _shown(message: str, limit: int = 300) -> str:

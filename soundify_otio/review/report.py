@@ -470,12 +470,14 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
     )
     audition = page.audition(placements)
     interactive = page.media_href is not None
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in result.notes)
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'
         f'<header><h2>Scene {scene.index + 1}</h2><span class="tc">{page.tc(scene.start)} – '
         f'{page.tc(scene.end)}</span><span class="muted">{duration:.2f} s · '
         f"{escape(scene.media_path.name)} @ {scene.media_start:.2f} s</span>{play}</header>"
+        f"{notes}"
         f'<div class="strip">{page.strip(result)}</div>{_scene_player(result, placements, page)}'
         f'<div class="rankings">'
         f"{_ranking('Effects (top 5)', result, 'effect', colours, audition)}"

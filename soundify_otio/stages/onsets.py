@@ -150,6 +150,26 @@ def region_weights(
     return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
 
 
+FLAT_PEAK = 2.0
+"""A Grad-CAM map whose peak is under this many times its mean has no clear peak: it says nothing of where."""
+
+
+def is_flat(cams: np.ndarray) -> bool:
+    """Whether maps [k, h, w] show no clear peak (every one of them): the source's region is unknown."""
+    flat = cams.reshape(len(cams), -1)
+    return bool(np.all(flat.max(axis=1) < FLAT_PEAK * np.maximum(flat.mean(axis=1), 1e-12)))
+
+
+def moving_region(thumbnails: np.ndarray) -> np.ndarray:
+    """Per frame [n, size, size] in 0..1: where the span's pictures move most (each pixel's largest distance
+    from the span's median picture, against the largest anywhere; at REGION_FLOOR of it counted wholly), the
+    region looked in when the source's maps have no clear peak."""
+    pictures = thumbnails.astype(np.float32)
+    motion = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0).max(axis=0)
+    soft = np.clip(_dilate(motion[None] / max(float(motion.max()), 1e-6))[0] / REGION_FLOOR, 0.0, 1.0)
+    return np.repeat(soft[None], len(thumbnails), axis=0).astype(np.float32)
+
+
 def _windows(size: int) -> np.ndarray:
     """[size * size, count] weights of the follow windows (GRID_SIDES), each summing to its own coverage."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
