@@ -40,6 +40,7 @@ from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 
 from helpers import impacts
+from helpers.impacts import GREEN
 from helpers.known_answer import colour_model
 from helpers.synthetic import MID_GREY
 
@@ -103,6 +104,72 @@ TUNING = (
 """The clips fine sync's thresholds were set on (issue 23): the tests' three, the ball on a darker textured
 floor with a distractor beside it and a pause before its last drop, isoluminant variants (the object
 differs from its background by hue alone) and a puck that slides and never hits anything."""
+
+
+CHECKS = (
+    (
+        "ball_blue_iso_light",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(16, 38, 57, 74, 88, 100),
+            moving_distractor=True,
+            colour=(160, 160, 255),
+            background=(170, 170, 170),
+            floor_colour=(170, 170, 170),
+            distractor_colour=impacts.ISO_GREEN,
+            distractor_at=0.6,
+            distractor_period=24,
+        ),
+        "blue footsteps",
+    ),
+    (
+        "ball_low_contrast",
+        lambda p: impacts.bouncing_ball(
+            p, contacts=(20, 44, 64, 81, 95, 106), colour=(150, 100, 100), floor_colour=MID_GREY, texture=10.0
+        ),
+        "red ball bounce",
+    ),
+    (
+        "ball_long_pause",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(20, 45, 66, 84, 120),
+            n_frames=130,
+            moving_distractor=True,
+            distractor_colour=GREEN,
+            distractor_at=0.4,
+            distractor_period=20,
+            floor_colour=(60, 60, 60),
+            texture=25.0,
+            pause=20,
+        ),
+        "red ball bounce",
+    ),
+    (
+        "slide_iso",
+        lambda p: impacts.sliding_puck(p, pushes=(10, 50, 90), colour=impacts.ISO_RED, floor_colour=MID_GREY),
+        "red ball bounce",
+    ),
+    (
+        "door_blue",
+        lambda p: impacts.slamming_door(p, slams=(30, 70, 110), colour=impacts.ISO_BLUE, doorway=(40, 40, 40)),
+        "blue footsteps",
+    ),
+    (
+        "walk_red_iso",
+        lambda p: impacts.walking_figure(
+            p, first_step=10, step_frames=12, steps=8, colour=impacts.ISO_RED, ground=MID_GREY
+        ),
+        "red ball bounce",
+    ),
+    (
+        "walk_green_dark",
+        lambda p: impacts.walking_figure(p, colour=GREEN, background=(50, 50, 50), ground=(30, 30, 30)),
+        "green door slam",
+    ),
+)
+"""Made after the thresholds were set on TUNING, never tuned on: other colours, contrast, timing,
+pauses and distractors."""
 
 
 def _library(root: Path):

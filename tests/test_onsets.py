@@ -45,7 +45,7 @@ def _blob_frames(ys: np.ndarray, noise: float = 2.0, blob: tuple[int, int, int] 
 def test_a_bounce_is_found_on_its_frame_and_stillness_gives_nothing(blob):
     ys = np.minimum(2 + 0.1 * np.arange(20) ** 2, 26.0)  # accelerating down to the floor at row 26
     contact = int(np.argmax(ys >= 26.0))
-    up = 26.0 - 0.1 * np.arange(1, 7) * (22 - np.arange(1, 7))  # and back up (whole rows: stop before the top)
+    up = 26.0 - 0.1 * np.arange(1, 7) * (14 - np.arange(1, 7))  # back up, slower (whole rows: before the top)
     ys = np.concatenate([ys[: contact + 1], up])
     region = np.ones((len(ys), 32, 32), np.float32)
     found = onsets.detect_onsets(_blob_frames(ys, blob=blob), region, fps=25.0)

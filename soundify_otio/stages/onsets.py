@@ -77,14 +77,20 @@ swing), not a centre that jumps because content appeared, hid or flickered."""
 SLOWING_RATIO = 0.65
 """The arriving speed must be at least this share of the frame's before: a thing that slows down to rest (a
 ball at the top of its flight, a puck sliding to a stop) hits nothing."""
-REBOUND_RATIO = 1.6
+TURN_SPEED = 0.5
+"""Thumbnail pixels per frame a turn's arriving motion needs: a bounce comes in fast; a slow centre turning
+back is a limb swinging through its arc while the figure walks on."""
+REBOUND_RATIO = 1.1
 """A turn comes back at most this many times as fast as it arrived: a bounce loses speed; a centre that
 leaves faster than it came is parts of a figure shifting, not a thing hitting something."""
 REGION_FLOOR = 0.5
 """Grad-CAM cells at or above this share of the map's peak are wholly inside the source's region."""
 REGION_SHARE = 0.65
-"""Share of a window's moving content that must lie in the source's region for the window to be followed:
-another thing moving at the region's blurred edge (a second ball, a passer-by) is not the source's motion."""
+"""Share of a window's moving content near the source's region (where its weight exceeds REGION_EDGE) that
+must lie in the region itself for the window to be followed: another thing moving at the region's blurred
+edge (a second ball, a passer-by) is not the source's motion; things moving far from it do not count."""
+REGION_EDGE = 0.05
+"""Region weight above which a pixel is near the source's region."""
 GRID_SIDES = (1, 3, 8)
 """Windows the region is followed in: the whole region, then 3x3 and 8x8 overlapping Gaussians."""
 
@@ -206,7 +212,8 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     energy = change.reshape(n - 1, -1) @ windows  # energy[t - 1]: change from t - 1 to t
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     mass = moving @ windows
-    inside = mass >= REGION_SHARE * (unweighted.reshape(n, -1) @ windows)
+    near = (unweighted * (region > REGION_EDGE)).reshape(n, -1) @ windows  # what moves anywhere the region reaches
+    inside = mass >= REGION_SHARE * near
     safe = np.maximum(mass, 1e-6)
     centre = np.stack([moving @ (windows * yy.ravel()[:, None]), moving @ (windows * xx.ravel()[:, None])]) / safe
     velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
@@ -224,7 +231,7 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     stopped = (speed[t] <= STOPPED_SHARE * speed[t - 1]) & kept[1]
     local = np.arange(windows.shape[1]) > 0  # every window but the whole region
     turned = (local | (speed[t - 1] >= WHOLE_REGION_SPEED)) & (lost >= MIN_TURN) & kept[0] & kept[1]
-    turned &= speed[t] <= REBOUND_RATIO * speed[t - 1]
+    turned &= (speed[t] <= REBOUND_RATIO * speed[t - 1]) & (speed[t - 1] >= TURN_SPEED)
     built = (speed[t - 1] <= BUILD_RATIO * speed[t - 2]) & (speed[t - 1] >= SLOWING_RATIO * speed[t - 2])
     valid = sustained & built & both[t] & (stopped | turned)
     strength[t] = np.where(valid, lost, 0.0).max(axis=1)
