@@ -27,6 +27,7 @@ from soundify_otio.vision.model import TowerSplit
 
 from helpers import impacts
 from helpers.known_answer import colour_model
+from helpers.synthetic import MID_GREY
 from helpers.timelines import write_tone
 
 FPS = 25
@@ -81,6 +82,63 @@ def test_footfalls_of_a_walking_figure_are_hits(tmp_path, impact_library):
     video = impacts.walking_figure(tmp_path / "walk.mp4")
     hits = [p.onset for p in _run(video, impact_library, "blue footsteps").placements if p.onset is not None]
     assert _recall(hits, video.contacts, FPS) >= 0.9
+
+
+def _precision(onsets: list[float], truth: tuple[int, ...], fps: float) -> float:
+    truth_frames = np.array(truth, float)
+    return float(np.mean([np.min(np.abs(truth_frames - o * fps)) <= 1.0 for o in onsets])) if onsets else 0.0
+
+
+ISOLUMINANT = {
+    "ball": (lambda p, **k: impacts.bouncing_ball(p, moving_distractor=True, **k), "red ball bounce"),
+    "door": (impacts.slamming_door, "green door slam"),
+    "walk": (impacts.walking_figure, "blue footsteps"),
+}
+ISO_COLOURS = {
+    "ball": {"colour": impacts.ISO_RED, "floor_colour": MID_GREY, "distractor_colour": impacts.ISO_BLUE},
+    "door": {"colour": impacts.ISO_GREEN, "doorway": MID_GREY},
+    "walk": {"colour": impacts.ISO_BLUE, "ground": MID_GREY},
+}
+
+
+@pytest.mark.parametrize("clip", sorted(ISOLUMINANT))
+def test_an_isoluminant_source_is_found_as_well_as_a_bright_one(tmp_path, impact_library, clip):
+    """The object differs from what is behind it by hue alone (same BT.601 luma): colour in the motion
+    signal finds its impacts as in the bright clip (grey thumbnails found none)."""
+    make, label = ISOLUMINANT[clip]
+    scores = []
+    for name, colours in (("bright", {}), ("iso", ISO_COLOURS[clip])):
+        video = make(tmp_path / f"{name}.mp4", **colours)
+        hits = [p.onset for p in _run(video, impact_library, label).placements if p.onset is not None]
+        scores.append((_recall(hits, video.contacts, FPS), _precision(hits, video.contacts, FPS)))
+    (bright_recall, bright_precision), (iso_recall, iso_precision) = scores
+    assert iso_recall >= 0.95 and iso_precision >= 0.9
+    assert iso_recall >= bright_recall and iso_precision >= bright_precision
+
+
+def test_a_distractor_nearby_and_a_pause_before_the_last_drop_add_no_hit(tmp_path, impact_library):
+    """A ball on a darker textured floor, a blue block turning back sharply beside it, the ball held at the top
+    of its last bounce before it drops: every contact within a frame and nothing else."""
+    video = impacts.bouncing_ball(
+        tmp_path / "ball.mp4",
+        contacts=(18, 40, 58, 73, 85, 95, 104, 122),
+        n_frames=135,
+        moving_distractor=True,
+        distractor_at=0.36,
+        floor_colour=(70, 70, 70),
+        texture=18.0,
+        pause=10,
+    )
+    hits = [p.onset for p in _run(video, impact_library, "red ball bounce").placements if p.onset is not None]
+    assert _recall(hits, video.contacts, FPS) >= 0.95 and _precision(hits, video.contacts, FPS) >= 0.9
+
+
+def test_a_sliding_puck_hits_nothing_and_its_one_shot_is_placed_once(tmp_path, impact_library):
+    video = impacts.sliding_puck(tmp_path / "puck.mp4", texture=18.0)
+    annotation = _run(video, impact_library, "red ball bounce")
+    placements = [p for p in annotation.placements if p.label == "red ball bounce"]
+    assert placements and all(p.onset is None and p.once for p in placements)
+    assert len(placements) == len(annotation.scenes[0].intervals["red ball bounce"])
 
 
 def test_a_one_shot_with_no_impact_is_placed_once_and_the_scene_says_so(tmp_path, impact_library):
