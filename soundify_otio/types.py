@@ -141,6 +141,8 @@ class SceneResult:
     intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     """What fine sync could not do as usual, one line each ("red ball bounce: no impact found: placed once")."""
+    loops: frozenset[str] = frozenset()
+    """Picked one-shot labels the editor asked to loop where no impact is found (Choice.loops)."""
 
 
 @dataclass(frozen=True)

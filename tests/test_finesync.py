@@ -179,15 +179,47 @@ def test_a_one_shot_the_editor_asked_to_loop_spans_its_interval(tmp_path, impact
 def test_the_loop_table_of_a_choices_file_is_read_and_checked(tmp_path):
     scene = '[[scene]]\nid = "s"\neffects = ["knock"]\nambient = ""\n'
     path = tmp_path / "c.toml"
-    path.write_text(scene + '[loop]\n"knock" = true\n"bell" = false\n')
-    picks = check_choices(read_choices(path), ["s"], ["knock", "bell"], [])
-    assert picks["s"].loops == frozenset({"knock"})
-    path.write_text(scene + '\n[loop]\n"knock" = "yes"\n')
-    with pytest.raises(ChoicesError, match="line 6: `\\[loop\\]` must be a table"):
+    path.write_text(scene + '[scene.loop]\n"knock" = true\n"bell" = false\n' + scene.replace('"s"', '"t"'))
+    picks = check_choices(read_choices(path), ["s", "t"], ["knock", "bell"], [])
+    assert picks["s"].loops == frozenset({"knock"}) and picks["t"].loops == frozenset()
+    path.write_text(scene + '\n[scene.loop]\n"knock" = "yes"\n')
+    with pytest.raises(ChoicesError, match=r"line 6: `\[scene\.loop\]` must set labels to true or false"):
         check_choices(read_choices(path), ["s"], ["knock"], [])
-    path.write_text(scene + '[loop]\n"gong" = true\n')
-    with pytest.raises(ChoicesError, match="'gong' is not a label"):
+    path.write_text(scene + '[scene.loop]\n"gong" = true\n')
+    with pytest.raises(ChoicesError, match="line 5: loop: 'gong' is not a label"):
         check_choices(read_choices(path), ["s"], ["knock"], [])
+
+
+def test_the_review_page_toggles_a_loop_and_the_choices_file_keeps_it(tmp_path, impact_library):
+    """The static green box again: its one-shot is placed once, the page offers to loop it; ticked, the scene is
+    re-placed with the sound spanning its interval, and the choices file written says so."""
+    from soundify_otio.review.session import ReviewSession
+
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    soundify = Soundify(colour_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(impacts.shots_of([video]))
+    scene_id = analysis.scenes[0].scene.id
+    session = ReviewSession(
+        impacts.timeline_of([video]),
+        tmp_path / "t.otio",
+        soundify,
+        analysis,
+        tmp_path / "out.otio",
+        ["otio"],
+        {scene_id: Choice(("green door slam",), None)},
+    )
+    toggle = '<input type="checkbox" class="loop" value="green door slam"'
+    assert toggle + "> loop green door slam" in session.scene_html(scene_id)
+    session.pick(scene_id, ["green door slam"], None, ["green door slam"])
+    assert toggle + " checked>" in session.scene_html(scene_id)
+    looped = [p for p in session.annotation().placements if p.label == "green door slam"]
+    assert looped and not any(p.once for p in looped) and looped[0].end - looped[0].start > looped[0].sound.duration
+    _, choices_path = session.write()
+    text = choices_path.read_text()
+    assert '[scene.loop]\n"green door slam" = true' in text
+    assert check_choices(read_choices(choices_path), [scene_id], ["green door slam"], [])[scene_id].loops == {
+        "green door slam"
+    }
 
 
 def flat_map_model():

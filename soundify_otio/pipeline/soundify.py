@@ -289,8 +289,9 @@ class Soundify:
                 placements.extend(self._effect_placements(analysed, label, spans, occasion))
         if choice.ambient:
             placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
+        loops = choice.loops & set(choice.effects)
         result = SceneResult(
-            analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals, tuple(notes)
+            analysed.scene, analysed.effects, ambients, choice.effects, choice.ambient, intervals, tuple(notes), loops
         )
         return result, placements
 

@@ -79,6 +79,11 @@ def render_choices(
             f"effect_candidates = {_pairs(analysed.effects)}",
             f"ambient_candidates = {_pairs(ambients)}",
             *_one_shot_note(soundify, [*choice.effects, *(s.label for s in analysed.effects)]),
+            *(
+                ["[scene.loop]", *(f"{toml_string(label)} = true" for label in sorted(choice.loops))]
+                if choice.loops
+                else []
+            ),
             "",
         ]
     return "\n".join(lines)
@@ -93,8 +98,13 @@ def _one_shot_note(soundify: Soundify, labels: list[str]) -> list[str]:
         return []
     return [
         f"# one-shots, one clip per impact: [{', '.join(toml_string(x) for x in shots)}]",
-        "# (none found: placed once; to loop one over its interval instead, add [loop] with its label = true)",
+        "# (none found: placed once; to loop one over its interval instead: [scene.loop] with its label = true)",
     ]
+
+
+def _loop_table(loops: frozenset[str]) -> list[str]:
+    """The scene's `[scene.loop]` table: one-shots to loop where no impact is found (none: no lines)."""
+    return ["[scene.loop]", *(f"{toml_string(label)} = true" for label in sorted(loops))] if loops else []
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
@@ -162,6 +172,9 @@ def _scene_tables(choices: ChoicesFile) -> Iterator[tuple[dict, Callable[..., Ch
             raise fail('`effects` must be a list of labels, e.g. ["traffic"]', r"^\s*effects\s*=")
         if not isinstance(table.get("ambient", ""), str):
             raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
+        loops = table.get("loop", {})
+        if not isinstance(loops, dict) or not all(isinstance(on, bool) for on in loops.values()):
+            raise fail('`[scene.loop]` must set labels to true or false, e.g. "knock" = true', r"^\s*\[scene\.loop\]")
         yield table, fail
 
 
@@ -170,7 +183,6 @@ def check_choices(
 ) -> dict[str, Choice]:
     """The picks per scene id; ChoicesError naming the line for anything malformed or unknown."""
     known_scenes, known_effects, known_ambients = set(scene_ids), set(effects), set(ambients)
-    loops = _loops(choices, known_effects)
     result: dict[str, Choice] = {}
     for table, fail in _scene_tables(choices):
         scene_id, picked, ambient = table["id"], table.get("effects", []), table.get("ambient", "")
@@ -187,25 +199,14 @@ def check_choices(
                 raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(toml_string(effect)))
         if ambient and ambient not in known_ambients:
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
-        result[scene_id] = Choice(tuple(dict.fromkeys(picked)), ambient or None, loops)
-    return result
-
-
-def _loops(choices: ChoicesFile, known_effects: set[str]) -> frozenset[str]:
-    """The labels of the optional `[loop]` table set to true (`"ball bounce" = true`): one-shots to loop over
-    their interval where no impact is found, instead of placing them once."""
-    table = choices.data.get("loop", {})
-    at = _line_of(choices.text, r"^\s*\[loop\]")
-    if not isinstance(table, dict) or not all(isinstance(v, bool) for v in table.values()):
-        raise ChoicesError(
-            f'line {at}: `[loop]` must be a table of labels set to true or false, e.g. "knock" = true', choices.path
+        loops = table.get("loop", {})
+        for label in loops:
+            if label not in known_effects:
+                raise fail(f"loop: '{label}' is not a label of the library's effects", r"^\s*\[scene\.loop\]")
+        result[scene_id] = Choice(
+            tuple(dict.fromkeys(picked)), ambient or None, frozenset(label for label, on in loops.items() if on)
         )
-    for label in table:
-        if label not in known_effects:
-            raise ChoicesError(
-                f"line {at}: {_shown(f'loop: {label!r} is not a label of the library effects')}", choices.path
-            )
-    return frozenset(label for label, on in table.items() if on)
+    return result
 
 
 def _shown(message: str, limit: int = 300) -> str:

@@ -16,7 +16,8 @@
   function picks(section) {
     const effects = [...section.querySelectorAll('input.pick[data-kind="effect"]:checked')].map(i => i.value);
     const ambient = section.querySelector('input.pick[data-kind="ambient"]:checked');
-    return {effects, ambient: ambient ? ambient.value : ''};
+    const loop = [...section.querySelectorAll('input.loop:checked')].map(i => i.value);
+    return {effects, ambient: ambient ? ambient.value : '', loop};
   }
 
   /* A TOML basic string: JSON's escapes are TOML's, except that TOML also escapes DEL. */
@@ -52,6 +53,7 @@
         `ambient = ${tomlString(chosen.ambient)}`,
         `effect_candidates = ${candidates(section, 'effect')}`,
         `ambient_candidates = ${candidates(section, 'ambient')}`,
+        ...(chosen.loop.length ? ['[scene.loop]', ...chosen.loop.map(label => `${tomlString(label)} = true`)] : []),
         '',
       );
     });

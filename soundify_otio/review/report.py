@@ -470,7 +470,7 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
     )
     audition = page.audition(placements)
     interactive = page.media_href is not None
-    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in result.notes)
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in result.notes) + _loop_toggles(result, placements)
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'
@@ -485,6 +485,16 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
         f"</div>{_search_box() if interactive else ''}"
         f"<h3>Sync: where each source is visible</h3>{_intervals_svg(result, placements, scale, colours)}"
         f"<h3>Automation</h3>{automation}</section>"
+    )
+
+
+def _loop_toggles(result: SceneResult, placements: list[Placement]) -> str:
+    """A checkbox per one-shot placed once (no impact found) or looped on request: checked, it loops."""
+    labels = sorted({p.label for p in placements if p.once} | result.loops)
+    return "".join(
+        f'<label class="loop"><input type="checkbox" class="loop" value="{escape(label)}"'
+        f"{' checked' if label in result.loops else ''}> loop {escape(label)} over its interval instead</label>"
+        for label in labels
     )
 
 

@@ -221,9 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
                     raise PickError("effects must be a list of labels")
                 if ambient is not None and not isinstance(ambient, str):
                     raise PickError("ambient must be a label")
+                loops = payload.get("loop", [])
+                if not isinstance(loops, list) or not all(isinstance(e, str) for e in loops):
+                    raise PickError("loop must be a list of labels")
                 scene_id = str(payload.get("scene"))
                 started = time.perf_counter()
-                session.pick(scene_id, effects, ambient)
+                session.pick(scene_id, effects, ambient, loops)
                 html = session.scene_html(scene_id)
                 self._json(HTTPStatus.OK, {"html": html, "seconds": time.perf_counter() - started})
             elif route == ["api", "write"]:

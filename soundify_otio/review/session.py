@@ -83,7 +83,7 @@ class ReviewSession:
         self._placements: dict[str, list[Placement]] = {scene_id: [] for scene_id in self._results}
         for placement in self._base.placements:
             self._placements[placement.scene_id].append(placement)
-        self.choices = {r.scene.id: Choice(r.picked_effects, r.picked_ambient) for r in self._base.scenes}
+        self.choices = {r.scene.id: Choice(r.picked_effects, r.picked_ambient, r.loops) for r in self._base.scenes}
         self._labels = {kind: set(soundify.labels(kind)[0]) for kind in ("effect", "ambient")}
         self.sounds, self.media = ServedFiles(), ServedFiles()
         for entry in self.library.entries:
@@ -122,8 +122,9 @@ class ReviewSession:
             placements=tuple(p for i in order for p in self._placements[i]),
         )
 
-    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None) -> float:
-        """Re-place one scene with new picks; the seconds it took."""
+    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None, loops: Sequence[str] = ()) -> float:
+        """Re-place one scene with new picks (`loops`: one-shots to loop where no impact is found); the seconds
+        it took."""
         started = time.perf_counter()
         analysed = self._scenes.get(scene_id)
         if analysed is None:
@@ -133,7 +134,7 @@ class ReviewSession:
                 raise PickError(f"'{label}' is not an effect of the library")
         if ambient and ambient not in self._labels["ambient"]:
             raise PickError(f"'{ambient}' is not an ambience of the library")
-        choice = Choice(tuple(dict.fromkeys(effects)), ambient or None)
+        choice = Choice(tuple(dict.fromkeys(effects)), ambient or None, frozenset(loops) & set(effects))
         with self._lock:
             result, placements = self.soundify.place_scene(analysed, choice)
             self.choices[scene_id] = choice
