@@ -62,3 +62,9 @@ def test_region_is_the_union_of_the_maps_within_reach():
     assert region.shape == (21, 32, 32)
     assert region[5, 0, 0] > 0.9 and region[5, 31, 31] > 0.9  # between the first two maps: both
     assert region[20, 0, 0] < 0.1 and region[20, 16, 16] > 0.9  # at the last: it and the one before
+
+
+def test_a_span_moves_only_where_something_moves_beyond_the_noise():
+    assert not onsets.moves(_blob_frames(np.full(40, 12.0)))  # a still blob and sensor noise
+    assert onsets.moves(_blob_frames(np.linspace(2, 26, 40)))
+    assert onsets.moves(_blob_frames(np.linspace(2, 26, 40), blob=(100, 90, 190)))  # by colour alone

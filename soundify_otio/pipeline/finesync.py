@@ -81,13 +81,17 @@ def place_hits(
         inside = np.unique(np.concatenate([inside[::every], inside[-1:]]))
         found: list[tuple[float, float, float]] = []
         cams = np.zeros((0, 1, 1), np.float32)
-        if stop - first >= 4 and inside.size:
+        thumbnails = np.asarray(frames.thumbnails[first:stop])
+        searched = stop - first >= 4 and inside.size > 0 and onsets.moves(thumbnails)
+        if not searched:  # nothing to find: one map, for where the sound placed once sits
+            inside = inside[:1]
+        if inside.size:
             cams = model.gradcam(
                 gather_rows(frames.activations, analysed.samples[inside]), np.repeat(text[None], inside.size, axis=0)
             )
+        if searched:
             cam_frames = (sample_frames[inside] - first).astype(float)
             reach = REGION_REACH_SECONDS * fps
-            thumbnails = np.asarray(frames.thumbnails[first:stop])
             if onsets.is_flat(cams):
                 region = onsets.moving_region(thumbnails)
                 notes.append(f"{label}: {FLAT_MAP}")

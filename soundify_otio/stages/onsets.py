@@ -156,6 +156,14 @@ def region_weights(
     return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
 
 
+def moves(thumbnails: np.ndarray) -> bool:
+    """Whether anything in a span's pictures moves enough to be followed (MIN_MASS beyond the noise in some
+    frame): where nothing does, no impact can be found and its Grad-CAM maps need not be made."""
+    pictures = thumbnails.astype(np.float32)
+    moving = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0)
+    return bool(moving.reshape(len(pictures), -1).sum(axis=1).max(initial=0.0) >= MIN_MASS)
+
+
 FLAT_PEAK = 2.0
 """A Grad-CAM map whose peak is under this many times its mean has no clear peak: it says nothing of where."""
 
