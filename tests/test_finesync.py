@@ -321,3 +321,6 @@ def test_cli_flag_is_a_choice_and_off_places_no_hit(capsys, tmp_path, impact_lib
         assert summary["hits"] == sum(1 for p in summary["placements"] if "hit" in p)
         if mode == "off":
             assert summary["hits"] == 0 and summary["effect_clips"] >= 1
+        else:  # no hit found: the one-shot placed once, and the scene says so
+            placed_once = "red ball bounce: no impact found: placed once" in summary["scenes"][0].get("notes", [])
+            assert placed_once == (summary["hits"] == 0)

@@ -287,6 +287,7 @@ def _summary(
                 "effects": [[c.label, round(c.score, 4)] for c in s.effects],
                 "ambients": [[c.label, round(c.score, 4)] for c in s.ambients],
                 "picks": {"effects": list(s.picked_effects), "ambient": s.picked_ambient},
+                **({"notes": list(s.notes)} if s.notes else {}),
             }
             for s in annotation.scenes
         ],
