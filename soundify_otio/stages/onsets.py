@@ -28,11 +28,12 @@ def motion_thumbnails(frames: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
     from its background in hue alone (a red ball on grey asphalt) still moves in the signal."""
     n, h, w = frames.shape[:3]
     by, bx = max(1, h // size), max(1, w // size)
-    rows = frames[:, : by * size, : bx * size].reshape(n, size, by, size * bx * 3).sum(axis=2, dtype=np.uint32)
-    means = rows.reshape(n, size, size, bx, 3).sum(axis=3).astype(np.float32) / (by * bx)
-    ycbcr = means @ _YCBCR.T
-    ycbcr[..., 1:] += 128.0
-    return np.clip(np.rint(ycbcr), 0, 255).astype(np.uint8)
+    total = np.uint16 if by * 255 <= np.iinfo(np.uint16).max else np.uint32
+    rows = frames[:, : by * size, : bx * size].reshape(n, size, by, size * bx * 3).sum(axis=2, dtype=total)
+    pool = np.kron(np.ones((bx, 1), np.float32), _YCBCR.T / (by * bx))  # a block's bx pixels -> its mean Y, Cb, Cr
+    ycbcr = rows.reshape(n * size * size, bx * 3).astype(np.float32) @ pool
+    ycbcr[:, 1:] += 128.0
+    return np.clip(np.rint(ycbcr), 0, 255).astype(np.uint8).reshape(n, size, size, 3)
 
 
 CHROMA_WEIGHT = 1.0
