@@ -203,9 +203,10 @@ def _windows(size: int) -> np.ndarray:
 def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Per frame: the largest share of arriving velocity lost at that frame in any window (0 = none).
 
-    Frame t is an impact when the motion from t-1 to t, the same way for SUSTAIN_FRAMES and at
-    MIN_SPEED at least, is stopped from t to t+1 where the content stays, or turned back (MIN_TURN)
-    where it neither appears nor hides (the window's centre of moving content); or when the change
+    Frame t is an impact when the motion from t-1 to t, the same way for SUSTAIN_FRAMES, at MIN_SPEED
+    at least and built up to (BUILD_RATIO, SLOWING_RATIO), is stopped from t to t+1 where the content
+    stays, or turned back (MIN_TURN, TURN_SPEED, REBOUND_RATIO) where it neither appears nor hides (the
+    window's centre of moving content, in windows mostly inside the region: REGION_SHARE); or when the change
     from t-1 to t, near its recent peak, is followed by almost none (STOP_RATIO: a door shut into its
     frame, where the moving content itself vanishes). Every frame at once, in numpy."""
     n, size = thumbnails.shape[0], thumbnails.shape[1]
