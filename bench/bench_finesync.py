@@ -2,9 +2,11 @@
 
 Run: ``nice python bench/bench_finesync.py [--repeat 2] [--out results.json]``. Prints one JSON object:
 
-- ``accuracy``: per synthetic clip (ball bouncing beside a static and a moving distractor, door slammed
-  twice, figure walking seven steps, as in the tests; and five variants with other timings and sizes;
-  tests/helpers/impacts.py) and over all, the hits the pipeline
+- ``accuracy``: per synthetic clip (tests/helpers/impacts.py) and over each set and all: ``tuning`` (the
+  tests' ball beside a static and a moving distractor, door slammed twice, figure walking seven steps,
+  and issue 23's: a darker textured floor with a distractor and a pause, isoluminant variants, a sliding
+  puck), ``variants`` (other timings and sizes), ``checks_round_1`` (made after tuning, then tuned on)
+  and ``checks`` (made after the last threshold was set, never tuned on), the hits the pipeline
   places with the known-answer colour model (its Grad-CAM lights the source) against the true contact
   frames: precision and recall within +-1 frame and within +-0.1 s, and the median absolute offset in
   ms of the visual onset and of the hit heard in the rendered preview (review/render.py).
@@ -40,7 +42,9 @@ from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 
 from helpers import impacts
+from helpers.impacts import BLUE, GREEN
 from helpers.known_answer import colour_model
+from helpers.synthetic import MID_GREY
 
 CLIPS = (
     ("ball", lambda p: impacts.bouncing_ball(p, moving_distractor=True), "red ball bounce"),
@@ -68,6 +72,169 @@ VARIANTS = (
     ),
 )
 """Other contact timings and frame sizes than the tests', so the figures are not the tuning set's alone."""
+TUNING = (
+    *CLIPS,
+    (
+        "ball_floor_pause",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(18, 40, 58, 73, 85, 95, 104, 122),
+            n_frames=135,
+            moving_distractor=True,
+            distractor_at=0.36,
+            floor_colour=(70, 70, 70),
+            texture=18.0,
+            pause=10,
+        ),
+        "red ball bounce",
+    ),
+    (
+        "ball_iso",
+        lambda p: impacts.bouncing_ball(
+            p, moving_distractor=True, colour=impacts.ISO_RED, floor_colour=MID_GREY, distractor_colour=impacts.ISO_BLUE
+        ),
+        "red ball bounce",
+    ),
+    ("door_iso", lambda p: impacts.slamming_door(p, colour=impacts.ISO_GREEN, doorway=MID_GREY), "green door slam"),
+    (
+        "walk_iso",
+        lambda p: impacts.walking_figure(p, colour=impacts.ISO_BLUE, ground=MID_GREY),
+        "blue footsteps",
+    ),
+    ("slide", lambda p: impacts.sliding_puck(p, texture=18.0), "red ball bounce"),
+)
+"""The clips fine sync's thresholds were set on (issue 23): the tests' three, the ball on a darker textured
+floor with a distractor beside it and a pause before its last drop, isoluminant variants (the object
+differs from its background by hue alone) and a puck that slides and never hits anything."""
+
+
+CHECKS_ROUND_1 = (
+    (
+        "ball_blue_iso_light",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(16, 38, 57, 74, 88, 100),
+            moving_distractor=True,
+            colour=(160, 160, 255),
+            background=(170, 170, 170),
+            floor_colour=(170, 170, 170),
+            distractor_colour=impacts.ISO_GREEN,
+            distractor_at=0.6,
+            distractor_period=24,
+        ),
+        "blue footsteps",
+    ),
+    (
+        "ball_low_contrast",
+        lambda p: impacts.bouncing_ball(
+            p, contacts=(20, 44, 64, 81, 95, 106), colour=(150, 100, 100), floor_colour=MID_GREY, texture=10.0
+        ),
+        "red ball bounce",
+    ),
+    (
+        "ball_long_pause",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(20, 45, 66, 84, 120),
+            n_frames=130,
+            moving_distractor=True,
+            distractor_colour=GREEN,
+            distractor_at=0.4,
+            distractor_period=20,
+            floor_colour=(60, 60, 60),
+            texture=25.0,
+            pause=20,
+        ),
+        "red ball bounce",
+    ),
+    (
+        "slide_iso",
+        lambda p: impacts.sliding_puck(p, pushes=(10, 50, 90), colour=impacts.ISO_RED, floor_colour=MID_GREY),
+        "red ball bounce",
+    ),
+    (
+        "door_blue",
+        lambda p: impacts.slamming_door(p, slams=(30, 70, 110), colour=impacts.ISO_BLUE, doorway=(40, 40, 40)),
+        "blue footsteps",
+    ),
+    (
+        "walk_red_iso",
+        lambda p: impacts.walking_figure(
+            p, first_step=10, step_frames=12, steps=8, colour=impacts.ISO_RED, ground=MID_GREY
+        ),
+        "red ball bounce",
+    ),
+    (
+        "walk_green_dark",
+        lambda p: impacts.walking_figure(p, colour=GREEN, background=(50, 50, 50), ground=(30, 30, 30)),
+        "green door slam",
+    ),
+)
+"""Made after the thresholds were set on TUNING, as checks: other colours, contrast, timing, pauses and
+distractors. What they showed was then fixed (TURN_SPEED, REGION_EDGE), so they are tuning clips now."""
+CHECKS = (
+    (
+        "ball_blue_far_distractor",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(25, 50, 71, 89, 104, 116),
+            moving_distractor=True,
+            colour=impacts.ISO_BLUE,
+            floor_colour=MID_GREY,
+            texture=12.0,
+            distractor_colour=impacts.ISO_RED,
+            distractor_at=0.8,
+            distractor_period=36,
+        ),
+        "blue footsteps",
+    ),
+    (
+        "ball_small_pause",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(14, 36, 54, 69, 100),
+            n_frames=110,
+            size=(256, 144),
+            moving_distractor=True,
+            distractor_at=0.5,
+            distractor_period=26,
+            pause=14,
+        ),
+        "red ball bounce",
+    ),
+    (
+        "ball_dark",
+        lambda p: impacts.bouncing_ball(
+            p,
+            contacts=(24, 49, 70, 88, 103, 115),
+            background=(40, 40, 40),
+            floor_colour=(25, 25, 25),
+            texture=8.0,
+            moving_distractor=True,
+            distractor_colour=GREEN,
+            distractor_at=0.7,
+        ),
+        "red ball bounce",
+    ),
+    (
+        "slide_blue_small",
+        lambda p: impacts.sliding_puck(p, pushes=(3, 40, 78), size=(256, 144), colour=BLUE, texture=25.0),
+        "blue footsteps",
+    ),
+    (
+        "door_red_iso",
+        lambda p: impacts.slamming_door(p, slams=(45, 100), colour=impacts.ISO_RED, doorway=MID_GREY),
+        "red ball bounce",
+    ),
+    (
+        "walk_green_iso_quick",
+        lambda p: impacts.walking_figure(
+            p, first_step=8, step_frames=10, steps=10, n_frames=115, colour=impacts.ISO_GREEN, ground=MID_GREY
+        ),
+        "green door slam",
+    ),
+)
+"""Made after the last threshold was set (round 2), never tuned on."""
 
 
 def _library(root: Path):
@@ -82,7 +249,7 @@ def _library(root: Path):
 
 def _match(found: np.ndarray, truth: np.ndarray, tolerance: float) -> tuple[int, int]:
     """(true contacts with a hit within tolerance, hits within tolerance of a contact)."""
-    if found.size == 0:
+    if found.size == 0 or truth.size == 0:
         return 0, 0
     hit_truth = int(sum(np.min(np.abs(found - t)) <= tolerance + 1e-9 for t in truth))
     hit_found = int(sum(np.min(np.abs(truth - f)) <= tolerance + 1e-9 for f in found))
@@ -98,13 +265,22 @@ def _scores(found: np.ndarray, truth: np.ndarray, fps: float) -> dict:
     return out
 
 
+def _median_abs(offsets: list[float]) -> float | None:
+    """Median absolute offset in ms; None where there is nothing to measure (no contact, or no hit)."""
+    return round(float(np.median(np.abs(offsets))), 1) if offsets else None
+
+
 def _offsets_ms(found: np.ndarray, truth: np.ndarray) -> list[float]:
     return [float(1000 * (found[np.argmin(np.abs(found - t))] - t)) for t in truth] if found.size else []
 
 
 def accuracy(folder: Path, library) -> dict:
-    results, all_found, all_heard, all_truth, visual, heard = {}, [], [], [], [], []
-    for name, make, label in CLIPS + VARIANTS:
+    """Per clip, then over each set of clips (`all_<set>`) and over all of them (`all`)."""
+    results: dict = {}
+    pooled: dict[str, dict[str, list[float]]] = {}
+    sets = [("tuning", TUNING), ("variants", VARIANTS), ("checks_round_1", CHECKS_ROUND_1), ("checks", CHECKS)]
+    start = 0.0  # clips laid end to end (10 s apart) for the pooled figures
+    for kind, name, make, label in [(kind, *clip) for kind, clips in sets for clip in clips]:
         video = make(folder / f"{name}.mp4")
         soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none"))
         analysis = soundify.analyse(impacts.shots_of([video]))
@@ -115,23 +291,27 @@ def accuracy(folder: Path, library) -> dict:
         render_preview(timeline, folder / f"{name}.wav")
         audio = impacts.audio_peaks(folder / f"{name}.wav")
         results[name] = {
+            "set": kind,
             **_scores(onsets, truth, video.fps),
             "audio": _scores(audio, truth, video.fps),
-            "median_abs_offset_ms": round(float(np.median(np.abs(_offsets_ms(onsets, truth)))), 1),
-            "audio_median_abs_offset_ms": round(float(np.median(np.abs(_offsets_ms(audio, truth)))), 1),
+            "median_abs_offset_ms": _median_abs(_offsets_ms(onsets, truth)),
+            "audio_median_abs_offset_ms": _median_abs(_offsets_ms(audio, truth)),
         }
-        offset = len(all_truth) and max(all_truth) + 10.0
-        all_found += list(onsets + offset)
-        all_heard += list(audio + offset)
-        all_truth += list(truth + offset)
-        visual += _offsets_ms(onsets, truth)
-        heard += _offsets_ms(audio, truth)
-    results["all"] = {
-        **_scores(np.array(all_found), np.array(all_truth), 25.0),
-        "audio": _scores(np.array(all_heard), np.array(all_truth), 25.0),
-        "median_abs_offset_ms": round(float(np.median(np.abs(visual))), 1),
-        "audio_median_abs_offset_ms": round(float(np.median(np.abs(heard))), 1),
-    }
+        for group in (kind, "all"):
+            pool = pooled.setdefault(group, {"found": [], "heard": [], "truth": [], "visual": [], "audio": []})
+            pool["found"] += list(onsets + start)
+            pool["heard"] += list(audio + start)
+            pool["truth"] += list(truth + start)
+            pool["visual"] += _offsets_ms(onsets, truth)
+            pool["audio"] += _offsets_ms(audio, truth)
+        start += video.n_frames / video.fps + 10.0
+    for group, pool in pooled.items():
+        results["all" if group == "all" else f"all_{group}"] = {
+            **_scores(np.array(pool["found"]), np.array(pool["truth"]), 25.0),
+            "audio": _scores(np.array(pool["heard"]), np.array(pool["truth"]), 25.0),
+            "median_abs_offset_ms": _median_abs(pool["visual"]),
+            "audio_median_abs_offset_ms": _median_abs(pool["audio"]),
+        }
     return results
 
 

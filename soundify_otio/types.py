@@ -126,6 +126,8 @@ class Placement:
     """Seconds into the sound file heard at `start` (a hit whose head is trimmed to fit the scene)."""
     onset: float | None = None
     """A hit (fine sync): timeline seconds of the visual impact its transient lands on; None for a span."""
+    once: bool = False
+    """A one-shot placed once where no impact was found: one clip, never repeated to fill its span."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class Choice:
 
     effects: tuple[str, ...]
     ambient: str | None
+    loops: frozenset[str] = frozenset()
+    """One-shot labels the editor asked to loop over their interval when no impact is found (else placed once)."""
     duck: bool = True
     """False: this scene's sounds do not dip under its dialogue."""
     duck_ambient_db: float | None = None
@@ -152,6 +156,10 @@ class SceneResult:
     picked_effects: tuple[str, ...]
     picked_ambient: str | None
     intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    """What fine sync could not do as usual, one line each ("red ball bounce: no impact found: placed once")."""
+    loops: frozenset[str] = frozenset()
+    """Picked one-shot labels the editor asked to loop where no impact is found (Choice.loops)."""
     speech: tuple[SpeechRegion, ...] = ()
     """Where someone speaks in the scene (the timeline's own sound)."""
     ducking: dict[str, float] = field(default_factory=dict)

@@ -11,18 +11,23 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import soundfile
+import torch
 
 from soundify_otio.config import Config
+from soundify_otio.errors import ChoicesError
 from soundify_otio.library.sounds import open_library
+from soundify_otio.pipeline import finesync
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.review.choices import check_choices, known_labels, read_choices, render_choices
 from soundify_otio.review.render import render_preview
 from soundify_otio.review.report import render_html
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
+from soundify_otio.vision.model import TowerSplit
 
 from helpers import impacts
 from helpers.known_answer import colour_model
+from helpers.synthetic import MID_GREY
 from helpers.timelines import write_tone
 
 FPS = 25
@@ -79,12 +84,163 @@ def test_footfalls_of_a_walking_figure_are_hits(tmp_path, impact_library):
     assert _recall(hits, video.contacts, FPS) >= 0.9
 
 
-def test_nothing_moving_gives_no_hit_and_the_span_placement_stays(tmp_path, impact_library):
-    """The static green box: a one-shot label whose source never moves falls back to today's placement."""
+def _precision(onsets: list[float], truth: tuple[int, ...], fps: float) -> float:
+    truth_frames = np.array(truth, float)
+    return float(np.mean([np.min(np.abs(truth_frames - o * fps)) <= 1.0 for o in onsets])) if onsets else 0.0
+
+
+ISOLUMINANT = {
+    "ball": (lambda p, **k: impacts.bouncing_ball(p, moving_distractor=True, **k), "red ball bounce"),
+    "door": (impacts.slamming_door, "green door slam"),
+    "walk": (impacts.walking_figure, "blue footsteps"),
+}
+ISO_COLOURS = {
+    "ball": {"colour": impacts.ISO_RED, "floor_colour": MID_GREY, "distractor_colour": impacts.ISO_BLUE},
+    "door": {"colour": impacts.ISO_GREEN, "doorway": MID_GREY},
+    "walk": {"colour": impacts.ISO_BLUE, "ground": MID_GREY},
+}
+
+
+@pytest.mark.parametrize("clip", sorted(ISOLUMINANT))
+def test_an_isoluminant_source_is_found_as_well_as_a_bright_one(tmp_path, impact_library, clip):
+    """The object differs from what is behind it by hue alone (same BT.601 luma): colour in the motion
+    signal finds its impacts as in the bright clip (grey thumbnails found none)."""
+    make, label = ISOLUMINANT[clip]
+    scores = []
+    for name, colours in (("bright", {}), ("iso", ISO_COLOURS[clip])):
+        video = make(tmp_path / f"{name}.mp4", **colours)
+        hits = [p.onset for p in _run(video, impact_library, label).placements if p.onset is not None]
+        scores.append((_recall(hits, video.contacts, FPS), _precision(hits, video.contacts, FPS)))
+    (bright_recall, bright_precision), (iso_recall, iso_precision) = scores
+    assert iso_recall >= 0.95 and iso_precision >= 0.9
+    assert iso_recall >= bright_recall and iso_precision >= bright_precision
+
+
+def test_a_distractor_nearby_and_a_pause_before_the_last_drop_add_no_hit(tmp_path, impact_library):
+    """A ball on a darker textured floor, a blue block turning back sharply beside it, the ball held at the top
+    of its last bounce before it drops: every contact within a frame and nothing else."""
+    video = impacts.bouncing_ball(
+        tmp_path / "ball.mp4",
+        contacts=(18, 40, 58, 73, 85, 95, 104, 122),
+        n_frames=135,
+        moving_distractor=True,
+        distractor_at=0.36,
+        floor_colour=(70, 70, 70),
+        texture=18.0,
+        pause=10,
+    )
+    hits = [p.onset for p in _run(video, impact_library, "red ball bounce").placements if p.onset is not None]
+    assert _recall(hits, video.contacts, FPS) >= 0.95 and _precision(hits, video.contacts, FPS) >= 0.9
+
+
+def test_a_sliding_puck_hits_nothing_and_its_one_shot_is_placed_once(tmp_path, impact_library):
+    video = impacts.sliding_puck(tmp_path / "puck.mp4", texture=18.0)
+    annotation = _run(video, impact_library, "red ball bounce")
+    placements = [p for p in annotation.placements if p.label == "red ball bounce"]
+    assert placements and all(p.onset is None and p.once for p in placements)
+    assert len(placements) == len(annotation.scenes[0].intervals["red ball bounce"])
+
+
+def test_a_one_shot_with_no_impact_is_placed_once_and_the_scene_says_so(tmp_path, impact_library):
+    """The static green box: a one-shot label whose source never moves gets its sound once, at the start of
+    its interval, never repeated to fill it; the report, the marker and the run's record say why."""
     video = impacts.bouncing_ball(tmp_path / "ball.mp4")
-    placements = _run(video, impact_library, "green door slam").placements
-    assert placements and all(p.onset is None for p in placements)
-    assert placements[0].end - placements[0].start > 1.0
+    annotation = _run(video, impact_library, "green door slam")
+    placements = [p for p in annotation.placements if p.label == "green door slam"]
+    intervals = annotation.scenes[0].intervals["green door slam"]
+    assert intervals and len(placements) == len(intervals)
+    for placement, interval in zip(placements, intervals, strict=True):
+        assert placement.onset is None and placement.once and placement.start == pytest.approx(interval.start)
+        assert placement.end - placement.start <= placement.sound.duration + 1e-9
+    assert annotation.scenes[0].notes == ("green door slam: no impact found: placed once",)
+    timeline = annotated_copy(impacts.timeline_of([video]), annotation)
+    clips = [c for c in timeline.find_clips() if c.name == "green door slam"]
+    transitions = [t for track in timeline.tracks for t in track if isinstance(t, otio.schema.Transition)]
+    assert len(clips) == len(intervals) and not transitions
+    marker = next(m for m in timeline.tracks.markers if m.name.startswith("SFX:"))
+    assert marker.comment.endswith("/ green door slam: no impact found: placed once")
+    record = timeline.metadata["soundify"]["scenes"][0]
+    assert list(record["notes"]) == ["green door slam: no impact found: placed once"]
+    page = render_html(annotation, title="ball", report_path=tmp_path / "r.html", frame_rate=video.fps)
+    assert '<p class="note">green door slam: no impact found: placed once</p>' in page
+
+
+def test_a_one_shot_the_editor_asked_to_loop_spans_its_interval(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    soundify = Soundify(colour_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(impacts.shots_of([video]))
+    choice = Choice(("green door slam",), None, frozenset({"green door slam"}))
+    annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: choice})
+    placements = [p for p in annotation.placements if p.label == "green door slam"]
+    assert placements and not any(p.once for p in placements) and not annotation.scenes[0].notes
+    assert max(p.end - p.start for p in placements) > placements[0].sound.duration  # repeated to fill it
+
+
+def test_the_loop_table_of_a_choices_file_is_read_and_checked(tmp_path):
+    scene = '[[scene]]\nid = "s"\neffects = ["knock"]\nambient = ""\n'
+    path = tmp_path / "c.toml"
+    path.write_text(scene + '[scene.loop]\n"knock" = true\n"bell" = false\n' + scene.replace('"s"', '"t"'))
+    picks = check_choices(read_choices(path), ["s", "t"], ["knock", "bell"], [])
+    assert picks["s"].loops == frozenset({"knock"}) and picks["t"].loops == frozenset()
+    path.write_text(scene + '\n[scene.loop]\n"knock" = "yes"\n')
+    with pytest.raises(ChoicesError, match=r"line 6: `\[scene\.loop\]` must set labels to true or false"):
+        check_choices(read_choices(path), ["s"], ["knock"], [])
+    path.write_text(scene + '[scene.loop]\n"gong" = true\n')
+    with pytest.raises(ChoicesError, match="line 5: loop: 'gong' is not a label"):
+        check_choices(read_choices(path), ["s"], ["knock"], [])
+
+
+def test_the_review_page_toggles_a_loop_and_the_choices_file_keeps_it(tmp_path, impact_library):
+    """The static green box again: its one-shot is placed once, the page offers to loop it; ticked, the scene is
+    re-placed with the sound spanning its interval, and the choices file written says so."""
+    from soundify_otio.review.session import ReviewSession
+
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    soundify = Soundify(colour_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(impacts.shots_of([video]))
+    scene_id = analysis.scenes[0].scene.id
+    session = ReviewSession(
+        impacts.timeline_of([video]),
+        tmp_path / "t.otio",
+        soundify,
+        analysis,
+        tmp_path / "out.otio",
+        ["otio"],
+        {scene_id: Choice(("green door slam",), None)},
+    )
+    toggle = '<input type="checkbox" class="loop" value="green door slam"'
+    assert toggle + "> loop green door slam" in session.scene_html(scene_id)
+    session.pick(scene_id, ["green door slam"], None, loops=["green door slam"])
+    assert toggle + " checked>" in session.scene_html(scene_id)
+    looped = [p for p in session.annotation().placements if p.label == "green door slam"]
+    assert looped and not any(p.once for p in looped) and looped[0].end - looped[0].start > looped[0].sound.duration
+    _, choices_path = session.write()
+    text = choices_path.read_text()
+    assert '[scene.loop]\n"green door slam" = true' in text
+    assert check_choices(read_choices(choices_path), [scene_id], ["green door slam"], [])[scene_id].loops == {
+        "green door slam"
+    }
+
+
+def flat_map_model():
+    """The known-answer colour model with a Grad-CAM layer that is the same everywhere: its maps have no peak."""
+    model = colour_model()
+    split = model.split
+    model.split = TowerSplit(trunk=split.trunk, head=split.head, to_maps=lambda a: torch.ones_like(a))
+    return model
+
+
+def test_a_flat_map_looks_for_impacts_where_the_frame_moves_and_says_so(tmp_path, impact_library):
+    video = impacts.bouncing_ball(tmp_path / "ball.mp4")
+    soundify = Soundify(flat_map_model(), impact_library, Config.from_overrides(pretrained="none"))
+    analysis = soundify.analyse(impacts.shots_of([video]))
+    annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: Choice(("red ball bounce",), None)})
+    hits = [p.onset for p in annotation.placements if p.onset is not None]
+    assert _recall(hits, video.contacts, FPS) >= 0.9 and len(hits) <= len(video.contacts) + 1
+    note = f"red ball bounce: {finesync.FLAT_MAP}"
+    assert note in annotation.scenes[0].notes
+    timeline = annotated_copy(impacts.timeline_of([video]), annotation)
+    assert note in timeline.metadata["soundify"]["scenes"][0]["notes"]
 
 
 def test_fine_sync_off_and_texture_labels_keep_spanning_placements(tmp_path, impact_library):
@@ -165,3 +321,6 @@ def test_cli_flag_is_a_choice_and_off_places_no_hit(capsys, tmp_path, impact_lib
         assert summary["hits"] == sum(1 for p in summary["placements"] if "hit" in p)
         if mode == "off":
             assert summary["hits"] == 0 and summary["effect_clips"] >= 1
+        else:  # no hit found: the one-shot placed once, and the scene says so
+            placed_once = "red ball bounce: no impact found: placed once" in summary["scenes"][0].get("notes", [])
+            assert placed_once == (summary["hits"] == 0)

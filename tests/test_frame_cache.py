@@ -13,8 +13,8 @@ from soundify_otio.config import Config
 from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, gather_rows
 from soundify_otio.types import Shot
 
-THUMBS = np.arange(50 * 32 * 32).reshape(50, 32, 32).astype(np.uint8)
-"""A stand-in motion signal: 50 frames of 32x32 grey."""
+THUMBS = np.arange(50 * 32 * 32 * 3).reshape(50, 32, 32, 3).astype(np.uint8)
+"""A stand-in motion signal: 50 frames of 32x32 Y/Cb/Cr."""
 
 
 def test_activation_store_writes_what_was_encoded(tmp_path):
@@ -108,6 +108,16 @@ def test_concurrent_writers_of_one_entry_leave_it_whole(tmp_path):
 def test_an_entry_without_the_motion_signal_is_a_miss(tmp_path):
     """Entries written before thumbnails were kept are decoded again, not served without them."""
     np.savez(tmp_path / "old.npz", fps=25.0, distances=np.zeros(2), sample_times=np.zeros(1), embeddings=np.eye(1))
+    np.save(tmp_path / "old.activations.npy", np.ones((1, 1, 1, 1), np.float16))
+    cache = FrameCache(tmp_path)
+    assert cache.load("old") is None and cache.misses == 1
+
+
+def test_an_entry_with_grey_thumbnails_is_a_miss(tmp_path):
+    """Format 1 kept grey thumbnails [n, 32, 32]; fine sync now reads colour, so such an entry is decoded again."""
+    grey = THUMBS[..., 0]
+    arrays = {"distances": np.zeros(2), "sample_times": np.zeros(1), "embeddings": np.eye(1), "thumbnails": grey}
+    np.savez(tmp_path / "old.npz", fps=25.0, **arrays)
     np.save(tmp_path / "old.activations.npy", np.ones((1, 1, 1, 1), np.float16))
     cache = FrameCache(tmp_path)
     assert cache.load("old") is None and cache.misses == 1

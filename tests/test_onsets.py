@@ -3,41 +3,56 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from soundify_otio.stages import onsets
 
 
-def test_grey_thumbnails_are_block_means_of_the_grey_picture():
+def test_motion_thumbnails_are_block_means_in_ycbcr():
     frames = np.zeros((2, 224, 224, 3), np.uint8)
-    frames[0, :7, :7] = (255, 0, 0)  # one red block: grey 255 * 77 / 256 = 76.7 -> 77
+    frames[0, :7, :7] = (255, 0, 0)  # one red block: Y 76.2, Cb 85.0, Cr 255.5 (clipped)
     frames[1, 7:14, 14:21] = 255
-    frames[1, 0, 0] = 255  # one white pixel in a black 7x7 block: mean 255 / 49 = 5.2
-    thumbs = onsets.grey_thumbnails(frames)
-    assert thumbs.shape == (2, 32, 32) and thumbs.dtype == np.uint8
-    assert thumbs[0, 0, 0] == 77 and thumbs[0].sum() == 77
-    assert thumbs[1, 1, 2] == 255 and thumbs[1, 0, 0] == 5
+    frames[1, 0, 0] = (0, 0, 255)  # one blue pixel in a black 7x7 block: mean (0, 0, 5.2)
+    thumbs = onsets.motion_thumbnails(frames)
+    assert thumbs.shape == (2, 32, 32, 3) and thumbs.dtype == np.uint8
+    assert thumbs[0, 0, 0].tolist() == [76, 85, 255]
+    assert thumbs[0, 5, 5].tolist() == [0, 128, 128]  # black: no colour
+    assert thumbs[1, 1, 2].tolist() == [255, 128, 128]
+    assert thumbs[1, 0, 0].tolist() == [1, 131, 128]  # Y 0.6, Cb 128 + 2.6, Cr 128 - 0.4
 
 
-def _blob_frames(ys: np.ndarray, noise: float = 2.0) -> np.ndarray:
-    """A bright 3x3 blob on grey at row ys[t] (column 10) per frame, plus sensor-like noise."""
+def test_an_isoluminant_change_is_as_far_as_a_grey_one():
+    """A red and a grey of the same luma differ (by colour); two greys differ by brightness alone."""
+    red, grey = np.array([[[200, 60, 60]]], np.uint8), np.zeros((1, 1, 3), np.uint8)
+    y = onsets.motion_thumbnails(red[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
+    grey[:] = y[0]
+    same_luma = onsets.motion_thumbnails(grey[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
+    assert same_luma[0] == y[0] and onsets.colour_distance(y, same_luma) > 50
+    assert onsets.colour_distance(np.array([100, 128, 128]), np.array([140, 128, 128])) == 40
+
+
+def _blob_frames(ys: np.ndarray, noise: float = 2.0, blob: tuple[int, int, int] = (220, 128, 128)) -> np.ndarray:
+    """A 3x3 blob (Y, Cb, Cr; bright by default) on grey at row ys[t] (column 10) per frame, plus
+    sensor-like noise."""
     rng = np.random.default_rng(0)
-    frames = np.full((len(ys), 32, 32), 100.0) + rng.normal(0, noise, (len(ys), 32, 32))
+    frames = np.full((len(ys), 32, 32, 3), (100.0, 128.0, 128.0)) + rng.normal(0, noise, (len(ys), 32, 32, 3))
     for t, y in enumerate(ys):
-        frames[t, int(y) : int(y) + 3, 9:12] = 220
+        frames[t, int(y) : int(y) + 3, 9:12] = blob
     return np.clip(frames, 0, 255).astype(np.uint8)
 
 
-def test_a_bounce_is_found_on_its_frame_and_stillness_gives_nothing():
+@pytest.mark.parametrize("blob", [(220, 128, 128), (100, 90, 190)], ids=["bright", "isoluminant"])
+def test_a_bounce_is_found_on_its_frame_and_stillness_gives_nothing(blob):
     ys = np.minimum(2 + 0.1 * np.arange(20) ** 2, 26.0)  # accelerating down to the floor at row 26
     contact = int(np.argmax(ys >= 26.0))
-    up = 26.0 - 0.1 * np.arange(1, 7) * (22 - np.arange(1, 7))  # and back up (whole rows: stop before the top)
+    up = 26.0 - 0.1 * np.arange(1, 7) * (14 - np.arange(1, 7))  # back up, slower (whole rows: before the top)
     ys = np.concatenate([ys[: contact + 1], up])
     region = np.ones((len(ys), 32, 32), np.float32)
-    found = onsets.detect_onsets(_blob_frames(ys), region, fps=25.0)
+    found = onsets.detect_onsets(_blob_frames(ys, blob=blob), region, fps=25.0)
     assert [o.frame for o in found] == [contact] and found[0].strength > 1.2
-    still = _blob_frames(np.full(40, 12.0))
+    still = _blob_frames(np.full(40, 12.0), blob=blob)
     assert onsets.detect_onsets(still, np.ones((40, 32, 32), np.float32), fps=25.0) == []
-    assert onsets.detect_onsets(_blob_frames(ys), np.zeros_like(region), fps=25.0) == []  # outside the region
+    assert onsets.detect_onsets(_blob_frames(ys, blob=blob), np.zeros_like(region), fps=25.0) == []  # outside
 
 
 def test_region_is_the_union_of_the_maps_within_reach():
@@ -47,3 +62,9 @@ def test_region_is_the_union_of_the_maps_within_reach():
     assert region.shape == (21, 32, 32)
     assert region[5, 0, 0] > 0.9 and region[5, 31, 31] > 0.9  # between the first two maps: both
     assert region[20, 0, 0] < 0.1 and region[20, 16, 16] > 0.9  # at the last: it and the one before
+
+
+def test_a_span_moves_only_where_something_moves_beyond_the_noise():
+    assert not onsets.moves(_blob_frames(np.full(40, 12.0)))  # a still blob and sensor noise
+    assert onsets.moves(_blob_frames(np.linspace(2, 26, 40)))
+    assert onsets.moves(_blob_frames(np.linspace(2, 26, 40), blob=(100, 90, 190)))  # by colour alone

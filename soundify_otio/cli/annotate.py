@@ -297,6 +297,7 @@ def _summary(
                 "speech": [[round(r.start, 3), round(r.end, 3), round(r.confidence, 3)] for r in s.speech],
                 "dialogue_lufs": None if s.dialogue_lufs is None else round(s.dialogue_lufs, 2),
                 "ducked_db": s.ducking,
+                **({"notes": list(s.notes)} if s.notes else {}),
             }
             for s in annotation.scenes
         ],

@@ -5,7 +5,9 @@ inside it, MAPS_PER_SECOND of them (from the cached activations), the frame cach
 `stages.onsets` finds the impacts. Each becomes a placement that starts `transient` seconds
 before the impact (the sound's own hit lands on the frame, not its first sample), its pan and
 gain from the map interpolated at that frame, taking turns among the label's one-shot files.
-An interval with no impact is returned for the usual spanning placement.
+Where the maps have no clear peak, impacts are looked for in the span's dominant moving region.
+An interval with no impact gets the one-shot once, at its start (never repeated to fill it), unless the
+editor asked to loop that label: then it is returned for the usual spanning placement.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ REGION_REACH_SECONDS = 1.0
 """A frame's region is where the source's maps lit within this of it (see onsets.region_weights)."""
 HIT_FADE_SECONDS = 0.05
 """Fade at the tail of a hit cut short by the next one."""
+NO_IMPACT = "no impact found: placed once"
+"""Note on a scene where a one-shot label's interval had no impact (report, review page, marker, record)."""
+FLAT_MAP = "the source's region is unclear (flat Grad-CAM map): impacts looked for where the frame moves most"
+"""Note on a scene where a label's maps had no clear peak."""
 
 
 class CamModel(Protocol):
@@ -53,8 +59,11 @@ def place_hits(
     model: CamModel,
     variations: tuple[SoundEntry, ...],
     config: Config,
-) -> tuple[list[Placement], tuple[Interval, ...]]:
-    """Hits for the impacts inside `intervals`, and the intervals where none was found."""
+    loop: bool = False,
+) -> tuple[list[Placement], tuple[Interval, ...], tuple[str, ...]]:
+    """Hits for the impacts inside `intervals`; the intervals where none was found and `loop` asks for
+    the spanning placement (else the one-shot placed once at each such interval's start); and notes on
+    what was not done as usual (NO_IMPACT, FLAT_MAP)."""
     frames, scene = analysed.frames, analysed.scene
     fps = frames.fps
     offset = float(frames.sample_times[analysed.samples[0]] - analysed.times[0])  # scene start, shot seconds
@@ -64,28 +73,55 @@ def place_hits(
     sample_frames = np.round(frames.sample_times[analysed.samples] * fps).astype(int)
     onset_times: list[tuple[float, float, float]] = []  # (timeline seconds, pan, gain dB)
     fallback: list[Interval] = []
+    once: list[tuple[float, float, float]] = []  # an interval with no impact: (its start, pan, gain dB)
+    notes: list[str] = []
     for first, stop, members in _spans(intervals, scene.start - offset, margin, fps, scene_first, scene_stop):
         inside = np.flatnonzero((sample_frames >= first) & (sample_frames < stop))
         every = max(1, round(config.sample_fps / MAPS_PER_SECOND))
         inside = np.unique(np.concatenate([inside[::every], inside[-1:]]))
         found: list[tuple[float, float, float]] = []
-        if stop - first >= 4 and inside.size:
+        cams = np.zeros((0, 1, 1), np.float32)
+        thumbnails = np.asarray(frames.thumbnails[first:stop])
+        searched = stop - first >= 4 and inside.size > 0 and onsets.moves(thumbnails)
+        if not searched:  # nothing to find: one map, for where the sound placed once sits
+            inside = inside[:1]
+        if inside.size:
             cams = model.gradcam(
                 gather_rows(frames.activations, analysed.samples[inside]), np.repeat(text[None], inside.size, axis=0)
             )
+        if searched:
             cam_frames = (sample_frames[inside] - first).astype(float)
             reach = REGION_REACH_SECONDS * fps
-            region = onsets.region_weights(cams, cam_frames, stop - first, reach, frames.thumbnails.shape[1])
-            for onset in onsets.detect_onsets(np.asarray(frames.thumbnails[first:stop]), region, fps):
+            if onsets.is_flat(cams):
+                region = onsets.moving_region(thumbnails)
+                notes.append(f"{label}: {FLAT_MAP}")
+            else:
+                region = onsets.region_weights(cams, cam_frames, stop - first, reach, thumbnails.shape[1])
+            for onset in onsets.detect_onsets(thumbnails, region, fps):
                 cam = onsets.interpolate_maps(cams, cam_frames, np.array([float(onset.frame)]))[0]
                 pan, gain = mix.pan_and_gain(
                     cam, config.cam_area_threshold, config.gain_max_db, config.gain_floor_db, config.gain_slope_db
                 )
                 found.append((scene.start + (first + onset.frame) / fps - offset, pan, gain))
         onset_times.extend(found)
-        if not found:
+        if found:
+            continue
+        if loop:
             fallback.extend(members)
-    return _hits(analysed, label, sorted(onset_times), variations, config.reference_lufs), tuple(fallback)
+            continue
+        pan, gain = (
+            mix.pan_and_gain(
+                cams[0], config.cam_area_threshold, config.gain_max_db, config.gain_floor_db, config.gain_slope_db
+            )
+            if len(cams)
+            else (0.0, 0.0)
+        )
+        once.extend((member.start, pan, gain) for member in members)
+    if once:
+        notes.append(f"{label}: {NO_IMPACT}")
+    hits = _hits(analysed, label, sorted(onset_times), variations, config.reference_lufs)
+    placed_once = _placed_once(analysed, label, once, variations, config.reference_lufs)
+    return hits + placed_once, tuple(fallback), tuple(dict.fromkeys(notes))
 
 
 def _spans(
@@ -103,6 +139,44 @@ def _spans(
         else:
             spans.append((first, stop, [interval]))
     return spans
+
+
+def _placed_once(
+    analysed: AnalysedScene,
+    label: str,
+    starts: list[tuple[float, float, float]],
+    variations: tuple[SoundEntry, ...],
+    reference_lufs: float,
+) -> list[Placement]:
+    """The one-shot once from each of `starts` (timeline seconds, pan, gain dB), whole or cut at the next
+    one or the scene's end: a single clip, never repeated to fill its interval."""
+    scene = analysed.scene
+    score = next((s.score for s in analysed.effects if s.label == label), 0.0)
+    placements = []
+    for k, (start, pan, gain) in enumerate(sorted(starts)):
+        sound = variations[(scene.index + k) % len(variations)]
+        end = min(start + sound.duration, scene.end, *(s for s, _, _ in starts if s > start))
+        length = round(end - start, 6)
+        level = gain + loudness_offset_db(sound, reference_lufs)
+        placements.append(
+            Placement(
+                label=label,
+                kind="effect",
+                sound=sound,
+                scene_index=scene.index,
+                scene_id=scene.id,
+                start=start,
+                end=end,
+                score=score,
+                alternatives=analysed.effects,
+                pan=((0.0, pan), (length, pan)),
+                gain_db=((0.0, level), (length, level)),
+                fade_in=0.0,
+                fade_out=min(HIT_FADE_SECONDS, length / 4) if end < start + sound.duration else 0.0,
+                once=True,
+            )
+        )
+    return placements
 
 
 def _hits(

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 _BLOCK = 64 << 10
 _BLOCKS = 16
 """Content identity reads the first and last block and this many evenly spaced between (about 1 MiB)."""
+FORMAT_VERSION = 2
+"""Part of every entry's key: 2 keeps colour thumbnails (Y, Cb, Cr), 1 kept grey ones."""
 
 
 def gather_rows(activations: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
@@ -52,7 +54,7 @@ class ShotFrames:
     activations: np.ndarray
     """float16 activations of the Grad-CAM layer, one per encoded frame."""
     thumbnails: np.ndarray
-    """Per decoded frame: a small grey picture (uint8 [n, 32, 32]), the motion signal fine sync reads."""
+    """Per decoded frame: a small Y/Cb/Cr picture (uint8 [n, 32, 32, 3]), the motion signal fine sync reads."""
 
 
 def media_identity(path: Path) -> str:
@@ -108,6 +110,7 @@ class FrameCache:
 
     def key(self, shot: Shot, first: int, stop: int, model_id: str, config: Config) -> str:
         identity = (
+            FORMAT_VERSION,
             media_identity(shot.media_path),
             first,
             stop,
@@ -227,6 +230,8 @@ def _check_frames(frames: ShotFrames) -> None:
         raise ValueError("arrays of the wrong shape")
     if not (frames.activations.shape[0] == frames.embeddings.shape[0] == frames.sample_times.shape[0]):
         raise ValueError("activations, embeddings and sample times disagree in length")
+    if frames.thumbnails.ndim != 4:
+        raise ValueError("thumbnails are not Y/Cb/Cr pictures")
 
 
 class ActivationStore:

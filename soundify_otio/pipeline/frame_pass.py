@@ -188,7 +188,7 @@ class FramePass:
             with self.stopwatch.time("scenes"):
                 job.detector.push(pixels)
             with self.stopwatch.time("motion"):
-                job.thumbnails.append(onsets.grey_thumbnails(pixels))
+                job.thumbnails.append(onsets.motion_thumbnails(pixels))
             for i in range(len(pixels)):
                 if start + i - job.first in job.wanted:
                     self._queue.append((job, pixels[i]))

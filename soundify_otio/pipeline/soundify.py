@@ -301,13 +301,14 @@ class Soundify:
         ambients = self.rerank_ambients(analysed, choice.effects)
         intervals: dict[str, tuple[Interval, ...]] = {}
         placements: list[Placement] = []
+        notes: list[str] = []
         for occasion, label in enumerate(choice.effects):
             with stopwatch.time("sync"):
                 intervals[label] = spans = self._intervals(analysed, label)
             variations = self.library.one_shots(label, self.config.seed)
             if finesync.wanted(self.config, variations):
                 with stopwatch.time("finesync"):
-                    hits, spans = finesync.place_hits(
+                    hits, spans, found_notes = finesync.place_hits(
                         analysed,
                         label,
                         spans,
@@ -315,8 +316,10 @@ class Soundify:
                         self.model,
                         variations,
                         self.config,
+                        loop=label in choice.loops,
                     )
                 placements.extend(hits)
+                notes.extend(found_notes)
             with stopwatch.time("gradcam"):
                 placements.extend(self._effect_placements(analysed, label, spans, occasion))
         if choice.ambient:
@@ -332,6 +335,7 @@ class Soundify:
                 for kind, depth in depths.items()
             }
             placements = [replace(p, gain_db=duck.ducked(p.gain_db, dips[p.kind], p.start)) for p in placements]
+        loops = choice.loops & set(choice.effects)
         result = SceneResult(
             analysed.scene,
             analysed.effects,
@@ -339,6 +343,8 @@ class Soundify:
             choice.effects,
             choice.ambient,
             intervals,
+            tuple(notes),
+            loops,
             speech=analysed.speech,
             ducking={str(kind): depth for kind, depth in depths.items()},
             dialogue_lufs=analysed.dialogue_lufs,

@@ -83,6 +83,7 @@ def render_choices(
             f"effect_candidates = {_pairs(analysed.effects)}",
             f"ambient_candidates = {_pairs(ambients)}",
             *_one_shot_note(soundify, [*choice.effects, *(s.label for s in analysed.effects)]),
+            *_loop_table(choice.loops),
             "",
         ]
     return "\n".join(lines)
@@ -107,7 +108,17 @@ def _one_shot_note(soundify: Soundify, labels: list[str]) -> list[str]:
     if soundify.config.fine_sync != "auto":
         return []
     shots = [label for label in dict.fromkeys(labels) if soundify.library.one_shots(label, soundify.config.seed)]
-    return [f"# one-shots, one clip per impact: [{', '.join(toml_string(x) for x in shots)}]"] if shots else []
+    if not shots:
+        return []
+    return [
+        f"# one-shots, one clip per impact: [{', '.join(toml_string(x) for x in shots)}]",
+        "# (none found: placed once; to loop one over its interval instead: [scene.loop] with its label = true)",
+    ]
+
+
+def _loop_table(loops: frozenset[str]) -> list[str]:
+    """The scene's `[scene.loop]` table: one-shots to loop where no impact is found (none: no lines)."""
+    return ["[scene.loop]", *(f"{toml_string(label)} = true" for label in sorted(loops))] if loops else []
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int:
@@ -185,6 +196,9 @@ def _scene_tables(choices: ChoicesFile) -> Iterator[tuple[dict, Callable[..., Ch
                 or not setting.low <= value <= setting.high  # type: ignore[operator]
             ):
                 raise fail(f"`{name}` must be a number of dB in {setting.low:g}..{setting.high:g}", rf"^\s*{name}\s*=")
+        loops = table.get("loop", {})
+        if not isinstance(loops, dict) or not all(isinstance(on, bool) for on in loops.values()):
+            raise fail('`[scene.loop]` must set labels to true or false, e.g. "knock" = true', r"^\s*\[scene\.loop\]")
         yield table, fail
 
 
@@ -209,9 +223,14 @@ def check_choices(
                 raise fail(f"effect '{effect}' is not a label of the library's effects", re.escape(toml_string(effect)))
         if ambient and ambient not in known_ambients:
             raise fail(f"ambient '{ambient}' is not a label of the library's ambiences", r"^\s*ambient\s*=")
+        loops = table.get("loop", {})
+        for label in loops:
+            if label not in known_effects:
+                raise fail(f"loop: '{label}' is not a label of the library's effects", r"^\s*\[scene\.loop\]")
         result[scene_id] = Choice(
             tuple(dict.fromkeys(picked)),
             ambient or None,
+            frozenset(label for label, on in loops.items() if on),
             duck=table.get("duck", True),
             duck_ambient_db=_decibels(table.get("duck_ambient_db")),
             duck_effect_db=_decibels(table.get("duck_effect_db")),

@@ -17,7 +17,8 @@
     const effects = [...section.querySelectorAll('input.pick[data-kind="effect"]:checked')].map(i => i.value);
     const ambient = section.querySelector('input.pick[data-kind="ambient"]:checked');
     const duck = section.querySelector('input.duck');
-    return {effects, ambient: ambient ? ambient.value : '', ...(duck ? {duck: duck.checked} : {})};
+    const loop = [...section.querySelectorAll('input.loop:checked')].map(i => i.value);
+    return {effects, ambient: ambient ? ambient.value : '', loop, ...(duck ? {duck: duck.checked} : {})};
   }
 
   /* A TOML basic string: JSON's escapes are TOML's, except that TOML also escapes DEL. */
@@ -53,6 +54,7 @@
         `ambient = ${tomlString(chosen.ambient)}`,
         `effect_candidates = ${candidates(section, 'effect')}`,
         `ambient_candidates = ${candidates(section, 'ambient')}`,
+        ...(chosen.loop.length ? ['[scene.loop]', ...chosen.loop.map(label => `${tomlString(label)} = true`)] : []),
         '',
       );
     });

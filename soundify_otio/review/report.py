@@ -504,12 +504,14 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
         else ""
     )
     audition = page.audition(placements)
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in result.notes) + _loop_toggles(result, placements)
     return (
         f'<section class="scene" id="scene-{scene.index}" data-scene-id="{escape(scene.id)}" '
         f'data-index="{scene.index}" data-start="{scene.start:.6f}" data-end="{scene.end:.6f}">'
         f'<header><h2>Scene {scene.index + 1}</h2><span class="tc">{page.tc(scene.start)} – '
         f'{page.tc(scene.end)}</span><span class="muted">{duration:.2f} s · '
         f"{escape(scene.media_path.name)} @ {scene.media_start:.2f} s</span>{play}</header>"
+        f"{notes}"
         f'<div class="strip">{page.strip(result)}</div>{_scene_player(result, placements, page)}'
         f'<div class="rankings">'
         f"{_ranking('Effects (top 5)', result, 'effect', colours, audition)}"
@@ -517,6 +519,16 @@ def scene_section(result: SceneResult, placements: list[Placement], page: PageCo
         f"</div>{_search_box() if interactive else ''}"
         f"<h3>Sync: where each source is visible</h3>{_chart(_intervals_svg(result, placements, scale, colours))}"
         f"<h3>Automation</h3>{automation}</section>"
+    )
+
+
+def _loop_toggles(result: SceneResult, placements: list[Placement]) -> str:
+    """A checkbox per one-shot placed once (no impact found) or looped on request: checked, it loops."""
+    labels = sorted({p.label for p in placements if p.once} | result.loops)
+    return "".join(
+        f'<label class="loop"><input type="checkbox" class="loop" value="{escape(label)}"'
+        f"{' checked' if label in result.loops else ''}> loop {escape(label)} over its interval instead</label>"
+        for label in labels
     )
 
 

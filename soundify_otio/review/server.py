@@ -286,11 +286,14 @@ class _Handler(BaseHTTPRequestHandler):
                 duck = payload.get("duck")
                 if duck is not None and not isinstance(duck, bool):
                     raise PickError("duck must be true or false")
+                loops = payload.get("loop", [])
+                if not isinstance(loops, list) or not all(isinstance(e, str) for e in loops):
+                    raise PickError("loop must be a list of labels")
                 scene_id = payload.get("scene")
                 if not isinstance(scene_id, str):
                     raise PickError("scene must be a scene id (text)")
                 started = time.perf_counter()
-                session.pick(scene_id, effects, ambient, duck)
+                session.pick(scene_id, effects, ambient, duck, loops)
                 html = session.scene_html(scene_id)
                 self._json(HTTPStatus.OK, {"html": html, "seconds": time.perf_counter() - started})
             elif route == ["api", "write"]:

@@ -92,7 +92,10 @@ class ReviewSession:
             self._placements[placement.scene_id].append(placement)
         self.choices = {
             r.scene.id: replace(
-                (choices or {}).get(r.scene.id) or Choice((), None), effects=r.picked_effects, ambient=r.picked_ambient
+                (choices or {}).get(r.scene.id) or Choice((), None),
+                effects=r.picked_effects,
+                ambient=r.picked_ambient,
+                loops=r.loops,
             )
             for r in self._base.scenes
         }
@@ -134,9 +137,16 @@ class ReviewSession:
             placements=tuple(p for i in order for p in self._placements[i]),
         )
 
-    def pick(self, scene_id: str, effects: Sequence[str], ambient: str | None, duck: bool | None = None) -> float:
-        """Re-place one scene with new picks (and its ducking switched on or off where `duck` says);
-        the seconds it took."""
+    def pick(
+        self,
+        scene_id: str,
+        effects: Sequence[str],
+        ambient: str | None,
+        duck: bool | None = None,
+        loops: Sequence[str] = (),
+    ) -> float:
+        """Re-place one scene with new picks (its ducking switched on or off where `duck` says; `loops`:
+        one-shots to loop where no impact is found); the seconds it took."""
         started = time.perf_counter()
         analysed = self._scenes.get(scene_id)
         if analysed is None:
@@ -148,6 +158,7 @@ class ReviewSession:
             raise PickError(f"'{ambient}' is not an ambience of the library")
         with self._lock:  # the scene's ducking (from the choices file or the page) stays as it was
             choice = replace(self.choices[scene_id], effects=tuple(dict.fromkeys(effects)), ambient=ambient or None)
+            choice = replace(choice, loops=frozenset(loops) & set(choice.effects))
             if duck is not None:
                 choice = replace(choice, duck=duck)
             result, placements = self.soundify.place_scene(analysed, choice)

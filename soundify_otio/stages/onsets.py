@@ -1,12 +1,12 @@
 """Fine sync: the frames where a source's motion is stopped or turned back (contacts, slams, footfalls).
 
-Input is what the decode pass keeps of every frame, a small grey picture (`grey_thumbnails`), and
+Input is what the decode pass keeps of every frame, a small Y/Cb/Cr picture (`motion_thumbnails`), and
 the Grad-CAM maps of the source at a few sampled frames. Per frame the maps are interpolated into a
-soft region; inside it the moving content is what differs from the span's median picture. Its
-centre of mass is followed, as a whole and in a grid of overlapping Gaussian windows (so a foot
-that lands while the body walks on is seen on its own). A frame is an impact when the motion that
-arrived there is lost: velocity reversed (a bounce) or stopped (a slam, a foot planted), or the
-moving content vanished at once (a door closing into its frame). Numpy only.
+soft region; inside it the moving content is what differs from the span's median picture in
+brightness or colour. Its centre of mass is followed, as a whole and in a grid of overlapping
+Gaussian windows (so a foot that lands while the body walks on is seen on its own). A frame is an
+impact when the motion that arrived there is lost: velocity reversed (a bounce) or stopped (a slam,
+a foot planted), or the moving content vanished at once (a door closing into its frame). Numpy only.
 """
 
 from __future__ import annotations
@@ -16,29 +16,47 @@ from dataclasses import dataclass
 import numpy as np
 
 THUMB_SIZE = 32
-"""Side of the grey thumbnail kept per decoded frame (1 KB a frame)."""
+"""Side of the thumbnail kept per decoded frame (Y, Cb, Cr: 3 KB a frame)."""
+_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+"""BT.601 full-range RGB -> Y, Cb, Cr (Cb and Cr offset by 128)."""
 
 
-def grey_thumbnails(frames: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    """BT.601 grey of the block means [n, size, size] (uint8) of uint8 RGB frames [n, h, w, 3]."""
+def motion_thumbnails(frames: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
+    """Y, Cb, Cr (BT.601 full range) of the block means [n, size, size, 3] (uint8) of uint8 RGB frames
+    [n, h, w, 3]: the frame cut into size x size blocks of h // size x w // size pixels (the remainder
+    at the bottom and right is left out), each averaged. Colour is kept so that an object differing
+    from its background in hue alone (a red ball on grey asphalt) still moves in the signal."""
     n, h, w = frames.shape[:3]
     by, bx = max(1, h // size), max(1, w // size)
-    rows = frames[:, : by * size, : bx * size].reshape(n, size, by, size * bx * 3).sum(axis=2, dtype=np.uint32)
-    blocks = rows.reshape(n, size, size, bx, 3).sum(axis=3)
-    grey = (blocks[..., 0] * 77 + blocks[..., 1] * 150 + blocks[..., 2] * 29) >> 8
-    return ((grey + by * bx // 2) // (by * bx)).astype(np.uint8)
+    total = np.uint16 if by * 255 <= np.iinfo(np.uint16).max else np.uint32
+    rows = frames[:, : by * size, : bx * size].reshape(n, size, by, size * bx * 3).sum(axis=2, dtype=total)
+    pool = np.kron(np.ones((bx, 1), np.float32), _YCBCR.T / (by * bx))  # a block's bx pixels -> its mean Y, Cb, Cr
+    ycbcr = rows.reshape(n * size * size, bx * 3).astype(np.float32) @ pool
+    ycbcr[:, 1:] += 128.0
+    return np.clip(np.rint(ycbcr), 0, 255).astype(np.uint8).reshape(n, size, size, 3)
+
+
+CHROMA_WEIGHT = 1.0
+"""Weight of a Cb or Cr level against a Y level in the distance between two pictures' pixels."""
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pixel, how far apart two [..., 3] Y/Cb/Cr pictures are (float32, Y levels): brightness and
+    colour both count, so neither an isoluminant hue change nor a grey one goes unseen."""
+    d = a.astype(np.float32) - b.astype(np.float32)
+    return np.sqrt(d[..., 0] ** 2 + CHROMA_WEIGHT * (d[..., 1] ** 2 + d[..., 2] ** 2))
 
 
 NOISE_LEVEL = 6.0
-"""Grey levels of difference from the span's median picture below which a pixel counts as unchanged."""
+"""Levels of colour distance from the span's median picture below which a pixel counts as unchanged."""
 MIN_MASS = 60.0
-"""Moving content (grey levels x thumbnail pixels, after the noise floor) a window needs to be followed."""
+"""Moving content (distance levels x thumbnail pixels, after the noise floor) a window needs to be followed."""
 MIN_SPEED = 0.25
 """Thumbnail pixels per frame (about 1.75 px of a 224 frame) the arriving motion needs: slower is drift."""
 MIN_LOSS = 0.8
+"""Share of the arriving velocity that must be lost at once for an impact (1 = stopped, 2 = bounced back)."""
 MIN_TURN = 1.2
 """A motion that goes on (not stopped) must be turned back at least this much: a bounce, not a swerve."""
-"""Share of the arriving velocity that must be lost at once for an impact (1 = stopped, 2 = bounced back)."""
 STOP_RATIO = 0.15
 """Change from one frame to the next falling below this share of the change before it counts as a stop."""
 SUSTAIN_FRAMES = 3
@@ -54,8 +72,26 @@ WHOLE_REGION_SPEED = 1.0
 for the small windows; parts of a figure shifting move its centre slower)."""
 STOPPED_SHARE = 0.1
 """Leaving motion under this share of the arriving speed is a stop."""
+BUILD_RATIO = 3.0
+"""The arriving speed may be at most this many times the frame's before: motion that builds up (a fall, a
+swing), not a centre that jumps because content appeared, hid or flickered."""
+SLOWING_RATIO = 0.65
+"""The arriving speed must be at least this share of the frame's before: a thing that slows down to rest (a
+ball at the top of its flight, a puck sliding to a stop) hits nothing."""
+TURN_SPEED = 0.5
+"""Thumbnail pixels per frame a turn's arriving motion needs: a bounce comes in fast; a slow centre turning
+back is a limb swinging through its arc while the figure walks on."""
+REBOUND_RATIO = 1.1
+"""A turn comes back at most this many times as fast as it arrived: a bounce loses speed; a centre that
+leaves faster than it came is parts of a figure shifting, not a thing hitting something."""
 REGION_FLOOR = 0.5
 """Grad-CAM cells at or above this share of the map's peak are wholly inside the source's region."""
+REGION_SHARE = 0.65
+"""Share of a window's moving content near the source's region (where its weight exceeds REGION_EDGE) that
+must lie in the region itself for the window to be followed: another thing moving at the region's blurred
+edge (a second ball, a passer-by) is not the source's motion; things moving far from it do not count."""
+REGION_EDGE = 0.05
+"""Region weight above which a pixel is near the source's region."""
 GRID_SIDES = (1, 3, 8)
 """Windows the region is followed in: the whole region, then 3x3 and 8x8 overlapping Gaussians."""
 
@@ -121,6 +157,34 @@ def region_weights(
     return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
 
 
+def moves(thumbnails: np.ndarray) -> bool:
+    """Whether anything in a span's pictures moves enough to be followed (MIN_MASS beyond the noise in some
+    frame): where nothing does, no impact can be found and its Grad-CAM maps need not be made."""
+    pictures = thumbnails.astype(np.float32)
+    moving = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0)
+    return bool(moving.reshape(len(pictures), -1).sum(axis=1).max(initial=0.0) >= MIN_MASS)
+
+
+FLAT_PEAK = 2.0
+"""A Grad-CAM map whose peak is under this many times its mean has no clear peak: it says nothing of where."""
+
+
+def is_flat(cams: np.ndarray) -> bool:
+    """Whether maps [k, h, w] show no clear peak (every one of them): the source's region is unknown."""
+    flat = cams.reshape(len(cams), -1)
+    return bool(np.all(flat.max(axis=1) < FLAT_PEAK * np.maximum(flat.mean(axis=1), 1e-12)))
+
+
+def moving_region(thumbnails: np.ndarray) -> np.ndarray:
+    """Per frame [n, size, size] in 0..1: where the span's pictures move most (each pixel's largest distance
+    from the span's median picture, against the largest anywhere; at REGION_FLOOR of it counted wholly), the
+    region looked in when the source's maps have no clear peak."""
+    pictures = thumbnails.astype(np.float32)
+    motion = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0).max(axis=0)
+    soft = np.clip(_dilate(motion[None] / max(float(motion.max()), 1e-6))[0] / REGION_FLOOR, 0.0, 1.0)
+    return np.repeat(soft[None], len(thumbnails), axis=0).astype(np.float32)
+
+
 def _windows(size: int) -> np.ndarray:
     """[size * size, count] weights of the follow windows (GRID_SIDES), each summing to its own coverage."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
@@ -139,26 +203,31 @@ def _windows(size: int) -> np.ndarray:
 def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Per frame: the largest share of arriving velocity lost at that frame in any window (0 = none).
 
-    Frame t is an impact when the motion from t-1 to t, the same way for SUSTAIN_FRAMES and at
-    MIN_SPEED at least, is stopped from t to t+1 where the content stays, or turned back (MIN_TURN)
-    where it neither appears nor hides (the window's centre of moving content); or when the change
+    Frame t is an impact when the motion from t-1 to t, the same way for SUSTAIN_FRAMES, at MIN_SPEED
+    at least and built up to (BUILD_RATIO, SLOWING_RATIO), is stopped from t to t+1 where the content
+    stays, or turned back (MIN_TURN, TURN_SPEED, REBOUND_RATIO) where it neither appears nor hides (the
+    window's centre of moving content, in windows mostly inside the region: REGION_SHARE); or when the change
     from t-1 to t, near its recent peak, is followed by almost none (STOP_RATIO: a door shut into its
     frame, where the moving content itself vanishes). Every frame at once, in numpy."""
     n, size = thumbnails.shape[0], thumbnails.shape[1]
     strength = np.zeros(n, np.float32)
     if n < SUSTAIN_FRAMES + 2:
         return strength
-    grey = thumbnails.astype(np.float32)
+    pictures = thumbnails.astype(np.float32)
     windows = _windows(size)
-    moving = (np.maximum(np.abs(grey - np.median(grey, axis=0)) - NOISE_LEVEL, 0.0) * region).reshape(n, -1)
-    change = np.maximum(np.abs(np.diff(grey, axis=0)) - NOISE_LEVEL, 0.0) * region[1:]
+    still = np.median(pictures, axis=0)
+    unweighted = np.maximum(colour_distance(pictures, still) - NOISE_LEVEL, 0.0)
+    moving = (unweighted * region).reshape(n, -1)
+    change = np.maximum(colour_distance(pictures[1:], pictures[:-1]) - NOISE_LEVEL, 0.0) * region[1:]
     energy = change.reshape(n - 1, -1) @ windows  # energy[t - 1]: change from t - 1 to t
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     mass = moving @ windows
+    near = (unweighted * (region > REGION_EDGE)).reshape(n, -1) @ windows  # what moves anywhere the region reaches
+    inside = mass >= REGION_SHARE * near
     safe = np.maximum(mass, 1e-6)
     centre = np.stack([moving @ (windows * yy.ravel()[:, None]), moving @ (windows * xx.ravel()[:, None])]) / safe
     velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
-    present = mass >= MIN_MASS
+    present = (mass >= MIN_MASS) & inside
     both = present[1:] & present[:-1]  # both[t - 1]: followed from t - 1 to t
     speed = np.linalg.norm(velocity, axis=0)
     same_way = (velocity[:, 1:] * velocity[:, :-1]).sum(axis=0) > 0  # same_way[t - 2]: t-2->t-1 and t-1->t agree
@@ -172,7 +241,9 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     stopped = (speed[t] <= STOPPED_SHARE * speed[t - 1]) & kept[1]
     local = np.arange(windows.shape[1]) > 0  # every window but the whole region
     turned = (local | (speed[t - 1] >= WHOLE_REGION_SPEED)) & (lost >= MIN_TURN) & kept[0] & kept[1]
-    valid = sustained & both[t] & (stopped | turned)
+    turned &= (speed[t] <= REBOUND_RATIO * speed[t - 1]) & (speed[t - 1] >= TURN_SPEED)
+    built = (speed[t - 1] <= BUILD_RATIO * speed[t - 2]) & (speed[t - 1] >= SLOWING_RATIO * speed[t - 2])
+    valid = sustained & built & both[t] & (stopped | turned)
     strength[t] = np.where(valid, lost, 0.0).max(axis=1)
     padded = np.concatenate([np.zeros((7, energy.shape[1]), energy.dtype), energy])
     recent = np.lib.stride_tricks.sliding_window_view(padded, 8, axis=0).max(axis=-1)  # recent[t]: energy[t-7..t]

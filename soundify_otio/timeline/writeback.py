@@ -139,7 +139,8 @@ def _repeats(placement: Placement, start: int, end: int, rate: float, run: dict)
     length = int(np.floor(placement.sound.duration * rate))
     total = end - start
     head = _frames(placement.source_start, rate)
-    if placement.onset is not None or length >= total or length < 4:  # a hit, fits, or too short to crossfade
+    # one clip: a hit, a one-shot placed once, a sound that fits, or one too short to crossfade
+    if placement.onset is not None or placement.once or length >= total or length < 4:
         return [_clip(placement, start, start, min(total, max(length - head, 1)), head, rate, run, True, True)]
     half = max(1, min(_frames(placement.fade_in + placement.fade_out, rate) // 2, length // 4))
     spans: list[tuple[int, int]] = []  # (source in, duration) per repeat
@@ -231,6 +232,7 @@ def _scene_marker(scene: SceneResult, rate: float) -> otio.schema.Marker:
     name = f"SFX: {picks} | AMB: {scene.picked_ambient or 'none'}"
     comment = "effects: " + ", ".join(f"{s.label} {s.score:.2f}" for s in scene.effects)
     comment += " / ambients: " + ", ".join(f"{s.label} {s.score:.2f}" for s in scene.ambients)
+    comment += "".join(f" / {note}" for note in scene.notes)
     start = _frames(scene.scene.start, rate)
     marker = otio.schema.Marker(
         name=name,
@@ -245,6 +247,7 @@ def _scene_marker(scene: SceneResult, rate: float) -> otio.schema.Marker:
             "scene": scene.scene.index,
             "effects": [[s.label, round(s.score, 6)] for s in scene.effects],
             "ambients": [[s.label, round(s.score, 6)] for s in scene.ambients],
+            **({"notes": list(scene.notes)} if scene.notes else {}),
         },
     )
     return marker
@@ -262,4 +265,5 @@ def _scene_record(scene: SceneResult) -> dict:
         "intervals": {
             label: [[round(i.start, 6), round(i.end, 6)] for i in found] for label, found in scene.intervals.items()
         },
+        **({"notes": list(scene.notes)} if scene.notes else {}),
     }

@@ -1,5 +1,7 @@
 """Synthetic footage of impacts with the truth where they happen (PyAV encodes it): a ball dropped and
-bouncing, a door slammed, a figure walking. Each writer returns the video and the contact frames.
+bouncing, a door slammed, a figure walking, and a puck sliding (no contact at all). Each writer returns
+the video and the contact frames; colours, background and floor are parameters, so each clip also
+comes in an isoluminant variant (ISO_RED...: the object differs from its background by hue alone).
 
 Contacts fall on whole frames: the frame given is the first one where the ball touches the floor,
 the door is shut, or the foot is on the ground.
@@ -20,6 +22,19 @@ from soundify_otio.types import Shot
 from helpers.synthetic import MID_GREY, write_video
 
 RED, GREEN, BLUE = (220, 30, 30), (30, 200, 30), (30, 30, 220)
+RGB = tuple[int, int, int]
+ISO_RED, ISO_GREEN, ISO_BLUE = (230, 84, 84), (80, 170, 40), (112, 112, 255)
+"""Colours of MID_GREY's luma (BT.601 Y 128 +- 1): against a MID_GREY background they differ by hue alone."""
+
+
+def _floor(width: int, rows: int, colour: RGB, texture: float, seed: int = 7) -> np.ndarray:
+    """A floor [rows, width, 3]: `colour` plus a static tile pattern of +-`texture` grey levels (8 px tiles)."""
+    floor = np.empty((rows, width, 3), np.float32)
+    floor[:] = colour
+    if texture:
+        tiles = np.random.default_rng(seed).uniform(-texture, texture, (rows // 8 + 1, width // 8 + 1))
+        floor += np.kron(tiles, np.ones((8, 8)))[:rows, :width, None]
+    return np.clip(np.round(floor), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -64,9 +79,11 @@ def _box(img: np.ndarray, y0: float, y1: float, x0: float, x1: float, colour: tu
     img[r, c] = np.round(patch * (1 - cover[r, c]) + np.array(colour, np.float32) * cover[r, c]).astype(np.uint8)
 
 
-def bounce_heights(contacts: tuple[int, ...], release: int, floor: float, gravity: float) -> np.ndarray:
+def bounce_heights(contacts: tuple[int, ...], release: int, floor: float, gravity: float, pause: int = 0) -> np.ndarray:
     """Per frame the height above the floor of a ball released at `release` that lands at each contact:
-    free fall, then one parabola per bounce (gravity in px/frame^2), at rest after the last contact."""
+    free fall, then one parabola per bounce (gravity in px/frame^2), at rest after the last contact.
+    `pause` frames before the last contact the ball is caught at the top of its last bounce and held
+    still, then dropped (the parabola split at its apex)."""
     n = contacts[-1] + 1
     height = np.zeros(n)
     first = contacts[0]
@@ -76,9 +93,13 @@ def bounce_heights(contacts: tuple[int, ...], release: int, floor: float, gravit
             height[t] = drop
         elif t <= first:
             height[t] = drop - 0.5 * gravity * (t - release) ** 2
-    for a, b in itertools.pairwise(contacts):
+    pairs = list(itertools.pairwise(contacts))
+    for k, (a, b) in enumerate(pairs):
+        held = pause if k == len(pairs) - 1 else 0
+        flight = b - a - held
         for t in range(a, b + 1):
-            height[t] = 0.5 * gravity * (t - a) * (b - t)
+            u = t - a if t - a <= flight / 2 else max(flight / 2, t - a - held)
+            height[t] = 0.5 * gravity * u * (flight - u)
     return np.maximum(height, 0.0)
 
 
@@ -89,32 +110,82 @@ def bouncing_ball(
     fps: float = 25,
     size: tuple[int, int] = (320, 180),
     moving_distractor: bool = False,
+    colour: RGB = RED,
+    background: RGB = MID_GREY,
+    floor_colour: RGB = (100, 100, 100),
+    texture: float = 0.0,
+    pause: int = 0,
+    distractor_colour: RGB = BLUE,
+    distractor_at: float = 0.75,
+    distractor_period: int = 30,
 ) -> ImpactVideo:
-    """A red ball dropped at frame 4, bouncing on a floor with contacts at `contacts`, drifting right,
-    at rest after the last; a static green box beside it. `moving_distractor` adds a blue block that
-    slides left and right on the other side, turning back sharply (which must not count as the ball's)."""
+    """A ball (`colour`) dropped at frame 4, bouncing on a floor with contacts at `contacts`, drifting right,
+    at rest after the last; a static green box beside it. `moving_distractor` adds a block that slides
+    left and right at `distractor_at` of the width, turning back sharply every `distractor_period` / 2
+    frames (which must not count as the ball's). `texture` patterns the floor; `pause` holds the ball
+    still at the top of its last bounce for that many frames before it drops (see bounce_heights)."""
     width, height = size
     radius = height * 0.06
     floor = height * 0.85
     gravity = 2 * (floor - radius - height * 0.12) / (contacts[0] - 4) ** 2
-    heights = bounce_heights(contacts, 4, floor, gravity)
+    heights = bounce_heights(contacts, 4, floor, gravity, pause)
     base = np.empty((height, width, 3), np.uint8)
-    base[:] = MID_GREY
-    base[int(floor) :] = (100, 100, 100)
+    base[:] = background
+    base[int(floor) :] = _floor(width, height - int(floor), floor_colour, texture)
     _box(base, floor - height * 0.25, floor, width * 0.55, width * 0.66, GREEN)
 
     def frame(i: int) -> np.ndarray:
         img = base.copy()
         h = heights[min(i, len(heights) - 1)]
-        _disc(img, floor - radius - h, width * 0.15 + 0.4 * min(i, contacts[-1]), radius, RED)
+        _disc(img, floor - radius - h, width * 0.15 + 0.4 * min(i, contacts[-1]), radius, colour)
         if moving_distractor:
-            phase = (i % 30) / 30
-            x = width * (0.75 + 0.15 * (1 - abs(2 * phase - 1)))
-            _box(img, height * 0.2, height * 0.4, x, x + width * 0.06, BLUE)
+            phase = (i % distractor_period) / distractor_period
+            x = width * (distractor_at + 0.15 * (1 - abs(2 * phase - 1)))
+            _box(img, height * 0.2, height * 0.4, x, x + width * 0.06, distractor_colour)
         return img
 
     write_video(path, frame, n_frames, fps, width, height)
     return ImpactVideo(Path(path), fps, n_frames, tuple(contacts), size)
+
+
+def sliding_puck(
+    path: Path,
+    pushes: tuple[int, ...] = (5, 45, 85),
+    n_frames: int = 125,
+    fps: float = 25,
+    size: tuple[int, int] = (320, 180),
+    colour: RGB = RED,
+    background: RGB = MID_GREY,
+    floor_colour: RGB = (100, 100, 100),
+    texture: float = 0.0,
+) -> ImpactVideo:
+    """A flat puck (`colour`) on the floor, pushed at each frame of `pushes` (alternately right and left):
+    eased up to speed over 6 frames, then slowed by friction to a stop. It never hits anything, so the
+    truth is no contact at all: every hit found on it is a false one."""
+    width, height = size
+    floor = height * 0.85
+    base = np.empty((height, width, 3), np.uint8)
+    base[:] = background
+    base[int(floor) :] = _floor(width, height - int(floor), floor_colour, texture)
+    velocity = np.zeros(n_frames)
+    top = width * 0.016  # px per frame at the end of a push
+    for k, push in enumerate(pushes):
+        sign = 1.0 if k % 2 == 0 else -1.0
+        for t in range(push, n_frames):
+            lead = t - push
+            speed = top * 0.5 * (1 - np.cos(np.pi * lead / 6)) if lead < 6 else top - (lead - 6) * top / 28
+            if speed <= 0:
+                break
+            velocity[t] = sign * speed
+    xs = width * 0.3 + np.cumsum(velocity)
+
+    def frame(i: int) -> np.ndarray:
+        img = base.copy()
+        _box(img, floor - height * 0.05, floor, xs[i], xs[i] + width * 0.1, colour)
+        return img
+
+    write_video(path, frame, n_frames, fps, width, height)
+    return ImpactVideo(Path(path), fps, n_frames, (), size)
 
 
 def slamming_door(
@@ -123,15 +194,18 @@ def slamming_door(
     n_frames: int = 125,
     fps: float = 25,
     size: tuple[int, int] = (320, 180),
+    colour: RGB = GREEN,
+    background: RGB = MID_GREY,
+    doorway: RGB = (25, 25, 25),
 ) -> ImpactVideo:
-    """A green door in a dark doorway, seen from the front, hinged on its left: it swings open over
+    """A door (`colour`) in a dark doorway, seen from the front, hinged on its left: it swings open over
     0.8 s, waits, and is slammed shut (accelerating) to close at each frame of `slams`."""
     width, height = size
     x0, x1, top = width * 0.35, width * 0.6, height * 0.15
     base = np.empty((height, width, 3), np.uint8)
-    base[:] = MID_GREY
+    base[:] = background
     base[int(height * 0.9) :] = (90, 90, 90)
-    _box(base, top, height * 0.9, x0, x1, (25, 25, 25))
+    _box(base, top, height * 0.9, x0, x1, doorway)
     opening = np.zeros(n_frames)  # 0 shut .. 1 wide open
     for slam in slams:
         for t in range(n_frames):
@@ -146,7 +220,7 @@ def slamming_door(
     def frame(i: int) -> np.ndarray:
         img = base.copy()
         panel = (x1 - x0) * np.cos(opening[i] * np.pi / 2 * 0.9)
-        _box(img, top, height * 0.9, x0, x0 + panel, GREEN)
+        _box(img, top, height * 0.9, x0, x0 + panel, colour)
         return img
 
     write_video(path, frame, n_frames, fps, width, height)
@@ -161,12 +235,15 @@ def walking_figure(
     n_frames: int = 125,
     fps: float = 25,
     size: tuple[int, int] = (320, 180),
+    colour: RGB = BLUE,
+    background: RGB = MID_GREY,
+    ground: RGB = (95, 95, 95),
 ) -> ImpactVideo:
-    """A blue figure walking left to right: body and head gliding at a steady pace, bobbing lowest
+    """A figure (`colour`) walking left to right: body and head gliding at a steady pace, bobbing lowest
     where a foot lands; each foot swings forward on an arc, lands (the contact) while still moving,
     and stays planted until two frames after the other foot lands. Returns the landing frames."""
     width, height = size
-    ground = height * 0.9
+    floor = height * 0.9
     stride = width * 0.12  # one foot's travel per swing; the body moves half of it per step
     speed = stride / 2 / step_frames
     landings = [first_step + k * step_frames for k in range(steps)]
@@ -190,21 +267,21 @@ def walking_figure(
 
     def frame(i: int) -> np.ndarray:
         img = np.empty((height, width, 3), np.uint8)
-        img[:] = MID_GREY
-        img[int(ground) :] = (95, 95, 95)
+        img[:] = background
+        img[int(floor) :] = ground
         bob = height * 0.006 * (1 + np.cos(2 * np.pi * (i - landings[0]) / step_frames))  # lowest at landings
         hip_x = start + 0.75 * stride + speed * (i - landings[0]) + foot_w / 2
-        hip_y = ground - height * 0.32 + bob
-        _box(img, hip_y - height * 0.3, hip_y, hip_x - width * 0.03, hip_x + width * 0.03, BLUE)
-        _disc(img, hip_y - height * 0.36, hip_x, height * 0.055, BLUE)
+        hip_y = floor - height * 0.32 + bob
+        _box(img, hip_y - height * 0.3, hip_y, hip_x - width * 0.03, hip_x + width * 0.03, colour)
+        _disc(img, hip_y - height * 0.36, hip_x, height * 0.055, colour)
         for which in (0, 1):
             fx, lifted = foot(i, which)
-            fy = ground - lifted
+            fy = floor - lifted
             for k in range(12):  # the leg: a line of small boxes from the hip to the foot
                 a = k / 11
                 ly, lx = hip_y + (fy - foot_h - hip_y) * a, hip_x + (fx + foot_w / 3 - hip_x) * a
-                _box(img, ly - 2, ly + 2, lx - 2, lx + 2, BLUE)
-            _box(img, fy - foot_h, fy, fx, fx + foot_w, BLUE)
+                _box(img, ly - 2, ly + 2, lx - 2, lx + 2, colour)
+            _box(img, fy - foot_h, fy, fx, fx + foot_w, colour)
         return img
 
     write_video(path, frame, n_frames, fps, width, height)
