@@ -201,9 +201,25 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["progress"] = _Progress(quiet)
     ctx.call_on_close(ctx.obj["progress"].close)
+    ctx.call_on_close(_logging_as_it_was())
     log.handlers[:] = [_StderrHandler(ctx.obj["progress"])]
     log.propagate = False
     _set_verbosity(ctx.obj, quiet, verbose)
+
+
+def _logging_as_it_was() -> Callable[[], None]:
+    """What puts back the logging this command changes (our logger's handlers, propagation and level, the
+    root's level), for a caller that runs commands in its own process (a script, the tests)."""
+    root = logging.getLogger()
+    handlers, propagate, level, root_level = list(log.handlers), log.propagate, log.level, root.level
+
+    def restore() -> None:
+        log.handlers[:] = handlers
+        log.propagate = propagate
+        log.setLevel(level)
+        root.setLevel(root_level)
+
+    return restore
 
 
 def setting_type(name: str) -> click.ParamType:
