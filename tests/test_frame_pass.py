@@ -29,8 +29,8 @@ def test_sampled_offsets_step_through_the_shot():
 def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path, monkeypatch):
     model = colour_model()
     opened, probed, batches = [], [], []
-    real_open, real_probe, real_encode = frame_pass_module.open_reader, soundify_module.probe_video, model.encode_frames
-    monkeypatch.setattr(frame_pass_module, "open_reader", lambda *a: opened.append(a) or real_open(*a))
+    real_open, real_probe, real_encode = frame_pass_module.FileReader, soundify_module.probe_video, model.encode_frames
+    monkeypatch.setattr(frame_pass_module, "FileReader", lambda *a, **k: opened.append(a) or real_open(*a, **k))
     monkeypatch.setattr(soundify_module, "probe_video", lambda p: probed.append(p) or real_probe(p))
     monkeypatch.setattr(model, "encode_frames", lambda f: batches.append(len(f)) or real_encode(f))
     missing = tmp_path / "missing.mp4"

@@ -76,7 +76,8 @@ def place_hits(
             cam_frames = (sample_frames[inside] - first).astype(float)
             reach = REGION_REACH_SECONDS * fps
             region = onsets.region_weights(cams, cam_frames, stop - first, reach, frames.thumbnails.shape[1])
-            for onset in onsets.detect_onsets(np.asarray(frames.thumbnails[first:stop]), region, fps):
+            luma = np.asarray(frames.thumbnails[first:stop, ..., 0])  # the Y of the Y'CbCr thumbnails
+            for onset in onsets.detect_onsets(luma, region, fps):
                 cam = onsets.interpolate_maps(cams, cam_frames, np.array([float(onset.frame)]))[0]
                 pan, gain = mix.pan_and_gain(
                     cam, config.cam_area_threshold, config.gain_max_db, config.gain_floor_db, config.gain_slope_db

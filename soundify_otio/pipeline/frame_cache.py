@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 _BLOCK = 64 << 10
 _BLOCKS = 16
 """Content identity reads the first and last block and this many evenly spaced between (about 1 MiB)."""
+FORMAT_VERSION = 2
+"""Part of every entry's key, bumped when what an entry holds changes (2: Y'CbCr thumbnails [n, 32, 32, 3]
+and luma-plane histograms, read by PyAV; 1: grey thumbnails from decord's RGB)."""
 
 
 def gather_rows(activations: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
@@ -51,7 +54,8 @@ class ShotFrames:
     activations: np.ndarray
     """float16 activations of the Grad-CAM layer, one per encoded frame."""
     thumbnails: np.ndarray
-    """Per decoded frame: a small grey picture (uint8 [n, 32, 32]), the motion signal fine sync reads."""
+    """Per decoded frame: a small full-range BT.601 Y'CbCr picture (uint8 [n, 32, 32, 3]), the motion signal
+    fine sync reads (vision.planes.YuvFrame.motion_thumbnail)."""
 
 
 def media_identity(path: Path) -> str:
@@ -107,6 +111,7 @@ class FrameCache:
 
     def key(self, shot: Shot, first: int, stop: int, model_id: str, config: Config) -> str:
         identity = (
+            FORMAT_VERSION,
             media_identity(shot.media_path),
             first,
             stop,
