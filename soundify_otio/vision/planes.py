@@ -1,11 +1,12 @@
 """What every decoded frame gives the analysis, read from its Y'CbCr planes with no RGB conversion: a luma
 histogram (scene splitting) and a 32x32 Y'CbCr motion thumbnail (fine sync).
 
-Converting a whole 1080p frame to RGB costs more than decoding it (measured on a 2-minute 1920x816 H.264
+Converting a whole 1080p frame to RGB costs more than decoding it (issue 20, a 2-minute 1920x816 H.264
 file: decode alone 6.9-7.0 s, with RGB for every frame 11.9-12.5 s), so only the frames CLIP encodes are
-converted (vision.decode); what is read of every frame comes straight from the decoder's planes. Both
-outputs are full-range BT.601 values, whatever range the file stores, as they would be computed from the
-RGB picture the reader yields (libswscale's default BT.601 matrix).
+converted (vision.decode); what is read of every frame comes straight from the decoder's planes, widened
+to full range whatever range the file stores. For BT.601 and untagged files (libswscale's default) these
+are the BT.601 Y'CbCr of the reader's RGB; a file tagged BT.709 is converted to RGB with its own matrix,
+and its planes' values then differ from BT.601 ones of that RGB by a few levels on saturated colours.
 """
 
 from __future__ import annotations
