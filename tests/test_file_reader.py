@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import VideoReformatter
 
 from soundify_otio.errors import MediaError
 from soundify_otio.sample.project import footage_path
@@ -219,5 +220,5 @@ def test_full_range_and_other_layouts_read_as_full_range_ycbcr(tmp_path):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         if fmt != "rgb24":
             frame = frame.reformat(format=fmt)
-        thumb = YuvFrame.of(frame).motion_thumbnail().astype(np.float64)
+        thumb = YuvFrame.of(frame).motion_thumbnail(VideoReformatter()).astype(np.float64)
         assert np.abs(thumb - expected).mean() < 3, fmt

@@ -198,6 +198,9 @@ class FileReader:
         with timed():
             self._container: Any = open_container(path)
         self._stream = self._container.streams.video[0]
+        from av.video.reformatter import VideoReformatter
+
+        self._thumbnail_scaler, self._rgb_scaler = VideoReformatter(), VideoReformatter()
         rate = _frame_rate(self._stream)
         if rate <= 0 or not self._stream.time_base:
             self.close()
@@ -233,7 +236,7 @@ class FileReader:
                     break
                 if decoded.analysis is None:
                     yuv = YuvFrame.of(decoded.frame)
-                    decoded.analysis = (yuv.luma_histogram(self.bins), yuv.motion_thumbnail())
+                    decoded.analysis = (yuv.luma_histogram(self.bins), yuv.motion_thumbnail(self._thumbnail_scaler))
                 hists.append(decoded.analysis[0])
                 thumbs.append(decoded.analysis[1])
                 if index in rgb:
@@ -280,14 +283,15 @@ class FileReader:
     def _rgb(self, frame: Any) -> np.ndarray:
         """The whole picture squeezed to `size` (never cropped: a source at the edge still pans to the edge)."""
         width, height = self.size
-        return frame.to_ndarray(
+        return self._rgb_scaler.reformat(
+            frame,
             width=width,
             height=height,
             format="rgb24",
             interpolation="AREA",
             src_color_range="JPEG" if is_full_range(frame) else None,
             threads=1,
-        )
+        ).to_ndarray()
 
     def _target(self, index: int) -> Fraction:
         """Frames timestamped before this show timeline frame `index` (half a frame past its start)."""
