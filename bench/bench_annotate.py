@@ -117,19 +117,25 @@ def child_annotate(spec: dict) -> dict:
 
 
 def child_decode(spec: dict) -> dict:
-    """Bare decord: every frame of every shot at the analysis size, in the pipeline's batches."""
-    import decord
+    """Bare PyAV: every frame of every shot decoded and nothing else (no pixel read or conversion), with the
+    reader's FFmpeg threading."""
+    import av
 
-    config = Config()
     started = time.perf_counter()
     frames = 0
     for shot in _shots(spec["timeline"])[0]:
-        reader = decord.VideoReader(
-            str(shot.media_path), ctx=decord.cpu(0), width=config.analysis_size, height=config.analysis_size
-        )
-        first, stop = _shot_range(reader.get_avg_fps(), len(reader), shot.media_start, shot.duration)
-        for start in range(first, stop, config.batch_size):
-            frames += reader.get_batch(list(range(start, min(start + config.batch_size, stop)))).asnumpy().shape[0]
+        with av.open(str(shot.media_path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            fps, origin, time_base = float(stream.average_rate), stream.start_time or 0, stream.time_base
+            first, stop = _shot_range(fps, stream.frames, shot.media_start, shot.duration)
+            if first:
+                container.seek(int(origin + first / fps / time_base), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                index = round(float((frame.pts - origin) * time_base) * fps)
+                if index >= stop:
+                    break
+                frames += index >= first
     return {"seconds": round(time.perf_counter() - started, 3), "frames": frames, "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -161,15 +167,14 @@ def child_encode(spec: dict) -> dict:
 def child_runtimes(spec: dict) -> dict:
     """Each runtime on the same decoded frames of the sample footage: one-off conversion (into an empty
     cache), seconds per frame at the pipeline's batch size (best of 3), agreement with eager torch."""
-    from soundify_otio.vision.decode import iter_frames, probe_video
+    from soundify_otio.vision.decode import FileReader
     from soundify_otio.vision.model import load_model
     from soundify_otio.vision.runtime import agreement
 
     config = Config()
-    media = Path(spec["media"])
-    step = max(1, probe_video(media).frame_count // spec["frames"])
-    frames = np.concatenate([f[::step] for _, f in iter_frames(media, 0, 10**9, config.analysis_size, step * 8)])
-    frames = frames[: spec["frames"]]
+    with FileReader(Path(spec["media"]), config.analysis_size) as reader:
+        step = max(1, len(reader) // spec["frames"])
+        frames = reader.rgb(range(0, len(reader), step))[: spec["frames"]]
     batches = [frames[i : i + config.batch_size] for i in range(0, len(frames), config.batch_size)]
     eager = load_model("RN50", "none", "cpu", runtime="torch")
     with_eager = [eager.encode_frames(b) for b in batches]
@@ -213,7 +218,7 @@ def child_runtimes(spec: dict) -> dict:
 def child_scenes_ours(spec: dict) -> dict:
     """Our detector over whole files, decode included, with the pipeline's settings."""
     from soundify_otio.stages.scenes import HistogramDetector
-    from soundify_otio.vision.decode import iter_frames, probe_video
+    from soundify_otio.vision.decode import FileReader, probe_video
 
     config = Config()
     started = time.perf_counter()
@@ -223,8 +228,9 @@ def child_scenes_ours(spec: dict) -> dict:
         detector = HistogramDetector(
             config.scene_threshold, config.scene_bins, max(1, round(config.min_scene_seconds * info.fps))
         )
-        for _, frames in iter_frames(Path(media), 0, info.frame_count, config.analysis_size, config.batch_size):
-            detector.push(frames)
+        with FileReader(Path(media), config.analysis_size, config.scene_bins, info=info) as reader:
+            for start in range(0, len(reader), config.batch_size):
+                detector.push(reader.read(range(start, min(start + config.batch_size, len(reader)))).histograms)
         cuts[media] = detector.cuts()
     return {"seconds": round(time.perf_counter() - started, 3), "cuts": cuts}
 
@@ -243,7 +249,7 @@ def child_scenes_pyscenedetect(spec: dict) -> dict:
 
 def child_machine(spec: dict) -> dict:
     """What ran the benchmark."""
-    import decord
+    import av
     import torch
 
     cpu = next(
@@ -261,7 +267,8 @@ def child_machine(spec: dict) -> dict:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "decord": decord.__version__,
+        "av": av.__version__,
+        "ffmpeg": str(av.ffmpeg_version_info),
         "python": platform.python_version(),
         "device": spec["device"],
     }

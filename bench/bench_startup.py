@@ -25,7 +25,7 @@ from json_report import emit  # bench/ is on sys.path when a benchmark runs as a
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio" / "bench"
-HEAVY = ("torch", "torchvision", "open_clip", "timm", "openvino", "onnxruntime", "decord", "scipy", "opentimelineio")
+HEAVY = ("torch", "torchvision", "open_clip", "timm", "openvino", "onnxruntime", "av", "scipy", "opentimelineio")
 IMPORTS = ("soundify_otio", "soundify_otio.cli", "torch", "open_clip", "openvino")
 LIGHT_COMMANDS = ("--help", "library --help", "render --help", "install resolve --help", "library stats {library}")
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from soundify_otio.vision.device import allow_mps_fallback
+
 __version__ = "0.1.0"
+
+allow_mps_fallback()  # before anything here imports torch, which reads it once as it loads
 
 _EXPORTS = {
     "annotate_timeline": "soundify_otio.pipeline.api",

@@ -29,8 +29,8 @@ def test_sampled_offsets_step_through_the_shot():
 def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path, monkeypatch):
     model = colour_model()
     opened, probed, batches = [], [], []
-    real_open, real_probe, real_encode = frame_pass_module.open_reader, soundify_module.probe_video, model.encode_frames
-    monkeypatch.setattr(frame_pass_module, "open_reader", lambda *a: opened.append(a) or real_open(*a))
+    real_open, real_probe, real_encode = frame_pass_module.FileReader, soundify_module.probe_video, model.encode_frames
+    monkeypatch.setattr(frame_pass_module, "FileReader", lambda *a, **k: opened.append(a) or real_open(*a, **k))
     monkeypatch.setattr(soundify_module, "probe_video", lambda p: probed.append(p) or real_probe(p))
     monkeypatch.setattr(model, "encode_frames", lambda f: batches.append(len(f)) or real_encode(f))
     missing = tmp_path / "missing.mp4"
@@ -69,3 +69,18 @@ def test_shots_out_of_order_and_overlapping_get_their_own_frames(square, tmp_pat
     again = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache_dir=tmp_path / "cache")
     again.analyse(shots)
     assert again.cache.hits == 3
+
+
+def test_clip_batches_are_full_but_the_last_whatever_the_reads(square, tmp_path, monkeypatch):
+    """Reads of 4 frames with 2 frames in 3 sampled: the queue passes the batch size in the middle of a read,
+    and what is over waits for the next batch (a batch of its own, 1-2 frames, would cost more a frame)."""
+    model = colour_model()
+    batches: list[int] = []
+    real_encode = model.encode_frames
+    monkeypatch.setattr(model, "encode_frames", lambda f: batches.append(len(f)) or real_encode(f))
+    every = 25 / 1.5
+    shots = [_shot(0, square.path, 0, 37), _shot(1, square.path, 37, 23)]
+    Soundify(model, ColourLabels(), Config(batch_size=4, sample_fps=every), cache_dir=None).analyse(shots)
+    sampled = sum(len(sampled_offsets(n, 25.0, every)) for n in (37, 23))
+    assert batches == [4] * (sampled // 4) + ([sampled % 4] if sampled % 4 else [])
+    assert sampled % 4  # the last batch is partial here, so the test sees one

@@ -7,13 +7,15 @@ import pytest
 
 from soundify_otio.stages import onsets
 
+from helpers.thumbnails import motion_thumbnails
+
 
 def test_motion_thumbnails_are_block_means_in_ycbcr():
     frames = np.zeros((2, 224, 224, 3), np.uint8)
     frames[0, :7, :7] = (255, 0, 0)  # one red block: Y 76.2, Cb 85.0, Cr 255.5 (clipped)
     frames[1, 7:14, 14:21] = 255
     frames[1, 0, 0] = (0, 0, 255)  # one blue pixel in a black 7x7 block: mean (0, 0, 5.2)
-    thumbs = onsets.motion_thumbnails(frames)
+    thumbs = motion_thumbnails(frames)
     assert thumbs.shape == (2, 32, 32, 3) and thumbs.dtype == np.uint8
     assert thumbs[0, 0, 0].tolist() == [76, 85, 255]
     assert thumbs[0, 5, 5].tolist() == [0, 128, 128]  # black: no colour
@@ -24,9 +26,9 @@ def test_motion_thumbnails_are_block_means_in_ycbcr():
 def test_an_isoluminant_change_is_as_far_as_a_grey_one():
     """A red and a grey of the same luma differ (by colour); two greys differ by brightness alone."""
     red, grey = np.array([[[200, 60, 60]]], np.uint8), np.zeros((1, 1, 3), np.uint8)
-    y = onsets.motion_thumbnails(red[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
+    y = motion_thumbnails(red[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
     grey[:] = y[0]
-    same_luma = onsets.motion_thumbnails(grey[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
+    same_luma = motion_thumbnails(grey[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
     assert same_luma[0] == y[0] and onsets.colour_distance(y, same_luma) > 50
     assert onsets.colour_distance(np.array([100, 128, 128]), np.array([140, 128, 128])) == 40
 

@@ -333,8 +333,8 @@ def test_browser_dom(annotation: Annotation, report: Path, tmp_path: Path) -> No
 
 @counts_threads
 def test_thumbnails_leave_no_decoder_running(project) -> None:
-    """A scene's thumbnails are decoded and their reader dropped: none of decord's threads is left decoding
-    the rest of the file (a reader alive at exit crashed `review` as the process ended)."""
+    """A scene's thumbnails are decoded and their reader closed: none of FFmpeg's decoder threads is left
+    behind (a decord reader alive at exit once crashed `review` as the process ended)."""
     from soundify_otio.review.report import _Thumbnails
 
     thumbnails = _Thumbnails()

@@ -10,7 +10,7 @@ from soundify_otio.config import Config
 from soundify_otio.errors import MediaError
 from soundify_otio.sample.project import footage_path
 from soundify_otio.stages.scenes import HistogramDetector
-from soundify_otio.vision.decode import iter_frames, probe_video
+from soundify_otio.vision.decode import FileReader, probe_video
 
 
 def _footage() -> Path:
@@ -25,8 +25,9 @@ def _our_cuts(path: Path, config: Config) -> list[int]:
     info = probe_video(path)
     min_frames = max(1, round(config.min_scene_seconds * info.fps))
     detector = HistogramDetector(config.scene_threshold, config.scene_bins, min_frames)
-    for _, frames in iter_frames(path, 0, info.frame_count, config.analysis_size, config.batch_size):
-        detector.push(frames)
+    with FileReader(path, config.analysis_size, config.scene_bins) as reader:
+        for start in range(0, len(reader), config.batch_size):
+            detector.push(reader.read(range(start, min(start + config.batch_size, len(reader)))).histograms)
     return detector.cuts()
 
 

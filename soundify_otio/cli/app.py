@@ -26,7 +26,8 @@ from soundify_otio.cli.terminal import terminal_safe, wrapped
 from soundify_otio.config import DUCK_MODES, FINE_SYNC_MODES, SETTINGS, Config
 from soundify_otio.errors import ModelError, OutputError, SoundifyError
 from soundify_otio.progress import STAGE_UNITS
-from soundify_otio.vision.runtime import DEFAULT_CPU_RUNTIME, PRECISIONS, RUNTIMES
+from soundify_otio.vision.device import DEVICE_TYPES
+from soundify_otio.vision.runtime import CPU_RUNTIME_PREFERENCE, PRECISIONS, RUNTIMES
 
 log = logging.getLogger("soundify_otio")
 
@@ -117,10 +118,12 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def _parse_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A torch device the machine has (exit 2 for `--device banana` or a missing GPU)."""
-    if value is None:
-        return None
+    """'auto' or a torch device the machine has (exit 2 for `--device banana` or a missing GPU)."""
+    if value is None or value == "auto":
+        return "auto"
     import torch
+
+    from soundify_otio.vision.device import mps_available
 
     try:
         device = torch.device(value)
@@ -129,9 +132,11 @@ def _parse_device(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter(f"'{shown}' is not a torch device (cpu, cuda, cuda:1, ...)") from exc
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
         raise click.BadParameter(f"'{terminal_safe(value, 60)}': no such CUDA device here (use cpu)")
-    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+    if device.type == "mps" and not mps_available():
+        raise click.BadParameter(f"'{terminal_safe(value, 60)}': no MPS (Apple Metal) device here (use cpu)")
+    if device.type not in DEVICE_TYPES:
         raise click.BadParameter(
-            f"'{terminal_safe(value, 60)}': device type {device.type} is not supported (cpu, cuda)"
+            f"'{terminal_safe(value, 60)}': device type {device.type} is not supported ({', '.join(DEVICE_TYPES)})"
         )
     return value
 
@@ -255,7 +260,11 @@ def setting_option(name: str) -> Callable:
 def model_options(function: Callable) -> Callable:
     """--model / --pretrained / --device, shared by every command that loads CLIP."""
     function = click.option(
-        "--device", default=None, callback=_parse_device, help="torch device (default: cuda when available, else cpu)."
+        "--device",
+        default="auto",
+        show_default=True,
+        callback=_parse_device,
+        help="torch device: auto (CUDA, else Apple's MPS, else the CPU), cpu, cuda, cuda:1, mps.",
     )(function)
     function = setting_option("pretrained")(function)
     function = setting_option("model")(function)
@@ -293,11 +302,12 @@ def load_model(
     command runs the image tower, whose output is then a pipeline check), its image tower on `runtime` at
     `precision`."""
     with without_collection(ctx):
-        from soundify_otio.vision.model import RANDOM_WEIGHTS, default_device, load_model
+        from soundify_otio.vision.device import pick_device
+        from soundify_otio.vision.model import RANDOM_WEIGHTS, load_model
         from soundify_otio.vision.runtime import resolve
 
         try:
-            resolve(runtime, precision, default_device().type if device is None else device.split(":")[0])
+            resolve(runtime, precision, pick_device(device).type)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--runtime/--precision") from exc
 
@@ -420,7 +430,8 @@ def analysis_options(function: Callable) -> Callable:
                 type=click.Choice(RUNTIMES),
                 default="auto",
                 show_default=True,
-                help=f"Where the image tower runs: auto ({DEFAULT_CPU_RUNTIME} on the CPU, torch on CUDA), "
+                help=f"Where the image tower runs: auto ({' or '.join(CPU_RUNTIME_PREFERENCE)} on the CPU, whichever "
+                "is installed, else torch; torch on CUDA and MPS), "
                 "or torch (eager), onnx (ONNX Runtime), openvino; converted once per machine and cached.",
             ),
             click.option(

@@ -25,7 +25,8 @@ _BLOCK = 64 << 10
 _BLOCKS = 16
 """Content identity reads the first and last block and this many evenly spaced between (about 1 MiB)."""
 FORMAT_VERSION = 2
-"""Part of every entry's key: 2 keeps colour thumbnails (Y, Cb, Cr), 1 kept grey ones."""
+"""Part of every entry's key, bumped when what an entry holds changes (2: Y'CbCr thumbnails [n, 32, 32, 3]
+and luma-plane histograms, read by PyAV; 1: grey thumbnails from decord's RGB)."""
 
 
 def gather_rows(activations: np.ndarray, rows: np.ndarray | list[int]) -> np.ndarray:
@@ -54,7 +55,8 @@ class ShotFrames:
     activations: np.ndarray
     """float16 activations of the Grad-CAM layer, one per encoded frame."""
     thumbnails: np.ndarray
-    """Per decoded frame: a small Y/Cb/Cr picture (uint8 [n, 32, 32, 3]), the motion signal fine sync reads."""
+    """Per decoded frame: a small full-range BT.601 Y'CbCr picture (uint8 [n, 32, 32, 3]), the motion signal
+    fine sync reads (vision.planes.YuvFrame.motion_thumbnail)."""
 
 
 def media_identity(path: Path) -> str:

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,23 +20,15 @@ from soundify_otio.config import Config
 from soundify_otio.errors import MediaError
 from soundify_otio.pipeline.frame_cache import ActivationStore, FrameCache, RunSegment, ShotFrames
 from soundify_otio.progress import Stopwatch
-from soundify_otio.stages import onsets
 from soundify_otio.stages.scenes import HistogramDetector
 from soundify_otio.types import Shot
-from soundify_otio.vision.decode import FileReader, VideoInfo, open_reader, read_frames
+from soundify_otio.vision.decode import FileReader, VideoInfo, keyframe_indices
 from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
 
 CUDA_ENCODE_BATCH = 256
 """Frames per CLIP batch on a GPU (unmeasured here: no GPU on the machines this was built on)."""
-SEALED_LIMIT = 4
-"""Full CLIP batches held back while a file's reader is open (they are encoded when it is replaced, see
-vision.decode.FileReader) before the reader is asked to be replaced at its next keyframe."""
-SEALED_CAP = 12
-"""Full CLIP batches (4.8 MB each at 224x224) held back at most: past them they are encoded with the reader
-open, beside its decoding ahead (on 2 cores the tower then runs up to twice as slow a frame). 12 covers a
-keyframe every 250 frames with every frame sampled."""
 CALIBRATION_FRAMES = 64
 """Frames an int8 runtime is calibrated on: spread over the run's shots, keyframes where there are any
 (a keyframe decodes without decoding its neighbours)."""
@@ -90,8 +81,7 @@ class FramePass:
             config.batch_size if model.device.type != "cuda" else max(config.batch_size, CUDA_ENCODE_BATCH)
         )
         self._queue: list[tuple[ShotJob, np.ndarray]] = []
-        self._sealed: list[list[tuple[ShotJob, np.ndarray]]] = []
-        """Batches formed (as they would be encoded at once), waiting for the reader to close."""
+        """Sampled frames waiting for CLIP, in order (a batch is encoded as soon as it is full)."""
         self._seconds = 0.0
 
     def job(self, shot: Shot, info: VideoInfo, first: int, stop: int, key: str) -> ShotJob:
@@ -122,7 +112,7 @@ class FramePass:
                 log.info("int8 image tower calibrated; agreement with fp32: %s", agreement)
             for path, media_jobs in by_media.items():
                 self._run_media(path, sorted(media_jobs, key=lambda j: (j.first, j.stop)))
-            self._encode_queue()
+            self._encode()
         finally:
             for job in jobs:
                 if not isinstance(job.result, ShotFrames):
@@ -131,21 +121,18 @@ class FramePass:
     def calibration_frames(self, jobs: list[ShotJob], count: int = CALIBRATION_FRAMES) -> np.ndarray:
         """Up to `count` of the shots' frames, evenly spread: keyframes where the shots hold enough of them
         (each decodes on its own), else keyframes and sampled frames."""
-        readers: dict[Path, Any] = {}
         keyframes: set[tuple[Path, int]] = set()
         sampled: set[tuple[Path, int]] = set()
+        known: dict[Path, np.ndarray] = {}
         for job in jobs:
             path = job.shot.media_path
             try:
-                reader = (
-                    readers[path]
-                    if path in readers
-                    else readers.setdefault(path, open_reader(path, self.config.analysis_size))
-                )
+                if path not in known:
+                    known[path] = keyframe_indices(path)
             except MediaError:
                 continue
-            stop = min(job.stop, len(reader))
-            keyframes |= {(path, int(k)) for k in reader.get_key_indices() if job.first <= k < stop}
+            stop = min(job.stop, job.info.frame_count)
+            keyframes |= {(path, int(k)) for k in known[path] if job.first <= k < stop}
             sampled |= {(path, job.first + o) for o in job.wanted if job.first + o < stop}
         candidates = sorted(keyframes if len(keyframes) >= count else keyframes | sampled)
         picks = np.linspace(0, len(candidates) - 1, min(count, len(candidates))).round().astype(int)
@@ -153,7 +140,8 @@ class FramePass:
         frames = []
         for path in dict.fromkeys(p for p, _ in chosen):
             try:
-                frames.append(read_frames(readers[path], [i for p, i in chosen if p == path], path))
+                with FileReader(path, self.config.analysis_size) as reader:
+                    frames.append(reader.rgb([i for p, i in chosen if p == path]))
             except MediaError as exc:
                 log.debug("not calibrating on %s: %s", path, exc)
         if not frames:
@@ -163,64 +151,51 @@ class FramePass:
     def _run_media(self, path: Path, jobs: list[ShotJob]) -> None:
         try:
             reader = FileReader(
-                lambda: open_reader(path, self.config.analysis_size),
                 path,
-                on_close=self._encode_sealed,
+                self.config.analysis_size,
+                self.config.scene_bins,
                 timed=lambda: self.stopwatch.time("decode"),
+                info=jobs[0].info,
             )
         except MediaError as exc:
             for job in jobs:
                 self._fail(job, exc)
             return
-        for job in jobs:
-            try:
-                self._decode(reader, job)
-            except MediaError as exc:
-                self._fail(job, exc)
-        reader.close()
+        with reader:
+            for job in jobs:
+                try:
+                    self._decode(reader, job)
+                except MediaError as exc:
+                    self._fail(job, exc)
 
     def _decode(self, reader: FileReader, job: ShotJob) -> None:
+        """Read the shot's frames: histograms and thumbnails of every frame, RGB of the sampled ones (queued
+        for CLIP)."""
         config, fps = self.config, job.info.fps
-        stop = min(job.stop, len(reader))
-        for start in range(job.first, stop, config.batch_size):
-            pixels = reader.read(range(start, min(start + config.batch_size, stop)))
-            self.report(self._seconds + (start + len(pixels) - job.first) / fps)
+        sampled = {job.first + offset for offset in job.wanted}
+        for start in range(job.first, min(job.stop, len(reader)), config.batch_size):
+            frames = range(start, min(start + config.batch_size, job.stop, len(reader)))
+            batch = reader.read(frames, sampled)
+            self.report(self._seconds + (start + len(batch) - job.first) / fps)
             with self.stopwatch.time("scenes"):
-                job.detector.push(pixels)
-            with self.stopwatch.time("motion"):
-                job.thumbnails.append(onsets.motion_thumbnails(pixels))
-            for i in range(len(pixels)):
-                if start + i - job.first in job.wanted:
-                    self._queue.append((job, pixels[i]))
-                    job.queued += 1
-                    job.sample_offsets.append(start + i - job.first)
-            if len(self._queue) >= self.encode_batch:
-                self._seal(full_only=True)
-                if len(self._sealed) >= SEALED_LIMIT:
-                    reader.replace_soon()
-                if len(self._sealed) >= SEALED_CAP:
-                    self._encode_sealed()
+                job.detector.push(batch.histograms)
+            job.thumbnails.append(batch.thumbnails)
+            for index, pixels in zip(batch.rgb_indices, batch.rgb, strict=True):
+                self._queue.append((job, pixels))
+                job.queued += 1
+                job.sample_offsets.append(index - job.first)
+            self._encode(full_only=True)
+            if len(batch) < len(frames):
+                break  # the file ends before the frames its header counts
         self._seconds += job.shot.duration
         job.decoded = True
         self._finish(job)
 
-    def _encode_queue(self) -> None:
-        """CLIP over every queued frame (from any shots), each shot handed its rows in order."""
-        self._seal()
-        self._encode_sealed()
-
-    def _seal(self, full_only: bool = False) -> None:
-        """Cut the queue into CLIP batches, to be encoded in that order: the last one partial, or with
-        `full_only` left in the queue (a partial batch costs more a frame, and counting towards
-        SEALED_LIMIT it would have the tower run beside a decoder still decoding ahead)."""
+    def _encode(self, full_only: bool = False) -> None:
+        """CLIP over the queued frames (from any shots) in batches of `encode_batch`, each shot handed its
+        rows in order; with `full_only` a last partial batch waits in the queue (it costs more a frame)."""
         while len(self._queue) >= (self.encode_batch if full_only else 1):
             batch, self._queue = self._queue[: self.encode_batch], self._queue[self.encode_batch :]
-            self._sealed.append(batch)
-
-    def _encode_sealed(self) -> None:
-        """Encode the sealed batches; a shot that failed meanwhile keeps its place in them, not its rows."""
-        while self._sealed:
-            batch = self._sealed.pop(0)
             with self.stopwatch.time("encode"):
                 embeddings, activations = self.model.encode_frames(np.stack([pixels for _, pixels in batch]))
             row = 0
@@ -229,11 +204,10 @@ class FramePass:
                 end = row
                 while end < len(batch) and batch[end][0] is job:
                     end += 1
-                if job.result is None:
-                    job.embeddings.append(embeddings[row:end])
-                    job.store.append(activations[row:end])
-                    job.queued -= end - row
-                    self._finish(job)
+                job.embeddings.append(embeddings[row:end])
+                job.store.append(activations[row:end])
+                job.queued -= end - row
+                self._finish(job)
                 row = end
 
     def _finish(self, job: ShotJob) -> None:

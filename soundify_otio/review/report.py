@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.timeline.reading import timecode
 from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult, SpeechRegion
-from soundify_otio.vision.decode import VideoInfo, probe_video
+from soundify_otio.vision.decode import FileReader, VideoInfo, probe_video
 
 THUMB_WIDTH = 160
 MAX_EMBED_BYTES = 50 * 1024 * 1024
@@ -107,20 +106,17 @@ def _curve_points(curve: Curve, placement: Placement) -> list[tuple[float, float
 
 
 class _Thumbnails:
-    """Small frames of each media file, decoded by decord at thumbnail size; errors become reasons.
+    """Small frames of each media file, decoded by PyAV at thumbnail size; errors become reasons.
 
-    No reader stays open between scenes: an open decord reader goes on decoding the rest of its file in
-    its own threads (memory and CPU for frames nobody asked for), and one still running when the process
-    exits can crash it there (seen: `review` ending with SIGSEGV after "review ended")."""
+    No reader stays open between scenes: each scene's frames are read by a reader closed once they are
+    (its decoder threads and buffers go with it)."""
 
     def __init__(self) -> None:
         self._files: dict[Path, tuple[VideoInfo, int] | MediaError] = {}
         """Per file: its probe and the thumbnails' height, or why it cannot give thumbnails."""
 
-    def _reader(self, path: Path) -> tuple[VideoInfo, Any]:
-        """The file's probe and a fresh reader at thumbnail size (the caller drops it when done)."""
-        import decord
-
+    def _file(self, path: Path) -> tuple[VideoInfo, int]:
+        """The file's probe and the thumbnails' height (MediaError, remembered, if it has no frames)."""
         if path not in self._files:
             try:
                 info = probe_video(path)
@@ -130,13 +126,7 @@ class _Thumbnails:
         entry = self._files[path]
         if isinstance(entry, MediaError):
             raise entry
-        info, height = entry
-        try:
-            return info, decord.VideoReader(str(path), ctx=decord.cpu(0), width=THUMB_WIDTH, height=height)
-        except (decord.DECORDError, RuntimeError, OSError) as exc:
-            error = MediaError(f"cannot decode video ({exc})", path)
-            self._files[path] = error
-            raise error from exc
+        return entry
 
     def scene(self, path: Path, media_start: float, duration: float, count: int) -> list[tuple[float, str]]:
         """(seconds from the scene's start, data URI) for `count` frames spread evenly over the scene."""
@@ -144,15 +134,14 @@ class _Thumbnails:
             return []
         from PIL import Image
 
-        info, reader = self._reader(path)
+        info, height = self._file(path)
         offsets = [(k + 0.5) / count * duration for k in range(count)]
         indices = [min(info.frame_count - 1, max(0, int((media_start + o) * info.fps))) for o in offsets]
         try:
-            frames = reader.get_batch(indices).asnumpy()
-        except Exception as exc:  # decord raises its own error types for broken packets
-            raise MediaError(f"cannot decode frames {indices} for thumbnails ({exc})", path) from exc
-        finally:
-            del reader  # its decoding threads end here, not whenever (or never) it would be collected
+            with FileReader(path, (THUMB_WIDTH, height), info=info) as reader:
+                frames = reader.rgb(indices)
+        except MediaError as exc:
+            raise MediaError(f"cannot decode frames {indices} for thumbnails ({exc.reason})", path) from exc
         uris = []
         for frame in frames:
             buf = io.BytesIO()

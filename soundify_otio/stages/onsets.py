@@ -1,6 +1,6 @@
 """Fine sync: the frames where a source's motion is stopped or turned back (contacts, slams, footfalls).
 
-Input is what the decode pass keeps of every frame, a small Y/Cb/Cr picture (`motion_thumbnails`), and
+Input is what the decode pass keeps of every frame, a small Y/Cb/Cr picture (`vision.planes`), and
 the Grad-CAM maps of the source at a few sampled frames. Per frame the maps are interpolated into a
 soft region; inside it the moving content is what differs from the span's median picture in
 brightness or colour. Its centre of mass is followed, as a whole and in a grid of overlapping
@@ -17,25 +17,6 @@ import numpy as np
 
 THUMB_SIZE = 32
 """Side of the thumbnail kept per decoded frame (Y, Cb, Cr: 3 KB a frame)."""
-_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
-"""BT.601 full-range RGB -> Y, Cb, Cr (Cb and Cr offset by 128)."""
-
-
-def motion_thumbnails(frames: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    """Y, Cb, Cr (BT.601 full range) of the block means [n, size, size, 3] (uint8) of uint8 RGB frames
-    [n, h, w, 3]: the frame cut into size x size blocks of h // size x w // size pixels (the remainder
-    at the bottom and right is left out), each averaged. Colour is kept so that an object differing
-    from its background in hue alone (a red ball on grey asphalt) still moves in the signal."""
-    n, h, w = frames.shape[:3]
-    by, bx = max(1, h // size), max(1, w // size)
-    total = np.uint16 if by * 255 <= np.iinfo(np.uint16).max else np.uint32
-    rows = frames[:, : by * size, : bx * size].reshape(n, size, by, size * bx * 3).sum(axis=2, dtype=total)
-    pool = np.kron(np.ones((bx, 1), np.float32), _YCBCR.T / (by * bx))  # a block's bx pixels -> its mean Y, Cb, Cr
-    ycbcr = rows.reshape(n * size * size, bx * 3).astype(np.float32) @ pool
-    ycbcr[:, 1:] += 128.0
-    return np.clip(np.rint(ycbcr), 0, 255).astype(np.uint8).reshape(n, size, size, 3)
-
-
 CHROMA_WEIGHT = 1.0
 """Weight of a Cb or Cr level against a Y level in the distance between two pictures' pixels."""
 

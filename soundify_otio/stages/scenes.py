@@ -1,8 +1,9 @@
 """Scene boundaries inside a shot from grey-histogram distance between neighbouring frames.
 
 The timeline's own edit points are boundaries already (each visible clip stretch is a shot); this
-finds the cuts inside a clip, such as a flattened export. Frames arrive in batches as they are
-decoded; the detector keeps one histogram per frame (bins floats), never the frames.
+finds the cuts inside a clip, such as a flattened export. Each frame's histogram arrives as it is
+decoded (the decoder reads it from the luma plane, vision.planes); the detector keeps one histogram
+per frame (bins floats), never the frames.
 """
 
 from __future__ import annotations
@@ -10,24 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import find_peaks
 
-PIXEL_STEP = 2
-"""Every other row and column: 12,544 pixels of a 224x224 frame describe its histogram as well as
-all 50,176 do, at a quarter of the cost."""
-
-
-def grey_histograms(frames: np.ndarray, bins: int) -> np.ndarray:
-    """Normalised BT.601 grey histograms [n, bins] of uint8 RGB frames [n, h, w, 3]."""
-    n = frames.shape[0]
-    rgb = frames[:, ::PIXEL_STEP, ::PIXEL_STEP].astype(np.uint16)
-    grey = (rgb[..., 0] * 77 + rgb[..., 1] * 150 + rgb[..., 2] * 29) >> 8
-    codes = (grey.reshape(n, -1) * bins >> 8).astype(np.intp)
-    codes += (np.arange(n, dtype=np.intp) * bins)[:, None]
-    counts = np.bincount(codes.ravel(), minlength=n * bins).reshape(n, bins)
-    return counts / counts.sum(axis=1, keepdims=True)
-
 
 class HistogramDetector:
-    """Streaming detector: push frame batches, then read the frame offsets where scenes start."""
+    """Streaming detector: push the histograms of consecutive frames, then read the frame offsets where
+    scenes start."""
 
     def __init__(self, threshold: float, bins: int, min_scene_frames: int) -> None:
         self.threshold = threshold
@@ -36,9 +23,10 @@ class HistogramDetector:
         self._previous: np.ndarray | None = None
         self._distances: list[np.ndarray] = []
 
-    def push(self, frames: np.ndarray) -> None:
-        """Add the next consecutive frames."""
-        hists = grey_histograms(frames, self.bins)
+    def push(self, hists: np.ndarray) -> None:
+        """Add the normalised grey histograms [n, bins] of the next consecutive frames."""
+        if not len(hists):
+            return
         if self._previous is not None:
             hists_with_previous = np.concatenate([self._previous[None], hists])
         else:

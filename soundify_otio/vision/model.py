@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import ModelError, OutputError
+from soundify_otio.vision.device import pick_device
 from soundify_otio.vision.runtime import ImageRuntime, default_cache_root, resolve, tower_module
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class ClipModel:
     def runtime_info(self) -> dict[str, Any]:
         """What ran the image tower (for the output's metadata)."""
         if self.runtime is not None:
-            return self.runtime.describe()
+            return {**self.runtime.describe(), "device": self.device.type}
         return {"runtime": "torch", "precision": self.precision, "device": self.device.type}
 
     @property
@@ -271,11 +272,6 @@ class ClipModel:
         cam = F.relu((maps_g.mean(dim=(2, 3), keepdim=True) * maps_a).sum(dim=1))
         peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-12).view(-1, 1, 1)
         return (cam / peak).float().cpu().numpy()
-
-
-def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> str | None:
@@ -423,15 +419,16 @@ def load_model(
     precision: str = "auto",
     runtime_cache: Path | None = None,
 ) -> ClipModel:
-    """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random).
+    """Load an open_clip model: `pretrained` is a tag, a local checkpoint file, or 'none' (random), on `device`
+    ('auto' or None: CUDA, then Apple's MPS, then the CPU; vision.device).
 
-    `runtime` runs the image tower on eager torch, ONNX Runtime or OpenVINO ("auto", the default: the measured
-    default for the device), converted on first use and cached under `runtime_cache`; `precision`
-    is fp32, fp16 (CUDA) or int8 (calibrate with the run's frames first). ModelError for a
-    combination that cannot run."""
+        `runtime` runs the image tower on eager torch, ONNX Runtime or OpenVINO ("auto", the default: the measured
+        default for the device), converted on first use and cached under `runtime_cache`; `precision`
+        is fp32, fp16 (CUDA) or int8 (calibrate with the run's frames first). ModelError for a
+        combination that cannot run."""
     import open_clip
 
-    device = torch.device(device) if device is not None else default_device()
+    device = pick_device(device)
     try:
         resolved_runtime, resolved_precision = resolve(runtime, precision, device.type)
     except ValueError as exc:

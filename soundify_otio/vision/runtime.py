@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("auto", "torch", "onnx", "openvino")
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
-DEFAULT_CPU_RUNTIME = "openvino"
-"""Measured here (bench/bench_annotate.py, README): see the runtime table for the figures."""
+CPU_RUNTIME_PREFERENCE = ("openvino", "onnx")
+"""What `auto` runs the tower on, on the CPU: the first of these installed (each is import-guarded: a platform
+without its wheel runs the next, then eager torch). OpenVINO was the fastest measured here (bench/bench_annotate.py,
+docs/performance.md); ONNX Runtime next."""
 EXPORT_FORMAT = 1
 """Bumped when what is exported changes, so older cached conversions are not reused."""
 OPSET = 17
@@ -81,10 +83,16 @@ def resolve(runtime: str, precision: str, device_type: str) -> tuple[str, str]:
         if precision == "int8":
             raise ValueError("--precision int8 is a CPU runtime's (onnx, openvino); CUDA runs fp16 or fp32")
         return "torch", "fp16" if precision == "auto" else precision
+    if device_type == "mps":
+        if runtime not in ("auto", "torch"):
+            raise ValueError(f"--runtime {runtime} runs on the CPU only; on MPS the tower runs in torch")
+        if precision not in ("auto", "fp32"):
+            raise ValueError(f"--precision {precision} is not run on MPS; it runs fp32")
+        return "torch", "fp32"
     if precision == "fp16":
         raise ValueError("--precision fp16 is for CUDA; on the CPU choose fp32 or int8")
     if runtime == "auto":
-        runtime = DEFAULT_CPU_RUNTIME if _installed(DEFAULT_CPU_RUNTIME) else "torch"
+        runtime = next((r for r in CPU_RUNTIME_PREFERENCE if _installed(r)), "torch")
     precision = "fp32" if precision == "auto" else precision
     if precision == "int8" and runtime == "torch":
         raise ValueError("--precision int8 needs --runtime onnx or openvino")
@@ -92,9 +100,13 @@ def resolve(runtime: str, precision: str, device_type: str) -> tuple[str, str]:
 
 
 def _installed(runtime: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("onnxruntime" if runtime == "onnx" else runtime) is not None
+    """Whether the runtime's package imports here (a wheel missing for the platform, or one that fails to
+    load its native library, both count as not installed)."""
+    try:
+        runtime_version(runtime)
+    except Exception:  # ImportError, or whatever a broken native library raises as it loads
+        return False
+    return True
 
 
 def tower_module(trunk: Callable, head: Callable, owner: torch.nn.Module | None) -> torch.nn.Module:

@@ -1,4 +1,4 @@
-"""This process's native threads, decord's decoders among them (Python's threading does not see those)."""
+"""This process's native threads, FFmpeg's decoder threads among them (Python's threading does not see those)."""
 
 from __future__ import annotations
 
