@@ -17,8 +17,8 @@ from __future__ import annotations
 import errno
 import os
 import re
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,28 +51,31 @@ class StagedOutputs:
         out = Path(out)
         if same_name:
             temp = self._staging(out) / out.name
+            self._staged[out] = (temp, verify)
             temp.touch()
-        else:
-            temp = _new_temp(out, suffix or out.suffix)
-        self._staged[out] = (temp, verify)
+        else:  # recorded before it is made: an interrupt at any point leaves nothing `discard` does not know
+            temp = _temp_name(out, suffix or out.suffix)
+            self._staged[out] = (temp, verify)
+            _create_temp(temp, out)
         return temp
 
     def _staging(self, out: Path) -> Path:
         folder = out.parent.resolve()
         if folder not in self._folders:
+            staging = _temp_name(folder / out.name, ".staging")
+            self._folders[folder] = staging
             try:
                 remove_stale_temps(folder)
-                self._folders[folder] = Path(
-                    tempfile.mkdtemp(prefix=f".{out.stem}.{TEMP_MARK}{os.getpid()}-", suffix=".staging", dir=folder)
-                )
+                staging.mkdir(mode=0o700)
             except OSError as exc:
                 raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc
         return self._folders[folder]
 
     def scratch_for(self, out: Path, suffix: str) -> Path:
         """A temp file next to `out` for the run's own use, removed when the group ends (never renamed)."""
-        temp = _new_temp(Path(out), suffix)
+        temp = _temp_name(Path(out), suffix)
         self._scratch.append(temp)
+        _create_temp(temp, Path(out))
         return temp
 
     def target_of(self, temp: Path) -> Path | None:
@@ -187,18 +190,21 @@ def atomic_write_text(out: Path, text: str, *, replace: bool = True) -> None:
     atomic_write_bytes(out, text.encode("utf-8"), replace=replace)
 
 
-def _new_temp(out: Path, suffix: str) -> Path:
-    """An empty, private file next to `out`, hidden (a leading dot) and named after it. The folder is
-    created if missing: the user's output folders were checked to exist before the work (outputs.py),
-    so only folders the run itself owns (OUT_media/) are made here."""
+def _temp_name(out: Path, suffix: str) -> Path:
+    """A fresh name next to `out` for a temp file: hidden (a leading dot), named after `out` and its writer."""
+    return out.parent / f".{out.stem}.{TEMP_MARK}{os.getpid()}-{secrets.token_hex(6)}{suffix}"
+
+
+def _create_temp(temp: Path, out: Path) -> None:
+    """Create `temp` (for `out`) empty and private. The folder is created if missing: the user's output
+    folders were checked to exist before the work (outputs.py), so only folders the run itself owns
+    (OUT_media/) are made here."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(out.parent)
-        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.{TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=out.parent)
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise OutputError(f"cannot write here: {_reason(exc)}", out) from exc
-    os.close(fd)
-    return Path(name)
 
 
 TEMP_MARK = "soundify-"

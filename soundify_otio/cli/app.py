@@ -206,15 +206,14 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["progress"] = _Progress(quiet)
     ctx.call_on_close(ctx.obj["progress"].close)
-    ctx.call_on_close(_logging_as_it_was())
     log.handlers[:] = [_StderrHandler(ctx.obj["progress"])]
     log.propagate = False
     _set_verbosity(ctx.obj, quiet, verbose)
 
 
 def _logging_as_it_was() -> Callable[[], None]:
-    """What puts back the logging this command changes (our logger's handlers, propagation and level, the
-    root's level), for a caller that runs commands in its own process (a script, the tests)."""
+    """What puts back the logging a command changes (our logger's handlers, propagation and level, the
+    root's level), for a caller that runs `main` in its own process (a script, the tests)."""
     root = logging.getLogger()
     handlers, propagate, level, root_level = list(log.handlers), log.propagate, log.level, root.level
 
@@ -495,6 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     from soundify_otio.vision.decode import limit_malloc_arenas
 
     limit_malloc_arenas()
+    restore_logging = _logging_as_it_was()
     log.setLevel(logging.WARNING)  # until the group's --verbose says otherwise
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
@@ -520,6 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug, not bad input: one line, the traceback with --verbose
         _internal(exc)
     finally:
+        restore_logging()
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         if argv is None:
