@@ -96,7 +96,7 @@ def test_toml_manifest_per_job_settings_and_bad_rows(capsys, project, cache_dir,
     manifest = tmp_path / "jobs" / "reels.toml"
     manifest.write_text(
         '[[job]]\ninput = "a.otio"\noutput = "reel-a.xml"\n[job.settings]\nseed = 3\neffects_per_scene = 2\n\n'
-        '[[job]]\ninput = "b.otio"\n[job.settings]\nloudness = 1\n\n'
+        '[[job]]\ninput = "b.otio"\n[job.settings]\nvolume_knob = 1\n\n'
         '[[job]]\ninput = "c.otio"\nchoices = "nowhere.toml"\n\n'
         '[[job]]\ninput = "a.otio"\n[job.settings]\nsample_fps = 99.0\n',
         encoding="utf-8",
@@ -105,7 +105,7 @@ def test_toml_manifest_per_job_settings_and_bad_rows(capsys, project, cache_dir,
     statuses = [(r["status"], r["exit_code"]) for r in summary["results"]]
     assert statuses == [("done", 0), ("failed", 2), ("failed", 7), ("failed", 2)]
     assert code == 2
-    assert "unknown setting `loudness`" in summary["results"][1]["reason"]
+    assert "unknown setting `volume_knob`" in summary["results"][1]["reason"]
     assert "sample_fps=99.0" in summary["results"][3]["reason"]
     written = (tmp_path / "out" / "reel-a.xml").read_text(encoding="utf-8")
     assert written.startswith("<?xml") and jobs["a"].is_file()

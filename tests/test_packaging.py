@@ -33,6 +33,9 @@ PLATFORMS = {
     "Linux aarch64": "aarch64-unknown-linux-gnu",
 }
 PYTHONS = ("3.11", "3.12", "3.13")
+MACOS_MINIMUM = "14.0"
+"""The oldest macOS resolved for: PyAV 17 and newer (vision.decode's reformat arguments) ship arm64 wheels for
+macOS 14 (Sonoma) and newer only; uv assumes an older macOS unless MACOSX_DEPLOYMENT_TARGET says otherwise."""
 
 pytestmark = pytest.mark.skipif(UV is None, reason="uv is not installed (it is in the test extra)")
 
@@ -219,7 +222,7 @@ def _matrix(wheel: Path) -> dict[tuple[str, str], subprocess.CompletedProcess[st
             input=f"soundify-otio @ {wheel.as_uri()}\n",
             capture_output=True,
             text=True,
-            env=_env(),
+            env={**_env(), "MACOSX_DEPLOYMENT_TARGET": MACOS_MINIMUM},
             timeout=600,
         )
 
