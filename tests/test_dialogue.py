@@ -299,7 +299,7 @@ def test_the_bed_sits_a_set_distance_under_the_dialogue(case, annotated):
 
 def test_choices_file_shows_the_speech_and_switches_or_changes_ducking(case, annotated, tmp_path):
     from soundify_otio.errors import ChoicesError
-    from soundify_otio.review.choices import render_choices
+    from soundify_otio.pipeline.choices import render_choices
 
     analysed, _ = annotated
     text = render_choices(analysed.soundify, analysed.analysis, "dialogue.otio", "c.toml", 0.0, 24.0)

@@ -186,7 +186,7 @@ def _plan(
     """A runnable job, or its outcome already: failed (bad input, bad output) or current. The job's
     media join `run_inputs` (every job's output is checked against all of them once all are planned)."""
     from soundify_otio.exporters import check_output
-    from soundify_otio.review.choices import read_choices
+    from soundify_otio.pipeline.choices import read_choices
     from soundify_otio.timeline.reading import find_shots, media_files, read_timeline
 
     if job.problem:

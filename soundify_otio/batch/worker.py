@@ -17,9 +17,9 @@ from typing import Any
 
 from soundify_otio.config import Config
 from soundify_otio.errors import ModelError, SoundifyError
+from soundify_otio.pipeline.choices import ChoicesFile
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames
 from soundify_otio.progress import ProgressHook, null_progress
-from soundify_otio.review.choices import ChoicesFile
 from soundify_otio.types import Annotation, Shot
 
 log = logging.getLogger(__name__)

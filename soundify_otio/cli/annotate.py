@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
 
     from soundify_otio.pipeline.api import TimelineAnalysis
+    from soundify_otio.pipeline.choices import ChoicesFile
     from soundify_otio.pipeline.frame_cache import FrameCache
-    from soundify_otio.review.choices import ChoicesFile
     from soundify_otio.types import Annotation
 
 
@@ -60,7 +60,7 @@ def read_picks(choices_file: Path | None) -> tuple[list[Input], ChoicesFile | No
     """--choices as an input of the run (never overwritten) and its picks, read now to fail before the long work."""
     if choices_file is None:
         return [], None
-    from soundify_otio.review.choices import read_choices
+    from soundify_otio.pipeline.choices import read_choices
 
     return [Input(choices_file, "the choices file")], read_choices(choices_file)
 
@@ -258,7 +258,7 @@ def linked_preview(report: Path) -> Path:
 def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **options: Any) -> None:
     """Rank effects and ambients per scene of IN; write an editable choices file."""
     from soundify_otio.atomic import atomic_write_text
-    from soundify_otio.review.choices import render_choices
+    from soundify_otio.pipeline.choices import render_choices
     from soundify_otio.timeline.reading import timeline_rate
 
     analysed = _analyse(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options)

@@ -1,1 +1,1 @@
-"""The review loop: editable choices, the HTML report, the preview render and mux."""
+"""The review loop: the HTML report, the preview render and mux, the review server and its session."""
