@@ -42,7 +42,7 @@ import opentimelineio as otio
 import rpp
 
 from soundify_otio.errors import TimelineError
-from soundify_otio.exporters.keyframes import db_to_gain, gain_to_db
+from soundify_otio.timeline.keyframes import db_to_gain, gain_to_db
 from soundify_otio.timeline.reading import timeline_rate
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import gain_to_db
+from soundify_otio.timeline.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import is_generated
 from soundify_otio.timeline.reading import MediaRoots, enabled, media_origin, resolve_media_path, seconds_of
 from soundify_otio.types import Shot

@@ -28,8 +28,8 @@ import opentimelineio as otio
 from lxml import etree
 
 from soundify_otio.errors import MediaError, OutputError
-from soundify_otio.exporters.keyframes import keys_on_frames, value_at
 from soundify_otio.exporters.xml_text import sanitise_timeline
+from soundify_otio.timeline.keyframes import keys_on_frames, value_at
 from soundify_otio.timeline.metadata import ClipInfo, clip_info
 from soundify_otio.timeline.reading import resolve_media_path, timeline_rate
 

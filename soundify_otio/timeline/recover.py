@@ -29,7 +29,7 @@ import opentimelineio as otio
 import soundfile
 
 from soundify_otio.audio.headers import BadHeader, checked_info
-from soundify_otio.exporters.keyframes import gain_to_db
+from soundify_otio.timeline.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import (
     AAF_GAIN,
     AAF_PAN,
