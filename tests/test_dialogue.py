@@ -14,7 +14,6 @@ from scipy.signal import resample_poly
 
 from soundify_otio.audio import speech
 from soundify_otio.audio.decode import mix
-from soundify_otio.audio.timeline_sound import timeline_sound
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline import dialogue as dialogue_module
@@ -23,6 +22,7 @@ from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.stages import duck
 from soundify_otio.timeline.keyframes import value_at
 from soundify_otio.timeline.reading import find_shots
+from soundify_otio.timeline.sound import timeline_sound
 from soundify_otio.types import Choice, SpeechRegion
 
 from helpers import dialogue

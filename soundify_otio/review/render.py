@@ -302,8 +302,8 @@ def _own_sound(
     import tempfile
 
     from soundify_otio.audio.decode import mix_stereo_into
-    from soundify_otio.audio.timeline_sound import timeline_sound
     from soundify_otio.timeline.reading import find_shots
+    from soundify_otio.timeline.sound import timeline_sound
 
     shots, _ = find_shots(timeline, base_dir, media_roots)
     sources = timeline_sound(timeline, shots, base_dir, media_roots)
