@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +23,8 @@ from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline import finesync
-from soundify_otio.pipeline.dialogue import Dialogue, listen
+from soundify_otio.pipeline.analysis import AnalysedScene, Analysis
+from soundify_otio.pipeline.dialogue import listen
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames, gather_rows
 from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
@@ -67,35 +68,6 @@ class SoundLibraryLike(Protocol):
     ) -> SoundEntry: ...
 
     def one_shots(self, label: str, seed: int) -> tuple[SoundEntry, ...]: ...
-
-
-@dataclass
-class AnalysedScene:
-    """A scene, its sampled frames and its ranked candidates."""
-
-    scene: Scene
-    frames: ShotFrames
-    samples: np.ndarray
-    """Indices into `frames` of the scene's sampled frames."""
-    times: np.ndarray
-    """Seconds from the scene's start of those frames."""
-    effects: tuple[Suggestion, ...]
-    ambients: tuple[Suggestion, ...]
-    speech: tuple[SpeechRegion, ...] = ()
-    """Where someone speaks in the scene (set by `Soundify.listen`)."""
-    dialogue_lufs: float | None = None
-    """The loudness of that speech (BS.1770), None without enough of it."""
-
-
-@dataclass
-class Analysis:
-    """The result of the pixel pass over a timeline: scenes with candidates, shots skipped, and
-    (after `Soundify.listen`) the timeline's own sound."""
-
-    scenes: list[AnalysedScene]
-    skipped: list[SkippedShot]
-    stopwatch: Stopwatch = field(default_factory=Stopwatch)
-    dialogue: Dialogue | None = None
 
 
 class Soundify:
