@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from soundify_otio.version import __version__
 
 _EXPORTS = {
     "annotate_timeline": "soundify_otio.pipeline.api",
