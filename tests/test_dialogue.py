@@ -419,7 +419,7 @@ def _rms_db(x: np.ndarray) -> float:
 def test_our_bed_in_the_preview_is_lower_during_speech_by_the_depth(case, bed_only, tmp_path):
     import soundfile
 
-    from soundify_otio.review.render import render_preview
+    from soundify_otio.preview.render import render_preview
     from soundify_otio.timeline.reading import read_timeline
 
     out, annotation = bed_only
@@ -445,7 +445,7 @@ def test_the_programme_is_brought_to_the_loudness_under_the_ceiling(case, bed_on
     import pyloudnorm
     import soundfile
 
-    from soundify_otio.review.render import render_preview
+    from soundify_otio.preview.render import render_preview
     from soundify_otio.timeline.reading import read_timeline
 
     out, _ = bed_only

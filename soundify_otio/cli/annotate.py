@@ -207,9 +207,9 @@ def _write_report(
     rendered beside the report (a full TMPDIR does not matter; a full disk fails the run before
     anything is renamed): a scratch file when it is embedded, else an output of the run that the
     report links to (REPORT.preview.wav), staged under its own name so the link is right."""
+    from soundify_otio.preview.render import render_preview
+    from soundify_otio.report.html import write_report
     from soundify_otio.review.auditions import audition_files
-    from soundify_otio.review.render import render_preview
-    from soundify_otio.review.report import write_report
     from soundify_otio.timeline.reading import timeline_rate
 
     rate = timeline_rate(timeline)
@@ -238,7 +238,7 @@ _PREVIEW_BYTES_PER_SECOND = 48000 * 2 * 4
 def preview_is_linked(timeline: otio.schema.Timeline) -> bool:
     """Whether the report's preview will be too large to embed (linked beside the report instead);
     decided from the timeline's length, with a margin, before the work starts."""
-    from soundify_otio.review.report import MAX_EMBED_BYTES
+    from soundify_otio.report.html import MAX_EMBED_BYTES
 
     seconds = timeline.tracks.duration().to_seconds()
     return seconds * _PREVIEW_BYTES_PER_SECOND > 0.9 * MAX_EMBED_BYTES

@@ -1,1 +1,1 @@
-"""The review loop: the HTML report, the preview render and mux, the review server and its session."""
+"""The review loop: the browser review page (server) and the session behind it (picks, auditions, saving)."""
