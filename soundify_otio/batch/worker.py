@@ -202,7 +202,9 @@ class BatchWorker:
             result = JobResult(spec.number, False, str(exc), exc.exit_code)
         except Exception as exc:  # a bug: the job fails with one line, the batch goes on
             log.debug("job %d: internal error", spec.number, exc_info=True)
-            result = JobResult(spec.number, False, f"internal error: {type(exc).__name__}: {exc}", 1)
+            result = JobResult(
+                spec.number, False, f"internal error: {type(exc).__name__}: {exc}", SoundifyError.exit_code
+            )
         result.seconds = time.perf_counter() - started + sum(s.seconds for s in shots)
         return result
 

@@ -14,7 +14,7 @@ from typing import cast
 import opentimelineio as otio
 
 from soundify_otio.atomic import staged_outputs
-from soundify_otio.errors import OutputError
+from soundify_otio.errors import ChoicesError, OutputError
 from soundify_otio.library.sounds import SoundLibrary
 from soundify_otio.pipeline.analysis import Analysis
 from soundify_otio.pipeline.api import write_timeline
@@ -27,7 +27,7 @@ from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Annotation, Choice, Placement, SceneResult, SoundEntry
 
 
-class PickError(ValueError):
+class PickError(ChoicesError):
     """A pick the session cannot apply (unknown scene or label); the page shows the message."""
 
 
