@@ -42,7 +42,8 @@ import opentimelineio as otio
 import rpp
 
 from soundify_otio.errors import TimelineError
-from soundify_otio.exporters.keyframes import db_to_gain, gain_to_db
+from soundify_otio.timeline.keyframes import db_to_gain, gain_to_db
+from soundify_otio.timeline.metadata import NAMESPACE
 from soundify_otio.timeline.reading import timeline_rate
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
     after = items[i + 1] if i + 1 < len(items) and isinstance(items[i + 1], otio.schema.Transition) else None
     head = before.in_offset.to_seconds() if before else 0.0
     tail = after.out_offset.to_seconds() if after else 0.0
-    meta = clip.metadata.get("soundify") or {}
+    meta = clip.metadata.get(NAMESPACE) or {}
     generated = bool(meta.get("generated"))
     fade_in = before.duration().to_seconds() if before else float(meta.get("fade_in") or 0.0) if generated else 0.0
     fade_out = after.duration().to_seconds() if after else float(meta.get("fade_out") or 0.0) if generated else 0.0
@@ -395,5 +396,5 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
     if item.pan:
         keyframes["pan"] = [[t - item.head, v] for t, v in item.pan]
     if keyframes:
-        clip.metadata["soundify"] = {"keyframes": keyframes}
+        clip.metadata[NAMESPACE] = {"keyframes": keyframes}
     return clip

@@ -347,12 +347,12 @@ def first_minutes(source: Path, minutes: float) -> Path:
 def _true_cuts(timeline_path: Path) -> dict[str, list[int]] | None:
     """Known cuts per media file: the synthetic clips' metadata, or the sample footage's table."""
     from soundify_otio.sample import project as sample
-    from soundify_otio.timeline.reading import resolve_media_path
+    from soundify_otio.timeline.reading import locate_media
 
     timeline = otio.adapters.read_from_file(str(timeline_path))
     truth = {}
     for clip in timeline.find_clips():
-        media = str(resolve_media_path(clip.media_reference.target_url, timeline_path.resolve().parent))
+        media = str(locate_media(clip.media_reference.target_url, timeline_path.resolve().parent))
         if "synthetic" in clip.metadata:
             truth[media] = list(clip.metadata["synthetic"]["cut_frames"])
         elif Path(media).name == sample.FOOTAGE_NAME:

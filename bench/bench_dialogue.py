@@ -96,8 +96,8 @@ def child_annotate(spec: dict) -> dict:
 def child_vad(spec: dict) -> dict:
     from soundify_otio.audio import speech
     from soundify_otio.audio.decode import mix
-    from soundify_otio.audio.timeline_sound import timeline_sound
     from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.timeline.sound import timeline_sound
 
     path = Path(spec["timeline"])
     timeline = read_timeline(path)

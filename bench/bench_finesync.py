@@ -9,7 +9,7 @@ Run: ``nice python bench/bench_finesync.py [--repeat 2] [--out results.json]``. 
   and ``checks`` (made after the last threshold was set, never tuned on), the hits the pipeline
   places with the known-answer colour model (its Grad-CAM lights the source) against the true contact
   frames: precision and recall within +-1 frame and within +-0.1 s, and the median absolute offset in
-  ms of the visual onset and of the hit heard in the rendered preview (review/render.py).
+  ms of the visual onset and of the hit heard in the rendered preview (preview/render.py).
 - ``cost``: the test clips as one timeline annotated with RN50 (random weights: the cost, not the
   picks, is measured) and every scene's pick forced to a one-shot label (the worst case: all of it
   fine-synced), no frame cache: wall and stage seconds with --fine-sync off and auto; fine sync's extra
@@ -37,7 +37,7 @@ from json_report import emit  # bench/ is on sys.path when a benchmark runs as a
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
-from soundify_otio.review.render import render_preview
+from soundify_otio.preview.render import render_preview
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 

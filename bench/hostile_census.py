@@ -502,7 +502,7 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         check=traceback_shown,
         one_line=False,
         python=(
-            "import soundify_otio.review.render as r\n"
+            "import soundify_otio.preview.render as r\n"
             "def boom(*a, **k):\n"
             "    raise RuntimeError('injected')\n"
             "r.render_preview = boom\n"
@@ -524,7 +524,7 @@ def cases(work: Path, sample: Path, cache: Path, stack: contextlib.ExitStack) ->
         signal_after=0.3,
         python=(
             "import time\n"
-            "import soundify_otio.review.render as r\n"
+            "import soundify_otio.preview.render as r\n"
             "m = r._mix\n"
             "r._mix = lambda *a, **k: (time.sleep(0.01), m(*a, **k))\n"
         ),

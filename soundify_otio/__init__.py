@@ -10,9 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from soundify_otio.version import __version__
 from soundify_otio.vision.device import allow_mps_fallback
-
-__version__ = "0.1.0"
 
 allow_mps_fallback()  # before anything here imports torch, which reads it once as it loads
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import opentimelineio as otio
@@ -9,6 +11,19 @@ import pytest
 
 from helpers import synthetic
 from helpers.timelines import RATE, rt, sound_clip, time_range, write_tone
+
+
+@pytest.fixture(autouse=True)
+def _loggers_as_they_were() -> Iterator[None]:
+    """A test that runs the CLI in-process points the package logger at the CLI's own handler, stops it
+    propagating and sets the root level: put all three back, so a later test's caplog sees its warnings."""
+    package, root = logging.getLogger("soundify_otio"), logging.getLogger()
+    handlers, propagate, level, root_level = package.handlers[:], package.propagate, package.level, root.level
+    yield
+    package.handlers[:] = handlers
+    package.propagate = propagate
+    package.setLevel(level)
+    root.setLevel(root_level)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import opentimelineio as otio
 import pytest
 
 import soundify_otio as so
-from soundify_otio.timeline.reading import resolve_media_path
+from soundify_otio.timeline.reading import locate_media
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -50,7 +50,7 @@ def test_readme_example_runs(project, tmp_path: Path, monkeypatch: pytest.Monkey
     # media paths still resolve from the output's folder (written elsewhere: made absolute), input untouched
     video = next(c for c in written.find_clips() if "soundify" not in c.metadata)
     url = video.media_reference.target_url
-    assert url.startswith("file:///") and resolve_media_path(url, tmp_path / "out").resolve() == project.video.resolve()
+    assert url.startswith("file:///") and locate_media(url, tmp_path / "out").resolve() == project.video.resolve()
     assert project.timeline_otio.read_bytes() == before
     assert "decode" in printed[-1] and "gradcam" in printed[-1]
 

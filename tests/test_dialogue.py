@@ -14,15 +14,15 @@ from scipy.signal import resample_poly
 
 from soundify_otio.audio import speech
 from soundify_otio.audio.decode import mix
-from soundify_otio.audio.timeline_sound import timeline_sound
 from soundify_otio.config import Config
-from soundify_otio.exporters.keyframes import value_at
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline import dialogue as dialogue_module
 from soundify_otio.pipeline.api import Session
 from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.stages import duck
+from soundify_otio.timeline.keyframes import value_at
 from soundify_otio.timeline.reading import find_shots
+from soundify_otio.timeline.sound import timeline_sound
 from soundify_otio.types import Choice, SpeechRegion
 
 from helpers import dialogue
@@ -299,7 +299,7 @@ def test_the_bed_sits_a_set_distance_under_the_dialogue(case, annotated):
 
 def test_choices_file_shows_the_speech_and_switches_or_changes_ducking(case, annotated, tmp_path):
     from soundify_otio.errors import ChoicesError
-    from soundify_otio.review.choices import render_choices
+    from soundify_otio.pipeline.choices import render_choices
 
     analysed, _ = annotated
     text = render_choices(analysed.soundify, analysed.analysis, "dialogue.otio", "c.toml", 0.0, 24.0)
@@ -419,7 +419,7 @@ def _rms_db(x: np.ndarray) -> float:
 def test_our_bed_in_the_preview_is_lower_during_speech_by_the_depth(case, bed_only, tmp_path):
     import soundfile
 
-    from soundify_otio.review.render import render_preview
+    from soundify_otio.preview.render import render_preview
     from soundify_otio.timeline.reading import read_timeline
 
     out, annotation = bed_only
@@ -445,7 +445,7 @@ def test_the_programme_is_brought_to_the_loudness_under_the_ceiling(case, bed_on
     import pyloudnorm
     import soundfile
 
-    from soundify_otio.review.render import render_preview
+    from soundify_otio.preview.render import render_preview
     from soundify_otio.timeline.reading import read_timeline
 
     out, _ = bed_only

@@ -297,7 +297,7 @@ def _blocks_alike(a: np.ndarray, b: np.ndarray, seconds: float = 1.0, rate: int 
 
 @pytest.mark.parametrize("suffix", [".xml", ".rpp", ".fcpxml"])
 def test_render_reads_our_own_outputs(annotated_timeline, tmp_path, suffix):
-    from soundify_otio.review.render import render_preview
+    from soundify_otio.preview.render import render_preview
     from soundify_otio.timeline.reading import read_timeline
 
     timeline = _with_scene_marker(annotated_timeline)
@@ -344,7 +344,7 @@ def test_reannotating_a_round_trip_replaces_our_tracks(annotated_timeline, tmp_p
 
 
 def test_render_reads_our_own_aaf(annotated_timeline, tmp_path):
-    from soundify_otio.review.render import render_preview
+    from soundify_otio.preview.render import render_preview
     from soundify_otio.timeline.reading import read_timeline
 
     out = tmp_path / "cut.aaf"

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from soundify_otio.exporters.fcp7 import write_fcp7_xml
-from soundify_otio.exporters.keyframes import value_at
+from soundify_otio.timeline.keyframes import value_at
 
 from helpers.timelines import SHARED_INTEROP, append_sfx_track, generated_clips
 

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from soundify_otio.exporters.fcpxml import write_fcpxml
-from soundify_otio.exporters.keyframes import value_at
+from soundify_otio.timeline.keyframes import value_at
 
 from helpers.timelines import SHARED_INTEROP, append_sfx_track, generated_clips
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import value_at
 from soundify_otio.exporters.premiere import add_premiere_effects
 from soundify_otio.exporters.resolve import add_resolve_effects
+from soundify_otio.timeline.keyframes import value_at
 
 from helpers.timelines import generated_clips
 

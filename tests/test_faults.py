@@ -22,7 +22,7 @@ from soundify_otio.atomic import atomic_write_text, staged_outputs
 from soundify_otio.cli import main
 from soundify_otio.errors import OutputError
 from soundify_otio.exporters import write_output
-from soundify_otio.review.render import mux_preview, render_preview
+from soundify_otio.preview.render import mux_preview, render_preview
 
 from helpers.cli import analysis_args, interruptible, run
 from helpers.synthetic import write_video
@@ -179,7 +179,7 @@ def test_disk_full_mid_run_is_exit_6_in_one_line(capsys, monkeypatch, tmp_path, 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", "/tmp/soundify-frames-x/a.npy")
 
-    monkeypatch.setattr("soundify_otio.review.render.render_preview", full)
+    monkeypatch.setattr("soundify_otio.preview.render.render_preview", full)
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "p.wav")
     assert code == 6 and "No space left" in one_line(stderr) and not (tmp_path / "p.wav").exists()
 
@@ -207,7 +207,7 @@ def test_a_preview_too_large_to_embed_is_an_output_the_report_links_to(
 ):
     """Over ~136 s the preview is linked, not embedded: it must be kept beside the report, not in a
     deleted temp folder, and be checked like any output before the work."""
-    monkeypatch.setattr("soundify_otio.review.report.MAX_EMBED_BYTES", 100_000)
+    monkeypatch.setattr("soundify_otio.report.html.MAX_EMBED_BYTES", 100_000)
     report = tmp_path / "street.report.html"
     preview = tmp_path / "street.report.preview.wav"
     preview.write_text("mine")
@@ -283,7 +283,7 @@ def test_verbose_prints_the_traceback_of_an_internal_error(capsys, monkeypatch, 
     def boom(*args, **kwargs):
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr("soundify_otio.review.render.render_preview", boom)
+    monkeypatch.setattr("soundify_otio.preview.render.render_preview", boom)
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "p.wav")
     assert code == 1 and "Traceback" not in stderr and "injected fault" in one_line(stderr)
     with pytest.raises(SystemExit) as exited:
@@ -305,7 +305,7 @@ def test_escape_sequences_in_names_do_not_reach_the_terminal(capsys, tmp_path, a
 
 _SLOW_RENDER = (
     "import sys, time\n"
-    "import soundify_otio.review.render as render\n"
+    "import soundify_otio.preview.render as render\n"
     "mix = render._mix\n"
     "def slow(*a, **k):\n"
     "    time.sleep(0.02)\n"

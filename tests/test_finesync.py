@@ -17,10 +17,10 @@ from soundify_otio.config import Config
 from soundify_otio.errors import ChoicesError
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline import finesync
+from soundify_otio.pipeline.choices import check_choices, known_labels, read_choices, render_choices
 from soundify_otio.pipeline.soundify import Soundify
-from soundify_otio.review.choices import check_choices, known_labels, read_choices, render_choices
-from soundify_otio.review.render import render_preview
-from soundify_otio.review.report import render_html
+from soundify_otio.preview.render import render_preview
+from soundify_otio.report.html import render_html
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 from soundify_otio.vision.model import TowerSplit

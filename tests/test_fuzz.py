@@ -24,7 +24,7 @@ from lxml import etree
 from soundify_otio.errors import ChoicesError, LibraryError, SoundifyError, TimelineError
 from soundify_otio.library.index import probe
 from soundify_otio.library.tags import read_metadata_csv, read_riff, read_sidecar, read_tags
-from soundify_otio.review.choices import check_choices, read_choices, toml_string
+from soundify_otio.pipeline.choices import check_choices, read_choices, toml_string
 from soundify_otio.timeline.reading import find_shots, read_timeline
 from soundify_otio_adapters.reaper_project import read_rpp, write_rpp
 

@@ -16,8 +16,8 @@ import rpp
 from soundify_otio.cli.terminal import MAX_MESSAGE, terminal_safe
 from soundify_otio.errors import ChoicesError, MediaError, OutputError, TimelineError, UsageError
 from soundify_otio.outputs import Input, Output, check_outputs
-from soundify_otio.review.choices import check_choices, read_choices, toml_string
-from soundify_otio.review.render import render_preview
+from soundify_otio.pipeline.choices import check_choices, read_choices, toml_string
+from soundify_otio.preview.render import render_preview
 from soundify_otio.timeline.reading import MAX_JSON_DEPTH, read_timeline
 from soundify_otio_adapters.reaper_project import read_rpp, write_rpp
 

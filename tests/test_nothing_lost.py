@@ -547,7 +547,7 @@ def test_an_fcp7_clip_with_a_negative_duration_is_refused_not_dropped(tmp_path: 
 
 def test_hostile_media_raises_media_error_not_internal(tmp_path: Path) -> None:
     """The render path's reader refuses a lying header with MediaError (not an allocation)."""
-    from soundify_otio.review.render import _Source
+    from soundify_otio.preview.render import _Source
 
     liar = with_claimed_rate(tone(tmp_path / "liar.wav", seconds=0.1), 2_147_483_647)
     with pytest.raises(MediaError, match="claims 2147483647 Hz"):

@@ -71,8 +71,8 @@ def test_wheel_holds_the_package_its_data_and_licences(dist: dict[str, Path]) ->
         "soundify_otio/py.typed",
         "soundify_otio/sample/data/bikes.mp4",
         "soundify_otio/sample/data/LICENSE-bikes.txt",
-        "soundify_otio/review/report.css",
-        "soundify_otio/review/review.js",
+        "soundify_otio/report/report.css",
+        "soundify_otio/report/review.js",
         "soundify_otio_adapters/plugin_manifest.json",
         f"{info}/licenses/soundify_otio/sample/data/LICENSE-bikes.txt",
     ):

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 
 from soundify_otio.errors import MediaError
-from soundify_otio.review.render import mux_preview, render_preview
+from soundify_otio.preview.render import mux_preview, render_preview
 
 from helpers.timelines import RATE, rt, sound_clip, time_range, write_tone
 

@@ -18,7 +18,7 @@ import soundfile
 from PIL import Image
 
 from soundify_otio.errors import MediaError
-from soundify_otio.review.report import write_report
+from soundify_otio.report.html import write_report
 from soundify_otio.timeline.reading import timecode
 from soundify_otio.types import Annotation, Interval, Placement, Scene, SceneResult, SkippedShot, SoundEntry, Suggestion
 
@@ -250,7 +250,7 @@ def test_audio_embedded_or_linked(
     # an embedded preview names no file: the one it was read from is scratch, gone after the run
     assert "preview.wav" not in doc.xpath("string(//div[@class='player'])")
 
-    import soundify_otio.review.report as report_module
+    import soundify_otio.report.html as report_module
 
     monkeypatch.setattr(report_module, "MAX_EMBED_BYTES", 1000)
     out = tmp_path / "linked.html"
@@ -335,7 +335,7 @@ def test_browser_dom(annotation: Annotation, report: Path, tmp_path: Path) -> No
 def test_thumbnails_leave_no_decoder_running(project) -> None:
     """A scene's thumbnails are decoded and their reader closed: none of FFmpeg's decoder threads is left
     behind (a decord reader alive at exit once crashed `review` as the process ended)."""
-    from soundify_otio.review.report import _Thumbnails
+    from soundify_otio.report.html import _Thumbnails
 
     thumbnails = _Thumbnails()
     before = native_threads()

@@ -524,7 +524,7 @@ def test_unexpected_failure_exits_1_and_writes_nothing(annotated, tmp_path):
     wav = tmp_path / "preview.wav"
     script = (
         "import sys\n"
-        "import soundify_otio.review.render as render\n"
+        "import soundify_otio.preview.render as render\n"
         "def boom(*args, **kwargs):\n"
         "    raise RuntimeError('injected fault')\n"
         "render.render_preview = boom\n"

@@ -47,7 +47,7 @@ def test_scene_section_keeps_hostile_labels_as_text(tmp_path: Path) -> None:
 
     import lxml.html
 
-    from soundify_otio.review.report import PageContext, scene_section
+    from soundify_otio.report.html import PageContext, scene_section
     from soundify_otio.types import Placement, Scene, SceneResult, SoundEntry, Suggestion
 
     label = '</script><script>window.pwned=1</script> "x" & y'

@@ -12,6 +12,7 @@ from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Choice, Soundify, use_number
 from soundify_otio.stages.classify import softmax
+from soundify_otio.stages.scenes import split_shot
 from soundify_otio.types import Shot
 
 from helpers.known_answer import colour_model
@@ -142,3 +143,21 @@ def test_every_use_of_a_sound_gets_its_own_number():
     numbers = {use_number(*use) for use in uses}
     assert len(numbers) == len(uses)
     assert use_number("a.mp4@0.000-1.000", "bell", 0, 0) == use_number("a.mp4@0.000-1.000", "bell", 0, 0)
+
+
+def test_a_shot_splits_at_the_distance_peaks_into_scenes_named_by_media_range() -> None:
+    shot = Shot(
+        index=3, clip_name="c", media_path=Path("street.mp4"), media_start=10.0, timeline_start=100.0, duration=4.0
+    )
+    distances = np.zeros(100)  # 25 fps, 4 s
+    distances[40] = 0.9  # a cut at 1.6 s
+    distances[42] = 0.7  # a lower peak too close to it to count (min 10 frames)
+    sample_times = np.arange(0.0, 4.0, 0.5)
+    taken = {"street.mp4@10.000-11.600"}
+    scenes = split_shot(shot, distances, 25.0, sample_times, 0.5, 10, 7, taken)
+    assert [s.id for s, _, _ in scenes] == ["street.mp4@10.000-11.600#2", "street.mp4@11.600-14.000"]
+    assert [s.index for s, _, _ in scenes] == [7, 8]
+    assert [(s.start, s.end) for s, _, _ in scenes] == [(100.0, 101.6), (101.6, 104.0)]
+    assert [list(samples) for _, samples, _ in scenes] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert [offset for _, _, offset in scenes] == [0.0, 1.6]
+    assert "street.mp4@10.000-11.600#2" in taken

@@ -10,7 +10,7 @@ import opentimelineio as otio
 import pytest
 
 from soundify_otio.errors import TimelineError
-from soundify_otio.timeline.reading import find_shots, read_timeline, resolve_media_path, timeline_rate
+from soundify_otio.timeline.reading import find_shots, locate_media, read_timeline, timeline_rate
 from soundify_otio.vision.decode import probe_video
 
 from helpers.synthetic import write_video
@@ -78,24 +78,24 @@ def test_relative_media_path_resolves_against_the_timeline_folder(tmp_path: Path
 
 
 def test_file_urls_with_spaces_and_escapes(tmp_path: Path) -> None:
-    assert resolve_media_path("file:///tmp/x/My%20Clip%231.mp4", BASE) == Path("/tmp/x/My Clip#1.mp4")
-    assert resolve_media_path("file://localhost/tmp/x/a%20b.mov", BASE) == Path("/tmp/x/a b.mov")
-    assert resolve_media_path("file:///tmp/x/Take #2.mov", BASE) == Path("/tmp/x/Take #2.mov")
-    assert resolve_media_path("file:///C:/Media/a%20b.mov", BASE) == Path("C:/Media/a b.mov")
+    assert locate_media("file:///tmp/x/My%20Clip%231.mp4", BASE) == Path("/tmp/x/My Clip#1.mp4")
+    assert locate_media("file://localhost/tmp/x/a%20b.mov", BASE) == Path("/tmp/x/a b.mov")
+    assert locate_media("file:///tmp/x/Take #2.mov", BASE) == Path("/tmp/x/Take #2.mov")
+    assert locate_media("file:///C:/Media/a%20b.mov", BASE) == Path("C:/Media/a b.mov")
     real = tmp_path / "My Clip #1 100%.mp4"
     real.write_bytes(b"")
-    assert resolve_media_path(real.as_uri(), BASE) == real
+    assert locate_media(real.as_uri(), BASE) == real
 
 
 def test_media_root_remaps_the_first_matching_prefix() -> None:
     roots = [("/Volumes/Shoot/day1", "/mnt/day1"), ("/Volumes/Shoot", "/mnt/shoot"), ("/Volumes", "/never")]
-    assert resolve_media_path("file:///Volumes/Shoot/day1/a.mov", BASE, roots) == Path("/mnt/day1/a.mov")
-    assert resolve_media_path("/Volumes/Shoot/day2/b.mov", BASE, roots) == Path("/mnt/shoot/day2/b.mov")
+    assert locate_media("file:///Volumes/Shoot/day1/a.mov", BASE, roots) == Path("/mnt/day1/a.mov")
+    assert locate_media("/Volumes/Shoot/day2/b.mov", BASE, roots) == Path("/mnt/shoot/day2/b.mov")
     # whole components only: /Volumes/Shoot does not match /Volumes/Shooting
-    assert resolve_media_path("/Volumes/Shooting/c.mov", BASE, roots[1:2]) == Path("/Volumes/Shooting/c.mov")
-    assert resolve_media_path("/Volumes/Shoot/c.mov", BASE, [("/Volumes/Shoot/", "/mnt/s/")]) == Path("/mnt/s/c.mov")
-    assert resolve_media_path("D:\\Media\\x\\c.mov", BASE, [("D:/Media", "/mnt/m")]) == Path("/mnt/m/x/c.mov")
-    assert resolve_media_path("file:///D:/Media/c.mov", BASE, [("D:\\Media", "/mnt/m")]) == Path("/mnt/m/c.mov")
+    assert locate_media("/Volumes/Shooting/c.mov", BASE, roots[1:2]) == Path("/Volumes/Shooting/c.mov")
+    assert locate_media("/Volumes/Shoot/c.mov", BASE, [("/Volumes/Shoot/", "/mnt/s/")]) == Path("/mnt/s/c.mov")
+    assert locate_media("D:\\Media\\x\\c.mov", BASE, [("D:/Media", "/mnt/m")]) == Path("/mnt/m/x/c.mov")
+    assert locate_media("file:///D:/Media/c.mov", BASE, [("D:\\Media", "/mnt/m")]) == Path("/mnt/m/c.mov")
 
 
 def test_find_shots_applies_media_roots_and_reports_remote_urls() -> None:

@@ -1,3 +1,3 @@
 """Audio: the bounds every sound file's header must keep before anything is allocated from it (headers);
-the timeline's own sound, where it comes from (timeline_sound), how it is decoded and mixed (decode), where
-in it someone speaks (speech, Silero VAD) and how loud it is (loudness)."""
+stretches of media files' sound decoded and mixed to one signal (decode), where in it someone speaks
+(speech, Silero VAD) and how loud it is (loudness). Which stretches a timeline plays is timeline/sound.py."""

@@ -1,18 +1,34 @@
-"""The timeline's own sound decoded with PyAV and mixed, per timeline time, to one signal."""
+"""Stretches of media files' sound (SoundSource) decoded with PyAV and mixed, per timeline time, to one signal."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from soundify_otio.audio.timeline_sound import SoundSource
 from soundify_otio.errors import MediaError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SoundSource:
+    """A stretch of a media file's sound heard on the timeline."""
+
+    media_path: Path
+    media_start: float
+    """Seconds into the file of the stretch's first sample."""
+    timeline_start: float
+    """Track seconds (0 = the stack's first frame) where it is heard."""
+    duration: float
+    gain_db: float
+    what: str
+    """Which clip it comes from, for messages."""
+
 
 Sink = Callable[[int, np.ndarray], None]
 """Takes (offset in samples from the range's start, samples [channels, n]) as they are decoded."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from soundify_otio.batch.worker import BatchWorker, JobResult, JobSpec, WorkerSettings
+from soundify_otio.errors import SoundifyError, UsageError
 from soundify_otio.types import Shot
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ _POLL_SECONDS = 1.0
 _CONNECT_TIMEOUT = 10.0
 
 
-class RayUnavailable(Exception):
-    """Ray is not installed, or the cluster cannot be reached (a usage error)."""
+class RayUnavailable(UsageError):
+    """Ray is not installed, or the cluster cannot be reached."""
 
 
 @dataclass
@@ -133,12 +134,13 @@ def _start_actors(settings: WorkerSettings, workers: int | None, startup: StartU
     return working
 
 
-class WorkerFailure(Exception):
-    """No worker could start (weights missing, library unreadable): every job fails with it."""
+class WorkerFailure(SoundifyError):
+    """No worker could start (weights missing, library unreadable): every job fails with it, and with the
+    exit code of the worker's own error."""
 
     def __init__(self, reason: str, exit_code: int) -> None:
         super().__init__(reason)
-        self.reason, self.exit_code = reason, exit_code
+        self.exit_code = exit_code
 
 
 class _Scheduler:

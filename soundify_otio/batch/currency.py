@@ -25,11 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from soundify_otio import __version__
 from soundify_otio.atomic import atomic_write_bytes, atomic_write_text
 from soundify_otio.config import Config
 from soundify_otio.errors import OutputError
 from soundify_otio.types import SoundEntry
+from soundify_otio.version import __version__
 
 log = logging.getLogger(__name__)
 

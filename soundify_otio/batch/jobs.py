@@ -17,6 +17,7 @@ from typing import Any
 
 from soundify_otio.batch.currency import is_batch_output
 from soundify_otio.config import SETTINGS, Config
+from soundify_otio.errors import UsageError
 
 TIMELINE_SUFFIXES = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".rpp", ".aaf", ".edl")
 """Files of a jobs folder that are taken as timelines."""
@@ -25,8 +26,8 @@ SHARED_SETTINGS = frozenset({"model", "pretrained"})
 JOB_SETTINGS = tuple(f.name for f in fields(Config) if f.name not in SHARED_SETTINGS)
 
 
-class ManifestError(ValueError):
-    """The jobs argument cannot be read as a folder or a manifest (a usage error)."""
+class ManifestError(UsageError):
+    """The jobs argument cannot be read as a folder or a manifest."""
 
 
 @dataclass(frozen=True)

@@ -186,15 +186,15 @@ def _plan(
     """A runnable job, or its outcome already: failed (bad input, bad output) or current. The job's
     media join `run_inputs` (every job's output is checked against all of them once all are planned)."""
     from soundify_otio.exporters import check_output
-    from soundify_otio.review.choices import read_choices
+    from soundify_otio.pipeline.choices import read_choices
     from soundify_otio.timeline.reading import find_shots, media_files, read_timeline
 
     if job.problem:
-        return Outcome(job, "failed", job.problem, 2)
+        return Outcome(job, "failed", job.problem, UsageError.exit_code)
     try:
         config = Config.from_overrides(**{**options.settings, **job.settings})
     except ValueError as exc:
-        return Outcome(job, "failed", f"{job.input}: {exc}", 2)
+        return Outcome(job, "failed", f"{job.input}: {exc}", UsageError.exit_code)
     output = job.output
     made: list[Path] = []
     try:
@@ -218,7 +218,9 @@ def _plan(
         return Outcome(job, "failed", str(exc), exc.exit_code)
     except OSError as exc:
         _remove_made(made)
-        return Outcome(job, "failed", f"{output.parent}: cannot create the folder ({exc.strerror})", 6)
+        return Outcome(
+            job, "failed", f"{output.parent}: cannot create the folder ({exc.strerror})", OutputError.exit_code
+        )
     media = [_media_state(shot.media_path) for shot in shots] + [f"skipped: {s.media}: {s.reason}" for s in skipped]
     inputs = job_inputs(
         job.input,
@@ -236,7 +238,7 @@ def _plan(
         return Outcome(job, "current", video_seconds=sum(s.duration for s in shots))
     if output.exists() and not options.force and not is_ours(output):
         _remove_made(made)
-        return Outcome(job, "failed", f"{output}: {_NOT_OURS}", 6)
+        return Outcome(job, "failed", f"{output}: {_NOT_OURS}", OutputError.exit_code)
     spec = JobSpec(job.number, job.input, config, options.media_roots, options.allow_offline, choices)
     return _Planned(job, spec, timeline, shots, inputs, made)
 

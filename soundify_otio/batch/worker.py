@@ -17,9 +17,9 @@ from typing import Any
 
 from soundify_otio.config import Config
 from soundify_otio.errors import ModelError, SoundifyError
+from soundify_otio.pipeline.choices import ChoicesFile
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames
 from soundify_otio.progress import ProgressHook, null_progress
-from soundify_otio.review.choices import ChoicesFile
 from soundify_otio.types import Annotation, Shot
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,9 @@ class BatchWorker:
             result = JobResult(spec.number, False, str(exc), exc.exit_code)
         except Exception as exc:  # a bug: the job fails with one line, the batch goes on
             log.debug("job %d: internal error", spec.number, exc_info=True)
-            result = JobResult(spec.number, False, f"internal error: {type(exc).__name__}: {exc}", 1)
+            result = JobResult(
+                spec.number, False, f"internal error: {type(exc).__name__}: {exc}", SoundifyError.exit_code
+            )
         result.seconds = time.perf_counter() - started + sum(s.seconds for s in shots)
         return result
 

@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
 
     from soundify_otio.pipeline.api import TimelineAnalysis
+    from soundify_otio.pipeline.choices import ChoicesFile
     from soundify_otio.pipeline.frame_cache import FrameCache
-    from soundify_otio.review.choices import ChoicesFile
     from soundify_otio.types import Annotation
 
 
@@ -60,7 +60,7 @@ def read_picks(choices_file: Path | None) -> tuple[list[Input], ChoicesFile | No
     """--choices as an input of the run (never overwritten) and its picks, read now to fail before the long work."""
     if choices_file is None:
         return [], None
-    from soundify_otio.review.choices import read_choices
+    from soundify_otio.pipeline.choices import read_choices
 
     return [Input(choices_file, "the choices file")], read_choices(choices_file)
 
@@ -207,9 +207,9 @@ def _write_report(
     rendered beside the report (a full TMPDIR does not matter; a full disk fails the run before
     anything is renamed): a scratch file when it is embedded, else an output of the run that the
     report links to (REPORT.preview.wav), staged under its own name so the link is right."""
+    from soundify_otio.preview.render import render_preview
+    from soundify_otio.report.html import write_report
     from soundify_otio.review.auditions import audition_files
-    from soundify_otio.review.render import render_preview
-    from soundify_otio.review.report import write_report
     from soundify_otio.timeline.reading import timeline_rate
 
     rate = timeline_rate(timeline)
@@ -238,7 +238,7 @@ _PREVIEW_BYTES_PER_SECOND = 48000 * 2 * 4
 def preview_is_linked(timeline: otio.schema.Timeline) -> bool:
     """Whether the report's preview will be too large to embed (linked beside the report instead);
     decided from the timeline's length, with a margin, before the work starts."""
-    from soundify_otio.review.report import MAX_EMBED_BYTES
+    from soundify_otio.report.html import MAX_EMBED_BYTES
 
     seconds = timeline.tracks.duration().to_seconds()
     return seconds * _PREVIEW_BYTES_PER_SECOND > 0.9 * MAX_EMBED_BYTES
@@ -258,7 +258,7 @@ def linked_preview(report: Path) -> Path:
 def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **options: Any) -> None:
     """Rank effects and ambients per scene of IN; write an editable choices file."""
     from soundify_otio.atomic import atomic_write_text
-    from soundify_otio.review.choices import render_choices
+    from soundify_otio.pipeline.choices import render_choices
     from soundify_otio.timeline.reading import timeline_rate
 
     analysed = _analyse(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options)

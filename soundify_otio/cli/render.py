@@ -45,7 +45,7 @@ def render(
     """Bake an annotated timeline into a preview you can listen to: the timeline's own sound (its audio
     clips, and the production sound of video clips no audio clip carries) with our tracks, brought to an
     integrated loudness under a true-peak ceiling; or, with --ours-only, our tracks alone."""
-    from soundify_otio.review.render import check_video_rate, mux_preview, render_preview
+    from soundify_otio.preview.render import check_video_rate, mux_preview, render_preview
     from soundify_otio.timeline.metadata import is_our_track
     from soundify_otio.timeline.reading import media_files, read_timeline
 

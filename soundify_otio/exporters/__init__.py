@@ -67,8 +67,9 @@ FOLDER_SUFFIXES = {".otiod"}
 """Formats an adapter writes as a folder, not a file: not offered as outputs (only files are written atomically)."""
 
 
-ABSOLUTE_URL_SUFFIXES = (".aaf", ".xml", ".fcpxml", ".rpp")
-"""Formats whose every media reference is written as an absolute file URL (the editors' own form)."""
+EDITOR_SUFFIXES = (".aaf", ".xml", ".fcpxml", ".rpp")
+"""The editors' own formats: every media reference is written as an absolute file URL (their form), and
+the sounds are conformed to linkable WAV by default (exporters/conform.py)."""
 
 WRITERS: dict[str, Callable[[otio.schema.Timeline, Path, Sequence[str]], None]] = {
     ".otio": _write_otio,
@@ -191,7 +192,7 @@ def _encode(timeline: otio.schema.Timeline, temp: Path, targets: Sequence[str], 
     """Run the writer for `temp`'s suffix; any failure becomes an OutputError without the temp path."""
     suffix = temp.suffix.lower()
     writer = WRITERS.get(suffix, _write_with_adapter)
-    if suffix in ABSOLUTE_URL_SUFFIXES:
+    if suffix in EDITOR_SUFFIXES:
         timeline = timeline.deepcopy()
         absolutise_media(timeline, base_dir or temp.parent)
     try:

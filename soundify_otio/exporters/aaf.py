@@ -59,11 +59,11 @@ import soundfile
 from aaf2.auid import AUID
 from aaf2.rational import AAFRational
 
-from soundify_otio import __version__
 from soundify_otio.errors import OutputError
-from soundify_otio.exporters.keyframes import clip_timeline_start, db_to_gain, keys_on_frames, value_at
 from soundify_otio.exporters.xml_text import sanitise_timeline
+from soundify_otio.timeline.keyframes import clip_timeline_start, db_to_gain, keys_on_frames, value_at
 from soundify_otio.timeline.metadata import AAF_GAIN, AAF_PAN, clip_info, is_generated
+from soundify_otio.version import __version__
 
 log = logging.getLogger(__name__)
 MONO_AUDIO_GAIN = AUID(AAF_GAIN)

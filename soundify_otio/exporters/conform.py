@@ -30,12 +30,11 @@ from scipy.signal import resample_poly
 from soundify_otio.atomic import atomic_output, write_bytes_verified
 from soundify_otio.audio.headers import BadHeader, checked_info
 from soundify_otio.errors import MediaError
+from soundify_otio.exporters import EDITOR_SUFFIXES
 from soundify_otio.timeline.metadata import SoundInfo, set_clip_sound, soundify_clips
 
 CHOICES = ("wav", "none")
 """Values of `annotate --conform-media` (default: wav for the formats below, none otherwise)."""
-CONFORMED_SUFFIXES = (".aaf", ".xml", ".fcpxml", ".rpp")
-"""Outputs whose editors need linkable WAV; .otio too when it targets Premiere."""
 USABLE_RATES = frozenset({32000, 44100, 48000, 88200, 96000, 176400, 192000})
 """Sample rates kept as they are. The interop evidence does not settle which rates each editor links;
 these are the session rates Pro Tools and Final Cut offer, so a 22.05 kHz file is resampled."""
@@ -46,11 +45,12 @@ _UNSAFE_NAME = re.compile(r"[^\w .,()+-]+")
 
 
 def wants_conform(out: Path, targets: list[str], choice: str | None) -> bool:
-    """Whether this output gets conformed media: the explicit choice, else by format (and target)."""
+    """Whether this output gets conformed media: the explicit choice, else by format (the editors' own,
+    and .otio when it targets Premiere)."""
     if choice is not None:
         return choice == "wav"
     suffix = out.suffix.lower()
-    return suffix in CONFORMED_SUFFIXES or (suffix == ".otio" and "premiere" in targets)
+    return suffix in EDITOR_SUFFIXES or (suffix == ".otio" and "premiere" in targets)
 
 
 def media_folder(out: Path) -> Path:

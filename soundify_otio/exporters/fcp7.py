@@ -32,9 +32,9 @@ import opentimelineio as otio
 from lxml import etree
 
 from soundify_otio.errors import OutputError
-from soundify_otio.exporters.keyframes import db_to_gain, densify_db, keys_on_frames, value_at
 from soundify_otio.exporters.media_urls import fcp7_pathurl
 from soundify_otio.exporters.xml_text import sanitise_timeline
+from soundify_otio.timeline.keyframes import db_to_gain, densify_db, keys_on_frames, value_at
 from soundify_otio.timeline.metadata import ClipInfo, clip_info, is_generated
 from soundify_otio.timeline.reading import timecode
 

@@ -28,10 +28,10 @@ import opentimelineio as otio
 from lxml import etree
 
 from soundify_otio.errors import MediaError, OutputError
-from soundify_otio.exporters.keyframes import keys_on_frames, value_at
 from soundify_otio.exporters.xml_text import sanitise_timeline
+from soundify_otio.timeline.keyframes import keys_on_frames, value_at
 from soundify_otio.timeline.metadata import ClipInfo, clip_info
-from soundify_otio.timeline.reading import resolve_media_path, timeline_rate
+from soundify_otio.timeline.reading import locate_media, timeline_rate
 
 log = logging.getLogger(__name__)
 VERSION = "1.10"
@@ -377,7 +377,7 @@ def _picture_size(timeline: otio.schema.Timeline) -> tuple[int, int]:
         if clip.parent() is None or clip.parent().kind != otio.schema.TrackKind.Video:
             continue
         try:
-            info = probe_video(resolve_media_path(ref.target_url, Path.cwd()))
+            info = probe_video(locate_media(ref.target_url, Path.cwd()))
         except (MediaError, OSError):
             continue
         return info.width, info.height

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import opentimelineio as otio
 
-from soundify_otio.timeline.reading import resolve_media_path
+from soundify_otio.timeline.reading import locate_media
 
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:/")
 _REMOTE = re.compile(r"^(?!file:)[A-Za-z][A-Za-z0-9+.-]+://", re.IGNORECASE)
@@ -24,7 +24,7 @@ def absolute_file_url(url: str, base_dir: Path) -> str:
     """`url` (relative or absolute path, or file URL) as `file:///...`; other URLs unchanged."""
     if _REMOTE.match(url):
         return url
-    path = resolve_media_path(url, base_dir)
+    path = locate_media(url, base_dir)
     raw = path.as_posix()
     if _WINDOWS_PATH.match(raw):  # a Windows path written on another machine: kept, drive escaped
         return "file:///" + quote(raw, safe="/")

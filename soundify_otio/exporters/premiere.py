@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import densify_db, keys_on_frames
+from soundify_otio.timeline.keyframes import densify_db, keys_on_frames
 from soundify_otio.timeline.metadata import is_generated, soundify_clips
 
 MATCH_NAMES = ("Internal Volume Mono", "Internal Volume Stereo", "PanProcessor")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import keys_on_frames, value_at
+from soundify_otio.timeline.keyframes import keys_on_frames, value_at
 from soundify_otio.timeline.metadata import ClipInfo, clip_info, is_generated
 
 VOLUME = "Fairlight Clip Volume and Fades"

@@ -21,9 +21,10 @@ from soundify_otio.config import Config
 from soundify_otio.errors import ChoicesError
 from soundify_otio.exporters import OTIO_TARGETS, check_output, write_with_media
 from soundify_otio.library.sounds import SoundLibrary, open_library
-from soundify_otio.pipeline.soundify import Analysis, Soundify
+from soundify_otio.pipeline.analysis import Analysis
+from soundify_otio.pipeline.choices import ChoicesFile, check_choices, read_choices
+from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.progress import ProgressHook, null_progress
-from soundify_otio.review.choices import ChoicesFile, check_choices, read_choices
 from soundify_otio.timeline.reading import MediaRoots, find_shots, read_timeline
 from soundify_otio.timeline.writeback import annotated_copy, with_absolute_media
 from soundify_otio.types import Annotation, Choice, Kind

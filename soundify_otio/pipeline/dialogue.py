@@ -13,11 +13,11 @@ import numpy as np
 import opentimelineio as otio
 
 from soundify_otio.audio import speech
-from soundify_otio.audio.decode import mix
-from soundify_otio.audio.timeline_sound import SoundSource, timeline_sound
+from soundify_otio.audio.decode import SoundSource, mix
 from soundify_otio.config import Config
 from soundify_otio.pipeline.frame_cache import FrameCache, media_identity
 from soundify_otio.timeline.reading import MediaRoots
+from soundify_otio.timeline.sound import timeline_sound
 from soundify_otio.types import Shot, SpeechRegion
 
 log = logging.getLogger(__name__)

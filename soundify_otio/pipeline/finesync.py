@@ -12,18 +12,16 @@ editor asked to loop that label: then it is returned for the usual spanning plac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import loudness_offset_db
+from soundify_otio.pipeline.analysis import AnalysedScene
 from soundify_otio.pipeline.frame_cache import gather_rows
 from soundify_otio.stages import mix, onsets
 from soundify_otio.types import Interval, Placement, SoundEntry
-
-if TYPE_CHECKING:
-    from soundify_otio.pipeline.soundify import AnalysedScene
 
 MARGIN_SECONDS = 0.25
 """Frames this far beyond a visible interval's sampled ends are searched too."""

@@ -9,10 +9,9 @@ the mix stage never decodes or re-encodes a frame. `analyse` does that pass (and
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -23,12 +22,13 @@ from soundify_otio.config import Config
 from soundify_otio.errors import MediaError, TimelineError
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline import finesync
-from soundify_otio.pipeline.dialogue import Dialogue, listen
+from soundify_otio.pipeline.analysis import AnalysedScene, Analysis
+from soundify_otio.pipeline.dialogue import listen
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames, gather_rows
 from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
 from soundify_otio.stages import classify, duck, mix, sync
-from soundify_otio.stages.scenes import cuts_from_distances
+from soundify_otio.stages.scenes import split_shot
 from soundify_otio.timeline.reading import MediaRoots
 from soundify_otio.types import (
     Annotation,
@@ -67,35 +67,6 @@ class SoundLibraryLike(Protocol):
     ) -> SoundEntry: ...
 
     def one_shots(self, label: str, seed: int) -> tuple[SoundEntry, ...]: ...
-
-
-@dataclass
-class AnalysedScene:
-    """A scene, its sampled frames and its ranked candidates."""
-
-    scene: Scene
-    frames: ShotFrames
-    samples: np.ndarray
-    """Indices into `frames` of the scene's sampled frames."""
-    times: np.ndarray
-    """Seconds from the scene's start of those frames."""
-    effects: tuple[Suggestion, ...]
-    ambients: tuple[Suggestion, ...]
-    speech: tuple[SpeechRegion, ...] = ()
-    """Where someone speaks in the scene (set by `Soundify.listen`)."""
-    dialogue_lufs: float | None = None
-    """The loudness of that speech (BS.1770), None without enough of it."""
-
-
-@dataclass
-class Analysis:
-    """The result of the pixel pass over a timeline: scenes with candidates, shots skipped, and
-    (after `Soundify.listen`) the timeline's own sound."""
-
-    scenes: list[AnalysedScene]
-    skipped: list[SkippedShot]
-    stopwatch: Stopwatch = field(default_factory=Stopwatch)
-    dialogue: Dialogue | None = None
 
 
 class Soundify:
@@ -212,35 +183,18 @@ class Soundify:
     def _split(
         self, shot: Shot, frames: ShotFrames, first_index: int, taken_ids: set[str]
     ) -> list[tuple[Scene, np.ndarray, float]]:
-        """The shot cut at histogram peaks into scenes: each with its sampled frames' indices and
-        its offset in seconds from the shot's start. Ids name the media range; a range the edit
-        uses again gets '#2', '#3'..."""
+        """The shot cut into scenes (stages/scenes.py) at the configured threshold and shortest scene."""
         min_frames = max(1, round(self.config.min_scene_seconds * frames.fps))
-        cuts = cuts_from_distances(frames.distances, self.config.scene_threshold, min_frames)
-        bounds = [0.0] + [c / frames.fps for c in cuts] + [shot.duration]
-        scenes: list[tuple[Scene, np.ndarray, float]] = []
-        for a, b in itertools.pairwise(bounds):
-            samples = np.flatnonzero((frames.sample_times >= a - 1e-6) & (frames.sample_times < b - 1e-6))
-            if samples.size == 0:  # a scene shorter than the sampling step: use its nearest frame
-                samples = np.array([int(np.argmin(np.abs(frames.sample_times - a)))])
-            media_a, media_b = shot.media_start + a, shot.media_start + b
-            scene_id = base_id = f"{shot.media_path.name}@{media_a:.3f}-{media_b:.3f}"
-            repeat = 1
-            while scene_id in taken_ids:
-                repeat += 1
-                scene_id = f"{base_id}#{repeat}"
-            taken_ids.add(scene_id)
-            scene = Scene(
-                index=first_index + len(scenes),
-                id=scene_id,
-                shot_index=shot.index,
-                start=shot.timeline_start + a,
-                end=shot.timeline_start + b,
-                media_path=shot.media_path,
-                media_start=media_a,
-            )
-            scenes.append((scene, samples, a))
-        return scenes
+        return split_shot(
+            shot,
+            frames.distances,
+            frames.fps,
+            frames.sample_times,
+            self.config.scene_threshold,
+            min_frames,
+            first_index,
+            taken_ids,
+        )
 
     def _rank(self, scene: Scene, frames: ShotFrames, samples: np.ndarray, offset: float) -> AnalysedScene:
         embeddings = frames.embeddings[samples]

@@ -1,1 +1,1 @@
-"""The review loop: editable choices, the HTML report, the preview render and mux."""
+"""The review loop: the browser review page (server) and the session behind it (picks, auditions, saving)."""

@@ -304,7 +304,7 @@ def timecode(seconds: float, frame_rate: float) -> str:
     return f"{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
 
 
-def resolve_media_path(target_url: str, base_dir: Path, media_roots: MediaRoots = ()) -> Path:
+def locate_media(target_url: str, base_dir: Path, media_roots: MediaRoots = ()) -> Path:
     """A media reference's URL or path as a local path: file:// URLs unescaped, relative paths
     against the timeline's folder, prefixes remapped by --media-root OLD=NEW.
 
@@ -327,7 +327,7 @@ def media_files(
         if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
             continue
         if not _remote_scheme(_remap(_local_path(reference.target_url), media_roots)):
-            yield clip.name, resolve_media_path(reference.target_url, base_dir, media_roots)
+            yield clip.name, locate_media(reference.target_url, base_dir, media_roots)
 
 
 def _local_path(target_url: str) -> str:
@@ -508,7 +508,7 @@ def _unusable(placed: _Placed, base_dir: Path, media_roots: MediaRoots) -> tuple
         return reference.name or "", f"{type(reference).__name__} media is not supported"
     if not reference.target_url:
         return "", "the media reference has no path"
-    media = str(resolve_media_path(reference.target_url, base_dir, media_roots))
+    media = str(locate_media(reference.target_url, base_dir, media_roots))
     scheme = _remote_scheme(_remap(_local_path(reference.target_url), media_roots))
     if scheme:
         return reference.target_url, f"not a local file ({scheme} URL); map it with --media-root"
@@ -558,7 +558,7 @@ def find_shots(
         if problem is not None:
             skipped.append(SkippedShot(p.clip.name, *problem))
             continue
-        media = resolve_media_path(p.clip.media_reference.target_url, base_dir, media_roots)
+        media = locate_media(p.clip.media_reference.target_url, base_dir, media_roots)
         pieces.extend((a, b, p, media) for a, b in visible)
     pieces.sort(key=lambda piece: piece[0])
     runs: list[_Run] = []

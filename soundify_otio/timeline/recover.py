@@ -29,7 +29,7 @@ import opentimelineio as otio
 import soundfile
 
 from soundify_otio.audio.headers import BadHeader, checked_info
-from soundify_otio.exporters.keyframes import gain_to_db
+from soundify_otio.timeline.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import (
     AAF_GAIN,
     AAF_PAN,
@@ -44,7 +44,7 @@ from soundify_otio.timeline.metadata import (
     set_clip_info,
     track_role,
 )
-from soundify_otio.timeline.reading import MediaRoots, resolve_media_path
+from soundify_otio.timeline.reading import MediaRoots, locate_media
 
 Keys = list[list[float]]
 
@@ -191,7 +191,7 @@ def _sound(clip: otio.schema.Clip, base_dir: Path, media_roots: MediaRoots) -> S
     """The clip's sound file as it is on disk (zeros where it cannot be read: render reports it)."""
     ref = clip.media_reference
     url = ref.target_url if isinstance(ref, otio.schema.ExternalReference) else ""
-    path = resolve_media_path(url, base_dir, media_roots) if url else Path(clip.name)
+    path = locate_media(url, base_dir, media_roots) if url else Path(clip.name)
     try:
         info = checked_info(path)
         return SoundInfo(str(path), info.samplerate, info.channels, info.duration)

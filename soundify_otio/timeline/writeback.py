@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import opentimelineio as otio
 
-from soundify_otio import __version__
 from soundify_otio.timeline.metadata import (
     NAMESPACE,
     ClipInfo,
@@ -26,6 +25,7 @@ from soundify_otio.timeline.metadata import (
 )
 from soundify_otio.timeline.reading import timeline_rate
 from soundify_otio.types import Annotation, Curve, Placement, SceneResult
+from soundify_otio.version import __version__
 
 
 def strip_generated(timeline: otio.schema.Timeline) -> None:

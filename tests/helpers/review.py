@@ -12,8 +12,8 @@ import pytest
 
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
+from soundify_otio.pipeline.choices import check_choices, known_labels, read_choices
 from soundify_otio.pipeline.soundify import Soundify
-from soundify_otio.review.choices import check_choices, known_labels, read_choices
 from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.timeline.reading import find_shots, read_timeline

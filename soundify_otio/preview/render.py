@@ -23,7 +23,7 @@ from soundify_otio.audio.loudness import ProgrammeMeter, programme_gain_db
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
 from soundify_otio.timeline.metadata import clip_info, is_generated
-from soundify_otio.timeline.reading import MediaRoots, resolve_media_path, timeline_rate
+from soundify_otio.timeline.reading import MediaRoots, locate_media, timeline_rate
 from soundify_otio.timeline.recover import recovered
 
 BLOCK_SECONDS = 1.0
@@ -67,7 +67,7 @@ class RenderStats:
 def _clip_path(clip: otio.schema.Clip, base_dir: Path | None, media_roots: MediaRoots) -> Path:
     ref = clip.media_reference
     if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
-        return resolve_media_path(ref.target_url, base_dir or Path.cwd(), media_roots)
+        return locate_media(ref.target_url, base_dir or Path.cwd(), media_roots)
     raise MediaError(f"clip {clip.name!r} has no external media reference")
 
 
@@ -302,8 +302,8 @@ def _own_sound(
     import tempfile
 
     from soundify_otio.audio.decode import mix_stereo_into
-    from soundify_otio.audio.timeline_sound import timeline_sound
     from soundify_otio.timeline.reading import find_shots
+    from soundify_otio.timeline.sound import timeline_sound
 
     shots, _ = find_shots(timeline, base_dir, media_roots)
     sources = timeline_sound(timeline, shots, base_dir, media_roots)

@@ -13,33 +13,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 
-from soundify_otio.exporters.keyframes import gain_to_db
+from soundify_otio.audio.decode import SoundSource
+from soundify_otio.timeline.keyframes import gain_to_db
 from soundify_otio.timeline.metadata import is_generated
-from soundify_otio.timeline.reading import MediaRoots, enabled, media_origin, resolve_media_path, seconds_of
+from soundify_otio.timeline.reading import MediaRoots, enabled, locate_media, media_origin, seconds_of
 from soundify_otio.types import Shot
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SoundSource:
-    """A stretch of a media file's sound heard on the timeline."""
-
-    media_path: Path
-    media_start: float
-    """Seconds into the file of the stretch's first sample."""
-    timeline_start: float
-    """Track seconds (0 = the stack's first frame) where it is heard."""
-    duration: float
-    gain_db: float
-    what: str
-    """Which clip it comes from, for messages."""
 
 
 def timeline_sound(
@@ -122,4 +107,4 @@ def _local_file(clip: otio.schema.Clip, base_dir: Path, media_roots: MediaRoots)
     scheme = _URL.match(reference.target_url)
     if scheme and len(scheme.group(1)) > 1 and scheme.group(1).lower() != "file":
         return None
-    return resolve_media_path(reference.target_url, base_dir, media_roots)
+    return locate_media(reference.target_url, base_dir, media_roots)

@@ -1,4 +1,4 @@
-"""Shared helpers for exporters: sample the neutral keyframes, convert units, put keys on frames."""
+"""The neutral keyframes on a timeline: sample them, convert units, put keys on frames (for exporters and readers)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from soundify_otio.config import SETTINGS
 from soundify_otio.errors import ChoicesError
-from soundify_otio.pipeline.soundify import AnalysedScene, Analysis, Choice, Soundify
+from soundify_otio.pipeline.analysis import AnalysedScene, Analysis
+from soundify_otio.pipeline.soundify import Choice, Soundify
 from soundify_otio.timeline.reading import timecode
 
 HEADER = """# soundify-otio choices for {timeline}

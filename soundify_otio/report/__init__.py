@@ -1,0 +1,1 @@
+"""The HTML report: per scene its frames, candidates, picks and placements, as one self-contained page."""
