@@ -12,7 +12,7 @@ editor asked to loop that label: then it is returned for the usual spanning plac
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -154,26 +154,9 @@ def _placed_once(
     for k, (start, pan, gain) in enumerate(sorted(starts)):
         sound = variations[(scene.index + k) % len(variations)]
         end = min(start + sound.duration, scene.end, *(s for s, _, _ in starts if s > start))
-        length = round(end - start, 6)
         level = gain + loudness_offset_db(sound, reference_lufs)
-        placements.append(
-            Placement(
-                label=label,
-                kind="effect",
-                sound=sound,
-                scene_index=scene.index,
-                scene_id=scene.id,
-                start=start,
-                end=end,
-                score=score,
-                alternatives=analysed.effects,
-                pan=((0.0, pan), (length, pan)),
-                gain_db=((0.0, level), (length, level)),
-                fade_in=0.0,
-                fade_out=min(HIT_FADE_SECONDS, length / 4) if end < start + sound.duration else 0.0,
-                once=True,
-            )
-        )
+        cut = end < start + sound.duration
+        placements.append(_clip(analysed, label, score, sound, start, end, pan, level, cut, once=True))
     return placements
 
 
@@ -197,25 +180,40 @@ def _hits(
         end = start + sound.duration - head
         cut = k + 1 < len(starts) and starts[k + 1] < end
         end = starts[k + 1] if cut else end
-        length = round(end - start, 6)
         level = gain + loudness_offset_db(sound, reference_lufs)
-        hits.append(
-            Placement(
-                label=label,
-                kind="effect",
-                sound=sound,
-                scene_index=scene.index,
-                scene_id=scene.id,
-                start=start,
-                end=end,
-                score=score,
-                alternatives=analysed.effects,
-                pan=((0.0, pan), (length, pan)),
-                gain_db=((0.0, level), (length, level)),
-                fade_in=0.0,
-                fade_out=min(HIT_FADE_SECONDS, length / 4) if cut else 0.0,
-                source_start=round(head, 6),
-                onset=round(onset, 6),
-            )
-        )
+        extra = {"source_start": round(head, 6), "onset": round(onset, 6)}
+        hits.append(_clip(analysed, label, score, sound, start, end, pan, level, cut, **extra))
     return hits
+
+
+def _clip(
+    analysed: AnalysedScene,
+    label: str,
+    score: float,
+    sound: SoundEntry,
+    start: float,
+    end: float,
+    pan: float,
+    level_db: float,
+    cut: bool,
+    **extra: Any,
+) -> Placement:
+    """One one-shot clip from `start` to `end` at a flat pan and level, faded out only where it is `cut`."""
+    scene = analysed.scene
+    length = round(end - start, 6)
+    return Placement(
+        label=label,
+        kind="effect",
+        sound=sound,
+        scene_index=scene.index,
+        scene_id=scene.id,
+        start=start,
+        end=end,
+        score=score,
+        alternatives=analysed.effects,
+        pan=((0.0, pan), (length, pan)),
+        gain_db=((0.0, level_db), (length, level_db)),
+        fade_in=0.0,
+        fade_out=min(HIT_FADE_SECONDS, length / 4) if cut else 0.0,
+        **extra,
+    )
