@@ -76,16 +76,7 @@ TUNING = (
     *CLIPS,
     (
         "ball_floor_pause",
-        lambda p: impacts.bouncing_ball(
-            p,
-            contacts=(18, 40, 58, 73, 85, 95, 104, 122),
-            n_frames=135,
-            moving_distractor=True,
-            distractor_at=0.36,
-            floor_colour=(70, 70, 70),
-            texture=18.0,
-            pause=10,
-        ),
+        impacts.ball_with_distractor_and_pause,
         "red ball bounce",
     ),
     (

@@ -119,16 +119,7 @@ def test_an_isoluminant_source_is_found_as_well_as_a_bright_one(tmp_path, impact
 def test_a_distractor_nearby_and_a_pause_before_the_last_drop_add_no_hit(tmp_path, impact_library):
     """A ball on a darker textured floor, a blue block turning back sharply beside it, the ball held at the top
     of its last bounce before it drops: every contact within a frame and nothing else."""
-    video = impacts.bouncing_ball(
-        tmp_path / "ball.mp4",
-        contacts=(18, 40, 58, 73, 85, 95, 104, 122),
-        n_frames=135,
-        moving_distractor=True,
-        distractor_at=0.36,
-        floor_colour=(70, 70, 70),
-        texture=18.0,
-        pause=10,
-    )
+    video = impacts.ball_with_distractor_and_pause(tmp_path / "ball.mp4")
     hits = [p.onset for p in _run(video, impact_library, "red ball bounce").placements if p.onset is not None]
     assert _recall(hits, video.contacts, FPS) >= 0.95 and _precision(hits, video.contacts, FPS) >= 0.9
 

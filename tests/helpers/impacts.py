@@ -148,6 +148,25 @@ def bouncing_ball(
     return ImpactVideo(Path(path), fps, n_frames, tuple(contacts), size)
 
 
+ISSUE_BALL_CONTACTS = (18, 40, 58, 73, 85, 95, 104, 122)
+"""Contact frames of `ball_with_distractor_and_pause`."""
+
+
+def ball_with_distractor_and_pause(path: Path) -> ImpactVideo:
+    """Issue 23's case: a ball on a darker textured floor, a blue block turning back sharply beside it, the
+    ball held at the top of its last bounce before it drops (contacts at ISSUE_BALL_CONTACTS)."""
+    return bouncing_ball(
+        path,
+        contacts=ISSUE_BALL_CONTACTS,
+        n_frames=135,
+        moving_distractor=True,
+        distractor_at=0.36,
+        floor_colour=(70, 70, 70),
+        texture=18.0,
+        pause=10,
+    )
+
+
 def sliding_puck(
     path: Path,
     pushes: tuple[int, ...] = (5, 45, 85),
