@@ -74,7 +74,7 @@ def _shot_range(fps: float, frame_count: int, media_start: float, duration: floa
 def child_annotate(spec: dict) -> dict:
     """The annotate path of the CLI through the public API, no frame cache: setup (read the
     timeline, open the library, load the model), then analyse, place and write, timed."""
-    from soundify_otio.pipeline.api import Session, write_timeline
+    from soundify_otio.app.api import Session, write_timeline
     from soundify_otio.timeline.reading import read_timeline
     from soundify_otio.vision.decode import limit_malloc_arenas
     from soundify_otio.vision.model import load_model

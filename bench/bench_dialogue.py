@@ -62,8 +62,8 @@ def dialogue_timeline(minutes: float) -> tuple[Path, Path]:
 
 
 def child_annotate(spec: dict) -> dict:
+    from soundify_otio.app.api import Session, write_timeline
     from soundify_otio.config import Config
-    from soundify_otio.pipeline.api import Session, write_timeline
     from soundify_otio.timeline.reading import read_timeline
     from soundify_otio.vision.decode import limit_malloc_arenas
     from soundify_otio.vision.model import load_model

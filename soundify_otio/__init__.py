@@ -16,10 +16,10 @@ from soundify_otio.vision.device import allow_mps_fallback
 allow_mps_fallback()  # before anything here imports torch, which reads it once as it loads
 
 _EXPORTS = {
-    "annotate_timeline": "soundify_otio.pipeline.api",
-    "write_timeline": "soundify_otio.pipeline.api",
-    "Session": "soundify_otio.pipeline.api",
-    "TimelineAnalysis": "soundify_otio.pipeline.api",
+    "annotate_timeline": "soundify_otio.app.api",
+    "write_timeline": "soundify_otio.app.api",
+    "Session": "soundify_otio.app.api",
+    "TimelineAnalysis": "soundify_otio.app.api",
     "Config": "soundify_otio.config",
     "Choice": "soundify_otio.types",
     "Annotation": "soundify_otio.types",
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from soundify_otio.app.api import Session, TimelineAnalysis, annotate_timeline, write_timeline
     from soundify_otio.config import Config
     from soundify_otio.errors import (
         ChoicesError,
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
         SoundifyError,
         TimelineError,
     )
-    from soundify_otio.pipeline.api import Session, TimelineAnalysis, annotate_timeline, write_timeline
     from soundify_otio.progress import PrintProgress, ProgressHook
     from soundify_otio.types import Annotation, Choice
 

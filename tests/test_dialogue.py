@@ -12,12 +12,12 @@ import opentimelineio as otio
 import pytest
 from scipy.signal import resample_poly
 
+from soundify_otio.app.api import Session
 from soundify_otio.audio import speech
 from soundify_otio.audio.decode import mix
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline import dialogue as dialogue_module
-from soundify_otio.pipeline.api import Session
 from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.stages import duck
 from soundify_otio.timeline.keyframes import value_at
@@ -359,7 +359,7 @@ def _level_at(keys: list[tuple[float, float]], t: float) -> float:
 
 @pytest.mark.parametrize("suffix", [".otio", ".xml"])
 def test_the_dip_reaches_the_written_formats(case, annotated, tmp_path, suffix):
-    from soundify_otio.pipeline.api import write_timeline
+    from soundify_otio.app.api import write_timeline
 
     analysed, _ = annotated
     config = analysed.soundify.config
@@ -402,7 +402,7 @@ def test_the_dip_reaches_the_written_formats(case, annotated, tmp_path, suffix):
 @pytest.fixture(scope="module")
 def bed_only(case, tmp_path_factory):
     """The case annotated with a bed and no effect, written as .otio."""
-    from soundify_otio.pipeline.api import write_timeline
+    from soundify_otio.app.api import write_timeline
 
     folder = tmp_path_factory.mktemp("bed")
     analysed = _session(case, effects_per_scene=0).analyse(case.timeline, base_dir=case.folder)

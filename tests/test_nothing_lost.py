@@ -23,13 +23,13 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
+from soundify_otio.app.api import write_timeline
 from soundify_otio.atomic import atomic_write_text, staged_outputs
 from soundify_otio.batch.currency import is_current, is_ours, read_record, record_path, recorded
 from soundify_otio.errors import MediaError, OutputError, TimelineError, UsageError
 from soundify_otio.exporters import check_output, write_with_media
 from soundify_otio.library.index import INDEX_NAME, LibraryIndex, probe, sync
 from soundify_otio.outputs import Input, Output, check_outputs
-from soundify_otio.pipeline.api import write_timeline
 from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.progress import null_progress
 from soundify_otio.timeline.reading import read_timeline
@@ -147,7 +147,7 @@ _KILLED_WRITE = """
 import os, signal, sys
 from pathlib import Path
 import opentimelineio as otio
-from soundify_otio.pipeline.api import write_timeline
+from soundify_otio.app.api import write_timeline
 step, out = sys.argv[1], Path(sys.argv[2])
 timeline = otio.schema.Timeline(name="cut")
 track = otio.schema.Track(kind=otio.schema.TrackKind.Video)

@@ -11,8 +11,8 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
+from soundify_otio.report.auditions import audition_files
 from soundify_otio.report.html import write_report
-from soundify_otio.review.auditions import audition_files
 from soundify_otio.review.session import ReviewSession
 from soundify_otio.types import Choice
 

@@ -284,7 +284,7 @@ def _requested_weights(pretrained: str) -> str:
 
 def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outcome:
     """The job's output and its currency record, or why they could not be written."""
-    from soundify_otio.pipeline.api import write_timeline
+    from soundify_otio.app.api import write_timeline
     from soundify_otio.timeline.writeback import annotated_copy
     from soundify_otio.vision.model import RANDOM_WEIGHTS
 

@@ -161,7 +161,7 @@ class BatchWorker:
 
     def run_job(self, spec: JobSpec, progress: ProgressHook = null_progress) -> JobResult:
         """The whole job here, through the public Session: read, analyse every shot, place."""
-        from soundify_otio.pipeline.api import Session
+        from soundify_otio.app.api import Session
 
         def annotate() -> Annotation:
             session = Session(self.model, self.library, spec.config, self.settings.cache_dir)
@@ -211,7 +211,7 @@ class BatchWorker:
     def _assembled(self, spec: JobSpec, cache: FrameCache) -> Annotation:
         """The job's annotation with its shots' frame data served from `cache` (the same steps as
         Session.annotate, with the frame cache given instead of made)."""
-        from soundify_otio.pipeline.api import TimelineAnalysis
+        from soundify_otio.app.api import TimelineAnalysis
         from soundify_otio.timeline.reading import find_shots, read_timeline
 
         timeline = read_timeline(spec.input)

@@ -34,7 +34,7 @@ from soundify_otio.wording import plural
 if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
 
-    from soundify_otio.pipeline.api import TimelineAnalysis
+    from soundify_otio.app.api import TimelineAnalysis
     from soundify_otio.pipeline.choices import ChoicesFile
     from soundify_otio.pipeline.frame_cache import FrameCache
     from soundify_otio.types import Annotation
@@ -78,9 +78,9 @@ def _analyse(
     """Everything up to the pixel analysis; bad input and every output that cannot be written fail
     here, before any work and before any output exists."""
     with without_collection(ctx):  # torch, scipy, the decoders: many objects, all kept to the end, no garbage
+        from soundify_otio.app.api import Session
         from soundify_otio.exporters import check_output
         from soundify_otio.library.sounds import open_library
-        from soundify_otio.pipeline.api import Session
         from soundify_otio.timeline.reading import read_timeline
 
     config = parse_config(
@@ -164,7 +164,7 @@ def annotate(
 ) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
     with without_collection(ctx):  # as in _analyse: this import brings torch
-        from soundify_otio.pipeline.api import write_timeline
+        from soundify_otio.app.api import write_timeline
 
     started = time.perf_counter()
     chosen_targets = targets
@@ -208,8 +208,8 @@ def _write_report(
     anything is renamed): a scratch file when it is embedded, else an output of the run that the
     report links to (REPORT.preview.wav), staged under its own name so the link is right."""
     from soundify_otio.preview.render import render_preview
+    from soundify_otio.report.auditions import audition_files
     from soundify_otio.report.html import write_report
-    from soundify_otio.review.auditions import audition_files
     from soundify_otio.timeline.reading import timeline_rate
 
     rate = timeline_rate(timeline)

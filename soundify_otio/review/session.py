@@ -13,15 +13,15 @@ from typing import cast
 
 import opentimelineio as otio
 
+from soundify_otio.app.api import write_timeline
 from soundify_otio.atomic import staged_outputs
 from soundify_otio.errors import ChoicesError, OutputError
 from soundify_otio.library.sounds import SoundLibrary
 from soundify_otio.pipeline.analysis import Analysis
-from soundify_otio.pipeline.api import write_timeline
 from soundify_otio.pipeline.choices import render_choices
 from soundify_otio.pipeline.soundify import Soundify
+from soundify_otio.report.auditions import audition_files
 from soundify_otio.report.html import PALETTE, PageContext, ReviewTarget, render_html, scene_section
-from soundify_otio.review.auditions import audition_files
 from soundify_otio.timeline.reading import timeline_rate
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Annotation, Choice, Placement, SceneResult, SoundEntry
