@@ -99,7 +99,7 @@ def workload(name: str, timeline_path: Path, library: Path, picks: int, work: Pa
     timeline = read_timeline(timeline_path)
     shots, skipped = find_shots(timeline, timeline_path.resolve().parent)
     config = Config.from_overrides(pretrained="none")
-    soundify = Soundify(load_model("RN50", "none", "cpu"), open_library(library), config, cache_dir=CACHE / "frames")
+    soundify = Soundify(load_model("RN50", "none", "cpu"), open_library(library), config, cache=CACHE / "frames")
     analysis = soundify.analyse(shots, skipped)
     session = ReviewSession(timeline, timeline_path, soundify, analysis, work / f"{name}.otio", ["resolve"])
     setup_s = time.perf_counter() - started

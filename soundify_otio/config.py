@@ -20,11 +20,27 @@ class Setting:
     low: float | None = None
     high: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()
+    """The values a text setting may take (empty: any)."""
+    option: bool = False
+    """An option of every command that analyses a timeline (annotate, suggest, review, batch)."""
 
 
-def _setting(default: Any, low: float | None = None, high: float | None = None, help: str = "") -> Any:
-    """A Config field that carries its Setting (bounds and help) as field metadata."""
-    return field(default=default, metadata={"setting": Setting(default, low, high, help)})
+def _setting(
+    default: Any,
+    low: float | None = None,
+    high: float | None = None,
+    help: str = "",
+    *,
+    choices: tuple[str, ...] = (),
+    option: bool = False,
+) -> Any:
+    """A Config field that carries its Setting (bounds, help, choices, CLI option) as field metadata."""
+    return field(default=default, metadata={"setting": Setting(default, low, high, help, choices, option)})
+
+
+FINE_SYNC_MODES = ("auto", "off")
+DUCK_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -38,18 +54,20 @@ class Config:
     )
     batch_size: int = _setting(32, 1, 1024, "Frames per CLIP batch.")
     # stage 1: scenes
-    sample_fps: float = _setting(2.0, 0.25, 30.0, "Frames per second encoded with CLIP (classification and sync).")
+    sample_fps: float = _setting(
+        2.0, 0.25, 30.0, "Frames per second encoded with CLIP (classification and sync).", option=True
+    )
     analysis_size: int = _setting(
         224, 64, 1024, "Frames are decoded straight to this square size (whole frame, no crop)."
     )
     scene_threshold: float = _setting(
-        0.24, 0.01, 2.0, "Grey-histogram L1 distance between neighbouring frames that makes a cut."
+        0.24, 0.01, 2.0, "Grey-histogram L1 distance between neighbouring frames that makes a cut.", option=True
     )
     scene_bins: int = _setting(16, 4, 256, "Grey-histogram bins for scene splitting.")
     min_scene_seconds: float = _setting(0.5, 0.0, 60.0, "Shorter histogram scenes merge into their neighbour.")
     # stage 2: classification
     top_k: int = _setting(5, 1, 50, "Candidates listed per scene and kind.")
-    effects_per_scene: int = _setting(1, 0, 10, "Effects picked by default per scene.")
+    effects_per_scene: int = _setting(1, 0, 10, "Effects picked by default per scene.", option=True)
     # stage 3: sync
     sync_on: float = _setting(
         0.5, 0.0, 1.0, "Presence that opens an interval (hysteresis high; ours, see docs/method.md)."
@@ -77,7 +95,7 @@ class Config:
         0.25, 0.0, 5.0, "Head and tail fade of each placed sound (at most a quarter of its length)."
     )
     # the choice among files sharing a label (ours)
-    seed: int = _setting(0, 0, 2**31 - 1, "Seed for the choice among files sharing a label.")
+    seed: int = _setting(0, 0, 2**31 - 1, "Seed for the choice among files sharing a label.", option=True)
     fit_longer_weight: float = _setting(
         0.5,
         0.0,
@@ -98,6 +116,8 @@ class Config:
         "auto",
         help="auto: one-shot effects (a slam, a step, a knock) become one clip per visual impact, their hit on "
         "its frame; off: every effect spans the intervals its source is visible.",
+        choices=FINE_SYNC_MODES,
+        option=True,
     )
 
     # the dialogue (ours: the timeline's own sound, Silero VAD, ducking written as gain keys)
@@ -105,13 +125,17 @@ class Config:
         "auto",
         help="auto: where the timeline's own sound holds speech, our beds and effects dip under it (gain keys); "
         "off: no ducking, no dialogue analysis.",
+        choices=DUCK_MODES,
+        option=True,
     )
-    duck_ambient_db: float = _setting(-12.0, -60.0, 0.0, "Gain dip of ambience beds while someone speaks (dB).")
-    duck_effect_db: float = _setting(-6.0, -60.0, 0.0, "Gain dip of effects while someone speaks (dB).")
-    duck_attack_seconds: float = _setting(0.25, 0.0, 5.0, "The dip starts this long before each line.")
-    duck_release_seconds: float = _setting(0.5, 0.0, 10.0, "The dip ends this long after each line.")
+    duck_ambient_db: float = _setting(
+        -12.0, -60.0, 0.0, "Gain dip of ambience beds while someone speaks (dB).", option=True
+    )
+    duck_effect_db: float = _setting(-6.0, -60.0, 0.0, "Gain dip of effects while someone speaks (dB).", option=True)
+    duck_attack_seconds: float = _setting(0.25, 0.0, 5.0, "The dip starts this long before each line.", option=True)
+    duck_release_seconds: float = _setting(0.5, 0.0, 10.0, "The dip ends this long after each line.", option=True)
     duck_hold_seconds: float = _setting(
-        0.8, 0.0, 10.0, "Pauses between lines shorter than this stay ducked (no pumping between words)."
+        0.8, 0.0, 10.0, "Pauses between lines shorter than this stay ducked (no pumping between words).", option=True
     )
     bed_below_dialogue_lu: float = _setting(
         5.0,
@@ -119,6 +143,7 @@ class Config:
         40.0,
         "Where a scene has dialogue, its bed's loudness sits this far under the dialogue's (BS.1770) instead "
         "of at reference_lufs + ambient_gain_db (5: dialogue at -23 LUFS gives today's bed).",
+        option=True,
     )
     loudness: float = _setting(
         -23.0,
@@ -130,7 +155,7 @@ class Config:
         -1.0, -20.0, 0.0, "render: true-peak ceiling (dBTP); where the loudness gain would pass it, less gain."
     )
     speech_threshold: float = _setting(
-        0.5, 0.05, 0.95, "Silero VAD probability that opens a speech region (it closes 0.15 lower)."
+        0.5, 0.05, 0.95, "Silero VAD probability that opens a speech region (it closes 0.15 lower).", option=True
     )
     speech_sound_share: float = _setting(
         0.2,
@@ -155,16 +180,14 @@ class Config:
             value = getattr(config, name)
             if setting.low is not None and setting.high is not None and not (setting.low <= value <= setting.high):
                 raise ValueError(f"{name}={value} is outside {setting.low}..{setting.high}")
-        if config.fine_sync not in FINE_SYNC_MODES:
-            raise ValueError(f"fine_sync={config.fine_sync!r} is not one of {', '.join(FINE_SYNC_MODES)}")
-        if config.duck not in DUCK_MODES:
-            raise ValueError(f"duck={config.duck!r} is not one of {', '.join(DUCK_MODES)}")
+            if setting.choices and value not in setting.choices:
+                raise ValueError(f"{name}={value!r} is not one of {', '.join(setting.choices)}")
         if config.sync_off > config.sync_on:
             raise ValueError(f"sync_off={config.sync_off} must not exceed sync_on={config.sync_on}")
         return config
 
 
-FINE_SYNC_MODES = ("auto", "off")
-DUCK_MODES = ("auto", "off")
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(Config)}
 """The table, by setting name, in the order of the `Config` fields."""
+RUN_OPTIONS = tuple(name for name, setting in SETTINGS.items() if setting.option)
+"""The settings every analysing command takes as options (besides the model's), in the table's order."""

@@ -12,7 +12,7 @@ import pytest
 from soundify_otio.cli import main
 from soundify_otio.vision import device, runtime
 from soundify_otio.vision.model import load_model
-from soundify_otio.vision.runtime import resolve
+from soundify_otio.vision.runtime import concrete_runtime
 
 
 @pytest.fixture
@@ -39,11 +39,11 @@ def test_auto_prefers_cuda_then_mps_then_cpu(machine, cuda, mps, expected):
 
 
 def test_mps_runs_eager_torch_in_fp32_and_refuses_the_rest():
-    assert resolve("auto", "auto", "mps") == ("torch", "fp32")
-    assert resolve("torch", "fp32", "mps") == ("torch", "fp32")
+    assert concrete_runtime("auto", "auto", "mps") == ("torch", "fp32")
+    assert concrete_runtime("torch", "fp32", "mps") == ("torch", "fp32")
     for runtime_, precision in (("onnx", "auto"), ("openvino", "auto"), ("auto", "fp16"), ("auto", "int8")):
         with pytest.raises(ValueError, match="MPS"):
-            resolve(runtime_, precision, "mps")
+            concrete_runtime(runtime_, precision, "mps")
 
 
 def test_the_cpu_runtime_is_the_first_that_imports(monkeypatch):
@@ -58,11 +58,11 @@ def test_the_cpu_runtime_is_the_first_that_imports(monkeypatch):
         return real(name)
 
     monkeypatch.setattr(runtime, "runtime_version", version)
-    assert resolve("auto", "auto", "cpu") == ("openvino", "fp32")
+    assert concrete_runtime("auto", "auto", "cpu") == ("openvino", "fp32")
     missing.add("openvino")
-    assert resolve("auto", "auto", "cpu") == ("onnx", "fp32")
+    assert concrete_runtime("auto", "auto", "cpu") == ("onnx", "fp32")
     missing.add("onnx")
-    assert resolve("auto", "auto", "cpu") == ("torch", "fp32")
+    assert concrete_runtime("auto", "auto", "cpu") == ("torch", "fp32")
 
 
 def test_the_choice_is_recorded_with_the_device(machine):

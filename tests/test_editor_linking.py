@@ -19,7 +19,7 @@ import soundfile
 from lxml import etree
 
 from soundify_otio.errors import OutputError
-from soundify_otio.exporters import WRITERS, check_output, write_output
+from soundify_otio.exporters import WRITERS, check_format, write_output
 from soundify_otio.exporters.conform import (
     conform_media,
     media_folder,
@@ -177,7 +177,7 @@ def test_every_reference_is_absolute_in_the_editors_form(tmp_path, suffix):
 def test_any_frame_rate_exports(tmp_path, rate, suffix):
     timeline = _relative_video_timeline(tmp_path, rate)
     out = tmp_path / f"cut{suffix}"
-    check_output(out, force=False, timeline=timeline)  # the probe before analysis agrees with the write
+    check_format(out, timeline)  # the probe before analysis agrees with the write
     write_output(timeline, out)
     adapter = {".xml": "fcp_xml", ".fcpxml": "fcpx_xml", ".aaf": "AAF", ".rpp": None, ".otio": "otio_json"}[suffix]
     if adapter is None:
@@ -207,7 +207,7 @@ def test_errors_name_out_never_the_temp_file(tmp_path, monkeypatch):
     assert failure.value.path == str(out)
     assert ".cut." not in str(failure.value)
     with pytest.raises(OutputError) as early:
-        check_output(out, force=False, timeline=timeline)
+        check_format(out, timeline)
     assert early.value.path == str(out) and "probe" not in str(early.value)
     assert not out.exists() and not list(tmp_path.glob(".cut.*"))
 

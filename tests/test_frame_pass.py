@@ -38,13 +38,13 @@ def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path
     shots.insert(5, _shot(99, missing, 0, 1))
     shots.insert(9, _shot(98, square.path, 500, 1))  # past the file's end
     config = Config(batch_size=16)
-    analysis = Soundify(model, ColourLabels(), config, cache_dir=tmp_path / "cache").analyse(shots)
+    analysis = Soundify(model, ColourLabels(), config, cache=tmp_path / "cache").analyse(shots)
     assert len(opened) == 1 and sorted(map(str, probed)) == sorted({str(square.path), str(missing)})
     assert batches == [16, 16, 8]
     assert len(analysis.scenes) == 40 and len(analysis.skipped) == 2
     assert {s.clip_name for s in analysis.skipped} == {"clip 99", "clip 98"}
 
-    alone = Soundify(colour_model(), ColourLabels(), config, cache_dir=None)
+    alone = Soundify(colour_model(), ColourLabels(), config)
     for shot, scene in zip([s for s in shots if s.index < 40], analysis.scenes, strict=True):
         own = alone.analyse([shot]).scenes[0]
         assert scene.scene.id == own.scene.id
@@ -55,18 +55,16 @@ def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path
 
 def test_shots_out_of_order_and_overlapping_get_their_own_frames(square, tmp_path):
     shots = [_shot(0, square.path, 30, 30), _shot(1, square.path, 0, 40), _shot(2, square.path, 30, 30)]
-    soundify = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache_dir=tmp_path / "cache")
+    soundify = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache=tmp_path / "cache")
     scenes = soundify.analyse(shots).scenes
     assert [s.scene.shot_index for s in scenes] == [0, 1, 2]
     assert scenes[2].scene.id.endswith("#2")
     for scene, first, count in ((scenes[0], 30, 30), (scenes[1], 0, 40)):
         assert len(scene.frames.distances) == count
-        expected = Soundify(colour_model(), ColourLabels(), Config(), cache_dir=None).analyse(
-            [_shot(0, square.path, first, count)]
-        )
+        expected = Soundify(colour_model(), ColourLabels(), Config()).analyse([_shot(0, square.path, first, count)])
         np.testing.assert_allclose(scene.frames.embeddings, expected.scenes[0].frames.embeddings, atol=1e-6)
     assert soundify.cache.hits == 0
-    again = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache_dir=tmp_path / "cache")
+    again = Soundify(colour_model(), ColourLabels(), Config(batch_size=4), cache=tmp_path / "cache")
     again.analyse(shots)
     assert again.cache.hits == 3
 
@@ -80,7 +78,7 @@ def test_clip_batches_are_full_but_the_last_whatever_the_reads(square, tmp_path,
     monkeypatch.setattr(model, "encode_frames", lambda f: batches.append(len(f)) or real_encode(f))
     every = 25 / 1.5
     shots = [_shot(0, square.path, 0, 37), _shot(1, square.path, 37, 23)]
-    Soundify(model, ColourLabels(), Config(batch_size=4, sample_fps=every), cache_dir=None).analyse(shots)
+    Soundify(model, ColourLabels(), Config(batch_size=4, sample_fps=every)).analyse(shots)
     sampled = sum(len(sampled_offsets(n, 25.0, every)) for n in (37, 23))
     assert batches == [4] * (sampled // 4) + ([sampled % 4] if sampled % 4 else [])
     assert sampled % 4  # the last batch is partial here, so the test sees one

@@ -277,7 +277,7 @@ def test_library_search_output_cannot_be_spoofed(capsys, monkeypatch, tmp_path):
 
 
 def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
-    from soundify_otio.exporters import check_output, writable_suffixes, write_output
+    from soundify_otio.exporters import check_format, writable_suffixes, write_output
 
     sound = write_tone(tmp_path / "a.wav", 0.5, 48000, 1)
     timeline = one_clip_timeline(url=sound.as_uri())
@@ -286,7 +286,7 @@ def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
     assert [c.name for c in otio.adapters.read_from_file(str(out)).find_clips()] == ["shot"]
     assert ".otioz" in writable_suffixes() and ".otiod" not in writable_suffixes()
     with pytest.raises(OutputError, match="no writer"):
-        check_output(tmp_path / "x.otiod", force=False)
+        check_format(tmp_path / "x.otiod")
 
 
 def test_found_by_fuzzing_invalid_utf8_and_a_missing_active_reference_are_timeline_errors(tmp_path):

@@ -73,8 +73,8 @@ def _one_frame_shots(path: Path, count: int) -> list[Shot]:
 def test_a_scratch_cache_keeps_a_runs_activations_in_one_file_with_the_same_rows(square, tmp_path):
     shots = [*_one_frame_shots(square.path, 40), Shot(40, "long", square.path, 0.0, 500.0, 2.0)]
     config = Config(batch_size=16)
-    kept = Soundify(colour_model(), ColourLabels(), config, cache_dir=tmp_path / "cache").analyse(shots)
-    scratch = Soundify(colour_model(), ColourLabels(), config, cache_dir=None)
+    kept = Soundify(colour_model(), ColourLabels(), config, cache=tmp_path / "cache").analyse(shots)
+    scratch = Soundify(colour_model(), ColourLabels(), config)
     run = scratch.analyse(shots)
     assert [p.name for p in scratch.cache.root.iterdir()] == ["activations.bin"]
     assert len(list((tmp_path / "cache").iterdir())) == 2 * len(shots)  # a kept entry is still one per shot

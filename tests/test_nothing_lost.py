@@ -27,7 +27,7 @@ from soundify_otio.app.api import write_timeline
 from soundify_otio.atomic import atomic_write_text, staged_outputs
 from soundify_otio.batch.currency import is_current, is_ours, read_record, record_path, recorded
 from soundify_otio.errors import MediaError, OutputError, TimelineError, UsageError
-from soundify_otio.exporters import check_output, write_with_media
+from soundify_otio.exporters import check_format, write_with_media
 from soundify_otio.library.index import INDEX_NAME, LibraryIndex, probe, sync
 from soundify_otio.outputs import Input, Output, check_outputs
 from soundify_otio.pipeline.frame_cache import FrameCache
@@ -200,7 +200,7 @@ def test_an_output_inside_the_library_is_refused(tmp_path: Path) -> None:
 def test_a_plain_file_where_the_conformed_media_go_fails_before_the_work(tmp_path: Path) -> None:
     (tmp_path / "cut_media").write_text("not a folder")
     with pytest.raises(OutputError, match="cut_media exists and is not a folder"):
-        check_output(tmp_path / "cut.xml", force=False)
+        check_format(tmp_path / "cut.xml")
 
 
 def _manifest(folder: Path, rows: list[str]) -> Path:

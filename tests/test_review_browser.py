@@ -11,6 +11,7 @@ import opentimelineio as otio
 import pytest
 import soundfile
 
+from soundify_otio.config import Config
 from soundify_otio.report.auditions import audition_files
 from soundify_otio.report.html import write_report
 from soundify_otio.review.session import ReviewSession
@@ -168,7 +169,7 @@ def test_a_page_from_another_origin_cannot_drive_the_server(session: ReviewSessi
 def test_static_report_listen_pick_download(session: ReviewSession, tmp_path: Path) -> None:
     annotation = session.annotation()
     report = tmp_path / "report.html"
-    auditions = audition_files(session.library, annotation, 0)
+    auditions = audition_files(session.library, annotation, Config())
     write_report(annotation, report, title="street.otio", thumbnails_per_scene=1, auditions=auditions)
     scene = annotation.scenes[0]
     label = next(s.label for s in scene.effects if s.label not in scene.picked_effects)

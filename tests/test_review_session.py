@@ -21,7 +21,7 @@ def analysed(project, cache_dir: Path):
     timeline = read_timeline(project.timeline_otio)
     shots, skipped = find_shots(timeline, project.timeline_otio.resolve().parent, [])
     soundify = Soundify(
-        colour_model(), open_library(project.library), Config.from_overrides(pretrained="none"), cache_dir=cache_dir
+        colour_model(), open_library(project.library), Config.from_overrides(pretrained="none"), cache=cache_dir
     )
     return timeline, soundify, soundify.analyse(shots, skipped)
 

@@ -10,7 +10,7 @@ import torch
 
 from soundify_otio.errors import ModelError
 from soundify_otio.vision.model import ClipModel, TowerSplit, load_model
-from soundify_otio.vision.runtime import resolve
+from soundify_otio.vision.runtime import concrete_runtime
 
 from helpers.known_answer import colour_model
 
@@ -172,13 +172,13 @@ def test_int8_is_calibrated_on_given_frames_and_measured(runtime_cache):
 
 def test_impossible_combinations_are_refused():
     with pytest.raises(ValueError, match="int8 needs"):
-        resolve("torch", "int8", "cpu")
+        concrete_runtime("torch", "int8", "cpu")
     with pytest.raises(ValueError, match="CPU only"):
-        resolve("onnx", "auto", "cuda")
+        concrete_runtime("onnx", "auto", "cuda")
     with pytest.raises(ValueError, match="fp16 is for CUDA"):
-        resolve("openvino", "fp16", "cpu")
-    assert resolve("auto", "auto", "cuda") == ("torch", "fp16")
-    assert resolve("auto", "auto", "cpu")[1] == "fp32"
+        concrete_runtime("openvino", "fp16", "cpu")
+    assert concrete_runtime("auto", "auto", "cuda") == ("torch", "fp16")
+    assert concrete_runtime("auto", "auto", "cpu")[1] == "fp32"
     with pytest.raises(ModelError):
         load_model("RN50", "none", "cpu", runtime="torch", precision="int8")
 
@@ -199,19 +199,19 @@ def test_an_int8_run_calibrates_on_its_own_frames_and_records_the_agreement(tmp_
             return ["red"], encoder.encode_texts(["red"])
 
     shots = [Shot(i, f"clip {i}", video.path, i * 1.0, i * 1.0, 1.0) for i in range(2)]
-    soundify = Soundify(model, Library(), Config(), cache_dir=tmp_path / "cache")
+    soundify = Soundify(model, Library(), Config(), cache=tmp_path / "cache")
     analysis = soundify.analyse(shots)
     agreement = model.runtime_info()["int8_agreement_with_fp32"]
     assert agreement["frames"] == 4  # the sampled frames 0, 12, 25, 37 (frame 0 is the only keyframe)
     assert agreement["embedding_cosine_min"] > 0.99
     assert analysis.scenes[0].frames.embeddings.shape == (2, 4)
     assert model.runtime_info()["precision"] == "int8"
-    fp32 = Soundify(colour_model(), Library(), Config(), cache_dir=tmp_path / "cache")
+    fp32 = Soundify(colour_model(), Library(), Config(), cache=tmp_path / "cache")
     assert fp32.analyse(shots) and fp32.cache.hits == 0  # int8 encodings are not served to an fp32 run
 
 
 def test_the_half_precision_path_cuda_takes_agrees_with_fp32(frames):
-    """CUDA runs the tower in float16 (`resolve` gives fp16 there); the same code path on the CPU here."""
+    """CUDA runs the tower in float16 (`concrete_runtime` gives fp16 there); the same code path on the CPU here."""
     full, half = colour_model(), colour_model()
     half.dtype = torch.float16
     assert half.precision == "fp16" and half.image_id == "colour-test/known-answer/fp16"

@@ -19,15 +19,17 @@ import opentimelineio as otio
 
 from soundify_otio.config import Config
 from soundify_otio.errors import ChoicesError
-from soundify_otio.exporters import OTIO_TARGETS, check_output, write_with_media
+from soundify_otio.exporters import OTIO_TARGETS, check_format, write_with_media
 from soundify_otio.library.sounds import SoundLibrary, open_library
+from soundify_otio.outputs import Output, check_outputs
 from soundify_otio.pipeline.analysis import Analysis
 from soundify_otio.pipeline.choices import ChoicesFile, check_choices, read_choices
+from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.progress import ProgressHook, null_progress
 from soundify_otio.timeline.reading import MediaRoots, find_shots, read_timeline
 from soundify_otio.timeline.writeback import annotated_copy, with_absolute_media
-from soundify_otio.types import Annotation, Choice, Kind
+from soundify_otio.types import Annotation, Choice, Kind, Shot
 from soundify_otio.vision.model import ClipModel, load_model
 
 log = logging.getLogger(__name__)
@@ -123,18 +125,25 @@ class Session:
         media_roots: MediaRoots = (),
         allow_offline: bool = False,
         progress: ProgressHook = null_progress,
+        cache: FrameCache | None = None,
     ) -> TimelineAnalysis:
         """Decode each shot once and rank candidates per scene. Relative media resolve against
         `base_dir` (default: the timeline file's folder, else the current folder); shots whose media
-        cannot be read are skipped with a warning; none readable is a TimelineError unless `allow_offline`."""
+        cannot be read are skipped with a warning; none readable is a TimelineError unless `allow_offline`.
+        `cache`: the frame cache to read and fill (default: one on the session's `cache_dir`)."""
         loaded, folder = _timeline_and_folder(timeline, base_dir)
         shots, skipped = find_shots(loaded, folder, media_roots)
-        soundify = Soundify(self.model, self.library, self.config, progress, self.cache_dir)
+        soundify = Soundify(self.model, self.library, self.config, progress, cache or self.cache_dir)
         analysis = soundify.analyse(shots, skipped, allow_empty=allow_offline)
         soundify.listen(analysis, loaded, shots, folder, media_roots)
         for shot in analysis.skipped:
             log.warning("skipped shot '%s' (%s): %s", shot.clip_name, shot.media or "no media", shot.reason)
         return TimelineAnalysis(loaded, soundify, analysis)
+
+    def analyse_shots(self, shots: list[Shot], cache: FrameCache) -> None:
+        """The pixel pass over some shots only, into `cache`: a batch worker's share of a timeline,
+        which the worker that assembles it then finds there."""
+        Soundify(self.model, self.library, self.config, cache=cache).analyse(shots, allow_empty=True)
 
     def annotate(
         self,
@@ -201,7 +210,8 @@ def write_timeline(
     it would be replaced), the suffix is unknown or the folder is missing. `before_commit` gets the
     written, verified temp file just before it takes its name (exporters.write_output)."""
     out = Path(path)
-    check_output(out, force)
+    check_outputs([Output(out, "OUT")], (), force)
+    check_format(out)
     if media_base is not None:
         timeline = with_absolute_media(timeline, Path(media_base), out.resolve().parent)
     write_with_media(timeline, out, targets, conform, replace=force, before_commit=before_commit)

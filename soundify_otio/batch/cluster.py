@@ -172,7 +172,9 @@ class _Scheduler:
             self._submit()
             if not self.pending:  # work left and no actor alive to do it
                 for _, job, _ in self.queue:
-                    self.on_result(JobResult(job.spec.number, False, "no Ray worker is left to run it", 1))
+                    self.on_result(
+                        JobResult(job.spec.number, False, "no Ray worker is left to run it", SoundifyError.exit_code)
+                    )
                 return
             done, _ = ray.wait(list(self.pending), num_returns=1, timeout=_POLL_SECONDS)
             for ref in done:
@@ -222,7 +224,9 @@ class _Scheduler:
             if job.waiting == 0:
                 self.queue.appendleft(("assemble", job, None))
         else:
-            self.on_result(JobResult(job.spec.number, False, f"the Ray worker failed: {_first_line(exc)}", 1))
+            self.on_result(
+                JobResult(job.spec.number, False, f"the Ray worker failed: {_first_line(exc)}", SoundifyError.exit_code)
+            )
 
 
 def _first_line(exc: Exception) -> str:

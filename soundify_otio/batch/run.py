@@ -35,6 +35,8 @@ from soundify_otio.types import Shot
 if TYPE_CHECKING:
     import opentimelineio as otio
 
+    from soundify_otio.app.model import ModelRequest
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -104,6 +106,7 @@ class BatchRun:
 
 def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None] | None) -> BatchRun:
     """Plan, run and write every job; `say` gets the progress lines (None: quiet)."""
+    from soundify_otio.app.run import library_inputs
     from soundify_otio.library.sounds import open_library
 
     started = time.perf_counter()
@@ -115,9 +118,7 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
     run_inputs = RunInputs(
         [Input(job.input, f"the input timeline of job {job.number}") for job in jobs]
         + [Input(job.choices, f"the choices file of job {job.number}") for job in jobs if job.choices]
-        + [Input(e.path, "a sound of the library") for e in library.entries]
-        + [Input(p, "a file of the library") for p, _ in library.skipped]
-        + [Input(library.root, "the sound library", folder=True)]
+        + library_inputs(library)
     )
     for job in jobs:
         planned = _plan(job, options, library_id, claimed, run_inputs)
@@ -172,7 +173,9 @@ def run_batch(jobs: list[Job], options: BatchOptions, say: Callable[[str], None]
 
         run_local([p.spec for p in todo], options.worker, workers, on_result, progress.advance)
     for planned in todo:  # a job no runner answered for (should not happen): never silently missing
-        outcomes.setdefault(planned.job.number, Outcome(planned.job, "failed", "no result came back", 1))
+        outcomes.setdefault(
+            planned.job.number, Outcome(planned.job, "failed", "no result came back", SoundifyError.exit_code)
+        )
     return BatchRun([outcomes[j.number] for j in jobs], runner, workers, time.perf_counter() - started, startup, gpus)
 
 
@@ -185,9 +188,10 @@ def _plan(
 ) -> _Planned | Outcome:
     """A runnable job, or its outcome already: failed (bad input, bad output) or current. The job's
     media join `run_inputs` (every job's output is checked against all of them once all are planned)."""
-    from soundify_otio.exporters import check_output
+    from soundify_otio.app.run import media_inputs
+    from soundify_otio.exporters import check_format
     from soundify_otio.pipeline.choices import read_choices
-    from soundify_otio.timeline.reading import find_shots, media_files, read_timeline
+    from soundify_otio.timeline.reading import find_shots, read_timeline
 
     if job.problem:
         return Outcome(job, "failed", job.problem, UsageError.exit_code)
@@ -205,14 +209,13 @@ def _plan(
         base = job.input.resolve().parent
         shots, skipped = find_shots(timeline, base, list(options.media_roots))
         choices = read_choices(job.choices) if job.choices is not None else None
-        clip_media = media_files(timeline, base, options.media_roots)
-        run_inputs.add(Input(p, f"the media of clip '{n}' of job {job.number}") for n, p in clip_media)
+        run_inputs.add(media_inputs(timeline, base, options.media_roots, f" of job {job.number}"))
         clash = run_inputs.clash(Output(output, "the job's output"))
         if clash is not None:  # before any folder is made for it
             raise UsageError(clash, output)
         made = _make_folders(output.parent)
         check_outputs([Output(output, "the job's output")], run_inputs, force=True)  # ours to replace: decided below
-        check_output(output, True, timeline)
+        check_format(output, timeline)
     except SoundifyError as exc:
         _remove_made(made)
         return Outcome(job, "failed", str(exc), exc.exit_code)
@@ -227,7 +230,7 @@ def _plan(
         media,
         library_id,
         config,
-        f"{_requested_weights(options.worker.pretrained)} on {options.worker.runtime}/{options.worker.precision}",
+        _requested_model(options.worker.model),
         options.media_roots,
         options.allow_offline,
         job.choices,
@@ -276,10 +279,11 @@ def _media_state(path: Path) -> str:
         return f"unreadable: {path}: {exc.strerror}"
 
 
-def _requested_weights(pretrained: str) -> str:
-    """The weights asked for: a tag as given, a checkpoint file by its content."""
-    candidate = Path(pretrained).expanduser()
-    return f"file:{media_identity(candidate)}" if candidate.is_file() else pretrained
+def _requested_model(model: ModelRequest) -> str:
+    """The weights asked for (a tag as given, a checkpoint file by its content) and where the tower runs."""
+    candidate = Path(model.pretrained).expanduser()
+    weights = f"file:{media_identity(candidate)}" if candidate.is_file() else model.pretrained
+    return f"{weights} on {model.runtime}/{model.precision}"
 
 
 def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outcome:
@@ -292,7 +296,7 @@ def _write(planned: _Planned, result: JobResult, options: BatchOptions) -> Outco
     if not result.ok or annotation is None:
         _remove_made(planned.made)
         return Outcome(job, "failed", result.reason, result.exit_code, planned.video_seconds, result.seconds)
-    fallback = annotation.pipeline_check and options.worker.pretrained != RANDOM_WEIGHTS
+    fallback = annotation.pipeline_check and options.worker.model.pretrained != RANDOM_WEIGHTS
 
     def replaceable(output: Path) -> bool:  # checked again now: a file may have appeared since planning
         return options.force or not output.exists() or is_ours(output)

@@ -13,14 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from soundify_otio.app.model import ModelRequest
 from soundify_otio.config import Config
-from soundify_otio.errors import ModelError, SoundifyError
+from soundify_otio.errors import SoundifyError
 from soundify_otio.pipeline.choices import ChoicesFile
 from soundify_otio.pipeline.frame_cache import FrameCache, ShotFrames
 from soundify_otio.progress import ProgressHook, null_progress
 from soundify_otio.types import Annotation, Shot
+
+if TYPE_CHECKING:  # torch: loaded by the worker process when it starts
+    from soundify_otio.app.api import Session
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +33,10 @@ log = logging.getLogger(__name__)
 class WorkerSettings:
     """What every worker of a batch loads: one model, one library, one frame cache."""
 
-    model: str
-    pretrained: str
-    device: str | None
-    fallback_random: bool
+    model: ModelRequest
     library_dir: Path
     cache_dir: Path | None
     """A folder every worker sees (shared between machines on a cluster); None: scratch per job."""
-    runtime: str = "auto"
-    precision: str = "auto"
-    runtime_cache: Path | None = None
-    """Where the image tower's converted runtime is kept (converted once per machine)."""
     torch_threads: int | None = None
 
 
@@ -111,35 +108,15 @@ class BatchWorker:
             import torch
 
             torch.set_num_threads(settings.torch_threads)
+        from soundify_otio.app.model import open_model
+
         try:
-            self.model = self._load_model(settings)
+            self.model = open_model(settings.model, log.warning)
             from soundify_otio.library.sounds import open_library
 
             self.library = open_library(settings.library_dir)
         except SoundifyError as exc:
             self.failure = (str(exc), exc.exit_code)
-
-    @staticmethod
-    def _load_model(settings: WorkerSettings):
-        from soundify_otio.vision.model import RANDOM_WEIGHTS, load_model
-
-        def load(pretrained: str):
-            return load_model(
-                settings.model,
-                pretrained,
-                settings.device,
-                settings.runtime,
-                settings.precision,
-                settings.runtime_cache,
-            )
-
-        try:
-            return load(settings.pretrained)
-        except ModelError as exc:
-            if not settings.fallback_random or settings.pretrained == RANDOM_WEIGHTS:
-                raise
-            log.warning("%s; falling back to RANDOM weights (a pipeline check: the picks mean nothing)", exc)
-            return load(RANDOM_WEIGHTS)
 
     def prepare(self) -> tuple[str, int] | None:
         """Encode the library's label texts (kept in the index, so the workers after the first only
@@ -152,25 +129,9 @@ class BatchWorker:
                 self.failure = (str(exc), exc.exit_code)
         return self.failure
 
-    def _soundify(self, spec: JobSpec, cache: FrameCache):
-        from soundify_otio.pipeline.soundify import Soundify
-
-        soundify = Soundify(self.model, self.library, spec.config)
-        soundify.cache = cache
-        return soundify
-
     def run_job(self, spec: JobSpec, progress: ProgressHook = null_progress) -> JobResult:
-        """The whole job here, through the public Session: read, analyse every shot, place."""
-        from soundify_otio.app.api import Session
-
-        def annotate() -> Annotation:
-            session = Session(self.model, self.library, spec.config, self.settings.cache_dir)
-            choices = spec.choices
-            return session.annotate(
-                spec.input, choices, progress, media_roots=spec.media_roots, allow_offline=spec.allow_offline
-            )[1]
-
-        return self._finish(spec, annotate, ())
+        """The whole job here: read, analyse every shot, place."""
+        return self._finish(spec, lambda: self._annotated(spec, None, progress), ())
 
     def analyse_shot(self, spec: JobSpec, shot: Shot) -> ShotResult:
         """One shot's decode and encode (the bulk of a job's work), kept for the assembly."""
@@ -179,7 +140,7 @@ class BatchWorker:
         started = time.perf_counter()
         cache = _RecordingCache(self.settings.cache_dir)
         try:
-            self._soundify(spec, cache).analyse([shot], allow_empty=True)
+            self._session(spec).analyse_shots([shot], cache)
         except SoundifyError as exc:  # the assembly meets the same problem and reports it
             log.debug("shot %s: %s", shot.clip_name, exc)
         return ShotResult(cache.entries, time.perf_counter() - started)
@@ -189,7 +150,7 @@ class BatchWorker:
         picks placed: exactly what `annotate` does for one timeline."""
         primed = {key: frames for shot in shots for key, frames in shot.frames.items()}
         return self._finish(
-            spec, lambda: self._assembled(spec, _RecordingCache(self.settings.cache_dir, primed)), shots
+            spec, lambda: self._annotated(spec, _RecordingCache(self.settings.cache_dir, primed)), shots
         )
 
     def _finish(self, spec: JobSpec, annotate: Callable[[], Annotation], shots: tuple[ShotResult, ...]) -> JobResult:
@@ -208,15 +169,19 @@ class BatchWorker:
         result.seconds = time.perf_counter() - started + sum(s.seconds for s in shots)
         return result
 
-    def _assembled(self, spec: JobSpec, cache: FrameCache) -> Annotation:
-        """The job's annotation with its shots' frame data served from `cache` (the same steps as
-        Session.annotate, with the frame cache given instead of made)."""
-        from soundify_otio.app.api import TimelineAnalysis
-        from soundify_otio.timeline.reading import find_shots, read_timeline
+    def _session(self, spec: JobSpec) -> Session:
+        from soundify_otio.app.api import Session
 
-        timeline = read_timeline(spec.input)
-        shots, skipped = find_shots(timeline, spec.input.resolve().parent, spec.media_roots)
-        soundify = self._soundify(spec, cache)
-        analysis = soundify.analyse(shots, skipped, allow_empty=spec.allow_offline)
-        soundify.listen(analysis, timeline, shots, spec.input.resolve().parent, spec.media_roots)
-        return TimelineAnalysis(timeline, soundify, analysis).annotate(spec.choices)[1]
+        return Session(self.model, self.library, spec.config, self.settings.cache_dir)
+
+    def _annotated(self, spec: JobSpec, cache: FrameCache | None, progress: ProgressHook = null_progress) -> Annotation:
+        """The job's annotation through the public Session, its shots' frame data served from `cache`
+        where given (shots analysed by other workers)."""
+        analysed = self._session(spec).analyse(
+            spec.input,
+            media_roots=spec.media_roots,
+            allow_offline=spec.allow_offline,
+            progress=progress,
+            cache=cache,
+        )
+        return analysed.annotate(spec.choices)[1]

@@ -9,51 +9,32 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from soundify_otio.atomic import StagedOutputs, staged_outputs
 from soundify_otio.cli.app import (
-    DIALOGUE_SETTINGS,
     analysis_options,
-    check_cache_dir,
     choices_option,
     cli,
     conform_media_option,
-    default_cache_dir,
-    load_model,
     output_option,
-    parse_config,
     parse_media_root,
+    run_cache,
+    run_config,
+    run_model,
     say,
     target_option,
     timeline_argument,
     without_collection,
 )
 from soundify_otio.cli.terminal import terminal_safe
-from soundify_otio.outputs import Input, Output, check_outputs
+from soundify_otio.outputs import Input, Output
 from soundify_otio.wording import plural
 
 if TYPE_CHECKING:  # the heavy modules load only when a command needs them
     import opentimelineio as otio
 
-    from soundify_otio.app.api import TimelineAnalysis
+    from soundify_otio.app.run import Run
     from soundify_otio.pipeline.choices import ChoicesFile
     from soundify_otio.pipeline.frame_cache import FrameCache
     from soundify_otio.types import Annotation
-
-
-def _run_inputs(timeline_in: Path, timeline: otio.schema.Timeline, roots, library, extra: list[Input]) -> list[Input]:
-    """Every file the run reads: IN, its clips' media, the library's sounds, the choices file."""
-    from soundify_otio.timeline.reading import media_files
-
-    inputs = [Input(timeline_in, "IN"), *extra]
-    inputs += [Input(p, f"the media of clip '{name}'") for name, p in media_files(timeline, _base(timeline_in), roots)]
-    inputs += [Input(e.path, "a sound of the library") for e in library.entries]
-    inputs += [Input(p, "a file of the library") for p, _ in library.skipped]
-    inputs.append(Input(library.root, "the sound library", folder=True))
-    return inputs
-
-
-def _base(timeline_in: Path) -> Path:
-    return timeline_in.resolve().parent
 
 
 def read_picks(choices_file: Path | None) -> tuple[list[Input], ChoicesFile | None]:
@@ -65,7 +46,7 @@ def read_picks(choices_file: Path | None) -> tuple[list[Input], ChoicesFile | No
     return [Input(choices_file, "the choices file")], read_choices(choices_file)
 
 
-def _analyse(
+def open_run(
     ctx: click.Context,
     timeline_in: Path,
     outputs: list[Output],
@@ -74,63 +55,29 @@ def _analyse(
     options: dict[str, Any],
     timeline_out: Path | None = None,
     report: Path | None = None,
-) -> TimelineAnalysis:
-    """Everything up to the pixel analysis; bad input and every output that cannot be written fail
-    here, before any work and before any output exists."""
+) -> Run:
+    """The application's run (app.run.open_run) from an analysing command's options: bad input and
+    every output that cannot be written fail before any work and before any output exists."""
     with without_collection(ctx):  # torch, scipy, the decoders: many objects, all kept to the end, no garbage
-        from soundify_otio.app.api import Session
-        from soundify_otio.exporters import check_output
-        from soundify_otio.library.sounds import open_library
-        from soundify_otio.timeline.reading import read_timeline
+        from soundify_otio.app.run import RunRequest, open_run
 
-    config = parse_config(
-        model=options.pop("model"),
-        pretrained=options.pop("pretrained"),
-        **{
-            k: options.pop(k)
-            for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync", *DIALOGUE_SETTINGS)
-        },
-    )
-    roots = [parse_media_root(r) for r in options.pop("media_roots")]
-    check_outputs(outputs, [Input(timeline_in, "IN"), *extra_inputs], force)  # the cheap checks first
-    timeline = read_timeline(timeline_in)
-    if report is not None and preview_is_linked(timeline):  # a third output, checked like the others
-        outputs.append(Output(linked_preview(report), "--report's preview"))
-    if timeline_out is not None:
-        check_output(timeline_out, True, timeline)  # the format can hold it: known before the analysis
-    library = open_library(options.pop("library_dir"), progress=ctx.obj["progress"])
-    check_outputs(outputs, _run_inputs(timeline_in, timeline, roots, library, extra_inputs), force)
-    cache_dir, no_cache = options.pop("cache_dir"), options.pop("no_cache")
-    cache = None if no_cache else check_cache_dir(cache_dir or default_cache_dir())
-    model = load_model(
-        ctx,
-        config,
-        options.pop("device"),
-        options.pop("fallback_random"),
-        options.pop("runtime"),
-        options.pop("precision"),
-        (cache or default_cache_dir()) / "runtimes",
-    )
-    session = Session(model, library, config, cache)
-    analysed = session.analyse(
-        timeline,
-        base_dir=_base(timeline_in),
-        media_roots=roots,
+    config = run_config(options)
+    request = RunRequest(
+        timeline_in=timeline_in,
+        library_dir=options.pop("library_dir"),
+        config=config,
+        model=run_model(config, options),
+        outputs=tuple(outputs),
+        extra_inputs=tuple(extra_inputs),
+        force=force,
+        media_roots=tuple(parse_media_root(r) for r in options.pop("media_roots")),
         allow_offline=options.pop("allow_offline"),
-        progress=ctx.obj["progress"],
+        cache_dir=run_cache(options),
+        timeline_out=timeline_out,
+        report=report,
     )
-    tower = model.runtime_info()
-    if "int8_agreement_with_fp32" in tower:
-        agreement = tower["int8_agreement_with_fp32"]
-        say(
-            ctx,
-            f"int8 image tower ({tower['runtime']}), calibrated on {agreement['frames']} of this run's frames: "
-            f"embedding cosine to fp32 min {agreement['embedding_cosine_min']:.6f}, "
-            f"mean {agreement['embedding_cosine_mean']:.6f} (recorded in the output's metadata)",
-        )
-    elif tower.get("fallback_reason"):
-        say(ctx, f"note: the image tower ran on eager torch ({tower['requested']} failed: {tower['fallback_reason']})")
-    return analysed
+    with without_collection(ctx):
+        return open_run(request, lambda line: say(ctx, terminal_safe(line, None)), ctx.obj["progress"])
 
 
 @cli.command()
@@ -163,24 +110,15 @@ def annotate(
     **options: Any,
 ) -> None:
     """Annotate the timeline IN with sound effects and ambiences; write OUT."""
-    with without_collection(ctx):  # as in _analyse: this import brings torch
-        from soundify_otio.app.api import write_timeline
+    from soundify_otio.app.run import linked_preview, write_annotated
 
     started = time.perf_counter()
-    chosen_targets = targets
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
     extra, picks = read_picks(choices_file)
-    analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
-    result, annotation = analysed.annotate(picks)
-    write_started = time.perf_counter()
-    with staged_outputs(replace=force) as staged:  # the report is made and checked first: OUT only if it can be
-        if report is not None:
-            _write_report(ctx, annotation, result, staged, report, title=timeline_in.name, soundify=analysed.soundify)
-            staged.verify()
-        write_timeline(result, out, targets=chosen_targets, force=force, media_base=_base(timeline_in), conform=conform)
-        annotation.timings["write"] = time.perf_counter() - write_started
+    run = open_run(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
+    result, annotation = write_annotated(run, picks, targets=targets, conform=conform, progress=ctx.obj["progress"])
     ctx.obj["progress"].close()
-    summary = _summary(annotation, result, out, time.perf_counter() - started, analysed.soundify.cache)
+    summary = _summary(annotation, result, out, time.perf_counter() - started, run.analysed.soundify.cache)
     say(
         ctx,
         f"wrote {terminal_safe(out)}: {plural(summary['scene_count'], 'scene')}, "
@@ -192,61 +130,12 @@ def annotate(
         linked = linked_preview(report)
         also = (
             f" (its preview, too large to embed: {terminal_safe(linked)})"
-            if linked in (o.path for o in outputs)
+            if linked in (o.path for o in run.outputs)
             else ""
         )
         say(ctx, f"wrote {terminal_safe(report)}{also}")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
-
-
-def _write_report(
-    ctx: click.Context, annotation, timeline, staged: StagedOutputs, report: Path, title: str, soundify
-) -> None:
-    """The HTML report with the preview audio and a listen button per candidate. The preview is
-    rendered beside the report (a full TMPDIR does not matter; a full disk fails the run before
-    anything is renamed): a scratch file when it is embedded, else an output of the run that the
-    report links to (REPORT.preview.wav), staged under its own name so the link is right."""
-    from soundify_otio.preview.render import render_preview
-    from soundify_otio.report.auditions import audition_files
-    from soundify_otio.report.html import write_report
-    from soundify_otio.timeline.reading import timeline_rate
-
-    rate = timeline_rate(timeline)
-    origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
-    linked = preview_is_linked(timeline)
-    if linked:
-        preview = staged.temp_for(linked_preview(report), same_name=True)
-    else:
-        preview = staged.scratch_for(report, ".preview.wav")
-    render_preview(timeline, preview, progress=ctx.obj["progress"])
-    write_report(
-        annotation,
-        staged.temp_for(report, same_name=linked),
-        title=title,
-        timecode_origin=origin,
-        frame_rate=rate,
-        preview_wav=preview,
-        auditions=audition_files(soundify.library, annotation, soundify.config.seed),
-    )
-
-
-_PREVIEW_BYTES_PER_SECOND = 48000 * 2 * 4
-"""The report's preview WAV: 48 kHz, stereo, 32-bit float."""
-
-
-def preview_is_linked(timeline: otio.schema.Timeline) -> bool:
-    """Whether the report's preview will be too large to embed (linked beside the report instead);
-    decided from the timeline's length, with a margin, before the work starts."""
-    from soundify_otio.report.html import MAX_EMBED_BYTES
-
-    seconds = timeline.tracks.duration().to_seconds()
-    return seconds * _PREVIEW_BYTES_PER_SECOND > 0.9 * MAX_EMBED_BYTES
-
-
-def linked_preview(report: Path) -> Path:
-    """Where a linked preview goes: beside the report, named after it."""
-    return report.with_name(f"{report.stem}.preview.wav")
 
 
 @cli.command()
@@ -261,7 +150,7 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     from soundify_otio.pipeline.choices import render_choices
     from soundify_otio.timeline.reading import timeline_rate
 
-    analysed = _analyse(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options)
+    analysed = open_run(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options).analysed
     timeline, analysis = analysed.timeline, analysed.analysis
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
     text = render_choices(analysed.soundify, analysis, timeline_in.name, out.name, origin, timeline_rate(timeline))

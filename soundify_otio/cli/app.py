@@ -10,24 +10,27 @@ import contextlib
 import errno
 import gc
 import logging
-import os
 import signal
 import sys
-import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from soundify_otio.cli.terminal import terminal_safe, wrapped
-from soundify_otio.config import DUCK_MODES, FINE_SYNC_MODES, SETTINGS, Config
-from soundify_otio.errors import ModelError, OutputError, SoundifyError
+from soundify_otio.config import RUN_OPTIONS, SETTINGS, Config
+from soundify_otio.errors import OutputError, SoundifyError
 from soundify_otio.progress import STAGE_UNITS
+from soundify_otio.user_cache import user_cache_dir
 from soundify_otio.vision.device import DEVICE_TYPES
 from soundify_otio.vision.runtime import CPU_RUNTIME_PREFERENCE, PRECISIONS, RUNTIMES
+
+if TYPE_CHECKING:  # loaded by the commands that need them (torch)
+    from soundify_otio.app.model import ModelRequest
+    from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger("soundify_otio")
 
@@ -141,25 +144,6 @@ def _parse_device(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
-def check_cache_dir(folder: Path) -> Path:
-    """The frame-cache folder, created if missing; OutputError (exit 6) when it is a file or cannot be written."""
-    folder = Path(folder).expanduser()
-    if os.path.lexists(folder) and not folder.is_dir():
-        raise OutputError("the frame cache folder (--cache-dir) is a file, not a folder", folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise OutputError(f"the frame cache folder (--cache-dir) cannot be written: {exc.strerror}", folder) from exc
-    return folder
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "soundify-otio"
-
-
 def _set_verbosity(obj: dict[str, Any], quiet: bool, verbose: bool) -> None:
     """--quiet: errors only (no bar, no notes, no warnings); --verbose: debug detail and tracebacks."""
     obj["quiet"] = obj.get("quiet", False) or quiet
@@ -230,10 +214,8 @@ def setting_type(name: str) -> click.ParamType:
     """The click type of a setting: its bounds as a range, so an error names the flag and the range
     and --help shows it."""
     setting = SETTINGS[name]
-    if name == "fine_sync":
-        return click.Choice(FINE_SYNC_MODES)
-    if name == "duck":
-        return click.Choice(DUCK_MODES)
+    if setting.choices:
+        return click.Choice(setting.choices)
     if isinstance(setting.default, bool) or not isinstance(setting.default, (int, float)):
         return click.STRING
     if isinstance(setting.default, int):
@@ -287,49 +269,12 @@ def without_collection(ctx: click.Context) -> Iterator[None]:
         gc.enable()
 
 
-def load_model(
-    ctx: click.Context,
-    config: Config,
-    device: str | None,
-    fallback_random: bool = False,
-    runtime: str = "auto",
-    precision: str = "auto",
-    runtime_cache: Path | None = None,
-    images: bool = True,
-):
-    """The model for a command (random weights only with --fallback-random, said loudly where `images`: the
-    command runs the image tower, whose output is then a pipeline check), its image tower on `runtime` at
-    `precision`."""
+def open_model_for(ctx: click.Context, request: ModelRequest, images: bool = True) -> ClipModel:
+    """The application's model loading (app.model.open_model) with its notes on the terminal."""
     with without_collection(ctx):
-        from soundify_otio.vision.device import pick_device
-        from soundify_otio.vision.model import RANDOM_WEIGHTS, load_model
-        from soundify_otio.vision.runtime import resolve
+        from soundify_otio.app.model import open_model
 
-        try:
-            resolve(runtime, precision, pick_device(device).type)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--runtime/--precision") from exc
-
-        def load(pretrained: str):
-            return load_model(config.model, pretrained, device, runtime, precision, runtime_cache)
-
-        try:
-            model = load(config.pretrained)
-        except ModelError as exc:
-            if not fallback_random or config.pretrained == RANDOM_WEIGHTS:
-                raise
-            say(ctx, f"note: {terminal_safe(exc)}")
-            say(ctx, "note: falling back to RANDOM weights: this run is a PIPELINE CHECK only.")
-            model = load(RANDOM_WEIGHTS)
-    if model.pipeline_check and images:
-        say(
-            ctx,
-            f"WARNING: {config.model} runs with random weights (--pretrained none): "
-            "a pipeline check, not a real annotation; the sounds it picks mean nothing, and the output says so.",
-        )
-    elif model.pipeline_check:
-        say(ctx, f"note: {config.model}'s text embeddings come from random weights: search scores mean nothing")
-    return model
+        return open_model(request, lambda line: say(ctx, terminal_safe(line, None)), images=images)
 
 
 def _no_stream(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -441,29 +386,40 @@ def analysis_options(function: Callable) -> Callable:
                 help="Image tower precision: auto (fp32 on the CPU, fp16 on CUDA), fp32, fp16 (CUDA), or int8 "
                 "(onnx/openvino; calibrated on this run's frames, its agreement with fp32 printed and recorded).",
             ),
-            setting_option("sample_fps"),
-            setting_option("scene_threshold"),
-            setting_option("effects_per_scene"),
-            setting_option("seed"),
-            setting_option("fine_sync"),
-            *(setting_option(name) for name in DIALOGUE_SETTINGS),
+            *(setting_option(name) for name in RUN_OPTIONS),
         ]
     ):
         function = option(function)
     return model_options(function)
 
 
-DIALOGUE_SETTINGS = (
-    "duck",
-    "duck_ambient_db",
-    "duck_effect_db",
-    "duck_attack_seconds",
-    "duck_release_seconds",
-    "duck_hold_seconds",
-    "bed_below_dialogue_lu",
-    "speech_threshold",
-)
-"""The dialogue settings every analysing command takes as options."""
+def run_config(options: dict[str, Any]) -> Config:
+    """The run's settings, popped from an analysing command's options (the model's and RUN_OPTIONS)."""
+    return parse_config(
+        model=options.pop("model"),
+        pretrained=options.pop("pretrained"),
+        **{name: options.pop(name) for name in RUN_OPTIONS},
+    )
+
+
+def run_model(config: Config, options: dict[str, Any]) -> ModelRequest:
+    """The model an analysing command asks for, its options popped (its runtime cache: the run's)."""
+    from soundify_otio.app.model import ModelRequest
+
+    return ModelRequest(
+        config.model,
+        config.pretrained,
+        options.pop("device"),
+        options.pop("fallback_random"),
+        options.pop("runtime"),
+        options.pop("precision"),
+    )
+
+
+def run_cache(options: dict[str, Any]) -> Path | None:
+    """--cache-dir (default: the user's cache folder), or None with --no-cache; both popped."""
+    folder, off = options.pop("cache_dir"), options.pop("no_cache")
+    return None if off else folder or user_cache_dir()
 
 
 def parse_config(**overrides: Any) -> Config:

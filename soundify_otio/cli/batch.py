@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from soundify_otio.cli.app import (
-    DIALOGUE_SETTINGS,
     analysis_options,
-    check_cache_dir,
     cli,
     conform_media_option,
-    default_cache_dir,
-    parse_config,
     parse_media_root,
+    run_cache,
+    run_config,
+    run_model,
     say,
     target_option,
 )
+from soundify_otio.config import RUN_OPTIONS
+from soundify_otio.user_cache import user_cache_dir
 from soundify_otio.wording import plural
 
 
@@ -72,40 +74,29 @@ def batch(
     """Annotate every timeline of JOBS: a folder of timelines, or a manifest (.csv or .toml: input,
     output, choices and per-job settings). Jobs whose output is current are skipped; the exit code
     is non-zero when any job failed."""
+    from soundify_otio.app.run import check_cache_dir
     from soundify_otio.batch.cluster import RayUnavailable
     from soundify_otio.batch.jobs import ManifestError, read_jobs
     from soundify_otio.batch.run import BatchOptions, run_batch
     from soundify_otio.batch.summary import exit_code, summary, summary_lines
     from soundify_otio.batch.worker import WorkerSettings
 
-    chosen_targets = targets
-    settings = {
-        k: options.pop(k)
-        for k in ("sample_fps", "scene_threshold", "effects_per_scene", "seed", "fine_sync", *DIALOGUE_SETTINGS)
-    }
-    config = parse_config(model=options["model"], pretrained=options["pretrained"], **settings)
+    settings = {name: options[name] for name in RUN_OPTIONS}
+    config = run_config(options)
     try:
         jobs = read_jobs(jobs_source, out_dir, "." + output_format.lstrip(".").lower())
     except ManifestError as exc:
         raise click.BadParameter(str(exc), param_hint="JOBS") from exc
-    cache_dir = None if options["no_cache"] else check_cache_dir(options["cache_dir"] or default_cache_dir())
-    worker = WorkerSettings(
-        model=config.model,
-        pretrained=config.pretrained,
-        device=options["device"],
-        fallback_random=options["fallback_random"],
-        library_dir=options["library_dir"],
-        cache_dir=cache_dir,
-        runtime=options["runtime"],
-        precision=options["precision"],
-        runtime_cache=(cache_dir or default_cache_dir()) / "runtimes",
-    )
+    cache_dir = run_cache(options)
+    cache_dir = None if cache_dir is None else check_cache_dir(cache_dir)
+    model = replace(run_model(config, options), runtime_cache=(cache_dir or user_cache_dir()) / "runtimes")
+    worker = WorkerSettings(model=model, library_dir=options["library_dir"], cache_dir=cache_dir)
     batch_options = BatchOptions(
         settings=settings,
         worker=worker,
         media_roots=tuple(parse_media_root(r) for r in options["media_roots"]),
         allow_offline=options["allow_offline"],
-        targets=chosen_targets,
+        targets=targets,
         conform=conform,
         force=force,
         workers=workers,

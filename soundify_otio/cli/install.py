@@ -10,8 +10,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from soundify_otio.cli.app import analysis_options, cli, default_cache_dir, say
+from soundify_otio.cli.app import analysis_options, cli, say
 from soundify_otio.errors import LibraryError
+from soundify_otio.user_cache import user_cache_dir
 
 
 @cli.group()
@@ -80,7 +81,7 @@ def install_resolve(
         "python": sys.executable,
         "library": str(library),
         "options": _forwarded(ctx, options),
-        "work_dir": str((work_dir or default_cache_dir() / "resolve").resolve()),
+        "work_dir": str((work_dir or user_cache_dir() / "resolve").resolve()),
         "review": not no_review,
         "open_browser": not no_browser,
     }

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import click
 
-from soundify_otio.cli.app import (
-    cli,
-    load_model,
-    model_options,
-    parse_config,
-)
+from soundify_otio.cli.app import cli, model_options, open_model_for
 from soundify_otio.cli.terminal import terminal_safe
 from soundify_otio.wording import plural
 
@@ -41,16 +36,17 @@ def library_index(
     ctx: click.Context,
     folder: Path,
     index_path: Path | None,
-    model: str | None,
-    pretrained: str | None,
+    model: str,
+    pretrained: str,
     device: str | None,
     fallback_random: bool,
 ) -> None:
     """Build or update FOLDER's index: file facts, loudness, labels and their text embeddings."""
+    from soundify_otio.app.model import ModelRequest
     from soundify_otio.library.sounds import open_library
 
     sounds = open_library(folder, index_path=index_path, progress=ctx.obj["progress"])
-    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device, fallback_random, images=False)
+    encoder = open_model_for(ctx, ModelRequest(model, pretrained, device, fallback_random), images=False)
     for kind in ("effect", "ambient"):
         sounds.label_embeddings(encoder, kind)
     ctx.obj["progress"].close()
@@ -78,15 +74,16 @@ def library_search(
     query: str,
     limit: int,
     index_path: Path | None,
-    model: str | None,
-    pretrained: str | None,
+    model: str,
+    pretrained: str,
     device: str | None,
 ) -> None:
     """Rank FOLDER's sounds by CLIP text similarity to QUERY."""
+    from soundify_otio.app.model import ModelRequest
     from soundify_otio.library.sounds import open_library
 
     sounds = open_library(folder, index_path=index_path, progress=ctx.obj["progress"])
-    encoder = load_model(ctx, parse_config(model=model, pretrained=pretrained), device, images=False)
+    encoder = open_model_for(ctx, ModelRequest(model, pretrained, device), images=False)
     results = sounds.search(encoder, query, limit)
     ctx.obj["progress"].close()
     for entry, score in results:

@@ -99,20 +99,16 @@ def writable_suffixes() -> list[str]:
     return sorted(set(WRITERS) | _adapter_suffixes())
 
 
-def check_output(path: Path, force: bool, timeline: otio.schema.Timeline | None = None) -> None:
-    """Fail early (before any work) on an unknown suffix, an existing file without force, no folder, or
-    a plain file where its conformed sounds go (OUT_media);
-    with `timeline`, also when the timeline plus a soundify track cannot be written in OUT's format
-    (a frame rate or structure the format cannot hold), found by writing it to a scratch file."""
+def check_format(path: Path, timeline: otio.schema.Timeline | None = None) -> None:
+    """What OUT's format asks of it, before any work (outputs.check_outputs checks the path itself):
+    a writer for its suffix, a folder (not a plain file) where its conformed sounds go (OUT_media);
+    with `timeline`, that the timeline plus a soundify track can be written in OUT's format (a frame
+    rate or structure the format cannot hold), found by writing it to a scratch file."""
     suffix = path.suffix.lower()
     if suffix not in WRITERS and suffix not in _adapter_suffixes():
         raise OutputError(
             f"no writer for '{path.suffix or '(no suffix)'}'; valid: {', '.join(writable_suffixes())}", path
         )
-    if path.exists() and not force:
-        raise OutputError("exists; pass --force to overwrite it", path)
-    if not path.parent.is_dir():
-        raise OutputError("its folder does not exist", path)
     from soundify_otio.exporters.conform import media_folder, wants_conform
 
     media = media_folder(path)

@@ -35,6 +35,7 @@ from soundify_otio.errors import LibraryError, OutputError
 from soundify_otio.library import transients
 from soundify_otio.library.tags import EmbeddedTags, read_riff, read_tags
 from soundify_otio.progress import ProgressHook
+from soundify_otio.user_cache import user_cache_dir
 
 INDEX_NAME = ".soundify-index.sqlite"
 SCHEMA_VERSION = 3
@@ -247,7 +248,7 @@ def _message(exc: Exception) -> str:
 def default_index_paths(root: Path) -> list[Path]:
     """Where the index of ``root`` may live, in order: ``<root>/.soundify-index.sqlite`` when the
     folder is writable, then a per-user cache file (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "soundify-otio"
+    cache = user_cache_dir()
     key = hashlib.sha1(str(root.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return ([root / INDEX_NAME] if os.access(root, os.W_OK) else []) + [cache / f"library-{key}.sqlite"]
 

@@ -78,13 +78,14 @@ class Soundify:
         library: SoundLibraryLike,
         config: Config,
         progress: ProgressHook = null_progress,
-        cache_dir: Path | None = None,
+        cache: FrameCache | Path | None = None,
     ) -> None:
+        """`cache`: the frame cache to read and fill, or the folder of one (None: scratch, this run only)."""
         self.model = model
         self.library = library
         self.config = config
         self.progress = progress
-        self.cache = FrameCache(cache_dir)
+        self.cache = cache if isinstance(cache, FrameCache) else FrameCache(cache)
         self._seconds_total, self._seconds_done = 1, 0.0
         self._labels: dict[Kind, tuple[list[str], np.ndarray]] = {}
 

@@ -111,7 +111,7 @@ class ReviewSession:
             origin=self.origin,
             rate=self.rate,
             sound_href=self._href("sound", self.sounds),
-            auditions=audition_files(self.library, self._base, soundify.config.seed),
+            auditions=audition_files(self.library, self._base, soundify.config),
             media_href=self._href("media", self.media),
         )
         self._colour([p.label for p in self._base.placements if p.kind == "effect"])

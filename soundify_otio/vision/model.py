@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import ModelError, OutputError
 from soundify_otio.vision.device import pick_device
-from soundify_otio.vision.runtime import ImageRuntime, default_cache_root, resolve, tower_module
+from soundify_otio.vision.runtime import ImageRuntime, concrete_runtime, default_cache_root, tower_module
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class ClipModel:
     def use_runtime(self, runtime: str, precision: str = "auto", cache_root: Path | None = None) -> None:
         """Run the image tower on `runtime` ('auto': the measured default for the device); torch stays
         the fallback. Conversion happens on first use. ValueError for a combination that cannot run."""
-        runtime, precision = resolve(runtime, precision, self.device.type)
+        runtime, precision = concrete_runtime(runtime, precision, self.device.type)
         if self._trunk_freed:
             raise RuntimeError("the image tower's trunk was freed when its runtime took over; load the model again")
         self.runtime = None
@@ -430,7 +430,7 @@ def load_model(
 
     device = pick_device(device)
     try:
-        resolved_runtime, resolved_precision = resolve(runtime, precision, device.type)
+        resolved_runtime, resolved_precision = concrete_runtime(runtime, precision, device.type)
     except ValueError as exc:
         raise ModelError(str(exc), f"{runtime}/{precision}") from exc
     if device.type == "cpu" and resolved_runtime == "torch":

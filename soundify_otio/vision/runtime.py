@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from soundify_otio.user_cache import user_cache_dir
+
 if TYPE_CHECKING:
     import torch
 
@@ -52,8 +54,8 @@ class TowerRunner(Protocol):
 
 
 def default_cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "soundify-otio" / "runtimes"
+    """Where converted image towers are kept when the run names no folder."""
+    return user_cache_dir() / "runtimes"
 
 
 def runtime_version(runtime: str) -> str:
@@ -71,7 +73,7 @@ def runtime_version(runtime: str) -> str:
     return str(torch.__version__)
 
 
-def resolve(runtime: str, precision: str, device_type: str) -> tuple[str, str]:
+def concrete_runtime(runtime: str, precision: str, device_type: str) -> tuple[str, str]:
     """'auto' made concrete for a device; ValueError for a combination that cannot run."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime '{runtime}'; valid: {', '.join(RUNTIMES)}")

@@ -33,7 +33,7 @@ def sample_session(project, cache_dir: Path, out: Path) -> ReviewSession:
     timeline = read_timeline(project.timeline_otio)
     shots, skipped = find_shots(timeline, project.timeline_otio.resolve().parent, [])
     soundify = Soundify(
-        colour_model(), open_library(project.library), Config.from_overrides(pretrained="none"), cache_dir=cache_dir
+        colour_model(), open_library(project.library), Config.from_overrides(pretrained="none"), cache=cache_dir
     )
     return ReviewSession(timeline, project.timeline_otio, soundify, soundify.analyse(shots, skipped), out, ["resolve"])
 
