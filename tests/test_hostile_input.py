@@ -268,7 +268,7 @@ def test_library_search_output_cannot_be_spoofed(capsys, monkeypatch, tmp_path):
     entry = SimpleNamespace(kind="effect", label="bell\n 1.000  effect   fake", path=tmp_path / "x\n 9.9 fake.wav")
     fake = SimpleNamespace(search=lambda *a: [(entry, 0.5)])
     monkeypatch.setattr("soundify_otio.library.sounds.open_library", lambda *a, **k: fake)
-    monkeypatch.setattr(library_cli, "load_model", lambda *a, **k: None)
+    monkeypatch.setattr(library_cli, "open_model_for", lambda *a, **k: None)
     with pytest.raises(SystemExit) as exited:
         main(["--quiet", "library", "search", str(tmp_path), "bell"])
     assert exited.value.code == 0

@@ -210,6 +210,7 @@ def _manifest(folder: Path, rows: list[str]) -> Path:
 
 
 def test_batch_outputs_are_checked_against_every_jobs_input(tmp_path: Path, monkeypatch) -> None:
+    from soundify_otio.app.model import ModelRequest
     from soundify_otio.batch.jobs import read_jobs
     from soundify_otio.batch.run import BatchOptions, run_batch
     from soundify_otio.batch.worker import WorkerSettings
@@ -226,7 +227,7 @@ def test_batch_outputs_are_checked_against_every_jobs_input(tmp_path: Path, monk
         "a.otio,../escape/x.otio,",  # leads outside the output folder
     ]
     jobs = read_jobs(_manifest(tmp_path, rows), tmp_path, ".otio")
-    worker = WorkerSettings("RN50", "none", "cpu", False, library, None)
+    worker = WorkerSettings(ModelRequest("RN50", "none", "cpu"), library, None)
     run = run_batch(jobs, BatchOptions({}, worker, force=True), None)
     outcomes = {o.job.number: o for o in run.outcomes}
     assert [o.status for o in run.outcomes] == ["failed"] * 3
@@ -237,6 +238,7 @@ def test_batch_outputs_are_checked_against_every_jobs_input(tmp_path: Path, monk
 
 
 def test_a_refused_batch_job_leaves_no_folder(tmp_path: Path) -> None:
+    from soundify_otio.app.model import ModelRequest
     from soundify_otio.batch.jobs import read_jobs
     from soundify_otio.batch.run import BatchOptions, run_batch
     from soundify_otio.batch.worker import WorkerSettings
@@ -247,7 +249,7 @@ def test_a_refused_batch_job_leaves_no_folder(tmp_path: Path) -> None:
     (tmp_path / "broken.otio").write_text('{"OTIO_SCHEMA": "Timeline.1", ' + "[" * 600 + "]" * 600 + "}")
     out_dir = tmp_path / "out"
     jobs = read_jobs(_manifest(tmp_path, ["broken.otio,deep/er/x.otio,"]), out_dir, ".otio")
-    worker = WorkerSettings("RN50", "none", "cpu", False, library, None)
+    worker = WorkerSettings(ModelRequest("RN50", "none", "cpu"), library, None)
     run = run_batch(jobs, BatchOptions({}, worker), None)
     assert run.outcomes[0].status == "failed" and run.outcomes[0].exit_code == 3
     assert not out_dir.exists()
