@@ -43,7 +43,7 @@ import rpp
 
 from soundify_otio.errors import TimelineError
 from soundify_otio.timeline.keyframes import db_to_gain, gain_to_db
-from soundify_otio.timeline.metadata import NAMESPACE
+from soundify_otio.timeline.metadata import FormatAutomation, clip_info, set_format_automation
 from soundify_otio.timeline.reading import timeline_rate
 
 log = logging.getLogger(__name__)
@@ -116,10 +116,9 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
     after = items[i + 1] if i + 1 < len(items) and isinstance(items[i + 1], otio.schema.Transition) else None
     head = before.in_offset.to_seconds() if before else 0.0
     tail = after.out_offset.to_seconds() if after else 0.0
-    meta = clip.metadata.get(NAMESPACE) or {}
-    generated = bool(meta.get("generated"))
-    fade_in = before.duration().to_seconds() if before else float(meta.get("fade_in") or 0.0) if generated else 0.0
-    fade_out = after.duration().to_seconds() if after else float(meta.get("fade_out") or 0.0) if generated else 0.0
+    record = clip_info(clip)
+    fade_in = before.duration().to_seconds() if before else record.fade_in if record else 0.0
+    fade_out = after.duration().to_seconds() if after else record.fade_out if record else 0.0
     trimmed = clip.trimmed_range()
     offset = trimmed.start_time.to_seconds()
     if clip.media_reference.available_range is not None:
@@ -142,10 +141,9 @@ def _item_lines(track: otio.schema.Track, items: list, i: int, key: str) -> list
         if path
         else ["      <SOURCE EMPTY", "      >"]
     )
-    if generated:
-        keys = meta["keyframes"]
-        gains = [(t + head, min(MAX_AMPLITUDE, db_to_gain(v))) for t, v in keys["gain_db"]]
-        pans = [(t + head, -v) for t, v in keys["pan"]]
+    if record is not None:
+        gains = [(t + head, min(MAX_AMPLITUDE, db_to_gain(v))) for t, v in record.gain_db]
+        pans = [(t + head, -v) for t, v in record.pan]
         lines += _envelope("VOLENV", gains, f"{key}:vol") + _envelope("PANENV", pans, f"{key}:pan")
     lines.append("    >")
     return lines
@@ -390,11 +388,14 @@ def _clip(item: _Item, duration: float, rate: float) -> otio.schema.Clip:
         "volpan": item.volpan,
         "voltype": item.voltype,
     }
-    keyframes = {}
-    if item.gain_db:
-        keyframes["gain_db"] = [[t - item.head, v] for t, v in item.gain_db]
-    if item.pan:
-        keyframes["pan"] = [[t - item.head, v] for t, v in item.pan]
-    if keyframes:
-        clip.metadata[NAMESPACE] = {"keyframes": keyframes}
+    if item.gain_db or item.pan:  # an item with envelopes: them and its fades, for timeline.recover
+        set_format_automation(
+            clip,
+            FormatAutomation(
+                gain_db=[[t - item.head, v] for t, v in item.gain_db],
+                pan=[[t - item.head, v] for t, v in item.pan],
+                fade_in=item.fade_in,
+                fade_out=item.fade_out,
+            ),
+        )
     return clip

@@ -176,17 +176,6 @@ def _curve(raw: list[list[float]], key: str, clip: otio.schema.Clip) -> tuple[np
     return keys[:, 0], keys[:, 1]
 
 
-def _seconds_field(meta: dict, key: str, clip: otio.schema.Clip) -> float:
-    """A fade length from a clip's metadata: a finite number of seconds, 0 or more."""
-    try:
-        value = float(meta.get(key, 0.0) or 0.0)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise TimelineError(f"clip {_name(clip)}: {key} is not a number") from exc
-    if not math.isfinite(value) or value < 0:
-        raise TimelineError(f"clip {_name(clip)}: {key} must be a finite number of seconds, 0 or more")
-    return value
-
-
 def _name(clip: otio.schema.Clip) -> str:
     return repr(clip.name[:80])
 
@@ -233,9 +222,8 @@ def _track_segments(
             raise MediaError(reason, path) from exc
         record = clip_info(item)  # our record, or rebuilt from the format by recovered()
         if record is not None:
-            meta = item.metadata["soundify"]
             pan, gain = _curve(record.pan, "pan", item), _curve(record.gain_db, "gain_db", item)
-            fade_in, fade_out = _seconds_field(meta, "fade_in", item), _seconds_field(meta, "fade_out", item)
+            fade_in, fade_out = record.fade_in, record.fade_out
             stereo = record.kind != "effect" and info.channels >= 2
         else:
             pan, gain, fade_in, fade_out, stereo = flat, flat, 0.0, 0.0, info.channels >= 2

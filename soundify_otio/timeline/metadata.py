@@ -7,9 +7,10 @@ them here. Our tracks and markers are also recognised by their names (`SFX n`, `
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import opentimelineio as otio
@@ -234,8 +235,8 @@ def clip_info(clip: otio.schema.Clip) -> ClipInfo | None:
             ),
             pan=_keys(keys["pan"]),
             gain_db=_keys(keys["gain_db"]),
-            fade_in=float(record.get("fade_in", 0.0)),
-            fade_out=float(record.get("fade_out", 0.0)),
+            fade_in=_fade(record, "fade_in"),
+            fade_out=_fade(record, "fade_out"),
             hit=HitInfo(float(record["hit"]["onset"]), float(record["hit"]["transient"])) if "hit" in record else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -247,6 +248,66 @@ def _keys(raw: Any) -> Keys:
     if not keys:
         raise ValueError("no keyframes")
     return keys
+
+
+def _fade(record: Any, key: str) -> float:
+    """A fade length: a finite number of seconds, 0 or more (ValueError otherwise)."""
+    value = float(record.get(key, 0.0) or 0.0)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{key} must be a finite number of seconds, 0 or more")
+    return value
+
+
+@dataclass(frozen=True)
+class FormatAutomation:
+    """Keyframes and fades a reader found in a format's own encoding (REAPER envelopes, FCPXML's
+    adjust-volume/-panner), kept under the namespace without "generated": `timeline.recover` decides
+    whose clips they are. Times are seconds from the clip's first frame."""
+
+    gain_db: Keys = field(default_factory=list)
+    pan: Keys = field(default_factory=list)
+    fade_in: float | None = None
+    fade_out: float | None = None
+
+
+def format_automation(clip: otio.schema.Clip) -> FormatAutomation:
+    """What a reader left on the clip (empty where it left nothing usable): read leniently, since an
+    editor's file, not a run of ours, wrote it."""
+    record = _record(clip)
+    if record is None:
+        return FormatAutomation()
+    keys = record.get("keyframes")
+    keys = keys if hasattr(keys, "get") else {}
+    return FormatAutomation(
+        gain_db=_lenient_keys(keys.get("gain_db")),
+        pan=_lenient_keys(keys.get("pan")),
+        fade_in=_lenient_seconds(record.get("fade_in")),
+        fade_out=_lenient_seconds(record.get("fade_out")),
+    )
+
+
+def set_format_automation(clip: otio.schema.Clip, automation: FormatAutomation) -> None:
+    """A reader's record of the clip's automation (nothing is written where it found none)."""
+    keyframes = {name: keys for name, keys in (("gain_db", automation.gain_db), ("pan", automation.pan)) if keys}
+    fades = {name: v for name, v in (("fade_in", automation.fade_in), ("fade_out", automation.fade_out)) if v}
+    if keyframes or fades:
+        clip.metadata[NAMESPACE] = {"keyframes": keyframes, **fades}
+
+
+def _lenient_keys(raw: Any) -> Keys:
+    try:
+        keys = [[float(t), float(v)] for t, v in raw] if raw else []
+    except (TypeError, ValueError):
+        return []
+    return keys if all(math.isfinite(t) and math.isfinite(v) for t, v in keys) else []
+
+
+def _lenient_seconds(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def set_clip_info(clip: otio.schema.Clip, info: ClipInfo) -> None:

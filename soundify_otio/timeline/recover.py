@@ -35,18 +35,20 @@ from soundify_otio.timeline.metadata import (
     AAF_PAN,
     NAMESPACE,
     ClipInfo,
+    FormatAutomation,
+    Keys,
     SoundInfo,
     clip_info,
+    format_automation,
     is_generated,
     is_our_track,
     mark_track,
     picked_labels,
     set_clip_info,
+    set_format_automation,
     track_role,
 )
 from soundify_otio.timeline.reading import MediaRoots, locate_media
-
-Keys = list[list[float]]
 
 
 def recovered(timeline: otio.schema.Timeline, base_dir: Path, media_roots: MediaRoots = ()) -> otio.schema.Timeline:
@@ -90,17 +92,13 @@ def _rebuild(
     gain_db, pan = _format_keys(clip)
     aaf_gain, aaf_pan = _aaf_keys(clip, track)
     gain_db, pan = gain_db or aaf_gain, pan or aaf_pan
-    own = clip.metadata.get(NAMESPACE)
-    keys = own.get("keyframes", {}) if hasattr(own, "get") else {}
-    gain_db = _keys(keys.get("gain_db")) or gain_db or [[0.0, 0.0], [duration, 0.0]]
-    pan = _keys(keys.get("pan")) or pan or [[0.0, 0.0], [duration, 0.0]]
-    rpp = clip.metadata.get("rpp")
-    fades = own if hasattr(own, "get") and ("fade_in" in own or "fade_out" in own) else rpp
-    fades = fades if hasattr(fades, "get") else {}
+    read = format_automation(clip)  # REAPER's envelopes, FCPXML's adjust-*, as their readers left them
+    gain_db = read.gain_db or gain_db or [[0.0, 0.0], [duration, 0.0]]
+    pan = read.pan or pan or [[0.0, 0.0], [duration, 0.0]]
     before, after = _neighbours(clip, track)
     # an item's fade beside a transition is the crossfade itself, which render plays from the transition
-    fade_in = float(fades.get("fade_in", 0.0)) if not before else 0.0
-    fade_out = float(fades.get("fade_out", 0.0)) if not after else 0.0
+    fade_in = (read.fade_in or 0.0) if not before else 0.0
+    fade_out = (read.fade_out or 0.0) if not after else 0.0
     set_clip_info(
         clip,
         ClipInfo(
@@ -180,13 +178,6 @@ def _linear_level_as_db(keys: Keys, rate: float) -> Keys:
     return out
 
 
-def _keys(raw: Any) -> Keys:
-    try:
-        return [[float(t), float(v)] for t, v in raw] if raw else []
-    except (TypeError, ValueError):
-        return []
-
-
 def _sound(clip: otio.schema.Clip, base_dir: Path, media_roots: MediaRoots) -> SoundInfo:
     """The clip's sound file as it is on disk (zeros where it cannot be read: render reports it)."""
     ref = clip.media_reference
@@ -243,7 +234,7 @@ def attach_fcpxml_automation(timeline: otio.schema.Timeline, path: Path) -> None
     origin = _fcpx_time(sequence.get("tcStart", "0s"))
     rate = 1.0 / float(_fcpx_time(_frame_duration(root, sequence)) or Fraction(1, 24))
     sources = {a.get("id"): a.find("media-rep") for a in root.iter("asset")}
-    found: dict[tuple[str, int], tuple[dict[str, Any], str | None]] = {}
+    found: dict[tuple[str, int], tuple[FormatAutomation, str | None]] = {}
     spine = sequence.find("spine")
     for clip in sequence.iter("asset-clip"):
         parent = clip.getparent()
@@ -255,7 +246,7 @@ def attach_fcpxml_automation(timeline: otio.schema.Timeline, path: Path) -> None
             start = _fcpx_time(parent.get("offset", "0s")) + start - _fcpx_time(parent.get("start", "0s"))
         rep = sources.get(clip.get("ref"))
         found[(clip.get("name", ""), round(float(start) * rate))] = (
-            _fcpx_record(clip),
+            _fcpx_automation(clip),
             rep.get("src") if rep is not None else None,
         )
     for clip in timeline.find_clips():
@@ -263,9 +254,9 @@ def attach_fcpxml_automation(timeline: otio.schema.Timeline, path: Path) -> None
         match = found.get((clip.name, round(at * rate))) or found.get((clip.name, round((at + float(origin)) * rate)))
         if match is None:
             continue
-        record, src = match
-        if record and NAMESPACE not in clip.metadata:
-            clip.metadata[NAMESPACE] = record
+        automation, src = match
+        if NAMESPACE not in clip.metadata:
+            set_format_automation(clip, automation)
         if src and isinstance(clip.media_reference, otio.schema.MissingReference):
             available = clip.media_reference.available_range
             clip.media_reference = otio.schema.ExternalReference(target_url=src, available_range=available)
@@ -304,10 +295,11 @@ def _frame_duration(root: Any, sequence: Any) -> str:
     return "1/24s"
 
 
-def _fcpx_record(clip: Any) -> dict[str, Any]:
+def _fcpx_automation(clip: Any) -> FormatAutomation:
     """Keyframes (seconds from the clip's first frame) and fades of one `<asset-clip>`."""
     local = _fcpx_time(clip.get("start", "0s"))
-    record: dict[str, Any] = {"keyframes": {}}
+    keys: dict[str, Keys] = {}
+    fades: dict[str, float] = {}
     for tag, key, parse in (
         ("adjust-volume", "gain_db", lambda v: float(v.removesuffix("dB"))),
         ("adjust-panner", "pan", lambda v: float(v) / 100.0),
@@ -315,14 +307,16 @@ def _fcpx_record(clip: Any) -> dict[str, Any]:
         adjust = clip.find(tag)
         if adjust is None:
             continue
-        keys = [
+        found = [
             [float(_fcpx_time(k.get("time", "0s")) - local), parse(k.get("value", "0"))]
             for k in adjust.iterfind("param[@name='amount']/keyframeAnimation/keyframe")
         ]
-        if keys:
-            record["keyframes"][key] = keys
+        if found:
+            keys[key] = found
         for fade, name in (("fadeIn", "fade_in"), ("fadeOut", "fade_out")):
             element = adjust.find(f"param[@name='amount']/{fade}")
             if element is not None:
-                record[name] = float(_fcpx_time(element.get("duration", "0s")))
-    return record if record["keyframes"] else {}
+                fades[name] = float(_fcpx_time(element.get("duration", "0s")))
+    if not keys:
+        return FormatAutomation()
+    return FormatAutomation(keys.get("gain_db", []), keys.get("pan", []), fades.get("fade_in"), fades.get("fade_out"))
