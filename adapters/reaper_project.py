@@ -44,7 +44,7 @@ import rpp
 from soundify_otio.errors import TimelineError
 from soundify_otio.timeline.keyframes import db_to_gain, gain_to_db
 from soundify_otio.timeline.metadata import FormatAutomation, clip_info, set_format_automation
-from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.timeline.timecode import timeline_rate
 
 log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".mxf", ".webm", ".mpg", ".mpeg"}

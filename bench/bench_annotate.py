@@ -59,7 +59,8 @@ def _rss_mb() -> float:
 
 
 def _shots(timeline_path: str):
-    from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.shots import find_shots
 
     path = Path(timeline_path)
     return find_shots(read_timeline(path), path.resolve().parent)
@@ -347,7 +348,7 @@ def first_minutes(source: Path, minutes: float) -> Path:
 def _true_cuts(timeline_path: Path) -> dict[str, list[int]] | None:
     """Known cuts per media file: the synthetic clips' metadata, or the sample footage's table."""
     from soundify_otio.sample import project as sample
-    from soundify_otio.timeline.reading import locate_media
+    from soundify_otio.timeline.media import locate_media
 
     timeline = otio.adapters.read_from_file(str(timeline_path))
     truth = {}

@@ -96,7 +96,8 @@ def child_annotate(spec: dict) -> dict:
 def child_vad(spec: dict) -> dict:
     from soundify_otio.audio import speech
     from soundify_otio.audio.decode import mix
-    from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.shots import find_shots
     from soundify_otio.timeline.sound import timeline_sound
 
     path = Path(spec["timeline"])

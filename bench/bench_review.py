@@ -92,7 +92,8 @@ def workload(name: str, timeline_path: Path, library: Path, picks: int, work: Pa
     from soundify_otio.pipeline.soundify import Soundify
     from soundify_otio.review.server import ReviewServer
     from soundify_otio.review.session import ReviewSession
-    from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.shots import find_shots
     from soundify_otio.vision.model import load_model
 
     started = time.perf_counter()

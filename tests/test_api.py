@@ -11,7 +11,7 @@ import opentimelineio as otio
 import pytest
 
 import soundify_otio as so
-from soundify_otio.timeline.reading import locate_media
+from soundify_otio.timeline.media import locate_media
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

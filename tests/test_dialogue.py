@@ -21,7 +21,7 @@ from soundify_otio.pipeline import dialogue as dialogue_module
 from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.stages import duck
 from soundify_otio.timeline.keyframes import value_at
-from soundify_otio.timeline.reading import find_shots
+from soundify_otio.timeline.shots import find_shots
 from soundify_otio.timeline.sound import timeline_sound
 from soundify_otio.types import Choice, SpeechRegion
 

@@ -25,7 +25,8 @@ from soundify_otio.errors import ChoicesError, LibraryError, SoundifyError, Time
 from soundify_otio.library.index import probe
 from soundify_otio.library.tags import read_metadata_csv, read_riff, read_sidecar, read_tags
 from soundify_otio.pipeline.choices import check_choices, read_choices, toml_string
-from soundify_otio.timeline.reading import find_shots, read_timeline
+from soundify_otio.timeline.reading import read_timeline
+from soundify_otio.timeline.shots import find_shots
 from soundify_otio_adapters.reaper_project import read_rpp, write_rpp
 
 from helpers.timelines import time_range

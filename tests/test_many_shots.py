@@ -25,7 +25,7 @@ from soundify_otio.timeline.metadata import (
     set_clip_info,
     set_clip_sound,
 )
-from soundify_otio.timeline.reading import Coverage
+from soundify_otio.timeline.shots import Coverage
 from soundify_otio.types import Shot
 
 from helpers.known_answer import ColourLabels, colour_model

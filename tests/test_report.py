@@ -19,7 +19,7 @@ from PIL import Image
 
 from soundify_otio.errors import MediaError
 from soundify_otio.report.html import write_report
-from soundify_otio.timeline.reading import timecode
+from soundify_otio.timeline.timecode import timecode
 from soundify_otio.types import Annotation, Interval, Placement, Scene, SceneResult, SkippedShot, SoundEntry, Suggestion
 
 from helpers.synthetic import hard_cuts

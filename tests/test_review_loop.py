@@ -33,7 +33,7 @@ from soundify_otio.cli import main
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
-from soundify_otio.timeline.reading import find_shots
+from soundify_otio.timeline.shots import find_shots
 
 from helpers.cli import analysis_args, run
 from helpers.known_answer import colour_model

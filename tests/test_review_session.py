@@ -9,7 +9,8 @@ import pytest
 from soundify_otio.config import Config
 from soundify_otio.library.sounds import open_library
 from soundify_otio.pipeline.soundify import Soundify
-from soundify_otio.timeline.reading import find_shots, read_timeline
+from soundify_otio.timeline.reading import read_timeline
+from soundify_otio.timeline.shots import find_shots
 from soundify_otio.types import Choice
 
 from helpers.known_answer import colour_model

@@ -10,7 +10,10 @@ import opentimelineio as otio
 import pytest
 
 from soundify_otio.errors import TimelineError
-from soundify_otio.timeline.reading import find_shots, locate_media, read_timeline, timeline_rate
+from soundify_otio.timeline.media import locate_media
+from soundify_otio.timeline.reading import read_timeline
+from soundify_otio.timeline.shots import find_shots
+from soundify_otio.timeline.timecode import timeline_rate
 from soundify_otio.vision.decode import probe_video
 
 from helpers.synthetic import write_video

@@ -27,7 +27,9 @@ from soundify_otio.pipeline.choices import ChoicesFile, check_choices, read_choi
 from soundify_otio.pipeline.frame_cache import FrameCache
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.progress import ProgressHook, null_progress
-from soundify_otio.timeline.reading import MediaRoots, find_shots, read_timeline
+from soundify_otio.timeline.media import MediaRoots
+from soundify_otio.timeline.reading import read_timeline
+from soundify_otio.timeline.shots import find_shots
 from soundify_otio.timeline.writeback import annotated_copy, with_absolute_media
 from soundify_otio.types import Annotation, Choice, Kind, Shot
 from soundify_otio.vision.model import ClipModel, load_model

@@ -30,7 +30,9 @@ from soundify_otio.library.sounds import SoundLibrary, open_library
 from soundify_otio.outputs import Input, Output, check_outputs
 from soundify_otio.pipeline.choices import ChoicesFile
 from soundify_otio.progress import ProgressHook, null_progress
-from soundify_otio.timeline.reading import MediaRoots, media_files, read_timeline, timeline_rate
+from soundify_otio.timeline.media import MediaRoots, media_files
+from soundify_otio.timeline.reading import read_timeline
+from soundify_otio.timeline.timecode import timeline_rate
 from soundify_otio.types import Annotation, Choice
 from soundify_otio.user_cache import user_cache_dir
 

@@ -191,7 +191,8 @@ def _plan(
     from soundify_otio.app.run import media_inputs
     from soundify_otio.exporters import check_format
     from soundify_otio.pipeline.choices import read_choices
-    from soundify_otio.timeline.reading import find_shots, read_timeline
+    from soundify_otio.timeline.reading import read_timeline
+    from soundify_otio.timeline.shots import find_shots
 
     if job.problem:
         return Outcome(job, "failed", job.problem, UsageError.exit_code)

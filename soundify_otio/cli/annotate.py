@@ -148,7 +148,7 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     """Rank effects and ambients per scene of IN; write an editable choices file."""
     from soundify_otio.atomic import atomic_write_text
     from soundify_otio.pipeline.choices import render_choices
-    from soundify_otio.timeline.reading import timeline_rate
+    from soundify_otio.timeline.timecode import timeline_rate
 
     analysed = open_run(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options).analysed
     timeline, analysis = analysed.timeline, analysed.analysis

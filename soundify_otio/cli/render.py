@@ -46,8 +46,9 @@ def render(
     clips, and the production sound of video clips no audio clip carries) with our tracks, brought to an
     integrated loudness under a true-peak ceiling; or, with --ours-only, our tracks alone."""
     from soundify_otio.preview.render import check_video_rate, mux_preview, render_preview
+    from soundify_otio.timeline.media import media_files
     from soundify_otio.timeline.metadata import is_our_track
-    from soundify_otio.timeline.reading import media_files, read_timeline
+    from soundify_otio.timeline.reading import read_timeline
 
     outputs = [Output(out, "-o", (".wav",))] + (
         [Output(with_video, "--with-video", (".mp4", ".mov"))] if with_video else []

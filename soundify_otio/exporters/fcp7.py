@@ -36,7 +36,7 @@ from soundify_otio.exporters.media_urls import fcp7_pathurl
 from soundify_otio.exporters.xml_text import sanitise_timeline
 from soundify_otio.timeline.keyframes import db_to_gain, densify_db, keys_on_frames, value_at
 from soundify_otio.timeline.metadata import ClipInfo, clip_info, is_generated
-from soundify_otio.timeline.reading import timecode
+from soundify_otio.timeline.timecode import timecode
 
 MARK = "soundifyIndex"
 """Temporary clipitem attribute that tells which soundify clip (and channel) an element came from."""

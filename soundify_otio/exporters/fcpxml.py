@@ -30,8 +30,9 @@ from lxml import etree
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.exporters.xml_text import sanitise_timeline
 from soundify_otio.timeline.keyframes import keys_on_frames, value_at
+from soundify_otio.timeline.media import locate_media
 from soundify_otio.timeline.metadata import ClipInfo, clip_info
-from soundify_otio.timeline.reading import locate_media, timeline_rate
+from soundify_otio.timeline.timecode import timeline_rate
 
 log = logging.getLogger(__name__)
 VERSION = "1.10"

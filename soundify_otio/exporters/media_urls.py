@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import opentimelineio as otio
 
-from soundify_otio.timeline.reading import locate_media
+from soundify_otio.timeline.media import locate_media
 
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:/")
 _REMOTE = re.compile(r"^(?!file:)[A-Za-z][A-Za-z0-9+.-]+://", re.IGNORECASE)

@@ -9,7 +9,7 @@ import opentimelineio as otio
 import soundfile
 
 from soundify_otio.timeline.metadata import ClipInfo, SoundInfo, mark_track, set_clip_info
-from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.timeline.timecode import timeline_rate
 
 _SAMPLE_RATE = 48000
 

@@ -12,7 +12,7 @@ from soundify_otio.config import SETTINGS
 from soundify_otio.errors import ChoicesError
 from soundify_otio.pipeline.analysis import AnalysedScene, Analysis
 from soundify_otio.pipeline.soundify import Choice, Soundify
-from soundify_otio.timeline.reading import timecode
+from soundify_otio.timeline.timecode import timecode
 
 HEADER = """# soundify-otio choices for {timeline}
 # Per scene: edit `effects` (any number, [] for none) and `ambient` ("" for none), then run

@@ -16,7 +16,7 @@ from soundify_otio.audio import speech
 from soundify_otio.audio.decode import SoundSource, mix
 from soundify_otio.config import Config
 from soundify_otio.pipeline.frame_cache import FrameCache, media_identity
-from soundify_otio.timeline.reading import MediaRoots
+from soundify_otio.timeline.media import MediaRoots
 from soundify_otio.timeline.sound import timeline_sound
 from soundify_otio.types import Shot, SpeechRegion
 

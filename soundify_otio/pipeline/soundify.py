@@ -29,7 +29,7 @@ from soundify_otio.pipeline.frame_pass import FramePass, ShotJob
 from soundify_otio.progress import ProgressHook, Stopwatch, null_progress
 from soundify_otio.stages import classify, duck, mix, sync
 from soundify_otio.stages.scenes import split_shot
-from soundify_otio.timeline.reading import MediaRoots
+from soundify_otio.timeline.media import MediaRoots
 from soundify_otio.types import (
     Annotation,
     Choice,

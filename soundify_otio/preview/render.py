@@ -22,9 +22,10 @@ from soundify_otio.audio.headers import BadHeader, check_header, checked_info
 from soundify_otio.audio.loudness import ProgrammeMeter, programme_gain_db
 from soundify_otio.errors import MediaError, OutputError, TimelineError
 from soundify_otio.progress import ProgressHook
+from soundify_otio.timeline.media import MediaRoots, locate_media
 from soundify_otio.timeline.metadata import clip_info, is_generated
-from soundify_otio.timeline.reading import MediaRoots, locate_media, timeline_rate
 from soundify_otio.timeline.recover import recovered
+from soundify_otio.timeline.timecode import timeline_rate
 
 BLOCK_SECONDS = 1.0
 """Length of one render block: memory holds one block of output per active clip, not the timeline."""
@@ -290,7 +291,7 @@ def _own_sound(
     import tempfile
 
     from soundify_otio.audio.decode import mix_stereo_into
-    from soundify_otio.timeline.reading import find_shots
+    from soundify_otio.timeline.shots import find_shots
     from soundify_otio.timeline.sound import timeline_sound
 
     shots, _ = find_shots(timeline, base_dir, media_roots)

@@ -17,7 +17,7 @@ import numpy as np
 
 from soundify_otio.atomic import atomic_write_text
 from soundify_otio.errors import MediaError, OutputError
-from soundify_otio.timeline.reading import timecode
+from soundify_otio.timeline.timecode import timecode
 from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult, SpeechRegion
 from soundify_otio.vision.decode import FileReader, VideoInfo, probe_video
 

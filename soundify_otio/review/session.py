@@ -22,7 +22,7 @@ from soundify_otio.pipeline.choices import render_choices
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.report.auditions import audition_files
 from soundify_otio.report.html import PALETTE, PageContext, ReviewTarget, render_html, scene_section
-from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.timeline.timecode import timeline_rate
 from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Annotation, Choice, Placement, SceneResult, SoundEntry
 

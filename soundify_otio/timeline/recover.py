@@ -30,6 +30,7 @@ import soundfile
 
 from soundify_otio.audio.headers import BadHeader, checked_info
 from soundify_otio.timeline.keyframes import gain_to_db
+from soundify_otio.timeline.media import MediaRoots, locate_media
 from soundify_otio.timeline.metadata import (
     AAF_GAIN,
     AAF_PAN,
@@ -48,7 +49,6 @@ from soundify_otio.timeline.metadata import (
     set_format_automation,
     track_role,
 )
-from soundify_otio.timeline.reading import MediaRoots, locate_media
 
 
 def recovered(timeline: otio.schema.Timeline, base_dir: Path, media_roots: MediaRoots = ()) -> otio.schema.Timeline:

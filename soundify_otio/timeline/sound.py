@@ -20,8 +20,9 @@ import opentimelineio as otio
 
 from soundify_otio.audio.decode import SoundSource
 from soundify_otio.timeline.keyframes import gain_to_db
+from soundify_otio.timeline.media import MediaRoots, locate_media
 from soundify_otio.timeline.metadata import is_generated
-from soundify_otio.timeline.reading import MediaRoots, enabled, locate_media, media_origin, seconds_of
+from soundify_otio.timeline.shots import enabled, media_origin, seconds_of
 from soundify_otio.types import Shot
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from soundify_otio.timeline.metadata import (
     mark_track,
     set_clip_info,
 )
-from soundify_otio.timeline.reading import timeline_rate
+from soundify_otio.timeline.timecode import timeline_rate
 from soundify_otio.types import Annotation, Curve, Placement, SceneResult
 from soundify_otio.version import __version__
 

@@ -16,7 +16,8 @@ from soundify_otio.pipeline.choices import check_choices, known_labels, read_cho
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.review.server import ReviewServer
 from soundify_otio.review.session import ReviewSession
-from soundify_otio.timeline.reading import find_shots, read_timeline
+from soundify_otio.timeline.reading import read_timeline
+from soundify_otio.timeline.shots import find_shots
 from soundify_otio.types import Choice
 
 from helpers.known_answer import colour_model
