@@ -57,3 +57,9 @@ class ChoicesError(SoundifyError):
     """A choices file is malformed or names an unknown scene or sound."""
 
     exit_code = 7
+
+
+INTERRUPTED_EXIT = 130
+"""Exit code after Ctrl-C (128 + SIGINT, the shells' convention); not an error of the tree."""
+TERMINATED_EXIT = 143
+"""Exit code after SIGTERM (128 + SIGTERM)."""

@@ -22,7 +22,7 @@ import click
 
 from soundify_otio.cli.terminal import terminal_safe, wrapped
 from soundify_otio.config import RUN_OPTIONS, SETTINGS, Config
-from soundify_otio.errors import OutputError, SoundifyError
+from soundify_otio.errors import INTERRUPTED_EXIT, TERMINATED_EXIT, OutputError, SoundifyError
 from soundify_otio.progress import STAGE_UNITS
 from soundify_otio.user_cache import user_cache_dir
 from soundify_otio.vision.device import DEVICE_TYPES
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = cli.main(args=argv, prog_name="soundify-otio", standalone_mode=False, obj={"console": argv is None})
     except click.exceptions.Abort:
-        _fail("interrupted", 130)  # click turns Ctrl-C into Abort
+        _fail("interrupted", INTERRUPTED_EXIT)  # click turns Ctrl-C into Abort
     except click.ClickException as exc:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             _fail(f"{exc.ctx.command_path}: {exc.format_message()} (see --help)", exc.exit_code)
@@ -465,9 +465,9 @@ def main(argv: list[str] | None = None) -> None:
     except SoundifyError as exc:
         _fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", INTERRUPTED_EXIT)
     except Terminated:
-        _fail("terminated", 143)
+        _fail("terminated", TERMINATED_EXIT)
     except OSError as exc:  # disk full, read-only or forbidden place met mid-run (a cache, TMPDIR)
         if exc.errno not in _WRITE_ERRNOS:
             _internal(exc)
