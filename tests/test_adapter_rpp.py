@@ -66,7 +66,8 @@ def test_soundify_items_carry_take_envelopes(annotated_timeline, project):
             start = clip.range_in_parent().start_time.to_seconds()
             end = start + clip.duration().to_seconds()
             pos, length = _value(item, "POSITION"), _value(item, "LENGTH")
-            assert pos <= start + FRAME and pos + length >= end - FRAME
+            assert pos <= start + FRAME
+            assert pos + length >= end - FRAME
             assert abs(_value(item, "SOFFS") + (start - pos) - clip.source_range.start_time.to_seconds()) <= FRAME
             (source,) = _chunks(item, "SOURCE")
             assert _strip(_lines(source, "FILE")[0][0]) == meta["sound"]["path"]
@@ -134,9 +135,11 @@ def test_write_to_file_and_read_back(annotated_timeline, tmp_path):
             if keys:
                 read_keys = g.metadata["soundify"]["keyframes"]
                 for (t0, v0), (t1, v1) in zip(keys["gain_db"], read_keys["gain_db"], strict=True):
-                    assert abs(t0 - t1) <= FRAME and abs(v0 - v1) <= 0.1
+                    assert abs(t0 - t1) <= FRAME
+                    assert abs(v0 - v1) <= 0.1
                 for (t0, v0), (t1, v1) in zip(keys["pan"], read_keys["pan"], strict=True):
-                    assert abs(t0 - t1) <= FRAME and abs(v0 - v1) <= 0.01
+                    assert abs(t0 - t1) <= FRAME
+                    assert abs(v0 - v1) <= 0.01
     assert any(isinstance(i, otio.schema.Transition) for i in back.tracks[1])
 
 

@@ -42,17 +42,21 @@ def test_readme_example_runs(project, tmp_path: Path, monkeypatch: pytest.Monkey
     printed = capsys.readouterr().out.splitlines()
     written = otio.adapters.read_from_file(str(tmp_path / "out" / "street.api.otio"))
     scenes = written.metadata["soundify"]["scenes"]
-    assert len(printed) == len(scenes) + 1 and len(scenes) >= 2
+    assert len(printed) == len(scenes) + 1
+    assert len(scenes) >= 2
     assert all(line.split()[0] == scene["id"] for line, scene in zip(printed, scenes, strict=False))
     sfx = [t for t in written.tracks if t.name.startswith("SFX")]
     clips = [c for t in sfx for c in t.find_clips()]
-    assert clips and all(c.metadata["soundify"]["keyframes"]["pan"] for c in clips)
+    assert clips
+    assert all(c.metadata["soundify"]["keyframes"]["pan"] for c in clips)
     # media paths still resolve from the output's folder (written elsewhere: made absolute), input untouched
     video = next(c for c in written.find_clips() if "soundify" not in c.metadata)
     url = video.media_reference.target_url
-    assert url.startswith("file:///") and locate_media(url, tmp_path / "out").resolve() == project.video.resolve()
+    assert url.startswith("file:///")
+    assert locate_media(url, tmp_path / "out").resolve() == project.video.resolve()
     assert project.timeline_otio.read_bytes() == before
-    assert "decode" in printed[-1] and "gradcam" in printed[-1]
+    assert "decode" in printed[-1]
+    assert "gradcam" in printed[-1]
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +69,14 @@ def test_session_places_new_picks_without_decoding(session: so.Session, project,
     session.cache_dir = cache_dir
     reports: list[tuple[str, int, int | None]] = []
     analysed = session.analyse(project.timeline_otio, progress=lambda *report: reports.append(report))
-    assert reports[-1][0] == "analyse" and reports[-1][1] == reports[-1][2]
+    assert reports[-1][0] == "analyse"
+    assert reports[-1][1] == reports[-1][2]
     scene_id = analysed.analysis.scenes[0].scene.id
     effect, ambient = analysed.labels("effect")[-1], analysed.labels("ambient")[0]
     timings_before = dict(analysed.analysis.stopwatch.seconds)
     timeline, annotation = analysed.annotate({scene_id: so.Choice((effect,), ambient)})
-    assert annotation.scenes[0].picked_effects == (effect,) and annotation.scenes[0].picked_ambient == ambient
+    assert annotation.scenes[0].picked_effects == (effect,)
+    assert annotation.scenes[0].picked_ambient == ambient
     assert all(p.label in (effect, ambient) for p in annotation.placements if p.scene_id == scene_id)
     assert analysed.analysis.stopwatch.seconds["decode"] == timings_before.get("decode", 0.0)
     assert "soundify" not in analysed.timeline.metadata  # the analysed input is not modified

@@ -41,7 +41,8 @@ def test_folder_batch_matches_annotate_alone_and_reports_the_bad_job(capsys, pro
     assert code == 3, err  # the broken timeline: its own exit code; the others still ran
     by_name = {Path(r["input"]).name: r for r in summary["results"]}
     assert [r["status"] for r in summary["results"]] == ["done", "done", "failed", "done"]  # a, b, broken, c
-    assert "broken.otio" in by_name["broken.otio"]["reason"] and by_name["broken.otio"]["exit_code"] == 3
+    assert "broken.otio" in by_name["broken.otio"]["reason"]
+    assert by_name["broken.otio"]["exit_code"] == 3
     assert (summary["done"], summary["current"], summary["failed"]) == (3, 0, 1)
     assert not (root / "out" / "broken.soundify.otio").exists()
     assert [s["media"].endswith("missing.mp4") for s in by_name["c.otio"]["skipped_shots"]] == [True]
@@ -66,7 +67,8 @@ def test_rerun_skips_current_jobs_and_redoes_a_changed_one(capsys, project, cach
     code, summary, _ = batch(capsys, project, root / "jobs", root / "out", cache_dir)
     assert code == 3  # the broken timeline fails again; nothing else is done
     assert [r["status"] for r in summary["results"]] == ["current", "current", "failed", "current"]
-    assert summary["video_seconds"] == 0 and {n: p.stat().st_mtime_ns for n, p in outputs.items()} == before
+    assert summary["video_seconds"] == 0
+    assert {n: p.stat().st_mtime_ns for n, p in outputs.items()} == before
     code, summary, _ = batch(capsys, project, root / "jobs", root / "out", cache_dir, "--seed", "7")
     assert [r["status"] for r in summary["results"]] == ["done", "done", "failed", "done"]  # a setting changed
     jobs["b"].write_bytes(
@@ -84,10 +86,13 @@ def test_an_output_the_batch_did_not_write_is_kept_unless_forced(capsys, project
     mine.parent.mkdir()
     mine.write_text("the editor's own file", encoding="utf-8")
     code, summary, _ = batch(capsys, project, tmp_path / "jobs", tmp_path / "out", cache_dir)
-    assert code == 6 and "--force" in summary["results"][0]["reason"]
+    assert code == 6
+    assert "--force" in summary["results"][0]["reason"]
     assert mine.read_text(encoding="utf-8") == "the editor's own file"
     code, summary, _ = batch(capsys, project, tmp_path / "jobs", tmp_path / "out", cache_dir, "--force")
-    assert code == 0 and summary["done"] == 1 and mine.read_bytes().startswith(b"{")
+    assert code == 0
+    assert summary["done"] == 1
+    assert mine.read_bytes().startswith(b"{")
 
 
 @pytest.mark.slow
@@ -108,7 +113,8 @@ def test_toml_manifest_per_job_settings_and_bad_rows(capsys, project, cache_dir,
     assert "unknown setting `volume_knob`" in summary["results"][1]["reason"]
     assert "sample_fps=99.0" in summary["results"][3]["reason"]
     written = (tmp_path / "out" / "reel-a.xml").read_text(encoding="utf-8")
-    assert written.startswith("<?xml") and jobs["a"].is_file()
+    assert written.startswith("<?xml")
+    assert jobs["a"].is_file()
     single = json.loads((tmp_path / "out" / ".reel-a.xml.soundify-batch.json").read_text(encoding="utf-8"))
     assert len(single["fingerprint"]) == 64
 
@@ -131,13 +137,15 @@ def test_csv_manifest_rows_and_unreadable_manifests(tmp_path):
 
 def test_usage_errors_name_the_problem(capsys, project, tmp_path):
     code, _, err = run(capsys, "batch", tmp_path / "nowhere", "--out-dir", tmp_path, "--library", project.library)
-    assert code == 2 and "nowhere" in err
+    assert code == 2
+    assert "nowhere" in err
     write_jobs(project, tmp_path / "jobs")
     code, _, err = run(
         capsys, "batch", tmp_path / "jobs", "--out-dir", tmp_path / "o", "--library", project.library,
         "--pretrained", "none", "--ray", "127.0.0.1:1",
     )  # fmt: skip
-    assert code == 2 and ("Ray" in err or "ray" in err)
+    assert code == 2
+    assert "Ray" in err or "ray" in err
 
 
 def test_progress_line_counts_rate_and_eta():
@@ -146,9 +154,11 @@ def test_progress_line_counts_rate_and_eta():
     progress._started -= 10.0  # ten seconds in
     progress.advance(1, 20.0)
     progress.advance(1, 10.0)  # never goes back
-    assert "20/100 video-s, 2.00 video-s/s" in progress.line() and "ETA 0:00:40" in progress.line()
+    assert "20/100 video-s, 2.00 video-s/s" in progress.line()
+    assert "ETA 0:00:40" in progress.line()
     progress.finished(1, 50.0, "a.otio: done")
-    assert lines[0].startswith("[1/2] a.otio: done | 50/100 video-s, 5.00 video-s/s") and "ETA 0:00:10" in lines[0]
+    assert lines[0].startswith("[1/2] a.otio: done | 50/100 video-s, 5.00 video-s/s")
+    assert "ETA 0:00:10" in lines[0]
     assert os.environ.get("RAY_USAGE_STATS_ENABLED") in (None, "0")
 
 
@@ -181,6 +191,7 @@ def test_sample_folder_batch_counts_every_job(project, cache_dir, tmp_path, caps
         main(["batch", str(project.root), "--out-dir", str(tmp_path), *analysis_args(project, cache_dir)])
     err = capsys.readouterr().err
     assert exited.value.code == 0, err
-    assert (tmp_path / "street.otio.soundify.otio").is_file() and (tmp_path / "street.xml.soundify.otio").is_file()
+    assert (tmp_path / "street.otio.soundify.otio").is_file()
+    assert (tmp_path / "street.xml.soundify.otio").is_file()
     counters = [line.split("]")[0] + "]" for line in err.splitlines() if line.startswith("[")]
     assert counters == ["[1/2]", "[2/2]"], err

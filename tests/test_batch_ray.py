@@ -98,13 +98,15 @@ def test_ray_batch_survives_a_killed_worker_matches_annotate_and_reruns_without_
     summary = json.loads(out)
     assert killer.killed is not None, "no shot task was seen running"
     assert not psutil.pid_exists(killer.killed) or psutil.Process(killer.killed).status() == psutil.STATUS_ZOMBIE
-    assert summary["runner"] == "ray" and summary["workers"] == 2
+    assert summary["runner"] == "ray"
+    assert summary["workers"] == 2
     assert summary["resources"] == {"gpus_per_worker": 0.0}  # no GPU on this cluster: CPU actors
     assert [r["status"] for r in summary["results"]] == ["done", "done", "done"]
     assert [len(r["skipped_shots"]) for r in summary["results"]] == [0, 0, 1]  # c's offline clip, as annotate
     assert summary["startup"]["workers_ready_seconds"] > 0
     for result in summary["results"]:  # assembled from the shots' results: nothing decoded or encoded again
-        assert result["timings"].get("decode", 0) == 0 and result["timings"].get("encode", 0) == 0, result
+        assert result["timings"].get("decode", 0) == 0, result
+        assert result["timings"].get("encode", 0) == 0, result
     for name in jobs:
         produced = result_of(tmp_path / "out" / f"{name}.soundify.otio")
         assert produced == result_of(tmp_path / "alone" / f"{name}.soundify.otio"), name
@@ -117,6 +119,7 @@ def test_ray_batch_survives_a_killed_worker_matches_annotate_and_reruns_without_
     assert code == 0, err
     again = json.loads(out)
     assert [r["status"] for r in again["results"]] == ["current"] * 3
-    assert again["startup"] == {} and not ray.is_initialized()  # nothing to do: Ray not even joined
+    assert again["startup"] == {}
+    assert not ray.is_initialized()  # nothing to do: Ray not even joined
     assert time.perf_counter() - started < 30
     assert Path(tmp_path / "out" / ".a.soundify.otio.soundify-batch.json").is_file()

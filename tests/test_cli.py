@@ -53,7 +53,8 @@ def test_annotate_sample_project_end_to_end(capsys, project, cache_dir, tmp_path
     assert result.metadata["soundify"]["pipeline_check"] is True
     assert result.metadata["soundify"]["weights"] == "none"
     names = [t.name for t in result.tracks]
-    assert "AMB" in names and "SFX 1" in names
+    assert "AMB" in names
+    assert "SFX 1" in names
     scenes = result.metadata["soundify"]["scenes"]
     # 5 clips, one of which spans a cut inside the footage: 6 scenes, ambient bed under each
     assert len(scenes) == summary["scene_count"] == 6
@@ -64,7 +65,8 @@ def test_annotate_sample_project_end_to_end(capsys, project, cache_dir, tmp_path
         if not meta:
             continue
         keys = meta["keyframes"]
-        assert len(keys["pan"]) >= 2 and len(keys["gain_db"]) >= 2
+        assert len(keys["pan"]) >= 2
+        assert len(keys["gain_db"]) >= 2
         assert all(-1.0 <= v <= 1.0 for _, v in keys["pan"])
         assert keys["pan"][-1][0] == pytest.approx(clip.source_range.duration.to_seconds(), abs=1e-3)
         assert len(meta["alternatives"]) == 5
@@ -130,8 +132,10 @@ def test_choices_round_trip_reuses_the_analysis(capsys, project, cache_dir, tmp_
     assert code == 0, stderr
     summary = json.loads(stdout)
     assert summary["scenes"][0]["picks"] == {"effects": ["bicycle bell", "car passing"], "ambient": "city street day"}
-    assert "decode" not in summary["timings"] and "encode" not in summary["timings"]
-    assert summary["cache"]["hits"] == 5 and summary["cache"]["misses"] == 0
+    assert "decode" not in summary["timings"]
+    assert "encode" not in summary["timings"]
+    assert summary["cache"]["hits"] == 5
+    assert summary["cache"]["misses"] == 0
 
 
 @pytest.mark.parametrize(
@@ -149,7 +153,9 @@ def test_bad_choices_name_the_line_and_write_nothing(capsys, project, cache_dir,
     out = tmp_path / "out.otio"
     code, _, stderr = annotate(capsys, project, out, cache_dir, "--choices", choices)
     assert code == 7
-    assert problem in stderr and "line " in stderr and str(choices) in stderr
+    assert problem in stderr
+    assert "line " in stderr
+    assert str(choices) in stderr
     assert not out.exists()
 
 
@@ -168,8 +174,10 @@ def test_missing_media_everywhere_is_an_error_naming_the_file(capsys, project, c
     out = tmp_path / "out.otio"
     code, _, stderr = annotate(capsys, project, out, cache_dir, timeline=timeline)
     assert code == 3
-    assert "gone/bikes.mp4" in stderr and "not found" in stderr
-    assert not out.exists() and leftovers(tmp_path) == []
+    assert "gone/bikes.mp4" in stderr
+    assert "not found" in stderr
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
 
 
 @pytest.mark.slow
@@ -185,7 +193,8 @@ def test_one_missing_shot_is_skipped_and_the_rest_annotated(capsys, project, cac
     captured = capsys.readouterr()
     code, stdout, stderr = exited.value.code, captured.out, captured.err
     assert code == 0
-    assert "warning:" in stderr and "lost.mp4" in stderr
+    assert "warning:" in stderr
+    assert "lost.mp4" in stderr
     summary = json.loads(stdout)
     assert [s["media"].endswith("lost.mp4") for s in summary["skipped_shots"]] == [True]
     assert summary["scene_count"] == 5
@@ -196,7 +205,9 @@ def test_corrupt_video_is_reported_with_its_reason(capsys, project, cache_dir, t
     timeline = _copy_project_timeline(project, tmp_path, broken)
     out = tmp_path / "out.otio"
     code, _, stderr = annotate(capsys, project, out, cache_dir, timeline=timeline)
-    assert code == 3 and "broken.mp4" in stderr and "decode" in stderr
+    assert code == 3
+    assert "broken.mp4" in stderr
+    assert "decode" in stderr
     assert not out.exists()
 
 
@@ -207,7 +218,8 @@ def test_empty_library_is_an_error(capsys, project, cache_dir, tmp_path):
     code, _, stderr = run(
         capsys, "annotate", project.timeline_otio, "-o", out, "--library", empty, "--pretrained", "none"
     )
-    assert code == 4 and str(empty) in stderr
+    assert code == 4
+    assert str(empty) in stderr
     assert not out.exists()
 
 
@@ -215,21 +227,30 @@ def test_unknown_suffixes_and_existing_output(capsys, project, cache_dir, tmp_pa
     odd = tmp_path / "edit.timeline"
     odd.write_text("not a timeline")
     code, _, stderr = annotate(capsys, project, tmp_path / "out.otio", cache_dir, timeline=odd)
-    assert code == 3 and "edit.timeline" in stderr and ".otio" in stderr
+    assert code == 3
+    assert "edit.timeline" in stderr
+    assert ".otio" in stderr
     code, _, stderr = annotate(capsys, project, tmp_path / "out.docx", cache_dir)
-    assert code == 6 and "out.docx" in stderr and ".rpp" in stderr
+    assert code == 6
+    assert "out.docx" in stderr
+    assert ".rpp" in stderr
     existing = tmp_path / "existing.otio"
     existing.write_text("keep me")
     code, _, stderr = annotate(capsys, project, existing, cache_dir)
-    assert code == 6 and "--force" in stderr
+    assert code == 6
+    assert "--force" in stderr
     assert existing.read_text() == "keep me"
     code, _, stderr = annotate(capsys, project, project.timeline_otio, cache_dir, "--force")
-    assert code == 2 and "never modified" in stderr
+    assert code == 2
+    assert "never modified" in stderr
 
 
 def test_unknown_model_and_tag_list_the_valid_options(capsys, project, tmp_path):
     base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", "--library", project.library]
     code, _, stderr = run(capsys, *base, "--model", "RN49")
-    assert code == 5 and "RN50" in stderr
+    assert code == 5
+    assert "RN50" in stderr
     code, _, stderr = run(capsys, *base, "--pretrained", "laion9")
-    assert code == 5 and "openai" in stderr and "none" in stderr
+    assert code == 5
+    assert "openai" in stderr
+    assert "none" in stderr

@@ -20,7 +20,8 @@ from soundify_otio.types import SoundEntry
 def test_every_setting_is_a_config_field_with_a_default_inside_its_bounds() -> None:
     assert list(SETTINGS) == [f.name for f in dataclasses.fields(Config)]
     for name, setting in SETTINGS.items():
-        assert getattr(Config(), name) == setting.default and setting.help, name
+        assert getattr(Config(), name) == setting.default, name
+        assert setting.help, name
         if setting.low is not None:
             assert setting.low <= setting.default <= setting.high, name
 
@@ -44,7 +45,8 @@ def test_unknown_and_contradictory_overrides_are_refused() -> None:
 def test_cli_error_names_the_flag_and_the_range(flag: str, value: str, shown: str) -> None:
     result = CliRunner().invoke(cli, ["annotate", "in.otio", "-o", "out.otio", "--library", "lib", flag, value])
     assert result.exit_code == 2
-    assert f"Invalid value for '{flag}'" in result.output and shown in result.output
+    assert f"Invalid value for '{flag}'" in result.output
+    assert shown in result.output
 
 
 def test_cli_help_shows_each_settings_range() -> None:
@@ -54,14 +56,16 @@ def test_cli_help_shows_each_settings_range() -> None:
         low, high = (
             (setting.low, setting.high) if isinstance(setting.default, float) else (int(setting.low), int(setting.high))
         )
-        assert f"--{name.replace('_', '-')}" in text and f"{low}<=x<={high}" in text, name
+        assert f"--{name.replace('_', '-')}" in text, name
+        assert f"{low}<=x<={high}" in text, name
 
 
 def test_gain_floor_and_slope_set_the_authors_mapping() -> None:
     half_lit = np.zeros((7, 7))
     half_lit[:, :3] = 1.0  # 3/7 of the cells lit, all on the left
     pan, gain = pan_and_gain(half_lit, 0.5, 10.0, -10.0, 40.0)
-    assert pan < -0.5 and gain == pytest.approx(3 / 7 * 40 - 10)
+    assert pan < -0.5
+    assert gain == pytest.approx(3 / 7 * 40 - 10)
     _, gentler = pan_and_gain(half_lit, 0.5, 10.0, -20.0, 20.0)
     assert gentler == pytest.approx(3 / 7 * 20 - 20)
     assert pan_and_gain(np.zeros((7, 7)), 0.5, 10.0, -12.0, 40.0) == (0.0, -12.0)

@@ -88,15 +88,18 @@ def test_conform_writes_linkable_wav_once(tmp_path):
     for name, (rate, channels, subtype) in expected.items():
         clip, meta = by_name[name]
         path = Path(unquote(urlparse(clip.media_reference.target_url).path))
-        assert path.parent == media_folder(out) and path.suffix == ".wav"
+        assert path.parent == media_folder(out)
+        assert path.suffix == ".wav"
         info = soundfile.info(str(path))
         assert (info.samplerate, info.channels, info.subtype) == (rate, channels, subtype)
         assert info.duration == pytest.approx(0.5, abs=1e-3)
-        assert meta["sound"]["path"] == str(path) and meta["sound"]["sample_rate"] == rate
+        assert meta["sound"]["path"] == str(path)
+        assert meta["sound"]["sample_rate"] == rate
         assert meta["sound"]["original"] == str(sounds[name])
         assert clip.media_reference.available_range.duration.rate == rate
         description = read_bext_description(path)
-        assert name in description and str(sounds[name]) in description
+        assert name in description
+        assert str(sounds[name]) in description
     assert {p: p.read_bytes() for p in sounds.values()} == before  # the library is never touched
     again = _timeline_of(sounds, 24.0)
     stamps = {p: p.stat().st_mtime_ns for p in created}
@@ -166,9 +169,11 @@ def test_every_reference_is_absolute_in_the_editors_form(tmp_path, suffix):
         assert {u.strip("\"'`") for u in urls} == wanted
         return
     prefix = "file://localhost/" if suffix == ".xml" else "file:///"
-    assert urls and all(u.startswith(prefix) and " " not in u for u in urls)
+    assert urls
+    assert all(u.startswith(prefix) and " " not in u for u in urls)
     paths = {unquote(u[len(prefix) - 1 :]) for u in urls}
-    assert str(video) in paths and str(tmp_path / "whoosh.wav") in paths
+    assert str(video) in paths
+    assert str(tmp_path / "whoosh.wav") in paths
     assert timeline.tracks[0][0].media_reference.target_url == "media dir/shot 1.mp4"  # the input is untouched
 
 
@@ -208,8 +213,10 @@ def test_errors_name_out_never_the_temp_file(tmp_path, monkeypatch):
     assert ".cut." not in str(failure.value)
     with pytest.raises(OutputError) as early:
         check_format(out, timeline)
-    assert early.value.path == str(out) and "probe" not in str(early.value)
-    assert not out.exists() and not list(tmp_path.glob(".cut.*"))
+    assert early.value.path == str(out)
+    assert "probe" not in str(early.value)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".cut.*"))
 
 
 def test_resolve_track_keys_from_the_clips_each_track_holds(annotated_timeline):
@@ -307,7 +314,8 @@ def test_render_reads_our_own_outputs(annotated_timeline, tmp_path, suffix):
     assert not any(t.metadata.get("soundify") for t in back.tracks)  # the format kept none of our metadata
     ours = render_preview(timeline, tmp_path / "original.wav", base_dir=tmp_path)
     theirs = render_preview(back, tmp_path / "read back.wav", base_dir=tmp_path)
-    assert theirs.clips == ours.clips and theirs.tracks == ours.tracks
+    assert theirs.clips == ours.clips
+    assert theirs.tracks == ours.tracks
     a, _ = soundfile.read(str(tmp_path / "original.wav"))
     b, _ = soundfile.read(str(tmp_path / "read back.wav"))
     n = min(len(a), len(b))
@@ -373,7 +381,8 @@ def test_fcpxml_formats_and_fades_like_final_cut(annotated_timeline, tmp_path):
         assert formats[clip.get("format")].get("name") == "FFVideoFormatRateUndefined"
         assert clip.find("audio-channel-source") is not None
         keys = clip.findall(".//keyframe")
-        assert keys and {k.get("curve") for k in keys} == {"linear"}
+        assert keys
+        assert {k.get("curve") for k in keys} == {"linear"}
     fade_types = {f.tag: f.get("type") for f in root.iter("fadeIn", "fadeOut")}
     assert fade_types == {"fadeIn": "easeIn", "fadeOut": "easeOut"}
     real = SHARED_INTEROP / "fcpxml" / "DAWFileKit_Complex.fcpxml"
@@ -386,7 +395,8 @@ def test_fcpxml_formats_and_fades_like_final_cut(annotated_timeline, tmp_path):
     audio_only = [
         c for c in theirs.iter("asset-clip") if c.get("format") and c.find("audio-channel-source") is not None
     ]
-    assert audio_only and their_formats[audio_only[0].get("format")].get("name") == "FFVideoFormatRateUndefined"
+    assert audio_only
+    assert their_formats[audio_only[0].get("format")].get("name") == "FFVideoFormatRateUndefined"
     assert {f.get("type") for f in theirs.iter("fadeIn")} == {fade_types["fadeIn"]}
 
 
@@ -428,8 +438,10 @@ def test_a_failed_write_leaves_no_conformed_media(annotated_timeline, tmp_path, 
     out = tmp_path / "cut.aaf"
     with pytest.raises(OutputError):
         write_with_media(annotated_timeline, out)  # the fixture's FLAC would be conformed
-    assert not out.exists() and not media_folder(out).exists()
+    assert not out.exists()
+    assert not media_folder(out).exists()
     monkeypatch.undo()
     write_with_media(annotated_timeline, out)
     # the FLAC and the 22.05 kHz WAV are conformed; the 48 kHz WAV is used as it is
-    assert out.is_file() and [p.suffix for p in media_folder(out).iterdir()] == [".wav", ".wav"]
+    assert out.is_file()
+    assert [p.suffix for p in media_folder(out).iterdir()] == [".wav", ".wav"]

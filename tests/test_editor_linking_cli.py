@@ -36,7 +36,8 @@ def test_sample_project_links_in_every_editor(capsys, project, cache_dir, tmp_pa
     assert code == 0, err
     media = media_folder(aaf_out)
     conformed = sorted(media.iterdir())
-    assert conformed and all(p.suffix == ".wav" for p in conformed)
+    assert conformed
+    assert all(p.suffix == ".wav" for p in conformed)
     with aaf2.open(str(aaf_out)) as f:
         for mob in f.content.sourcemobs():
             descriptor = mob.descriptor
@@ -67,7 +68,8 @@ def test_sample_project_links_in_every_editor(capsys, project, cache_dir, tmp_pa
     first, second = read_timeline(xml_out), read_timeline(again)
     ours_first = [t for t in first.tracks if is_our_track(t, first)]
     ours_second = [t for t in second.tracks if t.name.startswith(("SFX", "AMB"))]
-    assert ours_first and len(ours_second) == len({t.metadata["fcp_xml"]["@MZ.TrackName"] for t in ours_first})
+    assert ours_first
+    assert len(ours_second) == len({t.metadata["fcp_xml"]["@MZ.TrackName"] for t in ours_first})
     assert [t.kind for t in second.tracks].count(otio.schema.TrackKind.Video) == 1
 
 
@@ -113,5 +115,8 @@ def test_unwritable_format_fails_before_the_analysis(capsys, project, tmp_path, 
     out = tmp_path / "street.xml"
     code, err = _annotate(capsys, project, project.timeline_otio, out, cache)
     assert code == 6
-    assert str(out) in err and "probe" not in err and ".street." not in err
-    assert not out.exists() and not list(cache.iterdir())  # no frame was analysed
+    assert str(out) in err
+    assert "probe" not in err
+    assert ".street." not in err
+    assert not out.exists()
+    assert not list(cache.iterdir())  # no frame was analysed

@@ -64,9 +64,11 @@ def test_generators_keep_place_and_length(suffix, tmp_path, caplog):
             assert slot.segment.length == round(timeline.tracks[0].duration().rescaled_to(25).value)
     if suffix == ".fcpxml":  # the stock reader skips titles (and ignores tcStart): read the file itself
         titles = {t.get("name"): (t.get("offset"), t.get("duration")) for t in etree.parse(str(out)).iter("title")}
-        assert titles["Opening title"] == ("3600s", "2s") and titles["Black matte"] == ("3614s", "1s")
+        assert titles["Opening title"] == ("3600s", "2s")
+        assert titles["Black matte"] == ("3614s", "1s")
         clips = {c.get("name"): c.get("enabled", "1") for c in etree.parse(str(out)).iter("asset-clip")}
-        assert clips["shot D (disabled)"] == "0" and clips["shot A"] == "1"
+        assert clips["shot D (disabled)"] == "0"
+        assert clips["shot A"] == "1"
     for generator in (title, matte) if suffix not in (".aaf", ".fcpxml") else ():
         start, length = _frames(generator)
         found = [i for i in picture if not isinstance(i, otio.schema.Transition) and _frames(i) == (start, length)]
@@ -85,9 +87,11 @@ def test_generators_keep_place_and_length(suffix, tmp_path, caplog):
     assert suffix in (".fcpxml", ".aaf", ".rpp") or "offline shot" in names
     warned = " ".join(r.getMessage() for r in caplog.records)
     if suffix == ".aaf":
-        assert "generator" in warned and "'Black matte' on track 'V1' at 14.000 s" in warned
+        assert "generator" in warned
+        assert "'Black matte' on track 'V1' at 14.000 s" in warned
     if suffix == ".fcpxml":
-        assert "transition" in warned and "nested stack" in warned
+        assert "transition" in warned
+        assert "nested stack" in warned
     if suffix == ".rpp":
         assert "'nested' on track 'V1' at 11.000 s" in warned
 

@@ -83,7 +83,8 @@ def test_soundify_clips_carry_gain_and_track_pan(annotated_timeline, written):
                 meta = clip.metadata["soundify"]
                 start = clip.range_in_parent().start_time.to_seconds() * RATE
                 end = start + clip.duration().to_seconds() * RATE
-                assert pos <= start + 1 and pos + group.length >= end - 1
+                assert pos <= start + 1
+                assert pos + group.length >= end - 1
                 source = group.segments[0]
                 stereo_track = slot["TimelineMobAttributeList"].value[0].value == 2
                 if stereo_track:  # Premiere's layout: a channel combiner over one SourceClip per channel

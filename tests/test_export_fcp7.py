@@ -143,7 +143,8 @@ def test_real_premiere_export_keeps_its_tracks(source, tmp_path):
     for clipitem in new:
         levels = _keys(_filter(clipitem, "audiolevels"))
         # 0.5 s fades baked into the levels, as Premiere writes fades: silent at both edges
-        assert levels[0] == (0, 0.0) and levels[-1] == (2 * round(rate), 0.0)
+        assert levels[0] == (0, 0.0)
+        assert levels[-1] == (2 * round(rate), 0.0)
         assert (round(rate), 1.0) in levels
         assert [v for _w, v in _keys(_filter(clipitem, "audiopan"))] == [-1.0, 1.0]
     assert _stereo_layout(pair) == _stereo_layout(_premiere_pair(etree.parse(str(source)).getroot()))

@@ -96,7 +96,9 @@ def test_single_frame_curve_still_has_two_keys(annotated_timeline, tmp_path):
     elem = next(c for c in etree.parse(str(out)).iter("asset-clip") if c.get("audioRole") == "effects")
     for adjust in ("adjust-volume", "adjust-panner"):
         keys = _keys(elem, adjust)
-        assert len(keys) == 2 and keys[0][0] != keys[1][0] and keys[0][1] == keys[1][1]
+        assert len(keys) == 2
+        assert keys[0][0] != keys[1][0]
+        assert keys[0][1] == keys[1][1]
 
 
 def _interop_files() -> list[Path]:
@@ -123,7 +125,8 @@ def test_real_fcp_export_keeps_its_clips(source, tmp_path):
     lanes = {int(c.get("lane", "0")) for c in written}
     n_video = sum(t.kind == "Video" for t in timeline.tracks)
     n_audio = sum(t.kind == "Audio" for t in timeline.tracks)
-    assert min(lanes) == -n_audio and max(lanes) <= n_video - 1
+    assert min(lanes) == -n_audio
+    assert max(lanes) <= n_video - 1
     new = next(c for c in written if c.get("name") == "whoosh")
     assert int(new.get("lane")) == -n_audio
     assert [v for _t, v in _keys(new, "adjust-volume")] == ["-20dB", "0dB"]

@@ -82,7 +82,8 @@ def test_a_full_disk_keeps_the_previous_output_and_leaves_no_temp(tmp_path, anno
         fill_up(disk)
         with pytest.raises(OutputError) as caught:
             write_output(annotated_timeline, out)
-        assert caught.value.path == str(out) and caught.value.exit_code == 6
+        assert caught.value.path == str(out)
+        assert caught.value.exit_code == 6
         assert out.read_bytes() == b"the previous output"
         assert hidden(disk) == []
 
@@ -94,7 +95,8 @@ def test_otio_written_on_a_full_disk_raises_instead_of_leaving_0_bytes(tmp_path,
         out = disk / "x.otio"
         with pytest.raises(OutputError, match="No space left"):
             write_output(annotated_timeline, out)
-        assert not out.exists() and hidden(disk) == []
+        assert not out.exists()
+        assert hidden(disk) == []
 
 
 def test_text_writer_on_a_full_disk(tmp_path):
@@ -104,8 +106,10 @@ def test_text_writer_on_a_full_disk(tmp_path):
         fill_up(disk)
         with pytest.raises(OutputError) as caught:
             atomic_write_text(out, "x" * 100_000)
-        assert str(disk) in str(caught.value) and ".choices." not in str(caught.value)
-        assert out.read_text() == "mine" and hidden(disk) == []
+        assert str(disk) in str(caught.value)
+        assert ".choices." not in str(caught.value)
+        assert out.read_text() == "mine"
+        assert hidden(disk) == []
 
 
 def test_render_and_mux_on_a_full_disk(tmp_path, annotated_timeline):
@@ -113,14 +117,16 @@ def test_render_and_mux_on_a_full_disk(tmp_path, annotated_timeline):
         wav = disk / "preview.wav"
         with pytest.raises(OutputError):  # 8 s of 48 kHz float stereo is 3 MB
             render_preview(annotated_timeline, wav)
-        assert not wav.exists() and hidden(disk) == []
+        assert not wav.exists()
+        assert hidden(disk) == []
     with tmpfs(tmp_path / "full", "64k") as disk:
         previous = disk / "previous.wav"
         previous.write_bytes(b"the previous preview")
         fill_up(disk)
         with pytest.raises(OutputError) as caught:  # libsndfile cannot even write the header
             render_preview(annotated_timeline, previous)
-        assert caught.value.path == str(previous) and previous.read_bytes() == b"the previous preview"
+        assert caught.value.path == str(previous)
+        assert previous.read_bytes() == b"the previous preview"
         assert hidden(disk) == []
     write_video(tmp_path / "video.mp4", lambda i: np.full((48, 64, 3), i % 256, np.uint8), 250, 25.0, 64, 48)
     short = tmp_path / "short.wav"
@@ -137,13 +143,17 @@ def test_a_group_of_outputs_is_renamed_all_or_none(tmp_path):
     with pytest.raises(OutputError, match="no data"), staged_outputs() as staged:
         staged.temp_for(first).write_text("new a")
         staged.temp_for(second)  # the writer left it empty
-    assert not first.exists() and second.read_text() == "old b" and hidden(tmp_path) == []
+    assert not first.exists()
+    assert second.read_text() == "old b"
+    assert hidden(tmp_path) == []
     with staged_outputs() as staged:
         staged.temp_for(first).write_text("new a")
         staged.temp_for(second).write_text("new b")
         scratch = staged.scratch_for(first, ".wav")
         scratch.write_text("scratch")
-    assert first.read_text() == "new a" and second.read_text() == "new b" and hidden(tmp_path) == []
+    assert first.read_text() == "new a"
+    assert second.read_text() == "new b"
+    assert hidden(tmp_path) == []
 
 
 # ---- read-only folders and caches -----------------------------------------------------------------
@@ -154,9 +164,12 @@ def test_outputs_into_a_read_only_folder_are_refused_before_the_work(capsys, tmp
     otio.adapters.write_to_file(annotated_timeline, str(edit))
     with tmpfs(tmp_path / "ro", "64k", read_only=True, fill={"keep.wav": b"x"}) as ro:
         code, _, stderr = run(capsys, "render", edit, "-o", ro / "p.wav")
-        assert code == 6 and "not writable" in one_line(stderr) and str(ro / "p.wav") in stderr
+        assert code == 6
+        assert "not writable" in one_line(stderr)
+        assert str(ro / "p.wav") in stderr
         code, _, stderr = run(capsys, "render", edit, "-o", ro / "keep.wav", "--force")
-        assert code == 6 and (ro / "keep.wav").read_bytes() == b"x"
+        assert code == 6
+        assert (ro / "keep.wav").read_bytes() == b"x"
 
 
 def test_cache_dir_that_is_a_file_or_read_only_exits_6(capsys, project, tmp_path):
@@ -164,10 +177,13 @@ def test_cache_dir_that_is_a_file_or_read_only_exits_6(capsys, project, tmp_path
     a_file.write_text("not a folder")
     base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", *analysis_args(project)]
     code, _, stderr = run(capsys, *base, "--cache-dir", a_file)
-    assert code == 6 and "--cache-dir" in one_line(stderr) and a_file.read_text() == "not a folder"
+    assert code == 6
+    assert "--cache-dir" in one_line(stderr)
+    assert a_file.read_text() == "not a folder"
     with tmpfs(tmp_path / "ro", "64k", read_only=True) as ro:
         code, _, stderr = run(capsys, *base, "--cache-dir", ro)
-        assert code == 6 and "cannot be written" in one_line(stderr)
+        assert code == 6
+        assert "cannot be written" in one_line(stderr)
     assert not (tmp_path / "o.otio").exists()
 
 
@@ -181,7 +197,9 @@ def test_disk_full_mid_run_is_exit_6_in_one_line(capsys, monkeypatch, tmp_path, 
 
     monkeypatch.setattr("soundify_otio.preview.render.render_preview", full)
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "p.wav")
-    assert code == 6 and "No space left" in one_line(stderr) and not (tmp_path / "p.wav").exists()
+    assert code == 6
+    assert "No space left" in one_line(stderr)
+    assert not (tmp_path / "p.wav").exists()
 
 
 # ---- the CLI's one rule for output paths ------------------------------------------------------------
@@ -191,14 +209,19 @@ def test_report_equal_to_out_or_in_is_refused_even_with_force(capsys, project, t
     base = ["annotate", project.timeline_otio, *analysis_args(project)]
     out = tmp_path / "o.otio"
     code, _, stderr = run(capsys, *base, "-o", out, "--report", out)
-    assert code == 2 and "same file" in one_line(stderr)
+    assert code == 2
+    assert "same file" in one_line(stderr)
     before = project.timeline_otio.read_bytes()
     code, _, stderr = run(capsys, *base, "-o", out, "--report", project.timeline_otio, "--force")
-    assert code == 2 and "IN" in one_line(stderr) and project.timeline_otio.read_bytes() == before
+    assert code == 2
+    assert "IN" in one_line(stderr)
+    assert project.timeline_otio.read_bytes() == before
     sound = next(project.library.rglob("*.wav"))
     before = sound.read_bytes()
     code, _, stderr = run(capsys, *base, "-o", out, "--report", sound, "--force")
-    assert code == 2 and "sound of the library" in one_line(stderr) and sound.read_bytes() == before
+    assert code == 2
+    assert "sound of the library" in one_line(stderr)
+    assert sound.read_bytes() == before
     assert not out.exists()
 
 
@@ -214,11 +237,14 @@ def test_a_preview_too_large_to_embed_is_an_output_the_report_links_to(
     base = ["annotate", project.timeline_otio, "-o", tmp_path / "o.otio", *analysis_args(project, cache_dir)]
     base += ["--report", report]
     code, _, stderr = run(capsys, *base)
-    assert code == 6 and str(preview) in one_line(stderr) and preview.read_text() == "mine"
+    assert code == 6
+    assert str(preview) in one_line(stderr)
+    assert preview.read_text() == "mine"
     code, _, stderr = run(capsys, *base, "--force")
     assert code == 0, stderr
     assert 'src="street.report.preview.wav"' in report.read_text(encoding="utf-8")
-    assert soundfile.info(str(preview)).samplerate == 48000 and hidden(tmp_path) == []
+    assert soundfile.info(str(preview)).samplerate == 48000
+    assert hidden(tmp_path) == []
 
 
 def test_render_onto_the_timelines_own_footage_is_refused(capsys, tmp_path, annotated_timeline):
@@ -226,12 +252,15 @@ def test_render_onto_the_timelines_own_footage_is_refused(capsys, tmp_path, anno
     otio.adapters.write_to_file(annotated_timeline, str(edit))
     footage = tmp_path / "video.mp4"
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "p.wav", "--with-video", footage, "--force")
-    assert code == 2 and "media of clip" in one_line(stderr)
-    assert footage.read_bytes() == b"" and not (tmp_path / "p.wav").exists()
+    assert code == 2
+    assert "media of clip" in one_line(stderr)
+    assert footage.read_bytes() == b""
+    assert not (tmp_path / "p.wav").exists()
     sound = tmp_path / "bell.wav"
     before = sound.read_bytes()
     code, _, _ = run(capsys, "render", edit, "-o", sound, "--force")
-    assert code == 2 and sound.read_bytes() == before
+    assert code == 2
+    assert sound.read_bytes() == before
 
 
 def test_library_index_never_replaces_a_users_file(capsys, tmp_path):
@@ -241,27 +270,34 @@ def test_library_index_never_replaces_a_users_file(capsys, tmp_path):
     notes = tmp_path / "notes.sqlite"
     notes.write_text("my notes, not an index")
     code, _, stderr = run(capsys, "library", "stats", library, "--index", notes)
-    assert code == 6 and "not a soundify library index" in one_line(stderr)
+    assert code == 6
+    assert "not a soundify library index" in one_line(stderr)
     assert notes.read_text() == "my notes, not an index"
     code, _, stderr = run(capsys, "library", "stats", library, "--index", library / "bell.wav")
-    assert code == 6 and soundfile.info(str(library / "bell.wav")).frames == 24000
+    assert code == 6
+    assert soundfile.info(str(library / "bell.wav")).frames == 24000
 
 
 def test_sample_project_keeps_a_users_own_street_otio(capsys, tmp_path):
     mine = tmp_path / "street.otio"
     mine.write_text("my own edit")
     code, _, stderr = run(capsys, "sample-project", tmp_path)
-    assert code == 6 and "--force" in one_line(stderr) and "street.otio" in stderr
-    assert mine.read_text() == "my own edit" and not (tmp_path / "library").exists()
+    assert code == 6
+    assert "--force" in one_line(stderr)
+    assert "street.otio" in stderr
+    assert mine.read_text() == "my own edit"
+    assert not (tmp_path / "library").exists()
 
 
 def test_missing_output_folders_are_refused_by_every_command(capsys, tmp_path, annotated_timeline):
     edit = tmp_path / "edit.otio"
     otio.adapters.write_to_file(annotated_timeline, str(edit))
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "nope" / "p.wav")
-    assert code == 6 and "does not exist" in one_line(stderr)
+    assert code == 6
+    assert "does not exist" in one_line(stderr)
     code, _, stderr = run(capsys, "sample-project", tmp_path / "nope" / "deeper")
-    assert code == 6 and "does not exist" in one_line(stderr)
+    assert code == 6
+    assert "does not exist" in one_line(stderr)
     assert not (tmp_path / "nope").exists()
 
 
@@ -273,7 +309,9 @@ def test_device_banana_is_a_usage_error(capsys, project, tmp_path):
     code, _, stderr = run(
         capsys, "annotate", project.timeline_otio, "-o", out, "--library", project.library, "--device", "banana"
     )
-    assert code == 2 and "banana" in one_line(stderr) and "--device" in stderr
+    assert code == 2
+    assert "banana" in one_line(stderr)
+    assert "--device" in stderr
 
 
 def test_verbose_prints_the_traceback_of_an_internal_error(capsys, monkeypatch, tmp_path, annotated_timeline):
@@ -285,11 +323,15 @@ def test_verbose_prints_the_traceback_of_an_internal_error(capsys, monkeypatch, 
 
     monkeypatch.setattr("soundify_otio.preview.render.render_preview", boom)
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "p.wav")
-    assert code == 1 and "Traceback" not in stderr and "injected fault" in one_line(stderr)
+    assert code == 1
+    assert "Traceback" not in stderr
+    assert "injected fault" in one_line(stderr)
     with pytest.raises(SystemExit) as exited:
         main(["--verbose", "render", str(edit), "-o", str(tmp_path / "p.wav")])
     stderr = capsys.readouterr().err
-    assert exited.value.code == 1 and "Traceback (most recent call last)" in stderr and "def boom" not in stderr
+    assert exited.value.code == 1
+    assert "Traceback (most recent call last)" in stderr
+    assert "def boom" not in stderr
     assert "in boom" in stderr
 
 
@@ -298,7 +340,9 @@ def test_escape_sequences_in_names_do_not_reach_the_terminal(capsys, tmp_path, a
     annotated_timeline.tracks[1][1].media_reference.target_url = str(tmp_path / "gone\x1b[2J\nerror: spoof.wav")
     otio.adapters.write_to_file(annotated_timeline, str(edit))
     code, _, stderr = run(capsys, "render", edit, "-o", tmp_path / "p.wav")
-    assert code == 3 and "\x1b" not in stderr and "\\x1b[2J\\nerror: spoof" in one_line(stderr)
+    assert code == 3
+    assert "\x1b" not in stderr
+    assert "\\x1b[2J\\nerror: spoof" in one_line(stderr)
 
 
 # ---- signals ------------------------------------------------------------------------------------
@@ -350,4 +394,5 @@ def test_a_signal_mid_render_removes_the_temp_file_and_keeps_the_previous_output
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
     assert stderr.strip().splitlines()[-1] == word
-    assert out.read_bytes() == b"previous" and hidden(out.parent) == []
+    assert out.read_bytes() == b"previous"
+    assert hidden(out.parent) == []

@@ -54,11 +54,14 @@ def test_saved_pass_loads_back_memory_mapped(tmp_path):
     )
     loaded = FrameCache(tmp_path).load("k")
     np.testing.assert_array_equal(loaded.thumbnails, THUMBS)
-    assert isinstance(loaded.activations, np.memmap) and isinstance(saved.activations, np.memmap)
+    assert isinstance(loaded.activations, np.memmap)
+    assert isinstance(saved.activations, np.memmap)
     np.testing.assert_array_equal(loaded.embeddings, np.eye(2))
-    assert loaded.fps == 25.0 and loaded.activations.shape == (2, 3, 1, 1)
+    assert loaded.fps == 25.0
+    assert loaded.activations.shape == (2, 3, 1, 1)
     scratch = FrameCache(None)
-    assert scratch.load("k") is None and scratch.misses == 1  # a scratch cache never serves old runs
+    assert scratch.load("k") is None
+    assert scratch.misses == 1  # a scratch cache never serves old runs
 
 
 def test_cache_key_is_the_media_content_not_its_path_or_mtime(tmp_path):
@@ -110,7 +113,8 @@ def test_an_entry_without_the_motion_signal_is_a_miss(tmp_path):
     np.savez(tmp_path / "old.npz", fps=25.0, distances=np.zeros(2), sample_times=np.zeros(1), embeddings=np.eye(1))
     np.save(tmp_path / "old.activations.npy", np.ones((1, 1, 1, 1), np.float16))
     cache = FrameCache(tmp_path)
-    assert cache.load("old") is None and cache.misses == 1
+    assert cache.load("old") is None
+    assert cache.misses == 1
 
 
 def test_an_entry_with_grey_thumbnails_is_a_miss(tmp_path):
@@ -120,7 +124,8 @@ def test_an_entry_with_grey_thumbnails_is_a_miss(tmp_path):
     np.savez(tmp_path / "old.npz", fps=25.0, **arrays)
     np.save(tmp_path / "old.activations.npy", np.ones((1, 1, 1, 1), np.float16))
     cache = FrameCache(tmp_path)
-    assert cache.load("old") is None and cache.misses == 1
+    assert cache.load("old") is None
+    assert cache.misses == 1
 
 
 def _resident_kb(path) -> int:
@@ -147,5 +152,6 @@ def test_gathered_rows_leave_no_mapped_page_resident(tmp_path):
     touched = _resident_kb(path)
     picked = gather_rows(mapped[8:], [3, 40])
     np.testing.assert_array_equal(picked, rows[[11, 48]])
-    assert touched >= 1900 and _resident_kb(path) < 64
+    assert touched >= 1900
+    assert _resident_kb(path) < 64
     np.testing.assert_array_equal(mapped[11], rows[11])  # the mapping still reads the file

@@ -39,9 +39,11 @@ def test_tiny_shots_share_one_reader_one_probe_and_full_batches(square, tmp_path
     shots.insert(9, _shot(98, square.path, 500, 1))  # past the file's end
     config = Config(batch_size=16)
     analysis = Soundify(model, ColourLabels(), config, cache=tmp_path / "cache").analyse(shots)
-    assert len(opened) == 1 and sorted(map(str, probed)) == sorted({str(square.path), str(missing)})
+    assert len(opened) == 1
+    assert sorted(map(str, probed)) == sorted({str(square.path), str(missing)})
     assert batches == [16, 16, 8]
-    assert len(analysis.scenes) == 40 and len(analysis.skipped) == 2
+    assert len(analysis.scenes) == 40
+    assert len(analysis.skipped) == 2
     assert {s.clip_name for s in analysis.skipped} == {"clip 99", "clip 98"}
 
     alone = Soundify(colour_model(), ColourLabels(), config)

@@ -160,7 +160,9 @@ def test_any_choices_text_gives_picks_or_a_choices_error(pieces, bom):
     try:
         picks = check_choices(read_choices(path), ["a"], ["traffic"], ["street"])
     except ChoicesError as exc:
-        assert exc.exit_code == 7 and "\n" not in str(exc) and len(str(exc)) < 700
+        assert exc.exit_code == 7
+        assert "\n" not in str(exc)
+        assert len(str(exc)) < 700
     else:
         assert set(picks) <= {"a"}
 
@@ -195,7 +197,8 @@ def test_tag_readers_and_probe_never_fail_on_a_bad_sound(suffix, tail, chunks):
     body = _HEADS[suffix] + b"".join(c + len(tail).to_bytes(4, "little") for c in chunks) + tail
     path = scratch(suffix, body)
     facts = probe(str(path.parent), path.name)  # never raises: a bad file is skipped with a reason
-    assert facts.rel == path.name and (facts.usable or facts.reason)
+    assert facts.rel == path.name
+    assert facts.usable or facts.reason
     with contextlib.suppress(ValueError, IndexError, UnicodeError):  # what the index treats as "no tags"
         read_tags(path, read_riff(path))
 
@@ -240,7 +243,8 @@ def _without_controls(text: str) -> str:
 def test_rpp_strings_stay_inside_their_token(track_name, clip_name, media):
     text = write_rpp(named_timeline(track_name, clip_name, media))
     project = rpp.loads(text)
-    assert len(project.findall("TRACK")) == 1 and len(project.findall(".//ITEM")) == 1
+    assert len(project.findall("TRACK")) == 1
+    assert len(project.findall(".//ITEM")) == 1
     back = read_rpp(text)
     clip = next(iter(back.find_clips()))
     shown = _without_controls(clip_name)

@@ -61,7 +61,8 @@ def test_a_rate_that_is_not_a_positive_number_is_a_timeline_error(tmp_path, rate
     path.write_text(text.replace('"rate": 24.0', f'"rate": {rate}', 1))
     with pytest.raises(TimelineError, match="frame rate") as caught:
         read_timeline(path)
-    assert "'Taxi'" in str(caught.value) and caught.value.exit_code == 3
+    assert "'Taxi'" in str(caught.value)
+    assert caught.value.exit_code == 3
 
 
 def test_fcp7_timebase_0_is_a_timeline_error(tmp_path):
@@ -109,14 +110,17 @@ def test_malformed_choices_files_are_choices_errors_before_the_analysis(tmp_path
     path = choices(tmp_path, text)
     with pytest.raises(ChoicesError) as caught:
         read_choices(path)  # no scene ids or labels needed: it fails before the long work
-    assert caught.value.exit_code == 7 and caught.value.path == str(path)
-    assert len(str(caught.value)) < 600 and "\n" not in str(caught.value)
+    assert caught.value.exit_code == 7
+    assert caught.value.path == str(path)
+    assert len(str(caught.value)) < 600
+    assert "\n" not in str(caught.value)
 
 
 def test_choices_with_a_byte_order_mark_are_read(tmp_path):
     path = choices(tmp_path, '[[scene]]\nid = "a"\neffects = ["traffic"]\nambient = ""\n', bom=True)
     picks = check_choices(read_choices(path), ["a"], ["traffic"], ["street"])
-    assert picks["a"].effects == ("traffic",) and picks["a"].ambient is None
+    assert picks["a"].effects == ("traffic",)
+    assert picks["a"].ambient is None
 
 
 @pytest.mark.parametrize(
@@ -205,7 +209,8 @@ def test_poisoned_gain_keys_are_refused_and_nothing_is_written(tmp_path, gain_db
     out = tmp_path / "preview.wav"
     with pytest.raises(TimelineError, match="keyframes"):
         render_preview(sfx_timeline([effect(tone, gain_db)]), out)
-    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bell.wav"]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bell.wav"]
 
 
 def test_a_zero_length_transition_is_a_cut_not_nan(tmp_path):
@@ -218,7 +223,9 @@ def test_a_zero_length_transition_is_a_cut_not_nan(tmp_path):
     import soundfile
 
     data, _ = soundfile.read(tmp_path / "p.wav")
-    assert np.isfinite(data).all() and np.abs(data).max() > 0.1 and np.isfinite(stats.peak_dbfs)
+    assert np.isfinite(data).all()
+    assert np.abs(data).max() > 0.1
+    assert np.isfinite(stats.peak_dbfs)
 
 
 def test_render_refuses_a_fifo_sound_without_blocking(tmp_path):
@@ -241,7 +248,9 @@ def test_rpp_names_and_paths_cannot_break_lines_or_inject_chunks(tmp_path):
     project = rpp.loads(text)
     assert len(project.findall("TRACK")) == 1
     back = read_rpp(text)
-    assert len(back.tracks) == 1 and "pwned" in back.tracks[0].name and "\n" not in back.tracks[0].name
+    assert len(back.tracks) == 1
+    assert "pwned" in back.tracks[0].name
+    assert "\n" not in back.tracks[0].name
     assert len(list(back.find_clips())) == 1
 
 
@@ -273,7 +282,8 @@ def test_library_search_output_cannot_be_spoofed(capsys, monkeypatch, tmp_path):
         main(["--quiet", "library", "search", str(tmp_path), "bell"])
     assert exited.value.code == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and "\\n" in lines[0]
+    assert len(lines) == 1
+    assert "\\n" in lines[0]
 
 
 def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
@@ -284,7 +294,8 @@ def test_otioz_is_written_and_otiod_is_not_offered(tmp_path):
     out = tmp_path / "x.otioz"
     write_output(timeline, out)
     assert [c.name for c in otio.adapters.read_from_file(str(out)).find_clips()] == ["shot"]
-    assert ".otioz" in writable_suffixes() and ".otiod" not in writable_suffixes()
+    assert ".otioz" in writable_suffixes()
+    assert ".otiod" not in writable_suffixes()
     with pytest.raises(OutputError, match="no writer"):
         check_format(tmp_path / "x.otiod")
 

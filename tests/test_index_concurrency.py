@@ -55,7 +55,8 @@ def test_an_index_locked_by_another_writer_is_waited_for_then_refused_never_dele
             LibraryIndex.open([path])  # it could not use the index now...
         assert 0.5 < time.monotonic() - started < 5.0
         assert refused.value.path == str(path)
-        assert "waiting up to 0.6 s" in caplog.text and str(path) in caplog.text  # ...and said what it waited for
+        assert "waiting up to 0.6 s" in caplog.text
+        assert str(path) in caplog.text  # ...and said what it waited for
     finally:
         holder.rollback()
         holder.close()

@@ -120,7 +120,8 @@ def test_ucs_names_folders_and_sidecar_set_label_category_and_kind(tmp_path: Pat
 
     door = by_name(lib, "DOORWood_Front Door Slam_ABC_XYZ.wav")
     assert (door.label, door.kind, door.category) == ("front door slam", "effect", "DOORS-WOOD")
-    assert "doors" in door.text and "wood" in door.text
+    assert "doors" in door.text
+    assert "wood" in door.text
     street = by_name(lib, "AMBUrbn_City Street Day_SNDFY_01.wav")
     assert (street.label, street.kind) == ("city street day", "ambient")
     assert by_name(lib, "rain on roof.wav").kind == "ambient"
@@ -174,12 +175,17 @@ def test_embedded_tags_and_metadata_csv_feed_the_clip_text(tmp_path: Path) -> No
     kettle = by_name(lib, "take_7.flac")
     assert kettle.label == "kettle whistle"
     assert kettle.category == "FOOD & DRINK-COOKING"
-    assert "kitchen" in kettle.text and "boiling" in kettle.text
+    assert "kitchen" in kettle.text
+    assert "boiling" in kettle.text
     owl = by_name(lib, "clip_3.ogg")
-    assert owl.label == "owl hoot" and "barn" in owl.text and "devon" not in owl.text
+    assert owl.label == "owl hoot"
+    assert "barn" in owl.text
+    assert "devon" not in owl.text
     engine = by_name(lib, "Engine 04.wav")
-    assert engine.label == "engine" and engine.category == "VEHICLES-FARM"
-    assert "tractor" in engine.text and "diesel" in engine.tags
+    assert engine.label == "engine"
+    assert engine.category == "VEHICLES-FARM"
+    assert "tractor" in engine.text
+    assert "diesel" in engine.tags
 
 
 def test_bad_files_are_skipped_each_with_its_reason(tmp_path: Path) -> None:
@@ -230,8 +236,11 @@ def test_empty_or_missing_library_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LibraryError) as caught:
         open_library(tmp_path)
     message = str(caught.value)
-    assert str(tmp_path) in message and "no usable sound" in message
-    assert "2 file(s) skipped" in message and "1 empty file" in message and "1 unreadable" in message
+    assert str(tmp_path) in message
+    assert "no usable sound" in message
+    assert "2 file(s) skipped" in message
+    assert "1 empty file" in message
+    assert "1 unreadable" in message
     bare = tmp_path / "bare"
     bare.mkdir()
     with pytest.raises(LibraryError, match="no WAV, FLAC, OGG or AIFF file found"):
@@ -269,7 +278,8 @@ def test_corrupt_index_is_rebuilt_and_explicit_index_path_is_used(tmp_path: Path
     assert open_library(tmp_path / "lib").stats()["files"] == 1
     elsewhere = tmp_path / "cache" / "idx.sqlite"
     lib = open_library(tmp_path / "lib", index_path=elsewhere)
-    assert lib.stats()["index"] == str(elsewhere) and elsewhere.exists()
+    assert lib.stats()["index"] == str(elsewhere)
+    assert elsewhere.exists()
 
 
 @pytest.mark.slow
@@ -292,7 +302,8 @@ def test_embeddings_are_computed_once_per_distinct_text(tmp_path: Path) -> None:
     lib = open_library(tmp_path, progress=lambda *a: progress.append(a))
     labels, vectors = lib.label_embeddings(encoder, "effect")
     assert labels == ["dog bark", "horn", "traffic"]
-    assert vectors.shape == (3, 64) and vectors.dtype == np.float32
+    assert vectors.shape == (3, 64)
+    assert vectors.dtype == np.float32
     assert sorted(encoder.encoded) == ["dog bark", "horn", "traffic"]
     assert ("embed", 3, 3) in progress
     lib.label_embeddings(encoder, "effect")
@@ -351,13 +362,16 @@ def test_search_ranks_by_text_similarity_and_stats_count(tmp_path: Path) -> None
     encoder = FakeEncoder()
     ranked = lib.search(encoder, "a small dog", limit=2)
     assert next(e.path.name for e, _ in ranked) == "Dog Bark Small.wav"
-    assert len(ranked) == 2 and ranked[0][1] >= ranked[1][1]
+    assert len(ranked) == 2
+    assert ranked[0][1] >= ranked[1][1]
     lib.search(encoder, "bell", limit=3)
     assert encoder.encoded.count("bicycle bell") == 1
     stats = lib.stats()
-    assert stats["files"] == 3 and stats["kinds"] == {"ambient": 1, "effect": 2}
+    assert stats["files"] == 3
+    assert stats["kinds"] == {"ambient": 1, "effect": 2}
     assert stats["formats"] == {"WAV": 2, "FLAC": 1}
-    assert stats["categories"]["AMBIENCE"] == 1 and stats["skipped"] == 0
+    assert stats["categories"]["AMBIENCE"] == 1
+    assert stats["skipped"] == 0
 
 
 def test_ucs_table_maps_catids_to_category_words() -> None:

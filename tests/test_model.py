@@ -19,7 +19,8 @@ def test_missing_weights_say_how_to_get_them(monkeypatch):
     message = str(error.value)
     assert "unreachable (test)" in message
     assert "create_model_and_transforms('RN50', pretrained='openai')" in message
-    assert "--pretrained /path/to/checkpoint" in message and "--pretrained none" in message
+    assert "--pretrained /path/to/checkpoint" in message
+    assert "--pretrained none" in message
 
 
 def test_unknown_names_list_the_valid_options():
@@ -41,8 +42,10 @@ def test_local_checkpoint_file_is_loaded_and_identified(tmp_path):
     torch.save(donor.state_dict(), path)
     loaded = load_model("ViT-S-32", str(path), "cpu")
     random = load_model("ViT-S-32", "none", "cpu")
-    assert loaded.weights.startswith("file:vit-s-32-flipped.pt#") and not loaded.pipeline_check
-    assert random.pipeline_check and random.model_id == "ViT-S-32/none"
+    assert loaded.weights.startswith("file:vit-s-32-flipped.pt#")
+    assert not loaded.pipeline_check
+    assert random.pipeline_check
+    assert random.model_id == "ViT-S-32/none"
     text = ["a dog barking", "rain on a window"]
     tokenizer = open_clip.get_tokenizer("ViT-S-32")
     with torch.no_grad():
@@ -57,12 +60,14 @@ def test_gradcam_maps_have_the_grid_shape_and_range(name):
     model = load_model(name, "none", "cpu")
     frames = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
     embeddings, activations = model.encode_frames(frames)
-    assert embeddings.shape[0] == 3 and np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-4)
+    assert embeddings.shape[0] == 3
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-4)
     assert activations.dtype == np.float16
     texts = model.encode_texts(["a car", "a bird", "a bell"])
     cams = model.gradcam(activations, texts)
     assert cams.shape == (3, 7, 7)
-    assert np.all(cams >= 0.0) and np.all(cams <= 1.0 + 1e-6)
+    assert np.all(cams >= 0.0)
+    assert np.all(cams <= 1.0 + 1e-6)
 
 
 @pytest.mark.slow
@@ -143,7 +148,8 @@ def test_a_checkpoint_is_assigned_to_a_model_built_on_meta(tmp_path, monkeypatch
         monkeypatch.setattr(torch.nn.init, name, spy(getattr(torch.nn.init, name)))
     model_module._create.cache_clear()
     built = model_module._create("RN50", str(path), "cpu", False)
-    assert initialised and set(initialised) == {"meta"}  # initialisers ran on meta tensors only: nothing paid
+    assert initialised
+    assert set(initialised) == {"meta"}  # initialisers ran on meta tensors only: nothing paid
     tensors = dict(built.named_parameters()) | dict(built.named_buffers())
     assert not [key for key, tensor in tensors.items() if tensor.is_meta]
     donor_tensors = dict(donor.named_parameters()) | dict(donor.named_buffers())
@@ -173,7 +179,8 @@ def test_a_checkpoint_is_assigned_to_a_model_built_on_meta(tmp_path, monkeypatch
 
     initialised.clear()
     random = model_module._create("RN50", None, "cpu", False)
-    assert initialised and set(initialised) == {"cpu"}  # random weights are really drawn
+    assert initialised
+    assert set(initialised) == {"cpu"}  # random weights are really drawn
     assert not any(tensor.is_meta for tensor in random.parameters())
     assert not torch.equal(random.visual.attnpool.c_proj.weight, donor.visual.attnpool.c_proj.weight)
 

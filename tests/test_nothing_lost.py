@@ -106,7 +106,8 @@ def test_a_group_refused_half_way_puts_back_what_it_had_placed(tmp_path: Path) -
         staged.temp_for(first).write_text("a")
         staged.temp_for(second).write_text("b")
         second.write_text("someone else's")
-    assert not first.exists() and second.read_text() == "someone else's"
+    assert not first.exists()
+    assert second.read_text() == "someone else's"
 
 
 def test_write_timeline_without_force_checks_again_when_it_writes(tmp_path: Path) -> None:
@@ -231,7 +232,8 @@ def test_batch_outputs_are_checked_against_every_jobs_input(tmp_path: Path, monk
     run = run_batch(jobs, BatchOptions({}, worker, force=True), None)
     outcomes = {o.job.number: o for o in run.outcomes}
     assert [o.status for o in run.outcomes] == ["failed"] * 3
-    assert "the input timeline of job 2" in outcomes[1].reason and outcomes[1].exit_code == 2
+    assert "the input timeline of job 2" in outcomes[1].reason
+    assert outcomes[1].exit_code == 2
     assert "leads outside the output folder" in outcomes[3].reason
     assert (tmp_path / "b.otio").read_bytes() == before
     assert not (tmp_path.parent / "escape").exists()
@@ -251,7 +253,8 @@ def test_a_refused_batch_job_leaves_no_folder(tmp_path: Path) -> None:
     jobs = read_jobs(_manifest(tmp_path, ["broken.otio,deep/er/x.otio,"]), out_dir, ".otio")
     worker = WorkerSettings(ModelRequest("RN50", "none", "cpu"), library, None)
     run = run_batch(jobs, BatchOptions({}, worker), None)
-    assert run.outcomes[0].status == "failed" and run.outcomes[0].exit_code == 3
+    assert run.outcomes[0].status == "failed"
+    assert run.outcomes[0].exit_code == 3
     assert not out_dir.exists()
 
 
@@ -298,7 +301,8 @@ def test_a_batch_job_killed_at_each_step_leaves_an_output_the_next_run_accepts(
 ) -> None:
     out = tmp_path / "reel.soundify.otio"
     if earlier:
-        assert _job("none", out, "old") == 0 and is_current(out, "fp-old")
+        assert _job("none", out, "old") == 0
+        assert is_current(out, "fp-old")
     assert _job(step, out, "new") == -signal.SIGKILL
     if out.exists():
         assert is_ours(out), "a re-run would refuse this output for good ('pass --force')"
@@ -306,11 +310,13 @@ def test_a_batch_job_killed_at_each_step_leaves_an_output_the_next_run_accepts(
         assert name == ("new" if step == "after the output" else "old")
         assert is_current(out, "fp-new") == (step == "after the output")
     else:
-        assert not earlier and step != "after the output"
+        assert not earlier
+        assert step != "after the output"
     for left in tmp_path.glob(".*.soundify-*-*"):  # the killed write's temp file, found by a later run
         os.utime(left, (time.time() - 3600,) * 2)
     assert _job("none", out, "new") == 0  # the next run: no --force needed
-    assert is_current(out, "fp-new") and otio.adapters.read_from_file(str(out)).name == "new"
+    assert is_current(out, "fp-new")
+    assert otio.adapters.read_from_file(str(out)).name == "new"
     assert temp_files(tmp_path) == [record_path(out).name]
 
 
@@ -323,7 +329,8 @@ def test_a_failed_output_write_restores_the_earlier_record(tmp_path: Path) -> No
         recorded(out, "fp-new", False, lambda path: False) as hook,
     ):
         write_timeline(small_timeline("new"), out, force=True, before_commit=hook)
-    assert record_path(out).read_bytes() == earlier and is_current(out, "fp-old")
+    assert record_path(out).read_bytes() == earlier
+    assert is_current(out, "fp-old")
 
 
 @pytest.mark.parametrize(
@@ -343,7 +350,8 @@ def test_a_corrupt_batch_record_is_ignored_with_a_warning(tmp_path: Path, caplog
     record_path(out).write_bytes(content)
     with caplog.at_level(logging.WARNING):
         assert read_record(out) is None
-    assert not is_ours(out) and not is_current(out, "x")
+    assert not is_ours(out)
+    assert not is_current(out, "x")
     assert "ignoring this batch record" in caplog.text
 
 
@@ -421,7 +429,8 @@ def test_a_wav_claiming_1_hz_is_not_conformed(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "claims 1 Hz" in result.stdout
-    assert not (tmp_path / "cut.xml").exists() and not (tmp_path / "cut_media").exists()
+    assert not (tmp_path / "cut.xml").exists()
+    assert not (tmp_path / "cut_media").exists()
 
 
 def _timeline_playing(*sounds: Path, seconds: float) -> otio.schema.Timeline:
@@ -462,7 +471,8 @@ def test_a_truncated_conformed_wav_is_encoded_again(tmp_path: Path) -> None:
     assert soundfile.info(str(conformed)).samplerate == 48000  # its header alone still looks right
     write_with_media(_timeline_playing(sound, seconds=1.0), tmp_path / "cut.xml")  # the re-run (--force)
     again = conformed.read_bytes()
-    assert len(again) == len(whole) and again[-4096:] == whole[-4096:]  # whole again (the bext date may differ)
+    assert len(again) == len(whole)
+    assert again[-4096:] == whole[-4096:]  # whole again (the bext date may differ)
     assert temp_files(tmp_path / "cut_media") == []
 
 
@@ -484,7 +494,8 @@ def test_a_failure_half_way_through_conforming_leaves_no_half_set(tmp_path: Path
     monkeypatch.setattr(conform, "with_bext", full_disk_on_the_third)
     with pytest.raises((OutputError, OSError)):
         write_with_media(_timeline_playing(*sounds, seconds=0.1), tmp_path / "cut.xml")
-    assert not (tmp_path / "cut.xml").exists() and not (tmp_path / "cut_media").exists()
+    assert not (tmp_path / "cut.xml").exists()
+    assert not (tmp_path / "cut_media").exists()
 
 
 # ---- caches and indexes validated when read -------------------------------------------------------
@@ -500,7 +511,8 @@ def test_a_truncated_frame_cache_entry_is_ignored_and_made_again(tmp_path: Path,
     summary.write_bytes(summary.read_bytes()[:100])
     with caplog.at_level(logging.WARNING):
         assert FrameCache(tmp_path).load("k") is None
-    assert "ignoring unreadable cache entry" in caplog.text and not summary.exists()
+    assert "ignoring unreadable cache entry" in caplog.text
+    assert not summary.exists()
 
 
 def test_an_index_row_with_a_zero_duration_is_read_again(tmp_path: Path, caplog) -> None:
@@ -513,7 +525,8 @@ def test_an_index_row_with_a_zero_duration_is_read_again(tmp_path: Path, caplog)
         db.execute("UPDATE files SET duration = 0")
     with caplog.at_level(logging.WARNING):
         report = sync(library, LibraryIndex.open([library / INDEX_NAME]), null_progress)
-    assert report.read == 1 and report.facts[0].duration == pytest.approx(0.5)
+    assert report.read == 1
+    assert report.facts[0].duration == pytest.approx(0.5)
     assert "ignoring the index's entry for 'door.wav'" in caplog.text
     assert LibraryIndex.open([library / INDEX_NAME]).files()["door.wav"].duration == pytest.approx(0.5)
 

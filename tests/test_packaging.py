@@ -77,7 +77,8 @@ def test_wheel_holds_the_package_its_data_and_licences(dist: dict[str, Path]) ->
         f"{info}/licenses/soundify_otio/sample/data/LICENSE-bikes.txt",
     ):
         assert name in names, name
-    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "Apache License" in licence
+    assert "Version 2.0, January 2004" in licence
     assert not any(n.startswith(("tests/", "bench/", "docs/")) for n in names)
     assert metadata["Version"] == soundify_otio.__version__
     assert metadata["License-Expression"] == "Apache-2.0"
@@ -109,7 +110,8 @@ def test_sdist_tests_run_from_the_sdist(dist: dict[str, Path], tmp_path: Path) -
     with tarfile.open(dist["sdist"]) as sdist:
         sdist.extractall(tmp_path, filter="data")
     (source,) = tmp_path.iterdir()
-    assert (source / "LICENSE").is_file() and (source / "sample_projects" / "street.otio").is_file()
+    assert (source / "LICENSE").is_file()
+    assert (source / "sample_projects" / "street.otio").is_file()
     env = _env() | {"PYTHONPATH": str(source)}
     where = subprocess.run(
         [sys.executable, "-c", "import soundify_otio; print(soundify_otio.__file__)"],
@@ -193,7 +195,8 @@ def test_fresh_install_runs_the_sample_project(dist: dict[str, Path], tmp_path: 
     assert annotated.returncode == 0, annotated.stderr
     timeline = otio.adapters.read_from_file(str(work / "street.soundify.otio"))
     generated = [t for t in timeline.audio_tracks() if t.metadata.get("soundify", {}).get("generated")]
-    assert generated and any(isinstance(c, otio.schema.Clip) for t in generated for c in t)
+    assert generated
+    assert any(isinstance(c, otio.schema.Clip) for t in generated for c in t)
 
 
 @cache

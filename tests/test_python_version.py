@@ -20,7 +20,8 @@ def test_every_place_that_names_the_floor_names_3_11() -> None:
     assert project["tool"]["ruff"]["target-version"] == "py311"
     assert project["tool"]["mypy"]["python_version"] == "3.11"
     claims = re.findall(r"Python (3\.\d+)\+", (ROOT / "README.md").read_text(encoding="utf-8"))
-    assert claims and set(claims) == {"3.11"}
+    assert claims
+    assert set(claims) == {"3.11"}
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

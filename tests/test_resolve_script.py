@@ -198,16 +198,19 @@ def test_script_in_a_stand_in_resolve(project, cache_dir: Path, tmp_path: Path, 
     (imported,) = resolve.imported
     original = otio.adapters.read_from_file(str(exported))
     generated = [t for t in imported.tracks if t.metadata.get("soundify", {}).get("generated")]
-    assert generated and len(imported.tracks) == len(original.tracks) + len(generated)
+    assert generated
+    assert len(imported.tracks) == len(original.tracks) + len(generated)
     effects = [e for t in generated for c in t.find_clips() for e in c.effects]
-    assert effects and all(e.effect_name == "Resolve Effect" for e in effects)  # --target resolve
+    assert effects
+    assert all(e.effect_name == "Resolve Effect" for e in effects)  # --target resolve
     assert "imported 'street (soundify 2)' beside 'street'" in said
 
     url = re.search(r"review page (http://127\.0\.0\.1:(\d+)/\S+/)", said)
     assert url, said
     port, token = int(url.group(2)), url.group(1).rsplit("/", 2)[1]
     status, page = _request(port, "GET", f"/{token}/")
-    assert status == 200 and b'data-mode="review"' in page
+    assert status == 200
+    assert b'data-mode="review"' in page
     origin = {"Origin": f"http://127.0.0.1:{port}", "Content-Type": "application/json"}
     assert _request(port, "POST", f"/{token}/api/close", b"{}", origin)[0] == 200
     deadline = time.monotonic() + 30
@@ -243,7 +246,8 @@ def test_script_says_why_when_resolve_refuses(
         return subprocess.run(command, **kwargs, check=False)
 
     assert script["run"](resolve, script["CONFIG"], run_command=run_command, say=said.append) == 1
-    assert len(said) == 1 and message in said[0]
+    assert len(said) == 1
+    assert message in said[0]
     assert resolve.calls[-1][1] == last_call
     assert len(ran) == (0 if not exports else 1)  # nothing is annotated when the export failed
 

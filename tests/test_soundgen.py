@@ -45,13 +45,16 @@ def test_required_families_present() -> None:
     }
     assert wanted <= set(soundgen.GENERATORS)
     kinds = {name: spec.kind for name, spec in soundgen.GENERATORS.items()}
-    assert kinds["rain"] == kinds["city street"] == "ambient" and kinds["bicycle bell"] == "effect"
+    assert kinds["rain"] == kinds["city street"] == "ambient"
+    assert kinds["bicycle bell"] == "effect"
 
 
 def test_shape_level_and_headroom(rendered: dict[str, np.ndarray]) -> None:
     for name, x in rendered.items():
         seconds = min(soundgen.GENERATORS[name].seconds, 4.0)
-        assert x.dtype == np.float32 and x.ndim == 2 and x.shape[1] in (1, 2), name
+        assert x.dtype == np.float32, name
+        assert x.ndim == 2, name
+        assert x.shape[1] in (1, 2), name
         assert x.shape[0] == round(seconds * SR), name
         assert np.isfinite(x).all(), name
         assert np.abs(x).max() == pytest.approx(soundgen.PEAK, abs=1e-3), name
@@ -63,7 +66,8 @@ def test_deterministic_per_seed() -> None:
     a = soundgen.generate("rain", seconds=1.0, sample_rate=SR, seed=1)
     b = soundgen.generate("rain", seconds=1.0, sample_rate=SR, seed=1)
     c = soundgen.generate("rain", seconds=1.0, sample_rate=SR, seed=2)
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
 
 
 def test_spectra_differ_between_families(rendered: dict[str, np.ndarray]) -> None:
@@ -104,6 +108,7 @@ def test_footsteps_are_about_two_per_second() -> None:
 
 def test_to_channels() -> None:
     stereo = np.stack([np.ones(10), -np.ones(10)], axis=1).astype(np.float32)
-    assert soundgen.to_channels(stereo, 1).shape == (10, 1) and not soundgen.to_channels(stereo, 1).any()
+    assert soundgen.to_channels(stereo, 1).shape == (10, 1)
+    assert not soundgen.to_channels(stereo, 1).any()
     mono = np.ones((10, 1), np.float32)
     assert soundgen.to_channels(mono, 2).shape == (10, 2)

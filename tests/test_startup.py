@@ -94,7 +94,8 @@ def test_the_console_script_loads_without_collecting_and_freezes_what_it_loaded(
         with without_collection(click.Context(click.Command("x"), obj={"console": True})):
             assert not gc.isenabled()
             kept = [[index] for index in range(1000)]
-        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(kept)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(kept)
     finally:
         gc.unfreeze()  # this test process keeps collecting as before
         gc.enable()
@@ -113,4 +114,5 @@ def test_the_console_script_freezes_its_objects_before_the_interpreter_tears_dow
         )
         for argv in ("", "['--help']")
     ]
-    assert counts[0] > 10_000 and counts[1] == 0  # as the console script; as a call with argv
+    assert counts[0] > 10_000
+    assert counts[1] == 0  # as the console script; as a call with argv

@@ -132,9 +132,12 @@ def test_progress_bar_has_units_and_notes_never_glue_to_it(project, workdir, cac
     _no_bar(screen)
     starts = ("WARNING: RN50 runs with random weights", "wrote ")
     rows = [line for line in screen.lines if not line.startswith("  ")]
-    assert rows and all(row.startswith(starts) for row in rows), screen.lines
-    assert screen.text.count("wrote ") == 1 and "1 scenes" not in screen.text
-    assert f"wrote {out}:" in screen.text and "6 scenes" in screen.text
+    assert rows, screen.lines
+    assert all(row.startswith(starts) for row in rows), screen.lines
+    assert screen.text.count("wrote ") == 1
+    assert "1 scenes" not in screen.text
+    assert f"wrote {out}:" in screen.text
+    assert "6 scenes" in screen.text
 
 
 @pytest.mark.slow
@@ -173,4 +176,5 @@ def test_ctrl_c_clears_the_bar(project, workdir):
 def test_dash_is_refused_by_name(project, workdir):
     screen = on_terminal(["annotate", "-", "-o", "x.otio", "--library", str(project.library)], workdir)
     assert screen.code == 2
-    assert "'-' (standard input/output) is not supported" in screen.text and "give a file" in screen.text
+    assert "'-' (standard input/output) is not supported" in screen.text
+    assert "give a file" in screen.text

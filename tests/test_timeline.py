@@ -263,7 +263,8 @@ def test_speed_changed_clip_is_skipped_with_its_speed() -> None:
     shots, skipped = find_shots(_timeline([_clip("low", 0, 72)], [fast, plain, frozen]), BASE)
     assert _spans(shots) == [("plain", 1.0, 1.0, 0.0)]
     assert [(s.clip_name, s.media) for s in skipped] == [("fast", "/media/fast.mp4"), ("frozen", "/media/frozen.mp4")]
-    assert "speed 200%" in skipped[0].reason and "freeze" in skipped[1].reason
+    assert "speed 200%" in skipped[0].reason
+    assert "freeze" in skipped[1].reason
 
 
 def test_fcp7_time_remap_filter(tmp_path: Path) -> None:
@@ -278,9 +279,11 @@ def test_fcp7_time_remap_filter(tmp_path: Path) -> None:
     (tmp_path / "same.xml").write_text(xml[:at] + remap.format(100) + xml[at:])
     shots, skipped = find_shots(read_timeline(tmp_path / "slow.xml"), tmp_path)
     assert [(s.clip_name, s.reason) for s in skipped] == [("Street through the fence", skipped[0].reason)]
-    assert "speed 50%" in skipped[0].reason and len(shots) == 4
+    assert "speed 50%" in skipped[0].reason
+    assert len(shots) == 4
     shots, skipped = find_shots(read_timeline(tmp_path / "same.xml"), tmp_path)
-    assert skipped == [] and len(shots) == 5
+    assert skipped == []
+    assert len(shots) == 5
 
 
 # ---- adapters ---------------------------------------------------------------------------------

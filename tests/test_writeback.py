@@ -64,24 +64,29 @@ def test_short_sound_repeats_with_crossfades_covering_the_interval(tmp_path):
     sfx = next(t for t in out.tracks if t.name == "SFX 1")
     clips = [i for i in sfx if isinstance(i, otio.schema.Clip)]
     transitions = [i for i in sfx if isinstance(i, otio.schema.Transition)]
-    assert len(clips) >= 4 and len(transitions) == len(clips) - 1
+    assert len(clips) >= 4
+    assert len(transitions) == len(clips) - 1
     assert clips[0].range_in_parent().start_time.to_seconds() == pytest.approx(2.0)
     assert clips[-1].range_in_parent().end_time_exclusive().to_seconds() == pytest.approx(7.0)
     file_frames = 1.5 * RATE
     for clip, after in zip(clips, [*transitions, None]):
         source = clip.source_range
         tail = after.in_offset.value if after is not None else 0
-        assert source.start_time.value >= 0 and source.end_time_exclusive().value + tail <= file_frames
+        assert source.start_time.value >= 0
+        assert source.end_time_exclusive().value + tail <= file_frames
     for before, transition in zip(clips[1:], transitions):
         assert before.source_range.start_time.value >= transition.out_offset.value  # head handle exists
     metas = [c.metadata["soundify"] for c in clips]
-    assert metas[0]["fade_in"] == 0.25 and metas[-1]["fade_out"] == 0.25
-    assert all(m["fade_out"] == 0.0 for m in metas[:-1]) and all(m["fade_in"] == 0.0 for m in metas[1:])
+    assert metas[0]["fade_in"] == 0.25
+    assert metas[-1]["fade_out"] == 0.25
+    assert all(m["fade_out"] == 0.0 for m in metas[:-1])
+    assert all(m["fade_in"] == 0.0 for m in metas[1:])
     # the pan sweep continues across the joins: each clip starts where the previous one ended
     pans = [m["keyframes"]["pan"] for m in metas]
     for previous, following in itertools.pairwise(pans):
         assert previous[-1][1] == pytest.approx(following[0][1], abs=1e-6)
-    assert pans[0][0][1] == pytest.approx(-1.0) and pans[-1][-1][1] == pytest.approx(1.0)
+    assert pans[0][0][1] == pytest.approx(-1.0)
+    assert pans[-1][-1][1] == pytest.approx(1.0)
     assert all(np.all(np.diff([k[1] for k in p]) >= 0) for p in pans)
 
 
@@ -123,15 +128,18 @@ def test_hits_are_single_clips_starting_where_their_transient_meets_the_onset(tm
     hits = (_hit(thud, 1.0, 0.08), _hit(thud, 2.0, 0.08), _hit(thud, 0.04, 0.08, head=0.04))
     result = annotated_copy(_timeline(), _annotation(*hits))
     clips = [c for c in result.tracks[1] if isinstance(c, otio.schema.Clip)]
-    assert len(clips) == 3 and not [t for t in result.tracks[1] if isinstance(t, otio.schema.Transition)]
+    assert len(clips) == 3
+    assert not [t for t in result.tracks[1] if isinstance(t, otio.schema.Transition)]
     for clip in clips:
         hit = clip.metadata["soundify"]["hit"]
         start = clip.range_in_parent().start_time.to_seconds()
         heard = start + hit["transient"] - clip.source_range.start_time.to_seconds()
         assert abs(heard - hit["onset"]) <= 0.5 / RATE + 1e-9  # on the onset's frame, to half a frame
     trimmed, whole = clips[0], clips[1]  # track order: the hit at 0.04 s had its head cut at the timeline's start
-    assert trimmed.source_range.start_time.value == 1 and trimmed.range_in_parent().start_time.value == 0
-    assert whole.source_range.start_time.value == 0 and whole.metadata["soundify"]["fade_in"] == 0.0
+    assert trimmed.source_range.start_time.value == 1
+    assert trimmed.range_in_parent().start_time.value == 0
+    assert whole.source_range.start_time.value == 0
+    assert whole.metadata["soundify"]["fade_in"] == 0.0
     assert whole.source_range.duration.value == round(0.6 * RATE)  # the whole one-shot
 
 
@@ -143,14 +151,16 @@ def test_every_exporter_writes_each_hit_as_its_own_clip(tmp_path, suffix):
     result = annotated_copy(_timeline(), _annotation(*(_hit(thud, t, 0.08) for t in (1.0, 2.0, 3.0, 4.5))))
     out = tmp_path / f"out{suffix}"
     write_output(result, out)
-    assert out.is_file() and out.stat().st_size > 0
+    assert out.is_file()
+    assert out.stat().st_size > 0
     if suffix in (".otio", ".xml"):
         back = otio.adapters.read_from_file(str(out))
         starts = sorted(
             round(c.range_in_parent().start_time.to_seconds(), 3) for c in back.find_clips() if c.name == "thud"
         )
         expected = {round(round((t - 0.08) * RATE) / RATE, 3) for t in (1.0, 2.0, 3.0, 4.5)}
-        assert len(starts) >= 4 and expected <= set(starts)
+        assert len(starts) >= 4
+        assert expected <= set(starts)
 
 
 def test_relative_media_become_absolute_in_a_copy_and_absolute_ones_cost_no_copy(tmp_path):
