@@ -357,6 +357,26 @@ def _level_at(keys: list[tuple[float, float]], t: float) -> float:
     return float(np.interp(t, [k for k, _ in keys], [v for _, v in keys]))
 
 
+_KEY_MARGIN = 0.1
+"""Keys sit on frames (1/24 s): times this far from a dip's corners are clear of its ramps."""
+
+
+def _away_and_inside(speech, config: Config, seconds: float) -> tuple[list[float], list[float]]:
+    """Timeline times clear of every dip (before its attack, after its release), and times inside the lines."""
+    margin = _KEY_MARGIN
+    away = [
+        t
+        for t in np.arange(0.5, seconds - 0.5, 0.1)
+        if all(
+            t < r.start - config.duck_attack_seconds - margin or t > r.end + config.duck_release_seconds + margin
+            for r in speech
+        )
+    ]
+    inside = [t for r in speech for t in np.linspace(r.start + margin, r.end - margin, 5)]
+    assert len(away) > 20 and len(inside) > 20
+    return away, inside
+
+
 @pytest.mark.parametrize("suffix", [".otio", ".xml"])
 def test_the_dip_reaches_the_written_formats(case, annotated, tmp_path, suffix):
     from soundify_otio.pipeline.api import write_timeline
@@ -367,17 +387,7 @@ def test_the_dip_reaches_the_written_formats(case, annotated, tmp_path, suffix):
     out = tmp_path / f"cut{suffix}"
     write_timeline(result, out, media_base=case.folder)
     speech = annotation.scenes[0].speech
-    margin = 0.1  # keys sit on frames (1/24 s)
-    away = [
-        t
-        for t in np.arange(0.5, case.seconds - 0.5, 0.1)
-        if all(
-            t < r.start - config.duck_attack_seconds - margin or t > r.end + config.duck_release_seconds + margin
-            for r in speech
-        )
-    ]
-    inside = [t for r in speech for t in np.linspace(r.start + margin, r.end - margin, 5)]
-    assert len(away) > 20 and len(inside) > 20
+    away, inside = _away_and_inside(speech, config, case.seconds)
     for kind, label, depth in (
         ("ambient", "blue sky", config.duck_ambient_db),
         ("effect", "red car", config.duck_effect_db),
@@ -556,8 +566,8 @@ def test_library_records_speech_share_and_keeps_spoken_beds_from_under_dialogue(
 # ---- the review page ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def review_session(case, tmp_path_factory):
+def _review_session(case, folder: Path):
+    """A review session over the dialogue case (its speech heard), writing OUT into `folder`."""
     from soundify_otio.pipeline.soundify import Soundify
     from soundify_otio.review.session import ReviewSession
 
@@ -565,8 +575,13 @@ def review_session(case, tmp_path_factory):
     soundify = Soundify(colour_model(), open_library(case.library), Config.from_overrides(pretrained="none"))
     analysis = soundify.analyse(shots, skipped)
     soundify.listen(analysis, case.timeline, shots, case.folder)
-    out = tmp_path_factory.mktemp("review") / "out.otio"
+    out = folder / "out.otio"
     return ReviewSession(case.timeline, case.folder / "square.otio", soundify, analysis, out, ["resolve"])
+
+
+@pytest.fixture(scope="module")
+def review_session(case, tmp_path_factory):
+    return _review_session(case, tmp_path_factory.mktemp("review"))
 
 
 def test_review_session_switches_a_scenes_ducking_and_keeps_it_across_picks(review_session):
@@ -599,3 +614,66 @@ def test_the_review_page_shades_speech_and_its_switch_re_places_the_scene(review
         assert not page.locator("input.duck").first.is_checked()
         gains = page.locator("polyline.gain-curve[data-kind='ambient']").first.get_attribute("points")
         assert len({y for _, y in (pair.split(",") for pair in gains.split())}) == 1  # the bed is flat again
+        page.locator("input.duck").first.check()
+        page.wait_for_function("() => document.querySelector('p.dialogue').textContent.includes('beds -12 dB')")
+        beds = page.locator("input.duck-depth[data-setting='duck_ambient_db']")
+        assert beds.count() == 1 and beds.input_value() == "-12"
+        beds.fill("-20")
+        beds.press("Tab")  # the field's change: the scene is re-placed with the new depth
+        page.wait_for_function("() => document.querySelector('p.dialogue').textContent.includes('beds -20 dB')")
+        scene_id = next(iter(review_session.choices))
+        assert review_session.choices[scene_id].duck_ambient_db == -20.0
+        assert _bed_dip_on_the_page(page) == pytest.approx(-20.0, abs=0.2)
+        beds = page.locator("input.duck-depth[data-setting='duck_ambient_db']")
+        beds.fill("5")
+        beds.press("Tab")
+        page.wait_for_function("() => document.getElementById('status').textContent.includes('not re-placed')")
+        assert "`duck_ambient_db` must be a number of dB in -60..0" in page.locator("#status").inner_text()
+        assert review_session.choices[scene_id].duck_ambient_db == -20.0
+        assert "beds -20 dB" in page.locator("p.dialogue").first.inner_text()
+
+
+def _bed_dip_on_the_page(page) -> float:
+    """The bed's gain curve as drawn: its lowest value less its highest (dB), read back through the panel's scale."""
+    panel = page.locator("g.gain-panel").first
+    lo, hi, y0, y1 = (float(panel.get_attribute(f"data-{name}")) for name in ("lo", "hi", "y0", "y1"))
+    points = panel.locator("polyline.gain-curve[data-kind='ambient']").get_attribute("points")
+    values = [lo + (y0 - float(y)) / (y0 - y1) * (hi - lo) for _, y in (pair.split(",") for pair in points.split())]
+    return min(values) - max(values)
+
+
+def test_depths_posted_to_the_review_server_dip_the_written_keys_and_bad_ones_change_nothing(case, tmp_path):
+    import json
+
+    from helpers.review import own, request, serving
+
+    session = _review_session(case, tmp_path)
+    config = session.soundify.config
+    scene_id = next(iter(session.choices))
+    speech = session.annotation().scenes[0].speech
+    picks = {"scene": scene_id, "effects": ["red car"], "ambient": "blue sky"}
+    wanted = {"ambient": -20.0, "effect": -3.5}
+    assert wanted != {"ambient": config.duck_ambient_db, "effect": config.duck_effect_db}
+    with serving(session) as server:
+        api = f"/{server.token}/api/"
+        depths = {"duck_ambient_db": -20, "duck_effect_db": -3.5}
+        status, _, body = request(server, "POST", api + "pick", {**picks, **depths}, own(server))
+        assert status == 200, body
+        assert "beds -20 dB" in json.loads(body)["html"] and "effects -3.5 dB" in json.loads(body)["html"]
+        choice, page = session.choices[scene_id], session.scene_html(scene_id)
+        refused = [("duck_ambient_db", 5), ("duck_ambient_db", "x"), ("duck_effect_db", True)]
+        for name, bad in [*refused, ("duck_effect_db", -60.5), ("duck_effect_db", [-6])]:
+            status, _, body = request(server, "POST", api + "pick", {**picks, name: bad}, own(server))
+            assert status == 400, (name, bad)
+            assert f"`{name}` must be a number of dB in -60..0" == json.loads(body)["error"]
+        assert session.choices[scene_id] == choice and session.scene_html(scene_id) == page
+        status, _, body = request(server, "POST", api + "write", {}, own(server))
+        assert status == 200, body
+    text = session.choices_path.read_text(encoding="utf-8")
+    assert "duck_ambient_db = -20\n" in text and "duck_effect_db = -3.5\n" in text
+    away, inside = _away_and_inside(speech, config, case.seconds)
+    for kind, depth in wanted.items():
+        keys = _otio_gain_db(session.out, kind)
+        base = float(np.median([_level_at(keys, t) for t in away]))
+        assert max(abs(_level_at(keys, t) - base) for t in away) < 0.05
+        assert max(abs(_level_at(keys, t) - base - depth) for t in inside) < 0.05, kind

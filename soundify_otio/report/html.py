@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from soundify_otio.atomic import atomic_write_text
+from soundify_otio.config import SETTINGS
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.timeline.reading import timecode
 from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult, SpeechRegion
@@ -345,19 +346,31 @@ def _dialogue_note(result: SceneResult, interactive: bool) -> str:
     """What the scene's dialogue did to our sounds (nothing without speech); on the review page, a switch."""
     if not result.speech:
         return ""
+    names = {"ambient": "beds", "effect": "effects"}
     switch = (
-        f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.ducking else ""}> '
+        f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.duck else ""}> '
         "duck under the dialogue</label> "
+        + "".join(_depth_input(kind, names[kind], depth) for kind, depth in sorted(result.duck_depths.items()))
         if interactive
         else ""
     )
     loudness = f", {result.dialogue_lufs:.1f} LUFS" if result.dialogue_lufs is not None else ""
-    names = {"ambient": "beds", "effect": "effects"}
     ducked = ", ".join(f"{names[kind]} {depth:+g} dB" for kind, depth in sorted(result.ducking.items()))
     lines = "line" if len(result.speech) == 1 else "lines"
     return (
         f'<p class="dialogue">{switch}Dialogue: {len(result.speech)} {lines} (shaded){loudness}; '
         f"{'ducked under it: ' + ducked if ducked else 'not ducked'}</p>"
+    )
+
+
+def _depth_input(kind: str, name: str, depth: float) -> str:
+    """The review page's field for one kind's dip under the dialogue (dB, in its setting's range)."""
+    setting_name = f"duck_{kind}_db"
+    setting = SETTINGS[setting_name]
+    return (
+        f'<label class="duck-depth">{escape(name)} <input type="number" class="duck-depth" '
+        f'data-setting="{escape(setting_name)}" min="{setting.low:g}" max="{setting.high:g}" step="any" '
+        f'value="{depth:g}" aria-label="{escape(name)} dip under the dialogue (dB)"> dB</label> '
     )
 
 
