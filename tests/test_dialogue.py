@@ -522,6 +522,51 @@ def test_annotate_json_and_report_show_the_speech_and_what_was_ducked(case, tmp_
     assert [round(float(r.get("data-start")), 3) for r in shaded] == [r[0] for r in scene["speech"]]
     note = page.xpath("//p[@class='dialogue']")[0].text_content()
     assert f"{len(scene['speech'])} lines" in note and "beds -12 dB" in note and "effects -6 dB" in note
+    _the_reports_preview_is_renders_default_mix(page, tmp_path / "out.otio", scene["speech"], capsys)
+
+
+def _the_reports_preview_is_renders_default_mix(page, annotated: Path, speech: list, capsys) -> None:
+    """The report's embedded preview holds the dialogue: it is the mix `render` makes by default (the
+    timeline's own sound with ours), louder through the lines than between them, where our tracks alone
+    dip under the lines; and the report says which mix it is."""
+    import base64
+    import io
+
+    import soundfile
+
+    from soundify_otio.cli import main
+
+    src = page.xpath("//audio[@id='preview-audio']")[0].get("src")
+    assert src.startswith("data:audio/wav;base64,")
+    embedded, rate = soundfile.read(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), dtype="float64")
+    said = page.xpath("string(//p[contains(@class, 'preview-mix')])")
+    assert "the timeline's own sound with our tracks, brought to -23.0 LUFS" in said
+    mixes = {}
+    for name, extra in (("default", []), ("ours", ["--ours-only"])):
+        with pytest.raises(SystemExit) as exited:
+            main(["render", str(annotated), "-o", str(annotated.with_name(f"{name}.wav")), *extra])
+        assert exited.value.code == 0, capsys.readouterr().err
+        mixes[name], _ = soundfile.read(annotated.with_name(f"{name}.wav"), dtype="float64")
+    assert embedded.shape == mixes["default"].shape
+    assert np.abs(embedded - mixes["default"]).max() < 1e-4
+    config = Config()
+    during = [(a + 0.1, b - 0.1) for a, b, _ in speech]
+    between = [
+        (a[1] + config.duck_release_seconds + 0.15, b[0] - config.duck_attack_seconds - 0.15)
+        for a, b in itertools.pairwise(speech)
+    ]
+
+    def rise(data: np.ndarray) -> float:
+        """How much louder (dB) the mix is through the lines than between them."""
+
+        def level(spans: list[tuple[float, float]]) -> float:
+            return _rms_db(np.concatenate([data[round(a * rate) : round(b * rate)] for a, b in spans if b - a > 0.3]))
+
+        return level(during) - level(between)
+
+    ours, heard = rise(mixes["ours"]), rise(embedded)
+    assert ours < -3.0, ours  # our tracks alone dip under the lines
+    assert heard > ours + 3.0, (heard, ours)  # the lines fill the report's preview where ours dip (by 5 dB here)
 
 
 # ---- library sounds with speech in them -----------------------------------------------------------

@@ -19,6 +19,7 @@ from soundify_otio.cli.app import (
     conform_media_option,
     default_cache_dir,
     load_model,
+    log,
     output_option,
     parse_config,
     parse_media_root,
@@ -170,12 +171,13 @@ def annotate(
     chosen_targets = targets
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
     extra, picks = read_picks(choices_file)
+    roots = [parse_media_root(r) for r in options["media_roots"]]  # the report's preview hears the media too
     analysed = _analyse(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
     result, annotation = analysed.annotate(picks)
     write_started = time.perf_counter()
     with staged_outputs(replace=force) as staged:  # the report is made and checked first: OUT only if it can be
         if report is not None:
-            _write_report(ctx, annotation, result, staged, report, title=timeline_in.name, soundify=analysed.soundify)
+            _write_report(ctx, annotation, result, staged, report, timeline_in, roots, analysed.soundify)
             staged.verify()
         write_timeline(result, out, targets=chosen_targets, force=force, media_base=_base(timeline_in), conform=conform)
         annotation.timings["write"] = time.perf_counter() - write_started
@@ -201,12 +203,21 @@ def annotate(
 
 
 def _write_report(
-    ctx: click.Context, annotation, timeline, staged: StagedOutputs, report: Path, title: str, soundify
+    ctx: click.Context,
+    annotation,
+    timeline,
+    staged: StagedOutputs,
+    report: Path,
+    timeline_in: Path,
+    media_roots,
+    soundify,
 ) -> None:
-    """The HTML report with the preview audio and a listen button per candidate. The preview is
-    rendered beside the report (a full TMPDIR does not matter; a full disk fails the run before
-    anything is renamed): a scratch file when it is embedded, else an output of the run that the
-    report links to (REPORT.preview.wav), staged under its own name so the link is right."""
+    """The HTML report with the preview audio and a listen button per candidate. The preview is the
+    mix `render` makes by default: the timeline's own sound (its media found as IN's are) with our
+    tracks, brought to the configured loudness under the true-peak ceiling. It is rendered beside the
+    report (a full TMPDIR does not matter; a full disk fails the run before anything is renamed): a
+    scratch file when it is embedded, else an output of the run that the report links to
+    (REPORT.preview.wav), staged under its own name so the link is right."""
     from soundify_otio.preview.render import render_preview
     from soundify_otio.report.html import write_report
     from soundify_otio.review.auditions import audition_files
@@ -219,14 +230,27 @@ def _write_report(
         preview = staged.temp_for(linked_preview(report), same_name=True)
     else:
         preview = staged.scratch_for(report, ".preview.wav")
-    render_preview(timeline, preview, progress=ctx.obj["progress"])
+    config = soundify.config
+    stats = render_preview(
+        timeline,
+        preview,
+        include_timeline_audio=True,
+        loudness=config.loudness,
+        true_peak=config.true_peak,
+        progress=ctx.obj["progress"],
+        base_dir=_base(timeline_in),
+        media_roots=media_roots,
+    )
+    for problem in stats.unheard:
+        log.warning("the report's preview lacks some of the timeline's own sound: %s", terminal_safe(problem))
     write_report(
         annotation,
         staged.temp_for(report, same_name=linked),
-        title=title,
+        title=timeline_in.name,
         timecode_origin=origin,
         frame_rate=rate,
         preview_wav=preview,
+        preview_mix=stats.mix(),
         auditions=audition_files(soundify.library, annotation, soundify.config.seed),
     )
 

@@ -534,10 +534,12 @@ def _loop_toggles(result: SceneResult, placements: list[Placement]) -> str:
     )
 
 
-def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
-    """The player (embedded, or a link when too large) and whether it can be driven from the page."""
+def _audio(preview_wav: Path | None, report_path: Path, mix: str) -> tuple[str, bool]:
+    """The player (embedded, or a link when too large) with what its mix holds (`mix`, in words), and
+    whether it can be driven from the page."""
     if preview_wav is None:
         return "", False
+    said = f'<p class="preview-mix muted">The preview holds {escape(mix)}.</p>' if mix else ""
     preview_wav = Path(preview_wav)
     if not preview_wav.is_file():
         raise MediaError("preview audio not found", preview_wav)
@@ -552,7 +554,7 @@ def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
             f'<div class="player"><audio id="preview-audio" controls preload="metadata" src="{escape(href)}">'
             f'</audio><p class="warning">The preview is {size / 2**20:.0f} MB, too large to embed: it is linked '
             f'(<a href="{escape(href)}">{escape(preview_wav.name)}</a>) and plays only next to this file.</p>'
-            f"</div>"
+            f"{said}</div>"
         ), True
     try:
         data = base64.b64encode(preview_wav.read_bytes()).decode("ascii")
@@ -561,7 +563,7 @@ def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
     return (
         f'<div class="player"><audio id="preview-audio" controls preload="metadata" '
         f'src="data:audio/wav;base64,{data}"></audio><span class="muted">preview mix (embedded in this file)'
-        f"</span></div>"
+        f"</span>{said}</div>"
     ), True
 
 
@@ -656,14 +658,16 @@ def render_html(
     timecode_origin: float = 0.0,
     frame_rate: float = 24.0,
     preview_wav: Path | None = None,
+    preview_mix: str = "",
     thumbnails_per_scene: int = 4,
     auditions: Mapping[tuple[str, str], Path] | None = None,
     page: PageContext | None = None,
     review: ReviewTarget | None = None,
 ) -> str:
     """The page as one string (images, audio, CSS and script inline): the static report, or with
-    `page` and `review` the review server's page (its links and picture player come from `page`)."""
-    audio, playable = _audio(preview_wav, report_path)
+    `page` and `review` the review server's page (its links and picture player come from `page`).
+    `preview_mix` says what the preview holds (e.g. RenderStats.mix), shown beside its player."""
+    audio, playable = _audio(preview_wav, report_path, preview_mix)
     if page is None:
         page = PageContext(
             colours=_colours(annotation),
@@ -713,11 +717,13 @@ def write_report(
     timecode_origin: float = 0.0,
     frame_rate: float = 24.0,
     preview_wav: Path | None = None,
+    preview_mix: str = "",
     thumbnails_per_scene: int = 4,
     auditions: Mapping[tuple[str, str], Path] | None = None,
 ) -> None:
     """Write the report to `path` atomically (a temp file next to it, renamed over it).
-    `auditions` names the file each candidate's listen button plays (placed sounds play their own)."""
+    `auditions` names the file each candidate's listen button plays (placed sounds play their own);
+    `preview_mix` says what the preview holds."""
     path = Path(path)
     page = render_html(
         annotation,
@@ -726,6 +732,7 @@ def write_report(
         timecode_origin=timecode_origin,
         frame_rate=frame_rate,
         preview_wav=preview_wav,
+        preview_mix=preview_mix,
         thumbnails_per_scene=thumbnails_per_scene,
         auditions=auditions,
     )
