@@ -343,7 +343,8 @@ def _curves_svg(result: SceneResult, placements: list[Placement], scale: _Scale,
 
 
 def _dialogue_note(result: SceneResult, interactive: bool) -> str:
-    """What the scene's dialogue did to our sounds (nothing without speech); on the review page, a switch."""
+    """What the scene's dialogue did to our sounds (nothing without speech); on the review page, its
+    switch and a depth field per kind."""
     if not result.speech:
         return ""
     names = {"ambient": "beds", "effect": "effects"}
