@@ -348,10 +348,10 @@ def _dialogue_note(result: SceneResult, interactive: bool) -> str:
     if not result.speech:
         return ""
     names = {"ambient": "beds", "effect": "effects"}
+    depths = ", ".join(_depth_input(kind, names[kind], depth) for kind, depth in sorted(result.duck_depths.items()))
     switch = (
         f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.duck else ""}> '
-        "duck under the dialogue</label> "
-        + "".join(_depth_input(kind, names[kind], depth) for kind, depth in sorted(result.duck_depths.items()))
+        "duck under the dialogue</label> " + (f'<span class="duck-depths">by {depths}</span> · ' if depths else "")
         if interactive
         else ""
     )
@@ -371,7 +371,7 @@ def _depth_input(kind: str, name: str, depth: float) -> str:
     return (
         f'<label class="duck-depth">{escape(name)} <input type="number" class="duck-depth" '
         f'data-setting="{escape(setting_name)}" min="{setting.low:g}" max="{setting.high:g}" step="any" '
-        f'value="{depth:g}" aria-label="{escape(name)} dip under the dialogue (dB)"> dB</label> '
+        f'value="{depth:g}" aria-label="{escape(name)} dip under the dialogue (dB)"> dB</label>'
     )
 
 
