@@ -164,6 +164,11 @@ class SceneResult:
     """Where someone speaks in the scene (the timeline's own sound)."""
     ducking: dict[str, float] = field(default_factory=dict)
     """The dip (dB) each kind of sound got under that speech; empty when nothing was ducked."""
+    duck_depths: dict[str, float] = field(default_factory=dict)
+    """The dip (dB) set per kind for the scene's speech (the editor's or the configuration's), applied or
+    not; empty without speech or where ducking is off for the run."""
+    duck: bool = True
+    """False: the editor switched this scene's ducking off (Choice.duck)."""
     dialogue_lufs: float | None = None
     """The speech's integrated loudness (BS.1770), which the bed's level follows; None without speech."""
 

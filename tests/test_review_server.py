@@ -26,29 +26,12 @@ from soundify_otio.timeline.writeback import annotated_copy
 from soundify_otio.types import Choice
 
 from helpers.cli import analysis_args, interruptible
-from helpers.review import picks_in, sample_session, serving
+from helpers.review import own, picks_in, request, sample_session, serving
 
 
 @pytest.fixture(scope="module")
 def session(project, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ReviewSession:
     return sample_session(project, cache_dir, tmp_path_factory.mktemp("review") / "street.soundify.otio")
-
-
-def request(
-    server: ReviewServer, method: str, path: str, body: object = None, headers: dict | None = None
-) -> tuple[int, dict, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    try:
-        connection.request(method, path, body=data, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
-
-
-def own(server: ReviewServer) -> dict:
-    return {"Origin": f"http://127.0.0.1:{server.port}", "Content-Type": "application/json"}
 
 
 def an_unpicked_effect(session: ReviewSession, index: int = 0) -> tuple[str, str]:

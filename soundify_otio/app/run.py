@@ -111,11 +111,12 @@ def write_annotated(
     *,
     targets: Sequence[str],
     conform: str | None,
+    say: Callable[[str], None],
     progress: ProgressHook = null_progress,
 ) -> tuple[otio.schema.Timeline, Annotation]:
     """Place the picks and write the annotated timeline (and the report, when asked) together: the
     report is made and verified first, so the timeline is written only if it can be, and neither is
-    left behind when the other fails."""
+    left behind when the other fails. Notes for the user go through `say`."""
     request = run.request
     if request.timeline_out is None:
         raise ValueError("write_annotated needs a request with timeline_out")
@@ -123,7 +124,7 @@ def write_annotated(
     write_started = time.perf_counter()
     with staged_outputs(replace=request.force) as staged:
         if request.report is not None:
-            _write_report(run, annotation, result, staged, request.report, progress)
+            _write_report(run, annotation, result, staged, say, progress)
             staged.verify()
         write_timeline(
             result,
@@ -196,32 +197,49 @@ def _write_report(
     annotation: Annotation,
     timeline: otio.schema.Timeline,
     staged: StagedOutputs,
-    report: Path,
+    say: Callable[[str], None],
     progress: ProgressHook,
 ) -> None:
-    """The HTML report with the preview audio and a listen button per candidate. The preview is
-    rendered beside the report (a full TMPDIR does not matter; a full disk fails the run before
-    anything is renamed): a scratch file when it is embedded, else an output of the run that the
-    report links to (REPORT.preview.wav), staged under its own name so the link is right."""
+    """The HTML report with the preview audio and a listen button per candidate. The preview is the
+    mix `render` makes by default: the timeline's own sound (its media found as IN's are) with our
+    tracks, brought to the configured loudness under the true-peak ceiling. It is rendered beside the
+    report (a full TMPDIR does not matter; a full disk fails the run before anything is renamed): a
+    scratch file when it is embedded, else an output of the run that the report links to
+    (REPORT.preview.wav), staged under its own name so the link is right."""
     from soundify_otio.preview.render import render_preview
     from soundify_otio.report.auditions import audition_files
     from soundify_otio.report.html import write_report
 
-    soundify = run.analysed.soundify
+    request, soundify = run.request, run.analysed.soundify
+    report = request.report
+    if report is None:
+        raise ValueError("_write_report needs a request with a report")
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
     linked = preview_is_linked(timeline)
     if linked:
         preview = staged.temp_for(linked_preview(report), same_name=True)
     else:
         preview = staged.scratch_for(report, ".preview.wav")
-    render_preview(timeline, preview, progress=progress)
+    stats = render_preview(
+        timeline,
+        preview,
+        include_timeline_audio=True,
+        loudness=soundify.config.loudness,
+        true_peak=soundify.config.true_peak,
+        progress=progress,
+        base_dir=request.base_dir,
+        media_roots=request.media_roots,
+    )
+    for problem in stats.unheard:
+        say(f"warning: the report's preview lacks some of the timeline's own sound: {problem}")
     write_report(
         annotation,
         staged.temp_for(report, same_name=linked),
-        title=run.request.timeline_in.name,
+        title=request.timeline_in.name,
         timecode_origin=origin,
         frame_rate=timeline_rate(timeline),
         preview_wav=preview,
+        preview_mix=stats.mix(),
         auditions=audition_files(soundify.library, annotation, soundify.config),
     )
 

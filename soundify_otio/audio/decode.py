@@ -98,21 +98,29 @@ def decode_mono(path: Path, start: float, duration: float, rate: int) -> np.ndar
     return out
 
 
-def mix(sources: Sequence[SoundSource], rate: int) -> tuple[np.ndarray, list[MediaError]]:
-    """The sources summed at their timeline places (each at its level), and the sources that could
-    not be heard (files that will not open, or hold no sound: a silent video is common, not an error)."""
-    length = max((s.timeline_start + s.duration for s in sources), default=0.0)
-    signal = np.zeros(round(length * rate), dtype=np.float32)
+def mix(
+    sources: Sequence[SoundSource], rate: int, start: float = 0.0, end: float | None = None
+) -> tuple[np.ndarray, list[MediaError]]:
+    """The sources summed at their timeline places (each at its level) over timeline seconds [start,
+    end) (default: from 0 to the last source's end; only what falls inside is decoded), and the
+    sources that could not be heard (files that will not open, or hold no sound: a silent video is
+    common, not an error)."""
+    if end is None:
+        end = max((s.timeline_start + s.duration for s in sources), default=0.0)
+    signal = np.zeros(max(0, round((end - start) * rate)), dtype=np.float32)
     problems: list[MediaError] = []
     for source in sources:
+        lo, hi = max(start, source.timeline_start), min(end, source.timeline_start + source.duration)
+        if hi <= lo:
+            continue
         try:
-            samples = decode_mono(source.media_path, source.media_start, source.duration, rate)
+            samples = decode_mono(source.media_path, source.media_start + lo - source.timeline_start, hi - lo, rate)
         except MediaError as exc:
             problems.append(exc)
             continue
-        at = round(source.timeline_start * rate)
-        end = min(len(signal), at + len(samples))
-        signal[at:end] += samples[: end - at] * np.float32(10.0 ** (source.gain_db / 20.0))
+        at = round((lo - start) * rate)
+        stop = min(len(signal), at + len(samples))
+        signal[at:stop] += samples[: stop - at] * np.float32(10.0 ** (source.gain_db / 20.0))
     return signal, problems
 
 

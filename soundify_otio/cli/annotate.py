@@ -116,7 +116,14 @@ def annotate(
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
     extra, picks = read_picks(choices_file)
     run = open_run(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
-    result, annotation = write_annotated(run, picks, targets=targets, conform=conform, progress=ctx.obj["progress"])
+    result, annotation = write_annotated(
+        run,
+        picks,
+        targets=targets,
+        conform=conform,
+        say=lambda line: say(ctx, terminal_safe(line, None)),
+        progress=ctx.obj["progress"],
+    )
     ctx.obj["progress"].close()
     summary = _summary(annotation, result, out, time.perf_counter() - started, run.analysed.soundify.cache)
     say(

@@ -189,14 +189,10 @@ def _scene_tables(choices: ChoicesFile) -> Iterator[tuple[dict, Callable[..., Ch
             raise fail('`ambient` must be a label or ""', r"^\s*ambient\s*=")
         if not isinstance(table.get("duck", True), bool):
             raise fail("`duck` must be true or false", r"^\s*duck\s*=")
-        for name in ("duck_ambient_db", "duck_effect_db"):
-            value, setting = table.get(name), SETTINGS[name]
-            if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not setting.low <= value <= setting.high  # type: ignore[operator]
-            ):
-                raise fail(f"`{name}` must be a number of dB in {setting.low:g}..{setting.high:g}", rf"^\s*{name}\s*=")
+        for name in DUCK_DEPTHS:
+            problem = duck_depth_problem(name, table[name]) if name in table else None
+            if problem is not None:
+                raise fail(problem, rf"^\s*{name}\s*=")
         loops = table.get("loop", {})
         if not isinstance(loops, dict) or not all(isinstance(on, bool) for on in loops.values()):
             raise fail('`[scene.loop]` must set labels to true or false, e.g. "knock" = true', r"^\s*\[scene\.loop\]")
@@ -241,6 +237,20 @@ def check_choices(
 
 def _decibels(value: float | int | None) -> float | None:
     return None if value is None else float(value)
+
+
+DUCK_DEPTHS = ("duck_ambient_db", "duck_effect_db")
+"""A scene's ducking depths, as the choices file, Choice and the review page name them."""
+
+
+def duck_depth_problem(name: str, value: object) -> str | None:
+    """Why `value` cannot be the scene's `name` (one of DUCK_DEPTHS), a number of dB in its setting's
+    range; None when it can. The choices file and the review page check a depth here."""
+    low, high = SETTINGS[name].low, SETTINGS[name].high
+    assert low is not None and high is not None  # the depths' settings have a range
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        return f"`{name}` must be a number of dB in {low:g}..{high:g}"
+    return None
 
 
 def _shown(message: str, limit: int = 300) -> str:

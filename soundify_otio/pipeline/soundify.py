@@ -279,7 +279,8 @@ class Soundify:
                 placements.extend(self._effect_placements(analysed, label, spans, occasion))
         if choice.ambient:
             placements.append(self._ambient_placement(analysed, choice.ambient, ambients))
-        depths = self.duck_depths(analysed, choice)
+        settings = self.duck_depths(analysed, choice)
+        depths = {kind: depth for kind, depth in settings.items() if choice.duck and depth < 0}
         if depths:
             lines = [(r.start, r.end) for r in analysed.speech]
             config = self.config
@@ -302,19 +303,20 @@ class Soundify:
             loops,
             speech=analysed.speech,
             ducking={str(kind): depth for kind, depth in depths.items()},
+            duck_depths={str(kind): depth for kind, depth in settings.items()},
+            duck=choice.duck,
             dialogue_lufs=analysed.dialogue_lufs,
         )
         return result, placements
 
     def duck_depths(self, analysed: AnalysedScene, choice: Choice) -> dict[Kind, float]:
-        """The dip per kind of sound under the scene's speech: none without speech, where ducking is off
-        or the editor switched it off; the editor's depths where the choice has them."""
-        if not analysed.speech or self.config.duck == "off" or not choice.duck:
+        """The dip per kind of sound set for the scene's speech (the editor's depths where the choice has
+        them), whether or not the editor switched it on: none without speech or where ducking is off."""
+        if not analysed.speech or self.config.duck == "off":
             return {}
         ambient = self.config.duck_ambient_db if choice.duck_ambient_db is None else choice.duck_ambient_db
         effect = self.config.duck_effect_db if choice.duck_effect_db is None else choice.duck_effect_db
-        depths: dict[Kind, float] = {"ambient": ambient, "effect": effect}
-        return {kind: depth for kind, depth in depths.items() if depth < 0}
+        return {"ambient": ambient, "effect": effect}
 
     def _text(self, kind: Kind, label: str) -> np.ndarray:
         labels, texts = self.labels(kind)

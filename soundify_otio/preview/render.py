@@ -63,6 +63,20 @@ class RenderStats:
     """The true-peak ceiling held the gain below what the loudness target asked for."""
     unheard: tuple[str, ...] = ()
     """The timeline's own sounds that could not be decoded (each: file and reason)."""
+    timeline_sound: bool = False
+    """The timeline's own sound is in the mix (not only our tracks)."""
+
+    def mix(self) -> str:
+        """What the preview holds, in words (the report says it beside its player)."""
+        if not self.timeline_sound:
+            return "our tracks alone (as render --ours-only makes it)"
+        level = (
+            f", brought to {self.loudness[1]:.1f} LUFS (true peak {self.true_peak[1]:.1f} dBTP)"
+            if self.loudness is not None and self.true_peak is not None
+            else ""
+        )
+        unheard = f"; {len(self.unheard)} of its sounds could not be decoded" if self.unheard else ""
+        return f"the timeline's own sound with our tracks{level}, as render makes it by default{unheard}"
 
 
 def _clip_path(clip: otio.schema.Clip, base_dir: Path | None, media_roots: MediaRoots) -> Path:
@@ -398,6 +412,7 @@ def render_preview(
         true_peak=levels[1] if levels else None,
         ceiling_limited=limited,
         unheard=tuple(str(p) for p in unheard),
+        timeline_sound=include_timeline_audio,
     )
 
 

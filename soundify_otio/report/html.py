@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from soundify_otio.atomic import atomic_write_text
+from soundify_otio.config import SETTINGS
 from soundify_otio.errors import MediaError, OutputError
 from soundify_otio.timeline.timecode import timecode
 from soundify_otio.types import Annotation, Curve, Kind, Placement, SceneResult, SpeechRegion
@@ -342,22 +343,35 @@ def _curves_svg(result: SceneResult, placements: list[Placement], scale: _Scale,
 
 
 def _dialogue_note(result: SceneResult, interactive: bool) -> str:
-    """What the scene's dialogue did to our sounds (nothing without speech); on the review page, a switch."""
+    """What the scene's dialogue did to our sounds (nothing without speech); on the review page, its
+    switch and a depth field per kind."""
     if not result.speech:
         return ""
+    names = {"ambient": "beds", "effect": "effects"}
+    depths = ", ".join(_depth_input(kind, names[kind], depth) for kind, depth in sorted(result.duck_depths.items()))
     switch = (
-        f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.ducking else ""}> '
-        "duck under the dialogue</label> "
+        f'<label class="duck-switch"><input type="checkbox" class="duck"{" checked" if result.duck else ""}> '
+        "duck under the dialogue</label> " + (f'<span class="duck-depths">by {depths}</span> · ' if depths else "")
         if interactive
         else ""
     )
     loudness = f", {result.dialogue_lufs:.1f} LUFS" if result.dialogue_lufs is not None else ""
-    names = {"ambient": "beds", "effect": "effects"}
     ducked = ", ".join(f"{names[kind]} {depth:+g} dB" for kind, depth in sorted(result.ducking.items()))
     lines = "line" if len(result.speech) == 1 else "lines"
     return (
         f'<p class="dialogue">{switch}Dialogue: {len(result.speech)} {lines} (shaded){loudness}; '
         f"{'ducked under it: ' + ducked if ducked else 'not ducked'}</p>"
+    )
+
+
+def _depth_input(kind: str, name: str, depth: float) -> str:
+    """The review page's field for one kind's dip under the dialogue (dB, in its setting's range)."""
+    setting_name = f"duck_{kind}_db"
+    setting = SETTINGS[setting_name]
+    return (
+        f'<label class="duck-depth">{escape(name)} <input type="number" class="duck-depth" '
+        f'data-setting="{escape(setting_name)}" min="{setting.low:g}" max="{setting.high:g}" step="any" '
+        f'value="{depth:g}" aria-label="{escape(name)} dip under the dialogue (dB)"> dB</label>'
     )
 
 
@@ -521,10 +535,12 @@ def _loop_toggles(result: SceneResult, placements: list[Placement]) -> str:
     )
 
 
-def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
-    """The player (embedded, or a link when too large) and whether it can be driven from the page."""
+def _audio(preview_wav: Path | None, report_path: Path, mix: str) -> tuple[str, bool]:
+    """The player (embedded, or a link when too large) with what its mix holds (`mix`, in words), and
+    whether it can be driven from the page."""
     if preview_wav is None:
         return "", False
+    said = f'<p class="preview-mix muted">The preview holds {escape(mix)}.</p>' if mix else ""
     preview_wav = Path(preview_wav)
     if not preview_wav.is_file():
         raise MediaError("preview audio not found", preview_wav)
@@ -539,7 +555,7 @@ def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
             f'<div class="player"><audio id="preview-audio" controls preload="metadata" src="{escape(href)}">'
             f'</audio><p class="warning">The preview is {size / 2**20:.0f} MB, too large to embed: it is linked '
             f'(<a href="{escape(href)}">{escape(preview_wav.name)}</a>) and plays only next to this file.</p>'
-            f"</div>"
+            f"{said}</div>"
         ), True
     try:
         data = base64.b64encode(preview_wav.read_bytes()).decode("ascii")
@@ -548,7 +564,7 @@ def _audio(preview_wav: Path | None, report_path: Path) -> tuple[str, bool]:
     return (
         f'<div class="player"><audio id="preview-audio" controls preload="metadata" '
         f'src="data:audio/wav;base64,{data}"></audio><span class="muted">preview mix (embedded in this file)'
-        f"</span></div>"
+        f"</span>{said}</div>"
     ), True
 
 
@@ -643,14 +659,16 @@ def render_html(
     timecode_origin: float = 0.0,
     frame_rate: float = 24.0,
     preview_wav: Path | None = None,
+    preview_mix: str = "",
     thumbnails_per_scene: int = 4,
     auditions: Mapping[tuple[str, str], Path] | None = None,
     page: PageContext | None = None,
     review: ReviewTarget | None = None,
 ) -> str:
     """The page as one string (images, audio, CSS and script inline): the static report, or with
-    `page` and `review` the review server's page (its links and picture player come from `page`)."""
-    audio, playable = _audio(preview_wav, report_path)
+    `page` and `review` the review server's page (its links and picture player come from `page`).
+    `preview_mix` says what the preview holds (e.g. RenderStats.mix), shown beside its player."""
+    audio, playable = _audio(preview_wav, report_path, preview_mix)
     if page is None:
         page = PageContext(
             colours=_colours(annotation),
@@ -700,11 +718,13 @@ def write_report(
     timecode_origin: float = 0.0,
     frame_rate: float = 24.0,
     preview_wav: Path | None = None,
+    preview_mix: str = "",
     thumbnails_per_scene: int = 4,
     auditions: Mapping[tuple[str, str], Path] | None = None,
 ) -> None:
     """Write the report to `path` atomically (a temp file next to it, renamed over it).
-    `auditions` names the file each candidate's listen button plays (placed sounds play their own)."""
+    `auditions` names the file each candidate's listen button plays (placed sounds play their own);
+    `preview_mix` says what the preview holds."""
     path = Path(path)
     page = render_html(
         annotation,
@@ -713,6 +733,7 @@ def write_report(
         timecode_origin=timecode_origin,
         frame_rate=frame_rate,
         preview_wav=preview_wav,
+        preview_mix=preview_mix,
         thumbnails_per_scene=thumbnails_per_scene,
         auditions=auditions,
     )

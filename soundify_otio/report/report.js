@@ -18,7 +18,10 @@
     const ambient = section.querySelector('input.pick[data-kind="ambient"]:checked');
     const duck = section.querySelector('input.duck');
     const loop = [...section.querySelectorAll('input.loop:checked')].map(i => i.value);
-    return {effects, ambient: ambient ? ambient.value : '', loop, ...(duck ? {duck: duck.checked} : {})};
+    /* the dips under the dialogue (review page): a number each, null where the field is empty */
+    const depths = Object.fromEntries([...section.querySelectorAll('input.duck-depth')]
+      .map(i => [i.dataset.setting, i.value === '' ? null : Number(i.value)]));
+    return {effects, ambient: ambient ? ambient.value : '', loop, ...(duck ? {duck: duck.checked} : {}), ...depths};
   }
 
   /* A TOML basic string: JSON's escapes are TOML's, except that TOML also escapes DEL. */

@@ -41,7 +41,7 @@
   }
 
   document.addEventListener('change', event => {
-    const input = event.target.closest('input.pick, input.duck, input.loop');
+    const input = event.target.closest('input.pick, input.duck, input.duck-depth, input.loop');
     if (!input) return;
     const section = input.closest('section.scene');
     replace(+section.dataset.index, window.soundify.picks(section));

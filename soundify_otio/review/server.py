@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from soundify_otio.errors import SoundifyError
+from soundify_otio.pipeline.choices import DUCK_DEPTHS
 from soundify_otio.review.session import PickError, ReviewSession
 
 CLOSE_GRACE_SECONDS = 3.0
@@ -292,8 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
                 scene_id = payload.get("scene")
                 if not isinstance(scene_id, str):
                     raise PickError("scene must be a scene id (text)")
+                depths = {name: payload[name] for name in DUCK_DEPTHS if payload.get(name) is not None}
                 started = time.perf_counter()
-                session.pick(scene_id, effects, ambient, duck, loops)
+                session.pick(scene_id, effects, ambient, duck, loops, depths)
                 html = session.scene_html(scene_id)
                 self._json(HTTPStatus.OK, {"html": html, "seconds": time.perf_counter() - started})
             elif route == ["api", "write"]:

@@ -18,7 +18,7 @@ from soundify_otio.atomic import staged_outputs
 from soundify_otio.errors import ChoicesError, OutputError
 from soundify_otio.library.sounds import SoundLibrary
 from soundify_otio.pipeline.analysis import Analysis
-from soundify_otio.pipeline.choices import render_choices
+from soundify_otio.pipeline.choices import DUCK_DEPTHS, duck_depth_problem, render_choices
 from soundify_otio.pipeline.soundify import Soundify
 from soundify_otio.report.auditions import audition_files
 from soundify_otio.report.html import PALETTE, PageContext, ReviewTarget, render_html, scene_section
@@ -145,9 +145,11 @@ class ReviewSession:
         ambient: str | None,
         duck: bool | None = None,
         loops: Sequence[str] = (),
+        depths: Mapping[str, object] | None = None,
     ) -> float:
-        """Re-place one scene with new picks (its ducking switched on or off where `duck` says; `loops`:
-        one-shots to loop where no impact is found); the seconds it took."""
+        """Re-place one scene with new picks (its ducking switched on or off where `duck` says, its depths
+        set where `depths` names them: duck_ambient_db, duck_effect_db; `loops`: one-shots to loop where
+        no impact is found); the seconds it took. PickError, and nothing changed, for a bad pick."""
         started = time.perf_counter()
         analysed = self._scenes.get(scene_id)
         if analysed is None:
@@ -157,11 +159,22 @@ class ReviewSession:
                 raise PickError(f"'{label}' is not an effect of the library")
         if ambient and ambient not in self._labels["ambient"]:
             raise PickError(f"'{ambient}' is not an ambience of the library")
+        decibels: dict[str, float] = {}
+        for name, value in (depths or {}).items():
+            problem = duck_depth_problem(name, value) if name in DUCK_DEPTHS else f"'{name}' is not a ducking depth"
+            if problem is not None:
+                raise PickError(problem)
+            decibels[name] = float(cast(float, value))
         with self._lock:  # the scene's ducking (from the choices file or the page) stays as it was
             choice = replace(self.choices[scene_id], effects=tuple(dict.fromkeys(effects)), ambient=ambient or None)
             choice = replace(choice, loops=frozenset(loops) & set(choice.effects))
             if duck is not None:
                 choice = replace(choice, duck=duck)
+            choice = replace(
+                choice,
+                duck_ambient_db=decibels.get("duck_ambient_db", choice.duck_ambient_db),
+                duck_effect_db=decibels.get("duck_effect_db", choice.duck_effect_db),
+            )
             result, placements = self.soundify.place_scene(analysed, choice)
             self.choices[scene_id] = choice
             self._results[scene_id], self._placements[scene_id] = result, placements

@@ -3,6 +3,8 @@ chromium."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +60,25 @@ def serving(session: ReviewSession) -> Iterator[ReviewServer]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def request(
+    server: ReviewServer, method: str, path: str, body: object = None, headers: dict | None = None
+) -> tuple[int, dict, bytes]:
+    """One request to the server: its status, headers and body."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    try:
+        connection.request(method, path, body=data, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def own(server: ReviewServer) -> dict:
+    """The headers of a JSON request from the server's own page."""
+    return {"Origin": f"http://127.0.0.1:{server.port}", "Content-Type": "application/json"}
 
 
 @contextmanager
