@@ -1,6 +1,6 @@
 """Soundify for editors: match sound effects to a cut, write editable automation through OTIO.
 
-The public API (see the README's "Python API"): `annotate_timeline`, `Session`, `TimelineAnalysis`,
+The public API (see the README's "Python API"): `annotate_timeline`, `Session`, `AnalysedTimeline`,
 `write_timeline`, `Config`, `Choice`, `Annotation`, `ProgressHook`, `PrintProgress` and the errors.
 Names load on first use, so ``import soundify_otio`` does not import torch.
 """
@@ -19,7 +19,7 @@ _EXPORTS = {
     "annotate_timeline": "soundify_otio.app.api",
     "write_timeline": "soundify_otio.app.api",
     "Session": "soundify_otio.app.api",
-    "TimelineAnalysis": "soundify_otio.app.api",
+    "AnalysedTimeline": "soundify_otio.app.api",
     "Config": "soundify_otio.config",
     "Choice": "soundify_otio.types",
     "Annotation": "soundify_otio.types",
@@ -35,6 +35,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AnalysedTimeline",
     "Annotation",
     "Choice",
     "ChoicesError",
@@ -47,7 +48,6 @@ __all__ = [
     "ProgressHook",
     "Session",
     "SoundifyError",
-    "TimelineAnalysis",
     "TimelineError",
     "__version__",
     "annotate_timeline",
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from soundify_otio.app.api import Session, TimelineAnalysis, annotate_timeline, write_timeline
+    from soundify_otio.app.api import AnalysedTimeline, Session, annotate_timeline, write_timeline
     from soundify_otio.config import Config
     from soundify_otio.errors import (
         ChoicesError,

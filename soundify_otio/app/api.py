@@ -1,7 +1,7 @@
 """The Python API: annotate a timeline in one call, or open a `Session` once and annotate many.
 
 `annotate_timeline` is what `soundify-otio annotate` does short of writing the file; `Session`
-keeps a loaded model and an opened library for batch runs; `TimelineAnalysis` is one timeline after
+keeps a loaded model and an opened library for batch runs; `AnalysedTimeline` is one timeline after
 the pixel pass, from which any picks are placed without decoding again; `write_timeline` writes an
 annotated timeline in the format its suffix names, with each editor's automation.
 """
@@ -44,7 +44,7 @@ Choices: TypeAlias = Mapping[str, Choice] | ChoicesFile | PathLike | None
 
 
 @dataclass(frozen=True)
-class TimelineAnalysis:
+class AnalysedTimeline:
     """A timeline after the pixel pass (scenes, CLIP embeddings, Grad-CAM activations, candidates).
 
     `place` and `annotate` turn picks into placements from it without decoding or encoding again."""
@@ -128,7 +128,7 @@ class Session:
         allow_offline: bool = False,
         progress: ProgressHook = null_progress,
         cache: FrameCache | None = None,
-    ) -> TimelineAnalysis:
+    ) -> AnalysedTimeline:
         """Decode each shot once and rank candidates per scene. Relative media resolve against
         `base_dir` (default: the timeline file's folder, else the current folder); shots whose media
         cannot be read are skipped with a warning; none readable is a TimelineError unless `allow_offline`.
@@ -140,7 +140,7 @@ class Session:
         soundify.listen(analysis, loaded, shots, folder, media_roots)
         for shot in analysis.skipped:
             log.warning("skipped shot '%s' (%s): %s", shot.clip_name, shot.media or "no media", shot.reason)
-        return TimelineAnalysis(loaded, soundify, analysis)
+        return AnalysedTimeline(loaded, soundify, analysis)
 
     def analyse_shots(self, shots: list[Shot], cache: FrameCache) -> None:
         """The pixel pass over some shots only, into `cache`: a batch worker's share of a timeline,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from soundify_otio.app.api import Session, TimelineAnalysis, write_timeline
+from soundify_otio.app.api import AnalysedTimeline, Session, write_timeline
 from soundify_otio.app.model import ModelRequest, open_model
 from soundify_otio.atomic import StagedOutputs, staged_outputs
 from soundify_otio.config import Config
@@ -73,7 +73,7 @@ class Run:
     """A run after the pixel pass: its analysis and every output it will write."""
 
     request: RunRequest
-    analysed: TimelineAnalysis
+    analysed: AnalysedTimeline
     outputs: tuple[Output, ...]
     """The request's outputs and those the timeline adds (a report's linked preview)."""
 

@@ -72,7 +72,7 @@ class ReviewSession:
         conform: str | None = None,
         force: bool = False,
     ) -> None:
-        """`choices`: the picks to start from (checked ones, e.g. TimelineAnalysis.check_choices), else the
+        """`choices`: the picks to start from (checked ones, e.g. AnalysedTimeline.check_choices), else the
         defaults; `conform`: how Write timeline conforms the sounds (as `annotate --conform-media`);
         `force`: Write timeline may replace an OUT or choices file this session did not write."""
         self.timeline, self.timeline_in, self.soundify, self.analysis = timeline, timeline_in, soundify, analysis
