@@ -46,7 +46,7 @@ def read_picks(choices_file: Path | None) -> tuple[list[Input], ChoicesFile | No
     return [Input(choices_file, "the choices file")], read_choices(choices_file)
 
 
-def open_run(
+def open_run_from_options(
     ctx: click.Context,
     timeline_in: Path,
     outputs: list[Output],
@@ -115,7 +115,7 @@ def annotate(
     started = time.perf_counter()
     outputs = [Output(out, "-o")] + ([Output(report, "--report")] if report is not None else [])
     extra, picks = read_picks(choices_file)
-    run = open_run(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
+    run = open_run_from_options(ctx, timeline_in, outputs, extra, force, options, timeline_out=out, report=report)
     result, annotation = write_annotated(
         run,
         picks,
@@ -157,7 +157,7 @@ def suggest(ctx: click.Context, timeline_in: Path, out: Path, force: bool, **opt
     from soundify_otio.pipeline.choices import render_choices
     from soundify_otio.timeline.timecode import timeline_rate
 
-    analysed = open_run(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options).analysed
+    analysed = open_run_from_options(ctx, timeline_in, [Output(out, "-o", (".toml",))], [], force, options).analysed
     timeline, analysis = analysed.timeline, analysed.analysis
     origin = timeline.global_start_time.to_seconds() if timeline.global_start_time else 0.0
     text = render_choices(analysed.soundify, analysis, timeline_in.name, out.name, origin, timeline_rate(timeline))

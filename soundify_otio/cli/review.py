@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from soundify_otio.cli.annotate import open_run, read_picks
+from soundify_otio.cli.annotate import open_run_from_options, read_picks
 from soundify_otio.cli.app import (
     analysis_options,
     choices_option,
@@ -64,7 +64,7 @@ def review(
     out = out or default_output(timeline_in)
     outputs = [Output(out, "-o"), Output(choices_path_for(out), "the choices file beside OUT")]
     extra, picks = read_picks(choices_file)
-    analysed = open_run(ctx, timeline_in, outputs, extra, force, options, timeline_out=out).analysed
+    analysed = open_run_from_options(ctx, timeline_in, outputs, extra, force, options, timeline_out=out).analysed
     session = ReviewSession(
         analysed.timeline,
         timeline_in,
