@@ -4,9 +4,9 @@
 before any work (and again once the timeline and the library say what the inputs are), the
 timeline read, the library opened, the model loaded, the frames analysed with the given cache.
 `write_annotated` places the picks and writes the timeline and its report together, or neither.
-The command line (annotate, suggest, review) calls both; the batch workers load the model and read
-their jobs' inputs through the same functions (`open_model`, `run_inputs`) and analyse through
-`Session`.
+The command line (annotate, suggest, review) calls both; the batch planner lists its jobs' inputs
+with the same functions (`media_inputs`, `library_inputs`), and its workers load the model with
+`open_model` and analyse through `Session`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from soundify_otio.timeline.reading import read_timeline
 from soundify_otio.timeline.timecode import timeline_rate
 from soundify_otio.types import Annotation, Choice
 from soundify_otio.user_cache import user_cache_dir
+from soundify_otio.vision.runtime import default_cache_root
 
 PREVIEW_BYTES_PER_SECOND = 48000 * 2 * 4
 """The report's preview WAV: 48 kHz, stereo, 32-bit float."""
@@ -92,8 +93,8 @@ def open_run(request: RunRequest, say: Callable[[str], None], progress: Progress
     inputs = run_inputs(request.timeline_in, timeline, request.media_roots, library, request.extra_inputs)
     check_outputs(outputs, inputs, request.force)
     cache = None if request.cache_dir is None else check_cache_dir(request.cache_dir)
-    runtimes = (cache or user_cache_dir()) / "runtimes"
-    model = open_model(replace(request.model, runtime_cache=request.model.runtime_cache or runtimes), say)
+    runtimes = request.model.runtime_cache or runtimes_folder(cache)
+    model = open_model(replace(request.model, runtime_cache=runtimes), say)
     analysed = Session(model, library, request.config, cache).analyse(
         timeline,
         base_dir=request.base_dir,
@@ -176,6 +177,11 @@ def check_cache_dir(folder: Path) -> Path:
     except OSError as exc:
         raise OutputError(f"the frame cache folder (--cache-dir) cannot be written: {exc.strerror}", folder) from exc
     return folder
+
+
+def runtimes_folder(cache_dir: Path | None) -> Path:
+    """Where converted image towers are kept: beside the run's frame cache, else in the user's cache."""
+    return cache_dir / "runtimes" if cache_dir is not None else default_cache_root()
 
 
 def preview_is_linked(timeline: otio.schema.Timeline) -> bool:

@@ -21,7 +21,6 @@ from soundify_otio.cli.app import (
     target_option,
 )
 from soundify_otio.config import RUN_OPTIONS
-from soundify_otio.user_cache import user_cache_dir
 from soundify_otio.wording import plural
 
 
@@ -74,7 +73,7 @@ def batch(
     """Annotate every timeline of JOBS: a folder of timelines, or a manifest (.csv or .toml: input,
     output, choices and per-job settings). Jobs whose output is current are skipped; the exit code
     is non-zero when any job failed."""
-    from soundify_otio.app.run import check_cache_dir
+    from soundify_otio.app.run import check_cache_dir, runtimes_folder
     from soundify_otio.batch.cluster import RayUnavailable
     from soundify_otio.batch.jobs import ManifestError, read_jobs
     from soundify_otio.batch.run import BatchOptions, run_batch
@@ -89,7 +88,7 @@ def batch(
         raise click.BadParameter(str(exc), param_hint="JOBS") from exc
     cache_dir = run_cache(options)
     cache_dir = None if cache_dir is None else check_cache_dir(cache_dir)
-    model = replace(run_model(config, options), runtime_cache=(cache_dir or user_cache_dir()) / "runtimes")
+    model = replace(run_model(config, options), runtime_cache=runtimes_folder(cache_dir))
     worker = WorkerSettings(model=model, library_dir=options["library_dir"], cache_dir=cache_dir)
     batch_options = BatchOptions(
         settings=settings,
