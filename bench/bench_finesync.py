@@ -1,4 +1,4 @@
-"""Benchmark of fine sync on footage with known contacts: onset accuracy and what it costs a run.
+"""Benchmark of fine sync on footage with known contacts: impact accuracy and what it costs a run.
 
 Run: ``nice python bench/bench_finesync.py [--repeat 2] [--out results.json]``. Prints one JSON object:
 
@@ -9,7 +9,7 @@ Run: ``nice python bench/bench_finesync.py [--repeat 2] [--out results.json]``. 
   and ``checks`` (made after the last threshold was set, never tuned on), the hits the pipeline
   places with the known-answer colour model (its Grad-CAM lights the source) against the true contact
   frames: precision and recall within +-1 frame and within +-0.1 s, and the median absolute offset in
-  ms of the visual onset and of the hit heard in the rendered preview (preview/render.py).
+  ms of the visual impact and of the hit heard in the rendered preview (preview/render.py).
 - ``cost``: the test clips as one timeline annotated with RN50 (random weights: the cost, not the
   picks, is measured) and every scene's pick forced to a one-shot label (the worst case: all of it
   fine-synced), no frame cache: wall and stage seconds with --fine-sync off and auto; fine sync's extra
@@ -276,24 +276,24 @@ def accuracy(folder: Path, library) -> dict:
         soundify = Soundify(colour_model(), library, Config.from_overrides(pretrained="none"))
         analysis = soundify.analyse(impacts.shots_of([video]))
         annotation = soundify.place(analysis, {s.scene.id: Choice((label,), None) for s in analysis.scenes})
-        onsets = np.array(sorted(p.onset for p in annotation.placements if p.onset is not None))
+        found = np.array(sorted(p.onset for p in annotation.placements if p.onset is not None))
         truth = np.array(video.contacts) / video.fps
         timeline = annotated_copy(impacts.timeline_of([video]), annotation)
         render_preview(timeline, folder / f"{name}.wav")
         audio = impacts.audio_peaks(folder / f"{name}.wav")
         results[name] = {
             "set": kind,
-            **_scores(onsets, truth, video.fps),
+            **_scores(found, truth, video.fps),
             "audio": _scores(audio, truth, video.fps),
-            "median_abs_offset_ms": _median_abs(_offsets_ms(onsets, truth)),
+            "median_abs_offset_ms": _median_abs(_offsets_ms(found, truth)),
             "audio_median_abs_offset_ms": _median_abs(_offsets_ms(audio, truth)),
         }
         for group in (kind, "all"):
             pool = pooled.setdefault(group, {"found": [], "heard": [], "truth": [], "visual": [], "audio": []})
-            pool["found"] += list(onsets + start)
+            pool["found"] += list(found + start)
             pool["heard"] += list(audio + start)
             pool["truth"] += list(truth + start)
-            pool["visual"] += _offsets_ms(onsets, truth)
+            pool["visual"] += _offsets_ms(found, truth)
             pool["audio"] += _offsets_ms(audio, truth)
         start += video.n_frames / video.fps + 10.0
     for group, pool in pooled.items():

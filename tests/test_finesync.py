@@ -54,8 +54,8 @@ def _run(video: impacts.ImpactVideo, library, label: str, **overrides):
     return soundify.place(analysis, {analysis.scenes[0].scene.id: Choice((label,), None)})
 
 
-def _recall(onsets: list[float], truth: tuple[int, ...], fps: float) -> float:
-    frames = np.array([o * fps for o in onsets])
+def _recall(hits: list[float], truth: tuple[int, ...], fps: float) -> float:
+    frames = np.array([o * fps for o in hits])
     return float(np.mean([frames.size > 0 and np.min(np.abs(frames - c)) <= 1.0 for c in truth]))
 
 
@@ -84,9 +84,9 @@ def test_footfalls_of_a_walking_figure_are_hits(tmp_path, impact_library):
     assert _recall(hits, video.contacts, FPS) >= 0.9
 
 
-def _precision(onsets: list[float], truth: tuple[int, ...], fps: float) -> float:
+def _precision(hits: list[float], truth: tuple[int, ...], fps: float) -> float:
     truth_frames = np.array(truth, float)
-    return float(np.mean([np.min(np.abs(truth_frames - o * fps)) <= 1.0 for o in onsets])) if onsets else 0.0
+    return float(np.mean([np.min(np.abs(truth_frames - o * fps)) <= 1.0 for o in hits])) if hits else 0.0
 
 
 ISOLUMINANT = {

@@ -1,11 +1,11 @@
-"""Fine sync's visual onsets: the motion signal and the impact detector, on arrays with a known truth."""
+"""Fine sync's visual impacts: the motion signal and the impact detector, on arrays with a known truth."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from soundify_otio.stages import onsets
+from soundify_otio.stages import impacts
 
 from helpers.thumbnails import motion_thumbnails
 
@@ -29,8 +29,8 @@ def test_an_isoluminant_change_is_as_far_as_a_grey_one():
     y = motion_thumbnails(red[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
     grey[:] = y[0]
     same_luma = motion_thumbnails(grey[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
-    assert same_luma[0] == y[0] and onsets.colour_distance(y, same_luma) > 50
-    assert onsets.colour_distance(np.array([100, 128, 128]), np.array([140, 128, 128])) == 40
+    assert same_luma[0] == y[0] and impacts.colour_distance(y, same_luma) > 50
+    assert impacts.colour_distance(np.array([100, 128, 128]), np.array([140, 128, 128])) == 40
 
 
 def _blob_frames(ys: np.ndarray, noise: float = 2.0, blob: tuple[int, int, int] = (220, 128, 128)) -> np.ndarray:
@@ -50,23 +50,23 @@ def test_a_bounce_is_found_on_its_frame_and_stillness_gives_nothing(blob):
     up = 26.0 - 0.1 * np.arange(1, 7) * (14 - np.arange(1, 7))  # back up, slower (whole rows: before the top)
     ys = np.concatenate([ys[: contact + 1], up])
     region = np.ones((len(ys), 32, 32), np.float32)
-    found = onsets.detect_onsets(_blob_frames(ys, blob=blob), region, fps=25.0)
+    found = impacts.detect_impacts(_blob_frames(ys, blob=blob), region, fps=25.0)
     assert [o.frame for o in found] == [contact] and found[0].strength > 1.2
     still = _blob_frames(np.full(40, 12.0), blob=blob)
-    assert onsets.detect_onsets(still, np.ones((40, 32, 32), np.float32), fps=25.0) == []
-    assert onsets.detect_onsets(_blob_frames(ys, blob=blob), np.zeros_like(region), fps=25.0) == []  # outside
+    assert impacts.detect_impacts(still, np.ones((40, 32, 32), np.float32), fps=25.0) == []
+    assert impacts.detect_impacts(_blob_frames(ys, blob=blob), np.zeros_like(region), fps=25.0) == []  # outside
 
 
 def test_region_is_the_union_of_the_maps_within_reach():
     cams = np.zeros((3, 7, 7), np.float32)
     cams[0, 0, 0] = cams[1, 6, 6] = cams[2, 3, 3] = 1.0
-    region = onsets.region_weights(cams, np.array([0.0, 10.0, 20.0]), 21, reach=10.0)
+    region = impacts.region_weights(cams, np.array([0.0, 10.0, 20.0]), 21, reach=10.0)
     assert region.shape == (21, 32, 32)
     assert region[5, 0, 0] > 0.9 and region[5, 31, 31] > 0.9  # between the first two maps: both
     assert region[20, 0, 0] < 0.1 and region[20, 16, 16] > 0.9  # at the last: it and the one before
 
 
 def test_a_span_moves_only_where_something_moves_beyond_the_noise():
-    assert not onsets.moves(_blob_frames(np.full(40, 12.0)))  # a still blob and sensor noise
-    assert onsets.moves(_blob_frames(np.linspace(2, 26, 40)))
-    assert onsets.moves(_blob_frames(np.linspace(2, 26, 40), blob=(100, 90, 190)))  # by colour alone
+    assert not impacts.moves(_blob_frames(np.full(40, 12.0)))  # a still blob and sensor noise
+    assert impacts.moves(_blob_frames(np.linspace(2, 26, 40)))
+    assert impacts.moves(_blob_frames(np.linspace(2, 26, 40), blob=(100, 90, 190)))  # by colour alone

@@ -78,7 +78,7 @@ GRID_SIDES = (1, 3, 8)
 
 
 @dataclass(frozen=True)
-class Onset:
+class Impact:
     """A visual impact: its frame (from the span's first frame) and how much motion it stopped (0.6..2+)."""
 
     frame: int
@@ -236,14 +236,16 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     return strength
 
 
-def detect_onsets(thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15) -> list[Onset]:
+def detect_impacts(
+    thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15
+) -> list[Impact]:
     """Impacts in a span of frames: strength peaks of at least MIN_LOSS, at least `min_gap_seconds` apart."""
     strength = impact_strength(thumbnails, region)
     gap = max(1, round(min_gap_seconds * fps))
-    found: list[Onset] = []
+    found: list[Impact] = []
     for t in np.argsort(-strength, kind="stable"):
         if strength[t] < MIN_LOSS:
             break
         if all(abs(int(t) - o.frame) >= gap for o in found):
-            found.append(Onset(int(t), float(strength[t])))
+            found.append(Impact(int(t), float(strength[t])))
     return sorted(found, key=lambda o: o.frame)
