@@ -70,3 +70,36 @@ def test_a_span_moves_only_where_something_moves_beyond_the_noise():
     assert not impacts.moves(_blob_frames(np.full(40, 12.0)))  # a still blob and sensor noise
     assert impacts.moves(_blob_frames(np.linspace(2, 26, 40)))
     assert impacts.moves(_blob_frames(np.linspace(2, 26, 40), blob=(100, 90, 190)))  # by colour alone
+
+
+def test_a_thing_passing_through_at_a_steady_speed_is_no_impact():
+    """A blob crossing the frame at a steady speed leaves each small window in turn: change there stops at
+    once, but nothing stopped, so the shut is judged on the whole region and finds nothing."""
+    frames = np.full((40, 32, 32, 3), (100.0, 128.0, 128.0))
+    for t in range(40):
+        x = -4 + 1.0 * t  # 1 thumbnail pixel a frame, entering on the left and leaving on the right
+        for col in range(32):
+            cover = np.clip(min(col + 1, x + 4) - max(col, x), 0, 1)  # a 4-pixel-wide bar, fractional edges
+            frames[t, 12:18, col] = frames[t, 12:18, col] * (1 - cover) + np.array([220.0, 128, 128]) * cover
+    thumbs = np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+    assert impacts.detect_impacts(thumbs, np.ones((40, 32, 32), np.float32), fps=25.0) == []
+
+
+def _door(opening: np.ndarray) -> np.ndarray:
+    """A bright panel over rows 6..26 whose width is 20 * (1 - opening[t]) columns from column 6 (0 = shut)."""
+    frames = np.full((len(opening), 32, 32, 3), (60.0, 128.0, 128.0))
+    for t, o in enumerate(opening):
+        right = 6 + 20 * (1 - o)
+        cover = np.clip(np.minimum(np.arange(32) + 1, right) - np.maximum(np.arange(32), 6), 0, 1)
+        frames[t, 6:26] = frames[t, 6:26] * (1 - cover[:, None]) + np.array([200.0, 128, 128]) * cover[:, None]
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+
+
+def test_a_door_shut_fast_is_an_impact_and_one_easing_open_to_rest_is_not():
+    """Shut most of the span (so the span's median picture is the shut door): swung open, slowing to rest,
+    then slammed, accelerating. Only the slam stops motion that arrived at speed."""
+    eased = 0.5 - 0.5 * np.cos(np.pi * np.arange(21) / 20)  # opens over 20 frames, slowing to rest
+    opening = np.concatenate([np.zeros(30), eased, np.ones(10), 1 - (np.arange(1, 7) / 6) ** 2, np.zeros(30)])
+    shut = 30 + 21 + 10 + 5  # the frame the accelerating door is closed
+    region = np.ones((len(opening), 32, 32), np.float32)
+    assert [i.frame for i in impacts.detect_impacts(_door(opening), region, fps=25.0)] == [shut]

@@ -30,8 +30,10 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 NOISE_LEVEL = 6.0
 """Levels of colour distance from the span's median picture below which a pixel counts as unchanged."""
-MIN_MASS = 60.0
-"""Moving content (distance levels x thumbnail pixels, after the noise floor) a window needs to be followed."""
+MIN_MASS = 50.0
+"""Moving content (distance levels x thumbnail pixels, after the noise floor) a window needs to be followed: one
+thumbnail pixel wholly covered by something ~56 levels away from what it hides (a small foot of a saturated
+colour on grey) is enough."""
 MIN_SPEED = 0.25
 """Thumbnail pixels per frame (about 1.75 px of a 224 frame) the arriving motion needs: slower is drift."""
 MIN_LOSS = 0.8
@@ -39,7 +41,8 @@ MIN_LOSS = 0.8
 MIN_TURN = 1.2
 """A motion that goes on (not stopped) must be turned back at least this much: a bounce, not a swerve."""
 STOP_RATIO = 0.15
-"""Change from one frame to the next falling below this share of the change before it counts as a stop."""
+"""Change in the whole region from one frame to the next falling below this share of the change before it is
+a shut (the moving content vanished into its frame)."""
 SUSTAIN_FRAMES = 3
 """Frames the arriving motion must keep its direction for (a bounce's fall, a door's swing, a foot's step)."""
 SPEED_FRAMES = 1
@@ -188,8 +191,10 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     at least and built up to (BUILD_RATIO, SLOWING_RATIO), is stopped from t to t+1 where the content
     stays, or turned back (MIN_TURN, TURN_SPEED, REBOUND_RATIO) where it neither appears nor hides (the
     window's centre of moving content, in windows mostly inside the region: REGION_SHARE); or when the change
-    from t-1 to t, near its recent peak, is followed by almost none (STOP_RATIO: a door shut into its
-    frame, where the moving content itself vanishes). Every frame at once, in numpy."""
+    from t-1 to t in the whole region, near its recent peak, is followed by almost none (STOP_RATIO: a door
+    shut into its frame, where the moving content itself vanishes). That last is judged on the whole region
+    only: in a small window, change stops as soon as a thing passes out of it (a falling ball, a distractor
+    turning at the region's edge), which is no impact. Every frame at once, in numpy."""
     n, size = thumbnails.shape[0], thumbnails.shape[1]
     strength = np.zeros(n, np.float32)
     if n < SUSTAIN_FRAMES + 2:
@@ -200,7 +205,7 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     unweighted = np.maximum(colour_distance(pictures, still) - NOISE_LEVEL, 0.0)
     moving = (unweighted * region).reshape(n, -1)
     change = np.maximum(colour_distance(pictures[1:], pictures[:-1]) - NOISE_LEVEL, 0.0) * region[1:]
-    energy = change.reshape(n - 1, -1) @ windows  # energy[t - 1]: change from t - 1 to t
+    energy = change.reshape(n - 1, -1).sum(axis=1)  # energy[t - 1]: change from t - 1 to t in the whole region
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     mass = moving @ windows
     near = (unweighted * (region > REGION_EDGE)).reshape(n, -1) @ windows  # what moves anywhere the region reaches
@@ -226,12 +231,12 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     built = (speed[t - 1] <= BUILD_RATIO * speed[t - 2]) & (speed[t - 1] >= SLOWING_RATIO * speed[t - 2])
     valid = sustained & built & both[t] & (stopped | turned)
     strength[t] = np.where(valid, lost, 0.0).max(axis=1)
-    padded = np.concatenate([np.zeros((7, energy.shape[1]), energy.dtype), energy])
-    recent = np.lib.stride_tricks.sliding_window_view(padded, 8, axis=0).max(axis=-1)  # recent[t]: energy[t-7..t]
+    padded = np.concatenate([np.zeros(7, energy.dtype), energy])
+    recent = np.lib.stride_tricks.sliding_window_view(padded, 8).max(axis=-1)  # recent[t]: energy[t-7..t]
     e = t[t >= 2]
     moved = (energy[e - 1] >= MIN_MASS) & (energy[e - 2] >= MIN_MASS)
     abrupt = energy[e - 2] >= 0.6 * recent[e - 1]
-    shut = (moved & abrupt & (energy[e] < STOP_RATIO * energy[e - 1])).any(axis=1)
+    shut = moved & abrupt & (energy[e] < STOP_RATIO * energy[e - 1])
     strength[e[shut]] = np.maximum(strength[e[shut]], 1.0)
     return strength
 
