@@ -11,6 +11,7 @@ a foot planted), or the moving content vanished at once (a door closing into its
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,12 +142,17 @@ def region_weights(
     return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
 
 
+def _moving(thumbnails: np.ndarray) -> np.ndarray:
+    """[n, size, size]: each pixel's colour distance from the span's median picture beyond NOISE_LEVEL (the
+    median taken on the uint8 pictures: the same values as in float, in half the time)."""
+    still = np.median(thumbnails, axis=0).astype(np.float32)
+    return np.maximum(colour_distance(thumbnails, still) - NOISE_LEVEL, 0.0)
+
+
 def moves(thumbnails: np.ndarray) -> bool:
     """Whether anything in a span's pictures moves enough to be followed (MIN_MASS beyond the noise in some
     frame): where nothing does, no impact can be found and its Grad-CAM maps need not be made."""
-    pictures = thumbnails.astype(np.float32)
-    moving = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0)
-    return bool(moving.reshape(len(pictures), -1).sum(axis=1).max(initial=0.0) >= MIN_MASS)
+    return bool(_moving(thumbnails).reshape(len(thumbnails), -1).sum(axis=1).max(initial=0.0) >= MIN_MASS)
 
 
 FLAT_PEAK = 2.0
@@ -163,14 +169,16 @@ def moving_region(thumbnails: np.ndarray) -> np.ndarray:
     """Per frame [n, size, size] in 0..1: where the span's pictures move most (each pixel's largest distance
     from the span's median picture, against the largest anywhere; at REGION_FLOOR of it counted wholly), the
     region looked in when the source's maps have no clear peak."""
-    pictures = thumbnails.astype(np.float32)
-    motion = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0).max(axis=0)
+    motion = _moving(thumbnails).max(axis=0)
     soft = np.clip(_dilate(motion[None] / max(float(motion.max()), 1e-6))[0] / REGION_FLOOR, 0.0, 1.0)
     return np.repeat(soft[None], len(thumbnails), axis=0).astype(np.float32)
 
 
+@functools.cache
 def _windows(size: int) -> np.ndarray:
-    """[size * size, count] weights of the follow windows (GRID_SIDES), each summing to its own coverage."""
+    """[size * size, 3 * count] weights of the follow windows (GRID_SIDES), each summing to its own coverage,
+    then the same times each pixel's row and times its column: one product gives each window's moving
+    content and the first moments of its centre. Made once per size (read-only)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     columns = []
     for side in GRID_SIDES:
@@ -181,7 +189,10 @@ def _windows(size: int) -> np.ndarray:
         for cy in (np.arange(side) + 0.5) * size / side:
             for cx in (np.arange(side) + 0.5) * size / side:
                 columns.append(np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2)).ravel())
-    return np.stack(columns, axis=1)
+    windows = np.stack(columns, axis=1).astype(np.float32)
+    weights = np.concatenate([windows, windows * yy.ravel()[:, None], windows * xx.ravel()[:, None]], axis=1)
+    weights.flags.writeable = False
+    return weights
 
 
 def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -200,18 +211,19 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     if n < SUSTAIN_FRAMES + 2:
         return strength
     pictures = thumbnails.astype(np.float32)
-    windows = _windows(size)
-    still = np.median(pictures, axis=0)
-    unweighted = np.maximum(colour_distance(pictures, still) - NOISE_LEVEL, 0.0)
+    weights = _windows(size)
+    count = weights.shape[1] // 3
+    windows = weights[:, :count]
+    unweighted = _moving(thumbnails)
     moving = (unweighted * region).reshape(n, -1)
     change = np.maximum(colour_distance(pictures[1:], pictures[:-1]) - NOISE_LEVEL, 0.0) * region[1:]
     energy = change.reshape(n - 1, -1).sum(axis=1)  # energy[t - 1]: change from t - 1 to t in the whole region
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    mass = moving @ windows
+    moments = moving @ weights
+    mass = moments[:, :count]
     near = (unweighted * (region > REGION_EDGE)).reshape(n, -1) @ windows  # what moves anywhere the region reaches
     inside = mass >= REGION_SHARE * near
     safe = np.maximum(mass, 1e-6)
-    centre = np.stack([moving @ (windows * yy.ravel()[:, None]), moving @ (windows * xx.ravel()[:, None])]) / safe
+    centre = np.stack([moments[:, count : 2 * count], moments[:, 2 * count :]]) / safe
     velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
     present = (mass >= MIN_MASS) & inside
     both = present[1:] & present[:-1]  # both[t - 1]: followed from t - 1 to t
