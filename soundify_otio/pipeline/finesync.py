@@ -2,7 +2,7 @@
 
 For each interval where the source is visible: Grad-CAM maps of the source at sampled frames
 inside it, MAPS_PER_SECOND of them (from the cached activations), the frame cache's thumbnails of every frame, and
-`stages.onsets` finds the impacts. Each becomes a placement that starts `transient` seconds
+`stages.impacts` finds the impacts. Each becomes a placement that starts `transient` seconds
 before the impact (the sound's own hit lands on the frame, not its first sample), its pan and
 gain from the map interpolated at that frame, taking turns among the label's one-shot files.
 Where the maps have no clear peak, impacts are looked for in the span's dominant moving region.
@@ -20,7 +20,7 @@ from soundify_otio.config import Config
 from soundify_otio.library.sounds import loudness_offset_db
 from soundify_otio.pipeline.analysis import AnalysedScene
 from soundify_otio.pipeline.frame_cache import gather_rows
-from soundify_otio.stages import mix, onsets
+from soundify_otio.stages import impacts, mix
 from soundify_otio.types import Interval, Placement, SoundEntry
 
 MARGIN_SECONDS = 0.25
@@ -29,7 +29,7 @@ MAPS_PER_SECOND = 2.0
 """Grad-CAM maps per second of a searched span (at most: every sampled frame at the default 2 fps). One a
 second, as the mix's keys, found 91 % of the synthetic contacts within a frame against 98 % with two."""
 REGION_REACH_SECONDS = 1.0
-"""A frame's region is where the source's maps lit within this of it (see onsets.region_weights)."""
+"""A frame's region is where the source's maps lit within this of it (see impacts.region_weights)."""
 HIT_FADE_SECONDS = 0.05
 """Fade at the tail of a hit cut short by the next one."""
 NO_IMPACT = "no impact found: placed once"
@@ -69,7 +69,7 @@ def place_hits(
     scene_stop = min(len(frames.thumbnails), scene_first + round((scene.end - scene.start) * fps))
     margin = MARGIN_SECONDS + 1.0 / config.sample_fps
     sample_frames = np.round(frames.sample_times[analysed.samples] * fps).astype(int)
-    onset_times: list[tuple[float, float, float]] = []  # (timeline seconds, pan, gain dB)
+    impact_times: list[tuple[float, float, float]] = []  # (timeline seconds, pan, gain dB)
     fallback: list[Interval] = []
     once: list[tuple[float, float, float]] = []  # an interval with no impact: (its start, pan, gain dB)
     notes: list[str] = []
@@ -80,7 +80,7 @@ def place_hits(
         found: list[tuple[float, float, float]] = []
         cams = np.zeros((0, 1, 1), np.float32)
         thumbnails = np.asarray(frames.thumbnails[first:stop])
-        searched = stop - first >= 4 and inside.size > 0 and onsets.moves(thumbnails)
+        searched = stop - first >= 4 and inside.size > 0 and impacts.moves(thumbnails)
         if not searched:  # nothing to find: one map, for where the sound placed once sits
             inside = inside[:1]
         if inside.size:
@@ -90,18 +90,18 @@ def place_hits(
         if searched:
             cam_frames = (sample_frames[inside] - first).astype(float)
             reach = REGION_REACH_SECONDS * fps
-            if onsets.is_flat(cams):
-                region = onsets.moving_region(thumbnails)
+            if impacts.is_flat(cams):
+                region = impacts.moving_region(thumbnails)
                 notes.append(f"{label}: {FLAT_MAP}")
             else:
-                region = onsets.region_weights(cams, cam_frames, stop - first, reach, thumbnails.shape[1])
-            for onset in onsets.detect_onsets(thumbnails, region, fps):
-                cam = onsets.interpolate_maps(cams, cam_frames, np.array([float(onset.frame)]))[0]
+                region = impacts.region_weights(cams, cam_frames, stop - first, reach, thumbnails.shape[1])
+            for impact in impacts.detect_impacts(thumbnails, region, fps):
+                cam = impacts.interpolate_maps(cams, cam_frames, np.array([float(impact.frame)]))[0]
                 pan, gain = mix.pan_and_gain(
                     cam, config.cam_area_threshold, config.gain_max_db, config.gain_floor_db, config.gain_slope_db
                 )
-                found.append((scene.start + (first + onset.frame) / fps - offset, pan, gain))
-        onset_times.extend(found)
+                found.append((scene.start + (first + impact.frame) / fps - offset, pan, gain))
+        impact_times.extend(found)
         if found:
             continue
         if loop:
@@ -117,7 +117,7 @@ def place_hits(
         once.extend((member.start, pan, gain) for member in members)
     if once:
         notes.append(f"{label}: {NO_IMPACT}")
-    hits = _hits(analysed, label, sorted(onset_times), variations, config.reference_lufs)
+    hits = _hits(analysed, label, sorted(impact_times), variations, config.reference_lufs)
     placed_once = _placed_once(analysed, label, once, variations, config.reference_lufs)
     return hits + placed_once, tuple(fallback), tuple(dict.fromkeys(notes))
 

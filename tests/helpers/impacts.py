@@ -10,6 +10,7 @@ the door is shut, or the foot is on the ground.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -305,6 +306,78 @@ def walking_figure(
 
     write_video(path, frame, n_frames, fps, width, height)
     return ImpactVideo(Path(path), fps, n_frames, tuple(landings), size)
+
+
+def unseen_checks() -> tuple[tuple[str, Callable[[Path], ImpactVideo], str], ...]:
+    """Clips made after fine sync's thresholds were last set (i23), never tuned on: (name, writer, label).
+
+    Other colours, contrasts, frame sizes, timings and distractors than any clip the thresholds saw: a
+    magenta-red ball on a textured brown floor with a green block turning near it, an isoluminant blue
+    ball held twice as long before its last drop beside a red block, a door of a pale green on a
+    mid-grey doorway slammed three times in a wider frame, a red figure on light ground at a step every
+    12 frames, and a green puck sliding on a textured floor (no contact at all)."""
+    return (
+        (
+            "magenta_ball_brown_floor",
+            lambda p: bouncing_ball(
+                p,
+                contacts=(19, 42, 62, 79, 93, 104),
+                size=(384, 216),
+                colour=(200, 40, 120),
+                background=(150, 150, 150),
+                floor_colour=(90, 70, 50),
+                texture=14.0,
+                moving_distractor=True,
+                distractor_colour=GREEN,
+                distractor_at=0.62,
+                distractor_period=22,
+            ),
+            "red ball bounce",
+        ),
+        (
+            "iso_blue_ball_long_hold",
+            lambda p: bouncing_ball(
+                p,
+                contacts=(20, 44, 65, 83, 118),
+                n_frames=130,
+                colour=ISO_BLUE,
+                floor_colour=MID_GREY,
+                texture=8.0,
+                moving_distractor=True,
+                distractor_colour=ISO_RED,
+                distractor_at=0.45,
+                distractor_period=28,
+                pause=18,
+            ),
+            "blue footsteps",
+        ),
+        (
+            "pale_green_door_wide",
+            lambda p: slamming_door(
+                p, slams=(35, 72, 110), size=(384, 162), colour=(120, 190, 110), doorway=(100, 100, 100)
+            ),
+            "green door slam",
+        ),
+        (
+            "red_walk_light_ground",
+            lambda p: walking_figure(
+                p,
+                first_step=11,
+                step_frames=12,
+                steps=8,
+                n_frames=115,
+                colour=(200, 50, 50),
+                background=(150, 150, 150),
+                ground=(110, 110, 110),
+            ),
+            "red ball bounce",
+        ),
+        (
+            "green_puck_textured",
+            lambda p: sliding_puck(p, pushes=(8, 48, 88), colour=(40, 170, 60), texture=12.0),
+            "green door slam",
+        ),
+    )
 
 
 def hit_sound(seconds: float, transient: float, sample_rate: int = 48000, seed: int = 0) -> np.ndarray:

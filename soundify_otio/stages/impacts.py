@@ -11,6 +11,7 @@ a foot planted), or the moving content vanished at once (a door closing into its
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,10 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 NOISE_LEVEL = 6.0
 """Levels of colour distance from the span's median picture below which a pixel counts as unchanged."""
-MIN_MASS = 60.0
-"""Moving content (distance levels x thumbnail pixels, after the noise floor) a window needs to be followed."""
+MIN_MASS = 50.0
+"""Moving content (distance levels x thumbnail pixels, after the noise floor) a window needs to be followed: one
+thumbnail pixel wholly covered by something ~56 levels away from what it hides (a small foot of a saturated
+colour on grey) is enough."""
 MIN_SPEED = 0.25
 """Thumbnail pixels per frame (about 1.75 px of a 224 frame) the arriving motion needs: slower is drift."""
 MIN_LOSS = 0.8
@@ -39,7 +42,8 @@ MIN_LOSS = 0.8
 MIN_TURN = 1.2
 """A motion that goes on (not stopped) must be turned back at least this much: a bounce, not a swerve."""
 STOP_RATIO = 0.15
-"""Change from one frame to the next falling below this share of the change before it counts as a stop."""
+"""Change in the whole region from one frame to the next falling below this share of the change before it is
+a shut (the moving content vanished into its frame)."""
 SUSTAIN_FRAMES = 3
 """Frames the arriving motion must keep its direction for (a bounce's fall, a door's swing, a foot's step)."""
 SPEED_FRAMES = 1
@@ -78,11 +82,18 @@ GRID_SIDES = (1, 3, 8)
 
 
 @dataclass(frozen=True)
-class Onset:
+class Impact:
     """A visual impact: its frame (from the span's first frame) and how much motion it stopped (0.6..2+)."""
 
     frame: int
     strength: float
+
+
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a [n, p] @ b [p, w] in numpy's own loops, not BLAS: OpenBLAS's threads keep spinning after a product,
+    and on a machine with few cores they halved the speed of the Grad-CAM that fine sync runs next on
+    torch's threads (2.9 s against 5.8 s for the 2-minute bench case's 120 maps)."""
+    return np.einsum("np,pw->nw", a, b)
 
 
 def _upsample_matrix(cells: int, size: int) -> np.ndarray:
@@ -135,15 +146,20 @@ def region_weights(
         near = [*np.flatnonzero(np.abs(frames - t) <= reach).tolist(), max(0, after - 1), min(len(frames) - 1, after)]
         per_frame[t] = soft[sorted(set(near))].max(axis=0)
     uy, ux = _upsample_matrix(cams.shape[1], size), _upsample_matrix(cams.shape[2], size)
-    return np.einsum("yh,nhw,xw->nyx", uy, per_frame, ux, optimize=True)
+    return np.einsum("yh,nhx->nyx", uy, np.einsum("nhw,xw->nhx", per_frame, ux))  # not BLAS: see _product
+
+
+def _moving(thumbnails: np.ndarray) -> np.ndarray:
+    """[n, size, size]: each pixel's colour distance from the span's median picture beyond NOISE_LEVEL (the
+    median taken on the uint8 pictures: the same values as in float, in half the time)."""
+    still = np.median(thumbnails, axis=0).astype(np.float32)
+    return np.maximum(colour_distance(thumbnails, still) - NOISE_LEVEL, 0.0)
 
 
 def moves(thumbnails: np.ndarray) -> bool:
     """Whether anything in a span's pictures moves enough to be followed (MIN_MASS beyond the noise in some
     frame): where nothing does, no impact can be found and its Grad-CAM maps need not be made."""
-    pictures = thumbnails.astype(np.float32)
-    moving = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0)
-    return bool(moving.reshape(len(pictures), -1).sum(axis=1).max(initial=0.0) >= MIN_MASS)
+    return bool(_moving(thumbnails).reshape(len(thumbnails), -1).sum(axis=1).max(initial=0.0) >= MIN_MASS)
 
 
 FLAT_PEAK = 2.0
@@ -160,14 +176,16 @@ def moving_region(thumbnails: np.ndarray) -> np.ndarray:
     """Per frame [n, size, size] in 0..1: where the span's pictures move most (each pixel's largest distance
     from the span's median picture, against the largest anywhere; at REGION_FLOOR of it counted wholly), the
     region looked in when the source's maps have no clear peak."""
-    pictures = thumbnails.astype(np.float32)
-    motion = np.maximum(colour_distance(pictures, np.median(pictures, axis=0)) - NOISE_LEVEL, 0.0).max(axis=0)
+    motion = _moving(thumbnails).max(axis=0)
     soft = np.clip(_dilate(motion[None] / max(float(motion.max()), 1e-6))[0] / REGION_FLOOR, 0.0, 1.0)
     return np.repeat(soft[None], len(thumbnails), axis=0).astype(np.float32)
 
 
+@functools.cache
 def _windows(size: int) -> np.ndarray:
-    """[size * size, count] weights of the follow windows (GRID_SIDES), each summing to its own coverage."""
+    """[size * size, 3 * count] weights of the follow windows (GRID_SIDES), each summing to its own coverage,
+    then the same times each pixel's row and times its column: one product gives each window's moving
+    content and the first moments of its centre. Made once per size (read-only)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     columns = []
     for side in GRID_SIDES:
@@ -178,7 +196,10 @@ def _windows(size: int) -> np.ndarray:
         for cy in (np.arange(side) + 0.5) * size / side:
             for cx in (np.arange(side) + 0.5) * size / side:
                 columns.append(np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2)).ravel())
-    return np.stack(columns, axis=1)
+    windows = np.stack(columns, axis=1).astype(np.float32)
+    weights = np.concatenate([windows, windows * yy.ravel()[:, None], windows * xx.ravel()[:, None]], axis=1)
+    weights.flags.writeable = False
+    return weights
 
 
 def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -188,25 +209,28 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     at least and built up to (BUILD_RATIO, SLOWING_RATIO), is stopped from t to t+1 where the content
     stays, or turned back (MIN_TURN, TURN_SPEED, REBOUND_RATIO) where it neither appears nor hides (the
     window's centre of moving content, in windows mostly inside the region: REGION_SHARE); or when the change
-    from t-1 to t, near its recent peak, is followed by almost none (STOP_RATIO: a door shut into its
-    frame, where the moving content itself vanishes). Every frame at once, in numpy."""
+    from t-1 to t in the whole region, near its recent peak, is followed by almost none (STOP_RATIO: a door
+    shut into its frame, where the moving content itself vanishes). That last is judged on the whole region
+    only: in a small window, change stops as soon as a thing passes out of it (a falling ball, a distractor
+    turning at the region's edge), which is no impact. Every frame at once, in numpy."""
     n, size = thumbnails.shape[0], thumbnails.shape[1]
     strength = np.zeros(n, np.float32)
     if n < SUSTAIN_FRAMES + 2:
         return strength
     pictures = thumbnails.astype(np.float32)
-    windows = _windows(size)
-    still = np.median(pictures, axis=0)
-    unweighted = np.maximum(colour_distance(pictures, still) - NOISE_LEVEL, 0.0)
+    weights = _windows(size)
+    count = weights.shape[1] // 3
+    windows = weights[:, :count]
+    unweighted = _moving(thumbnails)
     moving = (unweighted * region).reshape(n, -1)
     change = np.maximum(colour_distance(pictures[1:], pictures[:-1]) - NOISE_LEVEL, 0.0) * region[1:]
-    energy = change.reshape(n - 1, -1) @ windows  # energy[t - 1]: change from t - 1 to t
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
-    mass = moving @ windows
-    near = (unweighted * (region > REGION_EDGE)).reshape(n, -1) @ windows  # what moves anywhere the region reaches
+    energy = change.reshape(n - 1, -1).sum(axis=1)  # energy[t - 1]: change from t - 1 to t in the whole region
+    moments = _product(moving, weights)
+    mass = moments[:, :count]
+    near = _product((unweighted * (region > REGION_EDGE)).reshape(n, -1), windows)  # what moves near the region
     inside = mass >= REGION_SHARE * near
     safe = np.maximum(mass, 1e-6)
-    centre = np.stack([moving @ (windows * yy.ravel()[:, None]), moving @ (windows * xx.ravel()[:, None])]) / safe
+    centre = np.stack([moments[:, count : 2 * count], moments[:, 2 * count :]]) / safe
     velocity = np.diff(centre, axis=1)  # velocity[:, t - 1]: motion from t - 1 to t
     present = (mass >= MIN_MASS) & inside
     both = present[1:] & present[:-1]  # both[t - 1]: followed from t - 1 to t
@@ -226,24 +250,26 @@ def impact_strength(thumbnails: np.ndarray, region: np.ndarray) -> np.ndarray:
     built = (speed[t - 1] <= BUILD_RATIO * speed[t - 2]) & (speed[t - 1] >= SLOWING_RATIO * speed[t - 2])
     valid = sustained & built & both[t] & (stopped | turned)
     strength[t] = np.where(valid, lost, 0.0).max(axis=1)
-    padded = np.concatenate([np.zeros((7, energy.shape[1]), energy.dtype), energy])
-    recent = np.lib.stride_tricks.sliding_window_view(padded, 8, axis=0).max(axis=-1)  # recent[t]: energy[t-7..t]
+    padded = np.concatenate([np.zeros(7, energy.dtype), energy])
+    recent = np.lib.stride_tricks.sliding_window_view(padded, 8).max(axis=-1)  # recent[t]: energy[t-7..t]
     e = t[t >= 2]
     moved = (energy[e - 1] >= MIN_MASS) & (energy[e - 2] >= MIN_MASS)
     abrupt = energy[e - 2] >= 0.6 * recent[e - 1]
-    shut = (moved & abrupt & (energy[e] < STOP_RATIO * energy[e - 1])).any(axis=1)
+    shut = moved & abrupt & (energy[e] < STOP_RATIO * energy[e - 1])
     strength[e[shut]] = np.maximum(strength[e[shut]], 1.0)
     return strength
 
 
-def detect_onsets(thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15) -> list[Onset]:
+def detect_impacts(
+    thumbnails: np.ndarray, region: np.ndarray, fps: float, min_gap_seconds: float = 0.15
+) -> list[Impact]:
     """Impacts in a span of frames: strength peaks of at least MIN_LOSS, at least `min_gap_seconds` apart."""
     strength = impact_strength(thumbnails, region)
     gap = max(1, round(min_gap_seconds * fps))
-    found: list[Onset] = []
+    found: list[Impact] = []
     for t in np.argsort(-strength, kind="stable"):
         if strength[t] < MIN_LOSS:
             break
         if all(abs(int(t) - o.frame) >= gap for o in found):
-            found.append(Onset(int(t), float(strength[t])))
+            found.append(Impact(int(t), float(strength[t])))
     return sorted(found, key=lambda o: o.frame)
