@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from soundify_otio.stages import impacts
+from soundify_otio.vision.planes import THUMB_SIZE
 
 from helpers.thumbnails import motion_thumbnails
 
@@ -60,7 +61,7 @@ def test_a_bounce_is_found_on_its_frame_and_stillness_gives_nothing(blob):
 def test_region_is_the_union_of_the_maps_within_reach():
     cams = np.zeros((3, 7, 7), np.float32)
     cams[0, 0, 0] = cams[1, 6, 6] = cams[2, 3, 3] = 1.0
-    region = impacts.region_weights(cams, np.array([0.0, 10.0, 20.0]), 21, reach=10.0)
+    region = impacts.region_weights(cams, np.array([0.0, 10.0, 20.0]), 21, reach=10.0, size=THUMB_SIZE)
     assert region.shape == (21, 32, 32)
     assert region[5, 0, 0] > 0.9 and region[5, 31, 31] > 0.9  # between the first two maps: both
     assert region[20, 0, 0] < 0.1 and region[20, 16, 16] > 0.9  # at the last: it and the one before

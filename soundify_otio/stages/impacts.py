@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-THUMB_SIZE = 32
-"""Side of the thumbnail kept per decoded frame (Y, Cb, Cr: 3 KB a frame)."""
 CHROMA_WEIGHT = 1.0
 """Weight of a Cb or Cr level against a Y level in the distance between two pictures' pixels."""
 
@@ -127,16 +125,14 @@ def interpolate_maps(maps: np.ndarray, map_frames: np.ndarray, frames: np.ndarra
     return (maps[left] * (1.0 - weight) + maps[right] * weight).astype(np.float32)
 
 
-def region_weights(
-    cams: np.ndarray, cam_frames: np.ndarray, n_frames: int, reach: float, size: int = THUMB_SIZE
-) -> np.ndarray:
+def region_weights(cams: np.ndarray, cam_frames: np.ndarray, n_frames: int, reach: float, size: int) -> np.ndarray:
     """Per frame [n, size, size] in 0..1: the source's region from Grad-CAM maps [k, h, w] at `cam_frames`.
 
     Each map is widened by one cell, cells at or above REGION_FLOOR of its peak count wholly, and a
     frame's region is the union of the maps sampled within `reach` frames of it (the two around it at
     least): sampled a few times a second, the maps miss where a fast source goes between them (a
     ball's flight to the top of its bounce), and a region that blinked would make moving content
-    appear and vanish. Scaled up to the thumbnails' grid."""
+    appear and vanish. Scaled up to the thumbnails' grid (`size` a side)."""
     peaks = np.maximum(cams.reshape(len(cams), -1).max(axis=1), 1e-12)[:, None, None]
     soft = np.clip(_dilate(cams / peaks) / REGION_FLOOR, 0.0, 1.0)
     frames = np.asarray(cam_frames, float)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from soundify_otio.stages.impacts import THUMB_SIZE
+from soundify_otio.vision.planes import THUMB_SIZE
 
 _YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
 """BT.601 full-range RGB -> Y, Cb, Cr (Cb and Cr offset by 128)."""
