@@ -151,10 +151,12 @@ def test_a_stretch_of_the_mix_is_that_stretch_of_the_whole_mix(case):
     whole, _ = mix(sources, 48000)
     part, problems = mix(sources, 48000, 3.25, 7.5)
     assert all("no audio stream" in p.reason for p in problems)  # the silent video beside the dialogue track
-    assert len(part) == round(4.25 * 48000) and np.abs(part).max() > 0.1
+    assert len(part) == round(4.25 * 48000)
+    assert np.abs(part).max() > 0.1
     np.testing.assert_allclose(part, whole[round(3.25 * 48000) : round(7.5 * 48000)], atol=1e-3)
     beyond, _ = mix(sources, 48000, case.seconds + 1.0, case.seconds + 2.0)
-    assert len(beyond) == 48000 and not beyond.any()
+    assert len(beyond) == 48000
+    assert not beyond.any()
 
 
 def test_a_timeline_with_no_sound_runs_no_detector(case, monkeypatch):
@@ -167,7 +169,8 @@ def test_a_timeline_with_no_sound_runs_no_detector(case, monkeypatch):
     picture.append(dialogue.clip("square", case.video, 0.0, case.seconds, case.seconds))
     timeline.tracks.append(picture)
     heard = _heard(timeline, case.folder)
-    assert heard.regions == () and len(heard.signal) == round(case.seconds * speech.RATE)
+    assert heard.regions == ()
+    assert len(heard.signal) == round(case.seconds * speech.RATE)
 
 
 def test_the_analysis_is_cached_with_the_frame_analysis(case, tmp_path, monkeypatch):
@@ -385,7 +388,8 @@ def _away_and_inside(speech, config: Config, seconds: float) -> tuple[list[float
         )
     ]
     inside = [t for r in speech for t in np.linspace(r.start + margin, r.end - margin, 5)]
-    assert len(away) > 20 and len(inside) > 20
+    assert len(away) > 20
+    assert len(inside) > 20
     return away, inside
 
 
@@ -477,14 +481,17 @@ def test_the_programme_is_brought_to_the_loudness_under_the_ceiling(case, bed_on
     )
     data, rate = soundfile.read(tmp_path / "mix.wav", dtype="float64")
     measured = pyloudnorm.Meter(rate).integrated_loudness(data)
-    assert stats.loudness is not None and stats.loudness[1] == pytest.approx(measured, abs=0.1)
+    assert stats.loudness is not None
+    assert stats.loudness[1] == pytest.approx(measured, abs=0.1)
     assert _true_peak_db(data) <= ceiling + 0.05
     if stats.ceiling_limited:  # the ceiling, not the target, set the gain: the peak sits on it
-        assert measured < target and _true_peak_db(data) == pytest.approx(ceiling, abs=0.2)
+        assert measured < target
+        assert _true_peak_db(data) == pytest.approx(ceiling, abs=0.2)
     else:
         assert measured == pytest.approx(target, abs=1.0)
     ours = render_preview(read_timeline(out), tmp_path / "ours.wav", base_dir=out.parent)
-    assert ours.loudness is None and ours.clips < stats.clips  # the dialogue is in the programme
+    assert ours.loudness is None
+    assert ours.clips < stats.clips  # the dialogue is in the programme
 
 
 def test_render_command_mixes_the_dialogue_and_prints_the_loudness(case, bed_only, tmp_path, capsys):
@@ -499,11 +506,15 @@ def test_render_command_mixes_the_dialogue_and_prints_the_loudness(case, bed_onl
 
     code, said = render("-o", tmp_path / "p.wav", "--loudness", "-24")
     assert code == 0, said
-    assert "LUFS" in said and "to -24.0 LUFS" in said
+    assert "LUFS" in said
+    assert "to -24.0 LUFS" in said
     code, said = render("-o", tmp_path / "q.wav", "--ours-only")
-    assert code == 0 and "LUFS" not in said
+    assert code == 0
+    assert "LUFS" not in said
     code, said = render("-o", tmp_path / "r.wav", "--loudness", "-80")
-    assert code == 2 and "-80" in said and not (tmp_path / "r.wav").exists()
+    assert code == 2
+    assert "-80" in said
+    assert not (tmp_path / "r.wav").exists()
 
 
 # ---- seen: --json and the report ------------------------------------------------------------------
@@ -533,7 +544,9 @@ def test_annotate_json_and_report_show_the_speech_and_what_was_ducked(case, tmp_
     shaded = page.xpath("//g[contains(@class, 'gain-panel')]/rect[@class='speech']")
     assert [round(float(r.get("data-start")), 3) for r in shaded] == [r[0] for r in scene["speech"]]
     note = page.xpath("//p[@class='dialogue']")[0].text_content()
-    assert f"{len(scene['speech'])} lines" in note and "beds -12 dB" in note and "effects -6 dB" in note
+    assert f"{len(scene['speech'])} lines" in note
+    assert "beds -12 dB" in note
+    assert "effects -6 dB" in note
     _the_reports_preview_is_renders_default_mix(page, tmp_path / "out.otio", scene["speech"], capsys)
 
 
@@ -603,7 +616,8 @@ def test_library_records_speech_share_and_keeps_spoken_beds_from_under_dialogue(
     assert speech_share(noise, dialogue.RATE) == 0.0
     opened = open_library(library)
     shares = {e.path.name: e.speech for e in opened.entries}
-    assert shares["blue sky 2.wav"] > 0.5 and shares["blue sky.wav"] == 0.0
+    assert shares["blue sky 2.wav"] > 0.5
+    assert shares["blue sky.wav"] == 0.0
     assert [Path(p).name for p, _ in opened.stats()["with_speech"]] == ["blue sky 2.wav"]
     config = Config()
     under = {
@@ -614,7 +628,8 @@ def test_library_records_speech_share_and_keeps_spoken_beds_from_under_dialogue(
     anywhere = {
         opened.choose("blue sky", "ambient", 24.0, seed, k, config).path.name for seed in range(4) for k in range(4)
     }
-    assert under == {"blue sky.wav"} and anywhere == {"blue sky.wav", "blue sky 2.wav"}
+    assert under == {"blue sky.wav"}
+    assert anywhere == {"blue sky.wav", "blue sky 2.wav"}
     (library / "ambience" / "blue sky.wav").unlink()  # the label holds only the spoken file: it is used
     alone = open_library(library)
     assert alone.choose("blue sky", "ambient", 24.0, 0, 0, config, under_speech=True).path.name == "blue sky 2.wav"
@@ -647,7 +662,8 @@ def test_review_session_switches_a_scenes_ducking_and_keeps_it_across_picks(revi
     review_session.pick(scene_id, ["red car"], "blue sky", duck=False)
     assert review_session.annotation().scenes[0].ducking == {}
     review_session.pick(scene_id, [], "blue sky")  # a new pick keeps the switch
-    assert review_session.annotation().scenes[0].ducking == {} and review_session.choices[scene_id].duck is False
+    assert review_session.annotation().scenes[0].ducking == {}
+    assert review_session.choices[scene_id].duck is False
     _, choices = review_session.write()
     assert "duck = false" in choices.read_text(encoding="utf-8")
     review_session.pick(scene_id, ["red car"], "blue sky", duck=True)
@@ -674,7 +690,8 @@ def test_the_review_page_shades_speech_and_its_switch_re_places_the_scene(review
         page.locator("input.duck").first.check()
         page.wait_for_function("() => document.querySelector('p.dialogue').textContent.includes('beds -12 dB')")
         beds = page.locator("input.duck-depth[data-setting='duck_ambient_db']")
-        assert beds.count() == 1 and beds.input_value() == "-12"
+        assert beds.count() == 1
+        assert beds.input_value() == "-12"
         beds.fill("-20")
         beds.press("Tab")  # the field's change: the scene is re-placed with the new depth
         page.wait_for_function("() => document.querySelector('p.dialogue').textContent.includes('beds -20 dB')")
@@ -716,18 +733,21 @@ def test_depths_posted_to_the_review_server_dip_the_written_keys_and_bad_ones_ch
         depths = {"duck_ambient_db": -20, "duck_effect_db": -3.5}
         status, _, body = request(server, "POST", api + "pick", {**picks, **depths}, own(server))
         assert status == 200, body
-        assert "beds -20 dB" in json.loads(body)["html"] and "effects -3.5 dB" in json.loads(body)["html"]
+        assert "beds -20 dB" in json.loads(body)["html"]
+        assert "effects -3.5 dB" in json.loads(body)["html"]
         choice, page = session.choices[scene_id], session.scene_html(scene_id)
         refused = [("duck_ambient_db", 5), ("duck_ambient_db", "x"), ("duck_effect_db", True)]
         for name, bad in [*refused, ("duck_effect_db", -60.5), ("duck_effect_db", [-6])]:
             status, _, body = request(server, "POST", api + "pick", {**picks, name: bad}, own(server))
             assert status == 400, (name, bad)
             assert f"`{name}` must be a number of dB in -60..0" == json.loads(body)["error"]
-        assert session.choices[scene_id] == choice and session.scene_html(scene_id) == page
+        assert session.choices[scene_id] == choice
+        assert session.scene_html(scene_id) == page
         status, _, body = request(server, "POST", api + "write", {}, own(server))
         assert status == 200, body
     text = session.choices_path.read_text(encoding="utf-8")
-    assert "duck_ambient_db = -20\n" in text and "duck_effect_db = -3.5\n" in text
+    assert "duck_ambient_db = -20\n" in text
+    assert "duck_effect_db = -3.5\n" in text
     away, inside = _away_and_inside(speech, config, case.seconds)
     for kind, depth in wanted.items():
         keys = _otio_gain_db(session.out, kind)

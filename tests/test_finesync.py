@@ -67,7 +67,8 @@ def test_ball_bounces_become_hits_on_the_contact_frames(tmp_path, impact_library
     assert len(hits) <= len(video.contacts) + 1  # the blue block's turns are outside the ball's region
     for hit in hits:  # the sound's own transient, not its first sample, is on the onset
         assert hit.start + hit.sound.transient - hit.source_start == pytest.approx(hit.onset, abs=1e-6)
-        assert hit.fade_in == 0.0 and -1.0 <= hit.pan[0][1] < -0.3  # the ball is on the left
+        assert hit.fade_in == 0.0
+        assert -1.0 <= hit.pan[0][1] < -0.3  # the ball is on the left
     assert len({h.sound.path.name for h in hits[:2]}) == 2  # consecutive hits take turns among the variations
     assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(hits))  # one lane: each cut where the next starts
 
@@ -75,7 +76,8 @@ def test_ball_bounces_become_hits_on_the_contact_frames(tmp_path, impact_library
 def test_door_slams_are_hits(tmp_path, impact_library):
     video = impacts.slamming_door(tmp_path / "door.mp4")
     hits = [p.onset for p in _run(video, impact_library, "green door slam").placements if p.onset is not None]
-    assert _recall(hits, video.contacts, FPS) >= 0.9 and len(hits) <= len(video.contacts) + 1
+    assert _recall(hits, video.contacts, FPS) >= 0.9
+    assert len(hits) <= len(video.contacts) + 1
 
 
 def test_footfalls_of_a_walking_figure_are_hits(tmp_path, impact_library):
@@ -112,8 +114,10 @@ def test_an_isoluminant_source_is_found_as_well_as_a_bright_one(tmp_path, impact
         hits = [p.onset for p in _run(video, impact_library, label).placements if p.onset is not None]
         scores.append((_recall(hits, video.contacts, FPS), _precision(hits, video.contacts, FPS)))
     (bright_recall, bright_precision), (iso_recall, iso_precision) = scores
-    assert iso_recall >= 0.95 and iso_precision >= 0.9
-    assert iso_recall >= bright_recall and iso_precision >= bright_precision
+    assert iso_recall >= 0.95
+    assert iso_precision >= 0.9
+    assert iso_recall >= bright_recall
+    assert iso_precision >= bright_precision
 
 
 def test_a_distractor_nearby_and_a_pause_before_the_last_drop_add_no_hit(tmp_path, impact_library):
@@ -121,7 +125,8 @@ def test_a_distractor_nearby_and_a_pause_before_the_last_drop_add_no_hit(tmp_pat
     of its last bounce before it drops: every contact within a frame and nothing else."""
     video = impacts.ball_with_distractor_and_pause(tmp_path / "ball.mp4")
     hits = [p.onset for p in _run(video, impact_library, "red ball bounce").placements if p.onset is not None]
-    assert _recall(hits, video.contacts, FPS) >= 0.95 and _precision(hits, video.contacts, FPS) >= 0.9
+    assert _recall(hits, video.contacts, FPS) >= 0.95
+    assert _precision(hits, video.contacts, FPS) >= 0.9
 
 
 def test_a_door_easing_open_to_rest_adds_no_hit(tmp_path, impact_library):
@@ -166,7 +171,8 @@ def test_a_sliding_puck_hits_nothing_and_its_one_shot_is_placed_once(tmp_path, i
     video = impacts.sliding_puck(tmp_path / "puck.mp4", texture=18.0)
     annotation = _run(video, impact_library, "red ball bounce")
     placements = [p for p in annotation.placements if p.label == "red ball bounce"]
-    assert placements and all(p.onset is None and p.once for p in placements)
+    assert placements
+    assert all(p.onset is None and p.once for p in placements)
     assert len(placements) == len(annotation.scenes[0].intervals["red ball bounce"])
 
 
@@ -177,15 +183,19 @@ def test_a_one_shot_with_no_impact_is_placed_once_and_the_scene_says_so(tmp_path
     annotation = _run(video, impact_library, "green door slam")
     placements = [p for p in annotation.placements if p.label == "green door slam"]
     intervals = annotation.scenes[0].intervals["green door slam"]
-    assert intervals and len(placements) == len(intervals)
+    assert intervals
+    assert len(placements) == len(intervals)
     for placement, interval in zip(placements, intervals, strict=True):
-        assert placement.onset is None and placement.once and placement.start == pytest.approx(interval.start)
+        assert placement.onset is None
+        assert placement.once
+        assert placement.start == pytest.approx(interval.start)
         assert placement.end - placement.start <= placement.sound.duration + 1e-9
     assert annotation.scenes[0].notes == ("green door slam: no impact found: placed once",)
     timeline = annotated_copy(impacts.timeline_of([video]), annotation)
     clips = [c for c in timeline.find_clips() if c.name == "green door slam"]
     transitions = [t for track in timeline.tracks for t in track if isinstance(t, otio.schema.Transition)]
-    assert len(clips) == len(intervals) and not transitions
+    assert len(clips) == len(intervals)
+    assert not transitions
     marker = next(m for m in timeline.tracks.markers if m.name.startswith("SFX:"))
     assert marker.comment.endswith("/ green door slam: no impact found: placed once")
     record = timeline.metadata["soundify"]["scenes"][0]
@@ -201,7 +211,9 @@ def test_a_one_shot_the_editor_asked_to_loop_spans_its_interval(tmp_path, impact
     choice = Choice(("green door slam",), None, frozenset({"green door slam"}))
     annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: choice})
     placements = [p for p in annotation.placements if p.label == "green door slam"]
-    assert placements and not any(p.once for p in placements) and not annotation.scenes[0].notes
+    assert placements
+    assert not any(p.once for p in placements)
+    assert not annotation.scenes[0].notes
     assert max(p.end - p.start for p in placements) > placements[0].sound.duration  # repeated to fill it
 
 
@@ -210,7 +222,8 @@ def test_the_loop_table_of_a_choices_file_is_read_and_checked(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(scene + '[scene.loop]\n"knock" = true\n"bell" = false\n' + scene.replace('"s"', '"t"'))
     picks = check_choices(read_choices(path), ["s", "t"], ["knock", "bell"], [])
-    assert picks["s"].loops == frozenset({"knock"}) and picks["t"].loops == frozenset()
+    assert picks["s"].loops == frozenset({"knock"})
+    assert picks["t"].loops == frozenset()
     path.write_text(scene + '\n[scene.loop]\n"knock" = "yes"\n')
     with pytest.raises(ChoicesError, match=r"line 6: `\[scene\.loop\]` must set labels to true or false"):
         check_choices(read_choices(path), ["s"], ["knock"], [])
@@ -242,7 +255,9 @@ def test_the_review_page_toggles_a_loop_and_the_choices_file_keeps_it(tmp_path, 
     session.pick(scene_id, ["green door slam"], None, loops=["green door slam"])
     assert toggle + " checked>" in session.scene_html(scene_id)
     looped = [p for p in session.annotation().placements if p.label == "green door slam"]
-    assert looped and not any(p.once for p in looped) and looped[0].end - looped[0].start > looped[0].sound.duration
+    assert looped
+    assert not any(p.once for p in looped)
+    assert looped[0].end - looped[0].start > looped[0].sound.duration
     _, choices_path = session.write()
     text = choices_path.read_text()
     assert '[scene.loop]\n"green door slam" = true' in text
@@ -265,7 +280,8 @@ def test_a_flat_map_looks_for_impacts_where_the_frame_moves_and_says_so(tmp_path
     analysis = soundify.analyse(impacts.shots_of([video]))
     annotation = soundify.place(analysis, {analysis.scenes[0].scene.id: Choice(("red ball bounce",), None)})
     hits = [p.onset for p in annotation.placements if p.onset is not None]
-    assert _recall(hits, video.contacts, FPS) >= 0.9 and len(hits) <= len(video.contacts) + 1
+    assert _recall(hits, video.contacts, FPS) >= 0.9
+    assert len(hits) <= len(video.contacts) + 1
     note = f"red ball bounce: {finesync.FLAT_MAP}"
     assert note in annotation.scenes[0].notes
     timeline = annotated_copy(impacts.timeline_of([video]), annotation)
@@ -275,9 +291,11 @@ def test_a_flat_map_looks_for_impacts_where_the_frame_moves_and_says_so(tmp_path
 def test_fine_sync_off_and_texture_labels_keep_spanning_placements(tmp_path, impact_library):
     video = impacts.bouncing_ball(tmp_path / "ball.mp4")
     off = _run(video, impact_library, "red ball bounce", fine_sync="off").placements
-    assert off and all(p.onset is None for p in off)
+    assert off
+    assert all(p.onset is None for p in off)
     hum = _run(video, impact_library, "green box hum").placements
-    assert hum and all(p.onset is None for p in hum)
+    assert hum
+    assert all(p.onset is None for p in hum)
 
 
 def test_rendered_preview_hits_land_on_the_contact_frames(tmp_path, impact_library):
@@ -342,14 +360,17 @@ def test_cli_flag_is_a_choice_and_off_places_no_hit(capsys, tmp_path, impact_lib
         return exited.value.code, captured.out, captured.err
 
     code, _, err = annotate("sometimes")
-    assert code == 2 and "auto" in err and "off" in err
+    assert code == 2
+    assert "auto" in err
+    assert "off" in err
     for mode in ("auto", "off"):
         code, out, err = annotate(mode)
         assert code == 0, err
         summary = json.loads(out)
         assert summary["hits"] == sum(1 for p in summary["placements"] if "hit" in p)
         if mode == "off":
-            assert summary["hits"] == 0 and summary["effect_clips"] >= 1
+            assert summary["hits"] == 0
+            assert summary["effect_clips"] >= 1
         else:  # no hit found: the one-shot placed once, and the scene says so
             placed_once = "red ball bounce: no impact found: placed once" in summary["scenes"][0].get("notes", [])
             assert placed_once == (summary["hits"] == 0)

@@ -17,7 +17,8 @@ def test_motion_thumbnails_are_block_means_in_ycbcr():
     frames[1, 7:14, 14:21] = 255
     frames[1, 0, 0] = (0, 0, 255)  # one blue pixel in a black 7x7 block: mean (0, 0, 5.2)
     thumbs = motion_thumbnails(frames)
-    assert thumbs.shape == (2, 32, 32, 3) and thumbs.dtype == np.uint8
+    assert thumbs.shape == (2, 32, 32, 3)
+    assert thumbs.dtype == np.uint8
     assert thumbs[0, 0, 0].tolist() == [76, 85, 255]
     assert thumbs[0, 5, 5].tolist() == [0, 128, 128]  # black: no colour
     assert thumbs[1, 1, 2].tolist() == [255, 128, 128]
@@ -30,7 +31,8 @@ def test_an_isoluminant_change_is_as_far_as_a_grey_one():
     y = motion_thumbnails(red[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
     grey[:] = y[0]
     same_luma = motion_thumbnails(grey[None].repeat(32, 1).repeat(32, 2))[0, 0, 0]
-    assert same_luma[0] == y[0] and impacts.colour_distance(y, same_luma) > 50
+    assert same_luma[0] == y[0]
+    assert impacts.colour_distance(y, same_luma) > 50
     assert impacts.colour_distance(np.array([100, 128, 128]), np.array([140, 128, 128])) == 40
 
 
@@ -52,7 +54,8 @@ def test_a_bounce_is_found_on_its_frame_and_stillness_gives_nothing(blob):
     ys = np.concatenate([ys[: contact + 1], up])
     region = np.ones((len(ys), 32, 32), np.float32)
     found = impacts.detect_impacts(_blob_frames(ys, blob=blob), region, fps=25.0)
-    assert [o.frame for o in found] == [contact] and found[0].strength > 1.2
+    assert [o.frame for o in found] == [contact]
+    assert found[0].strength > 1.2
     still = _blob_frames(np.full(40, 12.0), blob=blob)
     assert impacts.detect_impacts(still, np.ones((40, 32, 32), np.float32), fps=25.0) == []
     assert impacts.detect_impacts(_blob_frames(ys, blob=blob), np.zeros_like(region), fps=25.0) == []  # outside
@@ -63,8 +66,10 @@ def test_region_is_the_union_of_the_maps_within_reach():
     cams[0, 0, 0] = cams[1, 6, 6] = cams[2, 3, 3] = 1.0
     region = impacts.region_weights(cams, np.array([0.0, 10.0, 20.0]), 21, reach=10.0, size=THUMB_SIZE)
     assert region.shape == (21, 32, 32)
-    assert region[5, 0, 0] > 0.9 and region[5, 31, 31] > 0.9  # between the first two maps: both
-    assert region[20, 0, 0] < 0.1 and region[20, 16, 16] > 0.9  # at the last: it and the one before
+    assert region[5, 0, 0] > 0.9
+    assert region[5, 31, 31] > 0.9  # between the first two maps: both
+    assert region[20, 0, 0] < 0.1
+    assert region[20, 16, 16] > 0.9  # at the last: it and the one before
 
 
 def test_a_span_moves_only_where_something_moves_beyond_the_noise():

@@ -75,7 +75,8 @@ def flat_clip(
 def render(tl: otio.schema.Timeline, tmp_path: Path, **kw: object) -> tuple[np.ndarray, object]:
     stats = render_preview(tl, tmp_path / "preview.wav", **kw)
     data, sr = soundfile.read(tmp_path / "preview.wav", always_2d=True)
-    assert sr == SR and data.shape[1] == 2
+    assert sr == SR
+    assert data.shape[1] == 2
     return data, stats
 
 
@@ -89,8 +90,12 @@ def test_fixture_renders_48k_stereo_at_timeline_length(annotated_timeline, tmp_p
     calls = []
     data, stats = render(annotated_timeline, tmp_path, progress=lambda *a: calls.append(a))
     assert data.shape == (8 * SR, 2)
-    assert stats.duration == 8.0 and stats.clips == 4 and stats.tracks == 3
-    assert not stats.normalised and stats.gain_db == 0.0 and -20 < stats.peak_dbfs < 0
+    assert stats.duration == 8.0
+    assert stats.clips == 4
+    assert stats.tracks == 3
+    assert not stats.normalised
+    assert stats.gain_db == 0.0
+    assert -20 < stats.peak_dbfs < 0
     assert calls[-1] == ("render", 8, 8)
     assert rms_db(window(data, 0.2)) > -40  # the ambient bed plays from 0 s
     assert not list(tmp_path.glob(".preview*"))  # no temp file left
@@ -105,7 +110,9 @@ def test_pan_sweep_moves_from_left_to_right_at_constant_power(tmp_path):
         w = window(data, t)
         ratios.append(rms_db(w[:, 0]) - rms_db(w[:, 1]))
         powers.append(10 * np.log10(np.mean(np.square(w[:, 0])) + np.mean(np.square(w[:, 1]))))
-    assert ratios[0] > 20 and ratios[-1] < -20 and abs(ratios[2]) < 0.5
+    assert ratios[0] > 20
+    assert ratios[-1] < -20
+    assert abs(ratios[2]) < 0.5
     assert all(a > b for a, b in itertools.pairwise(ratios))
     assert max(powers) - min(powers) < 0.2  # cos/sin law: L^2 + R^2 constant
     assert abs(powers[2] - 10 * np.log10(0.25**2 / 2)) < 0.2  # no gain at centre beyond the law
@@ -135,8 +142,10 @@ def test_fades_ramp_in_and_out(tmp_path):
     head = [rms_db(window(data, t)) for t in np.arange(0.0, 0.5, 0.05)]
     tail = [rms_db(window(data, t)) for t in np.arange(1.5, 1.99, 0.05)]
     steady = rms_db(window(data, 1.0))
-    assert all(a < b for a, b in itertools.pairwise(head)) and head[0] < steady - 20
-    assert all(a > b for a, b in itertools.pairwise(tail)) and tail[-1] < steady - 20
+    assert all(a < b for a, b in itertools.pairwise(head))
+    assert head[0] < steady - 20
+    assert all(a > b for a, b in itertools.pairwise(tail))
+    assert tail[-1] < steady - 20
     assert abs(rms_db(window(data, 0.5, 0.2)) - steady) < 0.1
 
 
@@ -150,7 +159,8 @@ def test_crossfade_across_transition_keeps_level(tmp_path):
     data, _ = render(timeline_with(sfx_track(a, fade, b)), tmp_path)
     steady = rms_db(window(data, 0.3, 0.4))
     levels = [rms_db(window(data, t)) for t in np.arange(0.6, 1.4, 0.05)]
-    assert min(levels) > steady - 3 and max(levels) < steady + 3
+    assert min(levels) > steady - 3
+    assert max(levels) < steady + 3
     # the outgoing clip runs on past the cut into its handle: no hole at the cut itself
     assert abs(rms_db(window(data, 0.975)) - steady) < 1.5
 
@@ -184,7 +194,9 @@ def test_mix_over_full_scale_is_normalised_and_reported(tmp_path):
     soundfile.write(loud, 0.9 * np.sin(2 * np.pi * 200 * np.arange(SR) / SR), SR)
     tracks = [sfx_track(flat_clip(loud, 1.0, gain_keys=[[0, 3.0], [1, 3.0]])) for _ in range(2)]
     data, stats = render(timeline_with(*tracks), tmp_path)
-    assert stats.normalised and stats.peak_dbfs > 0 and stats.gain_db < -stats.peak_dbfs + 0.01
+    assert stats.normalised
+    assert stats.peak_dbfs > 0
+    assert stats.gain_db < -stats.peak_dbfs + 0.01
     assert 0.97 < np.abs(data).max() <= 1.0
 
 
@@ -200,7 +212,8 @@ def test_timeline_audio_is_included_only_on_request(tmp_path):
     )
     tl = timeline_with(own)
     silent, stats = render(tl, tmp_path, base_dir=tmp_path)
-    assert stats.clips == 0 and np.abs(silent).max() == 0
+    assert stats.clips == 0
+    assert np.abs(silent).max() == 0
     heard, stats = render(tl, tmp_path, base_dir=tmp_path, include_timeline_audio=True)
     assert stats.clips == 1  # mono, centred: the tone's RMS (0.25 / sqrt 2) less the 3 dB pan law
     assert abs(rms_db(heard[:, 0]) - 20 * np.log10(0.25 / 2)) < 0.1
@@ -249,10 +262,13 @@ def test_mux_gives_mp4_with_picture_gaps_and_top_track(tmp_path):
     mux_preview(tl, tmp_path / "p.wav", tmp_path / "p.mp4", progress=lambda *a: calls.append(a), base_dir=tmp_path)
     assert calls[-1] == ("mux", 48, 48)
     with av.open(str(tmp_path / "p.mp4")) as c:
-        assert len(c.streams.video) == 1 and len(c.streams.audio) == 1
+        assert len(c.streams.video) == 1
+        assert len(c.streams.audio) == 1
         vs, aus = c.streams.video[0], c.streams.audio[0]
         assert (vs.width, vs.height, vs.codec_context.name, vs.average_rate) == (64, 48, "h264", 24)
-        assert aus.codec_context.name == "aac" and aus.sample_rate == SR and aus.channels == 2
+        assert aus.codec_context.name == "aac"
+        assert aus.sample_rate == SR
+        assert aus.channels == 2
         assert abs(float(vs.duration * vs.time_base) - 2.0) < 0.05
         assert abs(float(aus.duration * aus.time_base) - 2.0) < 0.05
         frames = [f.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0) for f in c.decode(vs)]

@@ -219,7 +219,8 @@ def test_interval_bars_and_curves_match_the_data(annotation: Annotation, report:
             assert float(bar.get("x")) + float(bar.get("width")) == pytest.approx(_x(svg, iv.end), abs=0.02)
         placements = [p for p in annotation.placements if p.scene_index == result.scene.index]
         if not placements:
-            assert not q(section, ".//svg.curves") and "nothing placed" in section.text_content()
+            assert not q(section, ".//svg.curves")
+            assert "nothing placed" in section.text_content()
             continue
         curves = q(section, ".//svg.curves")[0]
         assert _scale(curves) == _scale(svg)  # the two plots share one time axis
@@ -246,7 +247,8 @@ def test_audio_embedded_or_linked(
     src = doc.get_element_by_id("preview-audio").get("src")
     assert src.startswith("data:audio/wav;base64,")
     data, rate = soundfile.read(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
-    assert rate == 24000 and data.shape == (24000, 2)
+    assert rate == 24000
+    assert data.shape == (24000, 2)
     # an embedded preview names no file: the one it was read from is scratch, gone after the run
     assert "preview.wav" not in doc.xpath("string(//div[@class='player'])")
 
@@ -276,9 +278,11 @@ def test_missing_media_unranked_pick_and_missing_audio(tmp_path: Path) -> None:
     write_report(bare, out, title="t")
     doc = lxml.html.parse(str(out)).getroot()
     assert "media file not found" in q(doc, "//p.no-thumbs")[0].text_content()
-    assert not doc.xpath("//*[@id='pipeline-check']") and not doc.xpath("//audio")
+    assert not doc.xpath("//*[@id='pipeline-check']")
+    assert not doc.xpath("//audio")
     chosen = q(doc, "//table.effects//tr.chosen")  # a pick from a choices file that the model did not rank
-    assert [r.get("data-label") for r in chosen] == ["chosen by hand"] and "not ranked" in chosen[0].text_content()
+    assert [r.get("data-label") for r in chosen] == ["chosen by hand"]
+    assert "not ranked" in chosen[0].text_content()
     with pytest.raises(MediaError, match="preview audio not found"):
         write_report(bare, tmp_path / "r2.html", title="t", preview_wav=tmp_path / "none.wav")
     assert not (tmp_path / "r2.html").exists()
@@ -340,7 +344,8 @@ def test_thumbnails_leave_no_decoder_running(project) -> None:
     thumbnails = _Thumbnails()
     before = native_threads()
     frames = thumbnails.scene(project.video, 1.0, 2.0, 4)
-    assert len(frames) == 4 and all(uri.startswith("data:image/jpeg;base64,") for _, uri in frames)
+    assert len(frames) == 4
+    assert all(uri.startswith("data:image/jpeg;base64,") for _, uri in frames)
     assert native_threads() == before
     assert len(thumbnails.scene(project.video, 4.0, 1.0, 2)) == 2  # the file's probe is kept, not a reader
     assert native_threads() == before

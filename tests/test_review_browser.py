@@ -163,7 +163,8 @@ def test_a_page_from_another_origin_cannot_drive_the_server(session: ReviewSessi
         other.server_close()
     assert outcome[:2] == ["blocked", "blocked"]  # no CORS grant: the page cannot read any answer
     assert session.choices == before  # and the no-cors posts changed nothing
-    assert not session.out.exists() and not session.choices_path.exists()
+    assert not session.out.exists()
+    assert not session.choices_path.exists()
 
 
 def test_static_report_listen_pick_download(session: ReviewSession, tmp_path: Path) -> None:

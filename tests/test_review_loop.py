@@ -197,7 +197,8 @@ def check_marker_text(name: str, comment: str, scene: dict) -> None:
     picks = scene["picks"]
     for effect in picks["effects"]:
         assert effect in name, (name, picks)
-    assert picks["ambient"] and picks["ambient"] in name, (name, picks)
+    assert picks["ambient"], (name, picks)
+    assert picks["ambient"] in name, (name, picks)
     effects, ambients = parse_marker_comment(comment)
     assert len(effects) == len(ambients) == 5
     assert [label for label, _ in effects] == [label for label, _ in scene["effects"]]
@@ -234,7 +235,8 @@ def test_report_is_one_self_contained_file_with_a_section_per_scene(annotated):
         annotated.timeline.duration().to_seconds(), abs=1 / timeline_rate(annotated.timeline)
     )
     banners = page.xpath("//*[@id='pipeline-check']")
-    assert len(banners) == 1 and "random" in banners[0].text_content().lower()
+    assert len(banners) == 1
+    assert "random" in banners[0].text_content().lower()
 
 
 def test_existing_report_is_refused_without_force_and_left_alone(capsys, project, cache_dir, tmp_path):
@@ -243,7 +245,9 @@ def test_existing_report_is_refused_without_force_and_left_alone(capsys, project
     code, _, stderr = run(
         capsys, "annotate", project.timeline_otio, "-o", out, *analysis_args(project, cache_dir), "--report", report
     )
-    assert code == 6 and str(report) in stderr and "--force" in stderr
+    assert code == 6
+    assert str(report) in stderr
+    assert "--force" in stderr
     assert report.read_text() == "keep me"
     assert not out.exists()
 
@@ -295,7 +299,8 @@ def test_render_with_video_writes_an_mp4_of_the_timeline_length(annotated, rende
     duration = annotated.timeline.duration().to_seconds()
     frame = 1 / timeline_rate(annotated.timeline)
     with av.open(str(rendered.mp4)) as container:
-        assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
+        assert len(container.streams.video) == 1
+        assert len(container.streams.audio) == 1
         assert container.duration / av.time_base == pytest.approx(duration, abs=frame)
         for stream in (container.streams.video[0], container.streams.audio[0]):
             assert stream.duration is not None
@@ -308,7 +313,9 @@ def test_render_refuses_an_existing_wav_without_force(capsys, annotated, tmp_pat
     soundfile.write(str(wav), np.zeros((480, 2)), 48000)
     before = digest(wav)
     code, _, stderr = run(capsys, "render", annotated.out, "-o", wav, "--with-video", mp4)
-    assert code == 6 and str(wav) in stderr and "--force" in stderr
+    assert code == 6
+    assert str(wav) in stderr
+    assert "--force" in stderr
     assert digest(wav) == before
     assert not mp4.exists()
 
@@ -362,14 +369,18 @@ def test_json_summary_is_the_whole_of_stdout_and_matches_the_output(annotated):
     for kind, role in (("effect", "effects"), ("ambient", "ambient")):
         placed = [p for p in summary["placements"] if p["kind"] == kind]
         on_tracks = [clip for r, clip, _, _ in clips if r == role]
-        assert placed and len(placed) <= len(on_tracks)  # a placement longer than its sound repeats
+        assert placed
+        assert len(placed) <= len(on_tracks)  # a placement longer than its sound repeats
         assert {p["label"] for p in placed} == {clip.name for clip in on_tracks}
         assert {p["scene"] for p in placed} <= {s["id"] for s in annotated.scenes}
         for p in placed:
-            assert Path(p["sound"]).is_file() and p["start"] < p["end"]
+            assert Path(p["sound"]).is_file()
+            assert p["start"] < p["end"]
     assert summary["effect_clips"] == len([p for p in summary["placements"] if p["kind"] == "effect"])
     timings = summary["timings"]
-    assert "total" in timings and "write" in timings and all(v >= 0 for v in timings.values())
+    assert "total" in timings
+    assert "write" in timings
+    assert all(v >= 0 for v in timings.values())
     assert sum(v for k, v in timings.items() if k != "total") <= timings["total"] + 0.01
 
 
@@ -382,7 +393,8 @@ def test_json_also_works_with_quiet(annotated, annotated_xml):
 def test_quiet_hides_progress_bars_and_the_wrote_line(annotated, annotated_xml):
     # without --quiet (stderr a terminal): bars were drawn and the "wrote" line is there
     assert f"wrote {annotated.out}:" in annotated.stderr
-    assert "\r" in annotated.stderr and "analyse" in annotated.stderr
+    assert "\r" in annotated.stderr
+    assert "analyse" in annotated.stderr
     # with --quiet: errors only, so no warning or note either (the random weights are in the output)
     assert not any(line.startswith(("WARNING", "warning:", "note:")) for line in annotated_xml.stderr.splitlines())
     assert "wrote" not in annotated_xml.stderr
@@ -442,7 +454,8 @@ def test_library_index_reads_only_new_or_changed_files(capsys, project, tmp_path
     code, stdout, stderr = run(capsys, "library", "index", library, "--pretrained", "none")
     assert code == 0, stderr
     first = _index_counts(stdout)
-    assert first["files"] == first["read"] == len(files) and first["reused"] == 0
+    assert first["files"] == first["read"] == len(files)
+    assert first["reused"] == 0
     assert first["effects"] + first["ambient"] == len(files)
 
     code, stdout, stderr = run(capsys, "library", "index", library, "--pretrained", "none")
@@ -476,7 +489,8 @@ def test_library_stats_counts_kinds(capsys, project, tmp_path):
     stats = json.loads(stdout)
     assert stats["files"] == len(files)
     kinds = stats["kinds"]
-    assert kinds.get("effect", 0) > 0 and kinds.get("ambient", 0) > 0
+    assert kinds.get("effect", 0) > 0
+    assert kinds.get("ambient", 0) > 0
     assert kinds["effect"] + kinds["ambient"] == len(files)
     # the sample puts its ambiences in ambience/: that folder decides the kind
     assert kinds["ambient"] == len([p for p in files if "ambience" in p.relative_to(library).parts])
@@ -496,7 +510,8 @@ def test_library_search_prints_the_limit_of_ranked_lines(capsys, project):
     assert scores == sorted(scores, reverse=True)
     assert all(-1.0 <= s <= 1.0 for s in scores)
     for m in parsed:
-        assert Path(m.group(4)).is_file() and Path(m.group(4)).suffix.lower() in AUDIO_SUFFIXES
+        assert Path(m.group(4)).is_file()
+        assert Path(m.group(4)).suffix.lower() in AUDIO_SUFFIXES
 
 
 @pytest.mark.parametrize("command", [["index"], ["search", "bicycle bell"], ["stats"]])
@@ -505,7 +520,8 @@ def test_library_commands_on_an_empty_folder_exit_4_naming_it(capsys, tmp_path, 
     empty.mkdir()
     extra = ["--pretrained", "none"] if command[0] != "stats" else []
     code, stdout, stderr = run(capsys, "library", command[0], empty, *command[1:], *extra)
-    assert code == 4 and str(empty) in stderr, stderr
+    assert code == 4, stderr
+    assert str(empty) in stderr, stderr
     assert stdout == ""
 
 
@@ -515,8 +531,10 @@ def test_library_commands_on_an_empty_folder_exit_4_naming_it(capsys, tmp_path, 
 def test_missing_library_option_is_a_usage_error(capsys, project, tmp_path):
     out = tmp_path / "out.otio"
     code, stdout, stderr = run(capsys, "annotate", project.timeline_otio, "-o", out, "--pretrained", "none")
-    assert code == 2 and "--library" in stderr
-    assert not out.exists() and stdout == ""
+    assert code == 2
+    assert "--library" in stderr
+    assert not out.exists()
+    assert stdout == ""
 
 
 def test_unexpected_failure_exits_1_and_writes_nothing(annotated, tmp_path):
@@ -539,4 +557,5 @@ def test_unexpected_failure_exits_1_and_writes_nothing(annotated, tmp_path):
     )
     assert done.returncode == 1, done.stderr
     assert "injected fault" in done.stderr
-    assert not wav.exists() and list(tmp_path.iterdir()) == []
+    assert not wav.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -48,12 +48,14 @@ def test_the_page_needs_the_token(session: ReviewSession) -> None:
             assert status == 403, path
             assert b"<html" not in body
         status, headers, body = request(server, "GET", f"/{token}/")
-        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/html")
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         page = body.decode()
         for scene in session.analysis.scenes:
             assert f'data-scene-id="{scene.scene.id}"' in page
-    assert server.url.startswith("http://127.0.0.1:") and server.token in server.url
+    assert server.url.startswith("http://127.0.0.1:")
+    assert server.token in server.url
 
 
 def test_only_the_sessions_files_are_served(session: ReviewSession) -> None:
@@ -77,16 +79,22 @@ def test_only_the_sessions_files_are_served(session: ReviewSession) -> None:
         number = session.sounds.number(entries[0].path)
         whole = entries[0].path.read_bytes()
         status, headers, body = request(server, "GET", f"{base}/sound/{number}")
-        assert status == 200 and body == whole and headers["Accept-Ranges"] == "bytes"
+        assert status == 200
+        assert body == whole
+        assert headers["Accept-Ranges"] == "bytes"
         status, headers, body = request(server, "GET", f"{base}/sound/{number}", headers={"Range": "bytes=10-19"})
-        assert status == 206 and body == whole[10:20] and headers["Content-Range"] == f"bytes 10-19/{len(whole)}"
+        assert status == 206
+        assert body == whole[10:20]
+        assert headers["Content-Range"] == f"bytes 10-19/{len(whole)}"
         status, _, body = request(server, "GET", f"{base}/sound/{number}", headers={"Range": "bytes=-5"})
-        assert status == 206 and body == whole[-5:]
+        assert status == 206
+        assert body == whole[-5:]
         status, _, _ = request(server, "GET", f"{base}/sound/{number}", headers={"Range": f"bytes={len(whole)}-"})
         assert status == 416
         media = session.analysis.scenes[0].scene.media_path
         status, _, body = request(server, "GET", f"{base}/media/{session.media.number(media)}")
-        assert status == 200 and body == media.read_bytes()
+        assert status == 200
+        assert body == media.read_bytes()
 
 
 def test_other_origins_are_refused(session: ReviewSession) -> None:
@@ -110,7 +118,8 @@ def test_other_origins_are_refused(session: ReviewSession) -> None:
         as_text = {**own(server), "Content-Type": "text/plain"}
         assert request(server, "POST", page + "api/pick", pick, as_text)[0] == 415
     assert session.choices == before
-    assert not session.out.exists() and not session.choices_path.exists()
+    assert not session.out.exists()
+    assert not session.choices_path.exists()
 
 
 def test_a_pick_replaces_its_scene_only(session: ReviewSession) -> None:
@@ -126,10 +135,13 @@ def test_a_pick_replaces_its_scene_only(session: ReviewSession) -> None:
         assert f'class="gain-curve" data-label="{label}"' in reply["html"]
         for bad in ({"scene": scene_id, "effects": ["no such sound"]}, {"scene": "nope", "effects": []}):
             status, _, body = request(server, "POST", api + "pick", bad, own(server))
-            assert status == 400 and json.loads(body)["error"]
-    assert session.choices[scene_id].effects == (label,) and session.choices[scene_id].ambient is None
+            assert status == 400
+            assert json.loads(body)["error"]
+    assert session.choices[scene_id].effects == (label,)
+    assert session.choices[scene_id].ambient is None
     result = next(r for r in session.annotation().scenes if r.scene.id == scene_id)
-    assert result.picked_effects == (label,) and label in result.intervals
+    assert result.picked_effects == (label,)
+    assert label in result.intervals
     assert others == {i: session.scene_html(i) for i in others}
 
 
@@ -256,8 +268,10 @@ def test_review_prints_a_hostile_timeline_name_escaped(
         main(["review", str(hostile), *analysis_args(project, cache_dir), "--no-browser"])
     assert exited.value.code == 0
     err = capsys.readouterr().err
-    assert "review page for " in err and "cut\\x1b[2J\\u202e.otio" in err
-    assert "\x1b" not in err and "\u202e" not in err
+    assert "review page for " in err
+    assert "cut\\x1b[2J\\u202e.otio" in err
+    assert "\x1b" not in err
+    assert "\u202e" not in err
 
 
 def test_review_refuses_an_existing_out_without_force(project, tmp_path: Path, capsys) -> None:
@@ -293,7 +307,8 @@ def test_a_session_can_start_from_picks_and_conform_its_sounds(session: ReviewSe
         for c in written.find_clips()
         if "soundify" in c.metadata
     ]
-    assert sounds and all(s.suffix == ".wav" and s.is_file() for s in sounds)
+    assert sounds
+    assert all(s.suffix == ".wav" and s.is_file() for s in sounds)
 
 
 def test_review_refuses_a_bad_choices_file_before_any_work(project, tmp_path: Path, capsys) -> None:
@@ -332,12 +347,14 @@ def test_write_never_replaces_files_made_after_start_up(session: ReviewSession, 
     first.out.write_text("the user's timeline")
     with pytest.raises(OutputError, match="pass --force"):
         first.write()
-    assert first.out.read_text() == "the user's timeline" and not first.choices_path.exists()
+    assert first.out.read_text() == "the user's timeline"
+    assert not first.choices_path.exists()
     first.out.unlink()
     first.choices_path.write_text("the user's picks")
     with pytest.raises(OutputError, match="pass --force"):
         first.write()
-    assert first.choices_path.read_text() == "the user's picks" and not first.out.exists()
+    assert first.choices_path.read_text() == "the user's picks"
+    assert not first.out.exists()
     first.choices_path.unlink()
     first.write()
     written = first.out.read_bytes()
@@ -372,8 +389,10 @@ def test_hostile_requests_are_answered_without_a_traceback(session: ReviewSessio
 def test_the_browser_is_started_on_a_page_only_this_user_can_read(session: ReviewSession) -> None:
     with serving(session) as server:
         launcher = server.write_launcher()
-        assert launcher.stat().st_mode & 0o777 == 0o600 and launcher.parent.stat().st_mode & 0o777 == 0o700
-        assert server.token in launcher.read_text() and server.token not in launcher.as_uri()
+        assert launcher.stat().st_mode & 0o777 == 0o600
+        assert launcher.parent.stat().st_mode & 0o777 == 0o700
+        assert server.token in launcher.read_text()
+        assert server.token not in launcher.as_uri()
         navigation = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
         assert request(server, "GET", f"/{server.token}/", headers=navigation)[0] == 200  # the launcher's hop
         assert not launcher.parent.exists()  # gone once the page has loaded

@@ -63,6 +63,8 @@ def test_scene_section_keeps_hostile_labels_as_text(tmp_path: Path) -> None:
     doc = lxml.html.fragment_fromstring(html)
     assert [s.get("class") for s in doc.iter("script")] == ["scene-mix"]
     (mix,) = json.loads(doc.find(".//script").text)
-    assert mix["label"] == label and mix["src"] == "sound/0" and mix["pan"] == [[0.0, -0.5], [1.0, 0.5]]
+    assert mix["label"] == label
+    assert mix["src"] == "sound/0"
+    assert mix["pan"] == [[0.0, -0.5], [1.0, 0.5]]
     assert doc.get("data-scene-id") == "s<0>"
     assert f"{label} placed" in [td.text_content().strip() for td in doc.iter("td")]

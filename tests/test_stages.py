@@ -52,7 +52,8 @@ def test_red_square_moving_left_to_right_pans_left_to_right(tmp_path, colour_lib
     annotation = soundify.place(analysis)
     (effect,) = [p for p in annotation.placements if p.kind == "effect"]
     pans = [v for _, v in effect.pan]
-    assert pans[0] < -0.5 and pans[-1] > 0.5
+    assert pans[0] < -0.5
+    assert pans[-1] > 0.5
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(pans)), pans
     assert len(effect.pan) >= 4  # one key per ~1 s chunk over 4 s, plus the closing key
 
@@ -65,7 +66,8 @@ def test_object_visible_from_frame_50_to_100_gives_one_interval(tmp_path, colour
     (intervals,) = annotation.scenes[0].intervals.values()
     step = 1 / 4.0
     assert len(intervals) == 1
-    assert abs(intervals[0].start - 2.0) <= step and abs(intervals[0].end - 4.0) <= step
+    assert abs(intervals[0].start - 2.0) <= step
+    assert abs(intervals[0].end - 4.0) <= step
 
 
 def test_authors_one_label_softmax_cannot_filter_but_ours_does(tmp_path, colour_library):
@@ -127,7 +129,8 @@ def test_reference_loudness_and_fade_settings_reach_the_placements(tmp_path, col
     assert [p.kind for p in before] == [p.kind for p in after] == ["effect", "ambient"]
     for old, new in zip(before, after, strict=True):
         assert [g + 10.0 for _, g in old.gain_db] == pytest.approx([g for _, g in new.gain_db])
-        assert old.fade_in == pytest.approx(0.25) and new.fade_in == new.fade_out == pytest.approx(0.1)
+        assert old.fade_in == pytest.approx(0.25)
+        assert new.fade_in == new.fade_out == pytest.approx(0.1)
 
 
 def test_every_use_of_a_sound_gets_its_own_number():

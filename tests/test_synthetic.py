@@ -34,7 +34,8 @@ def test_write_video_streams_frames_in_order(tmp_path: Path) -> None:
     synthetic.write_video(tmp_path / "ramp.mp4", frame, 20, 25, 64, 48)
     assert asked == list(range(20))
     frames = _decode(tmp_path / "ramp.mp4", "gray")
-    assert len(frames) == 20 and frames[0].shape == (48, 64)
+    assert len(frames) == 20
+    assert frames[0].shape == (48, 64)
     assert np.all(np.diff([f.mean() for f in frames]) > 5)
 
 
@@ -60,7 +61,8 @@ def test_hard_cuts_change_exactly_at_the_cuts(tmp_path: Path) -> None:
     assert len(frames) == 70
     jumps = _jumps(frames)
     assert [int(i) + 1 for i in np.nonzero(jumps > 0.24)[0]] == cuts
-    assert jumps[np.array(cuts) - 1].min() > 1.5 and np.delete(jumps, np.array(cuts) - 1).max() < 0.05
+    assert jumps[np.array(cuts) - 1].min() > 1.5
+    assert np.delete(jumps, np.array(cuts) - 1).max() < 0.05
     motion = [np.abs(a.astype(int) - b).mean() for a, b in itertools.pairwise(frames)]
     assert min(motion) > 0.5  # the sliding bar moves inside every segment too
 
@@ -82,8 +84,11 @@ def test_moving_square_moves_left_to_right(tmp_path: Path) -> None:
             xs.append(red.nonzero()[1].mean() / f.shape[1])
             assert xs[-1] == pytest.approx(video.centres[i], abs=0.02)
         else:
-            assert red.sum() == 0 and video.centres[i] is None
-    assert np.all(np.diff(xs) > 0) and xs[0] < 0.15 and xs[-1] > 0.85
+            assert red.sum() == 0
+            assert video.centres[i] is None
+    assert np.all(np.diff(xs) > 0)
+    assert xs[0] < 0.15
+    assert xs[-1] > 0.85
     grey = frames[0][..., 1]
     assert abs(int(np.median(grey)) - 128) <= 3
 
@@ -91,13 +96,15 @@ def test_moving_square_moves_left_to_right(tmp_path: Path) -> None:
 def test_long_timeline_clips_and_truth(tmp_path: Path) -> None:
     timeline = synthetic.long_timeline(tmp_path, minutes=0.2, size=(64, 48), file_minutes=0.1)
     clips = list(timeline.find_clips())
-    assert len(clips) == 2 and timeline.duration().value == 300
+    assert len(clips) == 2
+    assert timeline.duration().value == 300
     for clip in clips:
         path = Path(clip.media_reference.target_url.removeprefix("file://"))
         frames = _decode(path, "gray")
         assert len(frames) == clip.source_range.duration.value == 150
         cuts = list(clip.metadata["synthetic"]["cut_frames"])
-        assert cuts and all(0 < c < 150 for c in cuts)
+        assert cuts
+        assert all(0 < c < 150 for c in cuts)
         assert [int(i) + 1 for i in np.nonzero(_jumps(frames) > 0.24)[0]] == cuts
 
 

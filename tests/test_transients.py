@@ -21,7 +21,8 @@ SR = 48000
 
 def test_one_hit_is_dominant_and_its_peak_is_the_transient():
     facts = analyse(hit_sound(1.0, 0.237, SR), SR)
-    assert facts.dominant and facts.attacks == 1
+    assert facts.dominant
+    assert facts.attacks == 1
     assert facts.transient == pytest.approx(0.237, abs=1e-4)
 
 
@@ -41,8 +42,11 @@ def test_words_say_hit_or_texture():
     assert one_shot_words("footsteps concrete") is True
     assert one_shot_words("footsteps loop") is False
     assert one_shot_words("bicycle bell") is None
-    assert lookup("FEETHmn").is_one_shot and lookup("METLImpt").is_one_shot and lookup("DOORKnck").is_one_shot
-    assert not lookup("DOORWood").is_one_shot and not lookup("AMBTraf").is_one_shot
+    assert lookup("FEETHmn").is_one_shot
+    assert lookup("METLImpt").is_one_shot
+    assert lookup("DOORKnck").is_one_shot
+    assert not lookup("DOORWood").is_one_shot
+    assert not lookup("AMBTraf").is_one_shot
 
 
 def _write(path: Path, data: np.ndarray, sr: int = 44100) -> None:
@@ -59,11 +63,14 @@ def test_library_marks_one_shots_and_stores_their_transient(tmp_path):
     _write(root / "ping.wav", hit_sound(1.0, 0.05, 44100))  # one short hit, no words: a one-shot
     _write(root / "hit loop.wav", hit_sound(1.0, 0.05, 44100))  # a texture word wins over the audio
     by_name = {e.path.name: e for e in open_library(root).entries}
-    assert by_name["door slam.wav"].one_shot and by_name["door slam.wav"].transient == pytest.approx(0.32, abs=0.02)
+    assert by_name["door slam.wav"].one_shot
+    assert by_name["door slam.wav"].transient == pytest.approx(0.32, abs=0.02)
     assert by_name["FEETHmn_Step Concrete_ABC_XYZ.wav"].one_shot
-    assert by_name["ping.wav"].one_shot and by_name["ping.wav"].transient == pytest.approx(0.05, abs=1e-4)
+    assert by_name["ping.wav"].one_shot
+    assert by_name["ping.wav"].transient == pytest.approx(0.05, abs=1e-4)
     assert not by_name["footsteps.wav"].one_shot
-    assert not by_name["thing.wav"].one_shot and not by_name["hit loop.wav"].one_shot
+    assert not by_name["thing.wav"].one_shot
+    assert not by_name["hit loop.wav"].one_shot
     again = {e.path.name: e for e in open_library(root).entries}  # from the index, nothing re-read
     assert again == by_name
 
@@ -75,7 +82,8 @@ def test_sidecar_column_overrides_the_verdict(tmp_path):
     (root / "soundify.csv").write_text("file,label,kind,one_shot\ndoor slam.wav,,,no\nthing.wav,,,yes\n")
     by_name = {e.path.name: e for e in open_library(root).entries}
     assert not by_name["door slam.wav"].one_shot
-    assert by_name["thing.wav"].one_shot and by_name["thing.wav"].transient == pytest.approx(0.5, abs=1e-4)
+    assert by_name["thing.wav"].one_shot
+    assert by_name["thing.wav"].transient == pytest.approx(0.5, abs=1e-4)
     (root / "soundify.csv").write_text("file,one_shot\nthing.wav,maybe\n")
     with pytest.raises(LibraryError, match="line 2: one_shot 'maybe'"):
         open_library(root)
