@@ -1,7 +1,6 @@
-"""`soundify-otio`: annotate an editor's timeline with matched, synced, panned sound effects.
-
-Exit codes: 0 success; 1 internal error; 2 usage; 3 bad timeline or media; 4 bad sound library;
-5 model or weights unavailable; 6 output not written; 7 bad choices file.
+"""The `soundify-otio` command group, the options its commands share, and `main`, which maps errors
+to exit codes: 0 success; 1 internal error; 2 usage; 3 bad timeline or media; 4 bad sound library;
+5 model or weights unavailable; 6 output not written; 7 bad choices file (130 Ctrl-C, 143 SIGTERM).
 """
 
 from __future__ import annotations

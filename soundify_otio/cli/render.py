@@ -1,4 +1,4 @@
-"""`render`: bake an annotated timeline's soundify tracks into a preview WAV (and an .mp4)."""
+"""`render`: mix an annotated timeline's own sound and its soundify tracks into a preview WAV (and an .mp4)."""
 
 from __future__ import annotations
 

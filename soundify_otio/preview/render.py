@@ -1,4 +1,5 @@
-"""Preview render: bake the soundify tracks into a stereo WAV and mux it with the timeline's picture."""
+"""Preview render: the soundify tracks (and, where asked, the timeline's own sound) mixed to a
+stereo WAV at a target loudness under a true-peak ceiling, and muxed with the timeline's picture."""
 
 from __future__ import annotations
 
