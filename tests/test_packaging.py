@@ -77,6 +77,9 @@ def test_wheel_holds_the_package_its_data_and_licences(dist: dict[str, Path]) ->
         f"{info}/licenses/soundify_otio/sample/data/LICENSE-bikes.txt",
     ):
         assert name in names, name
+    source = Path(soundify_otio.__file__).parent
+    for module in sorted(source.rglob("*.py")):  # a package folder left out of pyproject's list is missing
+        assert f"soundify_otio/{module.relative_to(source).as_posix()}" in names, module
     assert "Apache License" in licence
     assert "Version 2.0, January 2004" in licence
     assert not any(n.startswith(("tests/", "bench/", "docs/")) for n in names)
