@@ -17,6 +17,7 @@ from typing import TypeAlias
 
 import opentimelineio as otio
 
+from soundify_otio.app.model import ModelRequest, open_model
 from soundify_otio.config import Config
 from soundify_otio.errors import ChoicesError
 from soundify_otio.exporters import OTIO_TARGETS, check_format, write_with_media
@@ -32,7 +33,7 @@ from soundify_otio.timeline.reading import read_timeline
 from soundify_otio.timeline.shots import find_shots
 from soundify_otio.timeline.writeback import annotated_copy, with_absolute_media
 from soundify_otio.types import Annotation, Choice, Kind, Shot
-from soundify_otio.vision.model import ClipModel, load_model
+from soundify_otio.vision.model import ClipModel
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +111,13 @@ class Session:
         cache_dir: PathLike | None = None,
         progress: ProgressHook = null_progress,
     ) -> Session:
-        """Open the library (LibraryError) and load `config.model` with `config.pretrained` (ModelError)
-        unless a loaded `model` is given."""
+        """Open the library (LibraryError) and load `config.model` with `config.pretrained` (ModelError;
+        notes go to the log) unless a loaded `model` is given."""
         config = config or Config()
         if not isinstance(library, SoundLibrary):
             library = open_library(Path(library), progress=progress)
         if model is None:
-            model = load_model(config.model, config.pretrained, device)
+            model = open_model(ModelRequest(config.model, config.pretrained, device), log.warning)
         return cls(model, library, config, None if cache_dir is None else Path(cache_dir))
 
     def analyse(

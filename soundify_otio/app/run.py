@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import opentimelineio as otio
@@ -34,7 +34,6 @@ from soundify_otio.timeline.media import MediaRoots, media_files
 from soundify_otio.timeline.reading import read_timeline
 from soundify_otio.timeline.timecode import timeline_rate
 from soundify_otio.types import Annotation, Choice
-from soundify_otio.user_cache import user_cache_dir
 from soundify_otio.vision.runtime import default_cache_root
 
 PREVIEW_BYTES_PER_SECOND = 48000 * 2 * 4
@@ -56,7 +55,7 @@ class RunRequest:
     force: bool = False
     media_roots: MediaRoots = ()
     allow_offline: bool = False
-    cache_dir: Path | None = field(default_factory=user_cache_dir)
+    cache_dir: Path | None = None
     """The frame cache's folder (created if missing); None: no cache, the frames of this run only."""
     timeline_out: Path | None = None
     """The annotated timeline to write, whose format must be able to hold IN's (probed before work)."""

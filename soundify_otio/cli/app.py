@@ -402,7 +402,7 @@ def run_config(options: dict[str, Any]) -> Config:
 
 
 def run_model(config: Config, options: dict[str, Any]) -> ModelRequest:
-    """The model an analysing command asks for, its options popped (its runtime cache: the run's)."""
+    """The model an analysing command asks for, its options popped (where its runtimes are kept: the run decides)."""
     from soundify_otio.app.model import ModelRequest
 
     return ModelRequest(

@@ -166,14 +166,15 @@ class ReviewSession:
                 raise PickError(problem)
             decibels[name] = float(cast(float, value))
         with self._lock:  # the scene's ducking (from the choices file or the page) stays as it was
-            choice = replace(self.choices[scene_id], effects=tuple(dict.fromkeys(effects)), ambient=ambient or None)
-            choice = replace(choice, loops=frozenset(loops) & set(choice.effects))
-            if duck is not None:
-                choice = replace(choice, duck=duck)
+            before = self.choices[scene_id]
             choice = replace(
-                choice,
-                duck_ambient_db=decibels.get("duck_ambient_db", choice.duck_ambient_db),
-                duck_effect_db=decibels.get("duck_effect_db", choice.duck_effect_db),
+                before,
+                effects=tuple(dict.fromkeys(effects)),
+                ambient=ambient or None,
+                loops=frozenset(loops) & set(effects),
+                duck=before.duck if duck is None else duck,
+                duck_ambient_db=decibels.get("duck_ambient_db", before.duck_ambient_db),
+                duck_effect_db=decibels.get("duck_effect_db", before.duck_effect_db),
             )
             result, placements = self.soundify.place_scene(analysed, choice)
             self.choices[scene_id] = choice
